@@ -1,0 +1,61 @@
+"""One-function adapters around the third-party renderers, network off.
+
+Each takes a string and returns ``(html, warnings)``; swapping MJML or the
+CSS inliner for another implementation means changing only this file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from newsletter.errors import LayoutError
+
+_FONT_LINK = re.compile(r"<link\b[^>]*fonts\.googleapis\.com[^>]*>\s*", re.IGNORECASE)
+_FONT_IMPORT = re.compile(r"@import\s+url\([^)]*fonts\.googleapis\.com[^)]*\);?\s*", re.IGNORECASE)
+_EMPTY_MSO_FONT_BLOCK = re.compile(r"<!--\[if !mso\]><!-->\s*(?:<style type=\"text/css\">\s*</style>\s*)?<!--<!\[endif\]-->\s*")
+
+
+def mjml_to_html(source: str, *, web_fonts: bool = False, origin: str = "layout") -> tuple[str, list[str]]:
+    """Compile MJML to HTML with mjml-python.
+
+    Unless ``web_fonts`` is on, any web-font ``<link>``/``@import`` that MJML
+    adds is removed: it is a network fetch at every open and tells the font
+    host who read the email. ``origin`` names the layout file in errors.
+    """
+    from mjml import mjml_to_html as compile_mjml
+
+    try:
+        result = compile_mjml(source)
+    except Exception as exc:  # mjml-python raises bare ValueError/AttributeError on bad input
+        raise LayoutError(f"MJML could not compile it: {exc or type(exc).__name__}", subject=origin) from None
+    warnings = [str(error) for error in result.errors]
+    html = result.html
+    if not web_fonts:
+        html = _FONT_IMPORT.sub("", _FONT_LINK.sub("", html))
+    return html, warnings
+
+
+def inline_css(html: str) -> tuple[str, list[str]]:
+    """Inline CSS with premailer, never fetching anything.
+
+    ``<style data-premailer="ignore">`` blocks (dark mode, media queries with
+    ``!important``) are left exactly as written.
+    """
+    from premailer import Premailer
+
+    warnings: list[str] = []
+    inliner = Premailer(
+        html,
+        allow_network=False,
+        allow_loading_external_files=False,
+        disable_validation=True,
+        keep_style_tags=False,
+        remove_classes=False,
+        cssutils_logging_level=logging.CRITICAL,
+        disable_link_rewrites=True,
+    )
+    try:
+        return inliner.transform(), warnings
+    except Exception as exc:  # premailer/cssutils raise assorted errors on broken CSS
+        raise LayoutError(f"CSS inlining failed: {exc}", subject="layout") from None

@@ -1,0 +1,62 @@
+"""Stage 4: the Jinja2 layout around the body (MJML for HTML, plain text for the twin).
+
+A layout is a folder ``layouts/<name>/`` holding ``email.mjml.j2`` and
+``email.txt.j2``. Folders are looked up in ``NEWSLETTER_LAYOUTS`` first,
+then in the layouts shipped with the project. Templates are autoescaped
+(except the text one) and undefined variables are errors, so a typo in a
+layout fails loudly instead of sending an email with a hole in it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from newsletter.errors import InputError, LayoutError
+
+HTML_TEMPLATE = "email.mjml.j2"
+TEXT_TEMPLATE = "email.txt.j2"
+BUILTIN_LAYOUTS = Path(__file__).resolve().parents[2] / "layouts"
+
+
+def find_layout(name: str, layouts_dir: str | Path) -> Path:
+    """The folder of layout ``name``; ``InputError`` if it does not exist."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise InputError(f"invalid layout name {name!r}", subject="layout")
+    for base in (Path(layouts_dir), BUILTIN_LAYOUTS):
+        folder = base / name
+        if (folder / HTML_TEMPLATE).is_file():
+            return folder
+    raise InputError(f"layout {name!r} not found (looked for {Path(layouts_dir) / name / HTML_TEMPLATE})", subject="layout")
+
+
+def render_layout(folder: Path, template: str, context: dict[str, Any]) -> str:
+    """Render ``template`` of the layout in ``folder`` with ``context``."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=lambda name: not (name or "").endswith(".txt.j2"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    path = folder / template
+    try:
+        return env.get_template(template).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise LayoutError(f"template syntax error: {exc.message}", subject=f"{path}:{exc.lineno}") from None
+    except jinja2.TemplateNotFound as exc:
+        raise LayoutError(f"template not found: {exc.name}", subject=str(path)) from None
+    except jinja2.UndefinedError as exc:
+        raise LayoutError(f"template error: {exc.message}", subject=str(path)) from None
+    except jinja2.TemplateError as exc:
+        raise LayoutError(f"template error: {exc}", subject=str(path)) from None
+
+
+def markup(value: str):
+    """Mark already-safe HTML (the rendered, sanitized Markdown) for the autoescaping layout."""
+    from markupsafe import Markup
+
+    return Markup(value)

@@ -1,0 +1,94 @@
+"""Data passed between the compose stages."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check result: a stable ``code``, a severity and the place it concerns."""
+
+    code: str
+    severity: str
+    message: str
+    where: str = ""
+
+    def __str__(self) -> str:
+        place = f"{self.where}: " if self.where else ""
+        return f"{place}{self.severity}: {self.message} [{self.code}]"
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-friendly form, as written to ``meta.json``."""
+        return {"code": self.code, "severity": self.severity, "message": self.message, "where": self.where}
+
+
+@dataclass
+class Issue:
+    """A parsed issue source: frontmatter plus Markdown body."""
+
+    path: Path
+    slug: str
+    meta: dict[str, Any]
+    body: str
+    body_line: int  # 1-based line of the file where the Markdown body starts
+    subject: str = ""
+    preheader: str = ""
+    web_url: str = ""
+    base_url: str = ""
+    categories: list[str] = field(default_factory=list)
+    layout: str = "default"
+    utm: bool = True
+
+
+@dataclass
+class Link:
+    """A link or image URL of the issue after resolution, with its source line."""
+
+    url: str
+    original: str
+    text: str
+    line: int
+    kind: str = "link"  # "link" or "image"
+
+
+@dataclass
+class ComposeResult:
+    """Everything compose produced for one issue."""
+
+    issue: Issue
+    html: str
+    text: str
+    links: list[Link]
+    findings: list[Finding]
+    sender: str = ""
+
+    @property
+    def html_sha256(self) -> str:
+        """Hex SHA-256 of the HTML as written, identifying this version of the issue."""
+        return hashlib.sha256(self.html.encode("utf-8")).hexdigest()
+
+    @property
+    def errors(self) -> list[Finding]:
+        """Findings that must stop a send."""
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        """Findings worth a look that do not stop a send."""
+        return [f for f in self.findings if f.severity == WARNING]
+
+    @property
+    def web_links(self) -> list[str]:
+        """Distinct http(s) link targets of the issue (resolved, with UTM), in order."""
+        seen: dict[str, None] = {}
+        for link in self.links:
+            if link.kind == "link" and link.url.startswith(("http://", "https://")):
+                seen.setdefault(link.url, None)
+        return list(seen)

@@ -1,0 +1,181 @@
+"""The compose pipeline: source → Markdown → layout → MJML → inlined CSS → checks.
+
+Every stage returns its output plus findings; nothing here prints, exits or
+touches the network. Same input, same settings: byte-identical output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from newsletter.compose import adapters
+from newsletter.compose.checks import check_issue, check_links
+from newsletter.compose.layout import HTML_TEMPLATE, TEXT_TEMPLATE, find_layout, markup, render_layout
+from newsletter.compose.lines import wrap_long_lines
+from newsletter.compose.links import LinkRewriter
+from newsletter.compose.markdown import build_body
+from newsletter.compose.model import WARNING, ComposeResult, Finding
+from newsletter.compose.source import load_issue
+from newsletter.compose.text import render_text
+from newsletter.errors import InputError
+from newsletter.personalize import placeholders
+from newsletter.settings import Settings
+
+
+def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
+    """Compose the issue at ``path`` into HTML, text and findings.
+
+    Raises ``InputError`` (or ``LayoutError``) for input that cannot be
+    composed at all; problems that still allow an email are findings.
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    issue = load_issue(path, settings)
+    lap("parse")
+    rewriter = LinkRewriter(
+        base_url=issue.base_url,
+        utm=issue.utm,
+        utm_source=settings.newsletter_utm_source,
+        campaign=issue.slug,
+        source_name=str(issue.path),
+    )
+    body = build_body(issue, rewriter)
+    if not issue.subject:
+        issue.subject = body.subject_from_h1
+    if not issue.subject:
+        raise InputError(
+            "no subject found: add `subject:` or `title:` to the frontmatter, or start with a `# Heading`",
+            subject=str(issue.path),
+        )
+    body_text, references = render_text(body)
+    lap("markdown")
+
+    folder = find_layout(issue.layout, settings.newsletter_layouts)
+    context = _layout_context(issue, body, settings, body_text, references)
+    mjml_source = render_layout(folder, HTML_TEMPLATE, context)
+    text = render_layout(folder, TEXT_TEMPLATE, context) if (folder / TEXT_TEMPLATE).is_file() else body_text
+    lap("layout")
+
+    web_fonts = bool(issue.meta.get("web_fonts", settings.newsletter_web_fonts))
+    html, mjml_warnings = adapters.mjml_to_html(mjml_source, web_fonts=web_fonts, origin=str(folder / HTML_TEMPLATE))
+    lap("mjml")
+    html, inline_warnings = adapters.inline_css(html)
+    html = wrap_long_lines(html)
+    lap("inline")
+
+    findings: list[Finding] = [*rewriter.findings, *body.findings]
+    findings += [Finding("mjml", WARNING, message, str(folder / HTML_TEMPLATE)) for message in mjml_warnings + inline_warnings]
+    findings += check_links(issue, rewriter.links)
+    findings += check_issue(issue, html, str(folder / HTML_TEMPLATE))
+    lap("checks")
+    result = ComposeResult(
+        issue=issue,
+        html=html,
+        text=_normalise_text(text),
+        links=rewriter.links,
+        findings=findings,
+        sender=settings.newsletter_from,
+    )
+    result.timings = timings  # type: ignore[attr-defined]  # for bench/compose.py only
+    return result
+
+
+def _layout_context(issue, body, settings: Settings, body_text: str, references: list[str]) -> dict[str, Any]:
+    sections = [
+        {
+            "title": section.title,
+            "title_html": markup(section.title_html),
+            "line": section.line,
+            "blocks": [
+                {"kind": block.kind, "html": markup(block.html), "text": block.text, "url": block.url}
+                for block in section.blocks
+            ],
+        }
+        for section in body.sections
+    ]
+    return {
+        "issue": issue,
+        "lang": str(issue.meta.get("lang") or "en"),
+        "hero": body.hero,
+        "sections": sections,
+        "brand": settings.newsletter_brand,
+        "postal_address": settings.newsletter_postal_address,
+        "reason": settings.newsletter_reason,
+        "recipient": placeholders(),
+        "body_text": body_text,
+        "references": references,
+    }
+
+
+def _normalise_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines) + "\n"
+
+
+def meta_dict(result: ComposeResult) -> dict[str, Any]:
+    """What ``meta.json`` holds: deterministic facts about the composed issue."""
+    issue = result.issue
+    return {
+        "slug": issue.slug,
+        "source": issue.path.name,
+        "subject": issue.subject,
+        "preheader": issue.preheader,
+        "from": result.sender,
+        "layout": issue.layout,
+        "web_url": issue.web_url,
+        "categories": issue.categories,
+        "links": [link.url for link in result.links if link.kind == "link"],
+        "images": [link.url for link in result.links if link.kind == "image"],
+        "bytes": {"html": len(result.html.encode("utf-8")), "text": len(result.text.encode("utf-8"))},
+        "html_sha256": result.html_sha256,
+        "errors": [f.as_dict() for f in result.errors],
+        "warnings": [f.as_dict() for f in result.warnings],
+        "frontmatter": issue.meta,
+    }
+
+
+def write_output(result: ComposeResult, out_dir: str | Path) -> Path:
+    """Write ``email.html``, ``email.txt`` and ``meta.json`` under ``out_dir/<slug>/``.
+
+    Each file is written to a temporary name and renamed into place, so an
+    interrupted run never leaves a half-written file.
+    """
+    target = Path(out_dir) / result.issue.slug
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output folder: {exc.strerror}", subject=str(target)) from None
+    meta = json.dumps(meta_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    for name, content in (("email.html", result.html), ("email.txt", result.text), ("meta.json", meta)):
+        _atomic_write(target / name, content)
+    return target
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _atomic_write(path: Path, content: str) -> None:
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(content)
+        os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

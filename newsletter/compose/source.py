@@ -1,0 +1,141 @@
+"""Stage 1: read an issue file into an ``Issue`` (frontmatter + Markdown body)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from newsletter.compose.model import Issue
+from newsletter.errors import InputError
+from newsletter.settings import Settings
+
+_FENCE = re.compile(r"^-{3,}[ \t]*$")
+_SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def read_text(path: Path) -> str:
+    """Return the file's text, refusing missing, empty, binary and non-UTF-8 files."""
+    if not path.exists():
+        raise InputError("file not found", subject=str(path))
+    if not path.is_file():
+        raise InputError("not a file", subject=str(path))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", subject=str(path)) from None
+    if not data.strip():
+        raise InputError("file is empty", subject=str(path))
+    if b"\x00" in data:
+        raise InputError("not a text file (it contains NUL bytes; binary?)", subject=str(path))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8", subject=str(path)) from None
+
+
+def split_frontmatter(text: str, path: Path) -> tuple[dict[str, Any], str, int]:
+    """Split ``---`` YAML frontmatter from the body.
+
+    Returns ``(meta, body, body_line)`` where ``body_line`` is the 1-based
+    line of the file on which the body starts. Malformed YAML is an
+    ``InputError`` naming the line.
+    """
+    lines = text.splitlines(keepends=True)
+    if not lines or not _FENCE.match(lines[0].rstrip("\r\n")):
+        return {}, text, 1
+    for index in range(1, len(lines)):
+        if _FENCE.match(lines[index].rstrip("\r\n")):
+            break
+    else:
+        raise InputError("frontmatter starts with '---' on line 1 but is never closed", subject=str(path))
+    import yaml
+
+    try:
+        meta = yaml.safe_load("".join(lines[1:index])) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 2}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"malformed YAML frontmatter: {problem}", subject=where) from None
+    if not isinstance(meta, dict):
+        raise InputError("frontmatter must be a mapping of keys to values", subject=f"{path}:2")
+    return _plain(meta), "".join(lines[index + 1 :]), index + 2
+
+
+def _plain(value: Any) -> Any:
+    """YAML dates become ISO strings so metadata is JSON-ready and deterministic."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, _dt.datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    return value
+
+
+def slug_for(path: Path, meta: dict[str, Any]) -> str:
+    """The issue's slug: frontmatter ``slug``, else the file name without ``.md``."""
+    raw = str(meta.get("slug") or path.stem)
+    return _SLUG_UNSAFE.sub("-", raw).strip("-.") or "issue"
+
+
+def read_slug(path: str | Path) -> str:
+    """The slug of the issue file at ``path`` (for commands that only need its name)."""
+    path = Path(path)
+    meta, _, _ = split_frontmatter(read_text(path), path)
+    return slug_for(path, meta)
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _categories(meta: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for key in ("category", "categories", "tags"):
+        value = meta.get(key)
+        items = value if isinstance(value, list) else [value] if value else []
+        for item in items:
+            if isinstance(item, dict):
+                item = item.get("label") or item.get("value")
+            if isinstance(item, (str, int)) and str(item).strip() and str(item).strip() not in found:
+                found.append(str(item).strip())
+    return found
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def load_issue(path: str | Path, settings: Settings) -> Issue:
+    """Read and interpret the issue at ``path``.
+
+    The subject is resolved later (it may come from the first H1), so
+    ``Issue.subject`` holds only the frontmatter's ``subject`` or ``title``.
+    """
+    path = Path(path)
+    meta, body, body_line = split_frontmatter(read_text(path), path)
+    seo = meta.get("seo") if isinstance(meta.get("seo"), dict) else {}
+    web_url = _text(seo.get("url")) or _text(meta.get("web_url"))
+    base_url = _text(meta.get("base_url")) or settings.newsletter_site_url.strip() or _origin(web_url)
+    utm = meta.get("utm")
+    return Issue(
+        path=path,
+        slug=slug_for(path, meta),
+        meta=meta,
+        body=body,
+        body_line=body_line,
+        subject=_text(meta.get("subject")) or _text(meta.get("title")),
+        preheader=_text(meta.get("preheader")) or _text(seo.get("description")) or _text(meta.get("description")),
+        web_url=web_url,
+        base_url=base_url,
+        categories=_categories(meta),
+        layout=_text(meta.get("layout")) or "default",
+        utm=settings.newsletter_utm if utm is None else bool(utm),
+    )

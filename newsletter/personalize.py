@@ -1,0 +1,60 @@
+"""Per-recipient values in a composed issue.
+
+Compose leaves placeholders such as ``%%unsubscribe_url%%`` in the HTML and
+text; delivery fills them per recipient with ``personalize``. The fill is a
+single pass, so a value that itself contains a placeholder is never expanded
+again, and values are HTML-escaped for the HTML part: subscriber data can
+never inject markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Mapping
+
+#: Every per-recipient field a layout or issue may use.
+RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "web_url")
+
+#: Used where a subscriber has no name ("Hi there,").
+NAME_FALLBACK = "there"
+
+#: Values shown in previews, screenshots and test sends.
+SAMPLE_VALUES = {
+    "name": "Alex Example",
+    "email": "alex@example.org",
+    "unsubscribe_url": "https://example.org/u/sample-token",
+    "web_url": "",
+}
+
+_PLACEHOLDER = re.compile(r"%%(" + "|".join(RECIPIENT_FIELDS) + r")%%")
+
+
+def placeholder(field: str) -> str:
+    """The placeholder text for ``field`` (one of ``RECIPIENT_FIELDS``)."""
+    if field not in RECIPIENT_FIELDS:
+        raise ValueError(f"unknown recipient field {field!r}")
+    return f"%%{field}%%"
+
+
+def placeholders() -> dict[str, str]:
+    """Mapping of every recipient field to its placeholder, for templates."""
+    return {field: placeholder(field) for field in RECIPIENT_FIELDS}
+
+
+def personalize(content: str, values: Mapping[str, str], *, is_html: bool) -> str:
+    """Fill every placeholder in ``content`` from ``values``.
+
+    A missing or empty ``name`` becomes ``NAME_FALLBACK``; other missing values
+    become empty. In HTML, values are escaped (quotes included, since they may
+    land in attributes).
+    """
+
+    def value(match: re.Match[str]) -> str:
+        field = match.group(1)
+        raw = values.get(field) or ""
+        if field == "name" and not raw.strip():
+            raw = NAME_FALLBACK
+        return html.escape(raw, quote=True) if is_html else raw
+
+    return _PLACEHOLDER.sub(value, content)

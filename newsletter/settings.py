@@ -1,0 +1,139 @@
+"""Every setting of the tool, resolved in one place.
+
+Order, first match wins:
+
+1. an explicit value passed by the caller (a CLI option such as ``--backend``);
+2. the process environment (``NEWSLETTER_BACKEND=smtp newsletter send ...``);
+3. the ``.env`` file in the current directory (or the file named by
+   ``NEWSLETTER_ENV_FILE``);
+4. the default below.
+
+Every setting is listed and explained in ``.env.example``; a test keeps the
+two in step. Secrets (API keys, passwords, the signing key) are never part of
+``repr()`` so they cannot leak into logs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from newsletter.errors import ConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _secret(default: str = "") -> Any:
+    return field(default=default, repr=False, metadata={"secret": True})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Field names are the environment names, lower-cased."""
+
+    # --- identity and layout -------------------------------------------
+    newsletter_brand: str = "Our Newsletter"
+    newsletter_from: str = "Newsletter <newsletter@example.org>"
+    newsletter_reply_to: str = ""
+    newsletter_postal_address: str = "Example Organisation, 1 Example Street, 00000 Example City"
+    newsletter_reason: str = "You are receiving this email because you subscribed to our newsletter."
+    newsletter_site_url: str = ""
+    newsletter_layouts: str = "layouts"
+    newsletter_build_dir: str = "build"
+    newsletter_utm: bool = True
+    newsletter_utm_source: str = "newsletter"
+    newsletter_web_fonts: bool = False
+    # --- store and delivery ----------------------------------------------
+    newsletter_database: str = "newsletter.db"
+    newsletter_backend: str = "outbox"
+    newsletter_outbox: str = "outbox"
+    newsletter_public_url: str = "http://127.0.0.1:8000"
+    newsletter_secret_key: str = _secret()
+    newsletter_unsubscribe_mailto: str = ""
+    newsletter_list_id: str = ""
+    newsletter_reviewers: str = ""
+    newsletter_tracking: bool = False
+    newsletter_rate: float = 0.0
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = _secret()
+    smtp_security: str = "none"
+    smtp_timeout: float = 30.0
+    smtp_connections: int = 4
+    sendgrid_api_key: str = _secret()
+    sendgrid_api_url: str = "https://api.sendgrid.com"
+    sendgrid_asm_group_id: int = 0
+    sendgrid_sandbox: bool = False
+    sendgrid_tracking: bool = True
+    sendgrid_timeout: float = 30.0
+    sendgrid_webhook_public_key: str = ""
+
+    def with_overrides(self, **values: Any) -> "Settings":
+        """Return a copy with explicit (CLI) values applied; ``None`` means 'not given'."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    def path(self, name: str) -> Path:
+        """A path-valued setting as a ``Path``."""
+        return Path(getattr(self, name))
+
+    @property
+    def reviewers(self) -> list[str]:
+        """``NEWSLETTER_REVIEWERS`` split on commas, blanks dropped."""
+        return [r.strip() for r in self.newsletter_reviewers.split(",") if r.strip()]
+
+
+def setting_names() -> list[str]:
+    """Environment names of every setting, in declaration order."""
+    return [f.name.upper() for f in fields(Settings)] + ["NEWSLETTER_ENV_FILE"]
+
+
+def _coerce(name: str, kind: Any, raw: str) -> Any:
+    text = raw.strip()
+    if kind in (bool, "bool"):
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ConfigError(f"expected on/off, got {text!r}", subject=name.upper())
+    if kind in (int, "int"):
+        try:
+            return int(text or 0)
+        except ValueError:
+            raise ConfigError(f"expected a whole number, got {text!r}", subject=name.upper()) from None
+    if kind in (float, "float"):
+        try:
+            return float(text or 0)
+        except ValueError:
+            raise ConfigError(f"expected a number, got {text!r}", subject=name.upper()) from None
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = None) -> Settings:
+    """Resolve settings from ``environ`` (default ``os.environ``) over the ``.env`` file.
+
+    ``env_file`` defaults to ``NEWSLETTER_ENV_FILE`` or ``./.env``; a missing
+    file is fine, an unreadable one is a ``ConfigError``.
+    """
+    env = dict(os.environ if environ is None else environ)
+    path = Path(env_file or env.get("NEWSLETTER_ENV_FILE") or ".env")
+    file_values: dict[str, str | None] = {}
+    if path.is_file():
+        from dotenv import dotenv_values  # small, but only needed when a file exists
+
+        try:
+            file_values = dotenv_values(path, interpolate=False)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read settings file: {exc}", subject=str(path)) from None
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        key = f.name.upper()
+        raw = env.get(key)
+        if raw is None:
+            raw = file_values.get(key)
+        if raw is not None:
+            values[f.name] = _coerce(f.name, f.type, raw)
+    return Settings(**values)

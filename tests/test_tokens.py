@@ -1,0 +1,50 @@
+"""Signed tokens: round trips, tampering, purpose separation, key checks."""
+
+import pytest
+
+from newsletter import tokens
+from newsletter.errors import ConfigError
+
+KEY = "k" * 32
+
+
+def test_round_trips():
+    url = tokens.unsubscribe_url("https://n.example.org/", KEY, 42, 7)
+    assert url.startswith("https://n.example.org/u/")
+    assert tokens.read_unsubscribe(KEY, url.rsplit("/", 1)[1]) == (42, 7)
+    click = tokens.click_url("https://n.example.org", KEY, 7, 42, 3).rsplit("/", 1)[1]
+    assert tokens.read_click(KEY, click) == (7, 42, 3)
+    pixel = tokens.open_url("https://n.example.org", KEY, 7, 42).rsplit("/", 1)[1]
+    assert tokens.read_open(KEY, pixel.removesuffix(".gif")) == (7, 42)
+
+
+def test_tampering_and_wrong_key_and_purpose_all_fail_alike():
+    token = tokens.sign(KEY, "unsubscribe", [42, 7])
+    payload, signature = token.rsplit(".", 1)
+    forged = tokens.sign("x" * 32, "unsubscribe", [43, 7])
+    bad = [
+        payload + "." + signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB"),
+        forged,
+        tokens.sign(KEY, "open", [42, 7]),
+        "",
+        "not-a-token",
+    ]
+    for candidate in bad:
+        with pytest.raises(tokens.InvalidToken) as caught:
+            tokens.read_unsubscribe(KEY, candidate)
+        assert str(caught.value) == "invalid token"
+
+
+def test_payload_shape_is_checked():
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_unsubscribe(KEY, tokens.sign(KEY, "unsubscribe", ["42", 7]))
+
+
+def test_short_or_missing_key_is_a_config_error():
+    with pytest.raises(ConfigError, match="NEWSLETTER_SECRET_KEY"):
+        tokens.sign("", "unsubscribe", [1, 2])
+
+
+def test_tokens_are_not_enumerable():
+    assert tokens.sign(KEY, "unsubscribe", [1, 0]) != tokens.sign(KEY, "unsubscribe", [2, 0])
+    assert len(tokens.sign(KEY, "unsubscribe", [1, 0]).rsplit(".", 1)[1]) >= 27  # full HMAC-SHA1+ signature

@@ -10,6 +10,7 @@ part was wrong.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from newsletter.errors import ConfigError, NewsletterError
@@ -27,6 +28,7 @@ class InvalidToken(NewsletterError):
         super().__init__("invalid token")
 
 
+@functools.lru_cache(maxsize=16)  # a send signs 100,000 URLs with one key: build the serializer once
 def _serializer(secret_key: str, purpose: str):
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")

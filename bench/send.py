@@ -1,0 +1,207 @@
+"""Benchmark ``send``: N subscribers through the SendGrid backend and through SMTP.
+
+    python bench/send.py [--n 100000] [--smtp-n 10000] [--runs 3] [--aiosmtpd]
+
+Each run gets a fresh copy of a database holding the subscribers, then one
+``send_issue`` (compose excluded) runs in a child process against a local
+server in another process: a minimal stand-in for SendGrid's v3 mail send,
+and a minimal SMTP sink (or aiosmtpd with ``--aiosmtpd``; it is the
+bottleneck then, at a few hundred messages/s). Prints recipients per second
+and the child's peak memory (ru_maxrss, whole process); medians over runs.
+Aims (issue 3): SendGrid path 100,000 in < 3 s and < 200 MB; SMTP >= 2,000/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-key-0123456789abcdef"
+ISSUE = """---
+title: "Benchmark issue"
+seo:
+  url: https://news.example.org/blog/bench
+  description: A benchmark
+category:
+  - value: news
+    label: News
+---
+Hello %%name%%, welcome to this issue.
+
+Read [the post](https://news.example.org/blog/post) and [the docs](https://docs.example.org/start).
+
+""" + "\n\n".join(f"Paragraph {i} with some text about the project and its people." for i in range(40)) + "\n"
+
+SENDGRID_SERVER = r"""
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert len(body["personalizations"]) <= 1000
+        self.send_response(202); self.send_header("Content-Length", "0"); self.end_headers()
+s = ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"""
+
+# A minimal SMTP sink: enough of the protocol for smtplib, no parsing of the data.
+SMTP_SINK = r"""
+import asyncio
+class Sink(asyncio.Protocol):
+    def connection_made(self, t):
+        self.t, self.buf, self.data = t, b"", False
+        t.write(b"220 sink ready\r\n")
+    def data_received(self, chunk):
+        self.buf += chunk
+        while True:
+            if self.data:
+                end = self.buf.find(b"\r\n.\r\n")
+                if end < 0:
+                    return
+                self.buf, self.data = self.buf[end + 5:], False
+                self.t.write(b"250 queued\r\n")
+                continue
+            line, sep, rest = self.buf.partition(b"\r\n")
+            if not sep:
+                return
+            self.buf, verb = rest, line[:4].upper()
+            if verb == b"DATA":
+                self.data = True
+                self.t.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                self.t.write(b"221 bye\r\n"); self.t.close()
+            elif verb == b"EHLO":
+                self.t.write(b"250-sink\r\n250 8BITMIME\r\n")
+            else:
+                self.t.write(b"250 OK\r\n")
+async def main():
+    server = await asyncio.get_running_loop().create_server(Sink, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+AIOSMTPD_SERVER = r"""
+import socket, time
+from aiosmtpd.controller import Controller
+class H:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+c = Controller(H(), hostname="127.0.0.1", port=port); c.start()
+print(port, flush=True)
+time.sleep(3600)
+"""
+
+
+def make_database(path: Path, n: int) -> None:
+    """``n`` active subscribers on list 'bench'."""
+    sys.path.insert(0, str(ROOT))
+    from newsletter.store import connect, transaction
+
+    conn = connect(path)
+    now = "2026-11-24T00:00:00Z"
+    with transaction(conn):
+        conn.execute("INSERT INTO lists (name, created_at) VALUES ('bench', ?)", (now,))
+        conn.executemany(
+            "INSERT INTO subscribers (id, email, email_key, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            ((i, f"user{i}@example.org", f"user{i}@example.org", f"User {i}", now, now) for i in range(1, n + 1)),
+        )
+        conn.execute("INSERT INTO memberships (list_id, subscriber_id, created_at) SELECT 1, id, ? FROM subscribers", (now,))
+    conn.close()
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run one send in this process and print seconds, count and peak memory as JSON."""
+    sys.path.insert(0, str(ROOT))
+    from newsletter.compose import compose_issue
+    from newsletter.delivery.engine import send_issue
+    from newsletter.settings import load_settings
+
+    env = {
+        "NEWSLETTER_DATABASE": args.db, "NEWSLETTER_SECRET_KEY": SECRET, "NEWSLETTER_BACKEND": args.child,
+        "SENDGRID_API_KEY": "SG.bench", "SENDGRID_API_URL": f"http://127.0.0.1:{args.port}",
+        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(args.port), "NEWSLETTER_OUTBOX": args.outbox,
+    }
+    settings = load_settings(env, env_file="/dev/null")
+    result = compose_issue(Path(args.issue), settings)
+    start = time.perf_counter()
+    report = send_issue(args.issue, "bench", settings, result=result)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "accepted": report.accepted, "failed": report.failed,
+                      "in_doubt": report.in_doubt, "peak_mb": peak_mb}))
+
+
+def start_server(code: str) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    return proc, int(proc.stdout.readline())
+
+
+def run(backend: str, n: int, runs: int, server_code: str, work: Path, issue: Path) -> None:
+    template = work / f"{backend}-template.db"
+    make_database(template, n)
+    rates, peaks = [], []
+    server, port = start_server(server_code)
+    try:
+        for i in range(runs):
+            db = work / f"{backend}-{i}.db"
+            shutil.copy(template, db)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", backend, "--db", str(db), "--port", str(port),
+                 "--issue", str(issue), "--outbox", str(work / "outbox")],
+                capture_output=True, text=True, check=True,
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            assert r["accepted"] == n and not r["failed"] and not r["in_doubt"], r
+            rates.append(n / r["seconds"])
+            peaks.append(r["peak_mb"])
+            print(f"  {backend} run {i + 1}: {n} in {r['seconds']:.2f} s = {n / r['seconds']:,.0f}/s, peak {r['peak_mb']:.0f} MB")
+    finally:
+        server.kill()
+        server.wait()
+    median = statistics.median(rates)
+    print(f"{backend}: {n} recipients, median {median:,.0f} recipients/s ({n / median:.2f} s), "
+          f"median peak {statistics.median(peaks):.0f} MB")
+
+
+def main() -> None:
+    """Parse options and run both benchmarks."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="subscribers for the SendGrid path")
+    parser.add_argument("--smtp-n", type=int, default=10_000, help="subscribers for the SMTP path")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--aiosmtpd", action="store_true", help="use aiosmtpd as the SMTP server")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--issue", help=argparse.SUPPRESS)
+    parser.add_argument("--outbox", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    with tempfile.TemporaryDirectory(prefix="bench-send-") as tmp:
+        work = Path(tmp)
+        issue = work / "bench-issue.md"
+        issue.write_text(ISSUE, encoding="utf-8")
+        run("sendgrid", args.n, args.runs, SENDGRID_SERVER, work, issue)
+        run("smtp", args.smtp_n, args.runs, AIOSMTPD_SERVER if args.aiosmtpd else SMTP_SINK, work, issue)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""CLI commands for tracking: ``serve``, ``stats`` and ``events import``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from newsletter.cli.common import settings as load
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port to listen on."),
+) -> None:
+    """Run the tracking server: one-click unsubscribe, SendGrid webhook, open/click tracking."""
+    from newsletter.server import run_server
+
+    run_server(load(), host=host, port=port)
+
+
+def stats(
+    target: Optional[str] = typer.Argument(None, metavar="[ISSUE.md | SLUG]", help="One issue; default: every send."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Show what each send did: deliveries, bounces, opens, clicks, unsubscribes, top links."""
+    from newsletter.tracking.stats import collect_stats
+
+    results = collect_stats(load(), target)
+    if as_json:
+        typer.echo(json.dumps([s.as_dict() for s in results], indent=2, ensure_ascii=False))
+        return
+    if not results:
+        typer.echo("No sends yet.")
+        return
+    _print_tables(results)
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _print_tables(results) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for s in results:
+        table = Table(title=f"{s.slug} -> list {s.list} (send {s.send_id}, {s.backend}, {s.status})",
+                      show_header=False, title_justify="left")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        table.add_column("note", style="dim")
+        table.add_row("Recipients", str(s.recipients), "")
+        table.add_row("Accepted", str(s.accepted), "")
+        table.add_row("Delivered", str(s.delivered), "reported by SendGrid only")
+        table.add_row("Bounced", str(s.bounced), "")
+        machine = f"; {s.machine_opens} machine opens" if s.machine_opens else ""
+        table.add_row("Unique opens", f"{s.unique_opens} ({_percent(s.open_rate)})",
+                      f"unreliable: Apple Mail Privacy Protection inflates opens{machine}")
+        table.add_row("Unique clicks", f"{s.unique_clicks} ({_percent(s.click_rate)})", f"rates of {s.rate_base}")
+        table.add_row("Unsubscribes", str(s.unsubscribes), "")
+        table.add_row("Spam reports", str(s.spam_reports), "")
+        console.print(table)
+        if s.top_links:
+            links = Table(title="Top links", title_justify="left")
+            links.add_column("clicks", justify="right")
+            links.add_column("people", justify="right")
+            links.add_column("link", overflow="fold")
+            for link in s.top_links:
+                links.add_row(str(link.clicks), str(link.unique_clicks), link.url)
+            console.print(links)
+
+
+events_app = typer.Typer(help="Provider events (for teams that cannot expose the webhook).", no_args_is_help=True)
+
+
+@events_app.command("import")
+def import_events(
+    file: Path = typer.Argument(..., metavar="FILE.json", help="A saved SendGrid event array."),
+) -> None:
+    """Load a saved SendGrid event array (same de-duplication as the webhook)."""
+    from newsletter.tracking.events import import_events_file
+
+    result = import_events_file(file, load())
+    typer.echo(
+        f"{result.received} events read: {result.stored} stored, {result.duplicates} already known, "
+        f"{result.ignored} unusable, {result.status_changes} subscriber status changes."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.command("serve")(serve)
+    app.command("stats")(stats)
+    app.add_typer(events_app, name="events")

@@ -1,0 +1,255 @@
+"""Per-recipient MIME messages, built with the stdlib ``email`` package (``policy.SMTP``).
+
+Every message has the same shape: shared headers (From, Reply-To, Subject,
+List-Id, List-Unsubscribe-Post), per-recipient headers (To, Date,
+Message-ID, List-Unsubscribe) and a multipart/alternative body with
+text/plain first and text/html second, both UTF-8 quoted-printable.
+
+Building a full ``EmailMessage`` per recipient costs about 2 ms, too slow for
+thousands of messages per second. So ``MessageFactory`` lets the ``email``
+package render the message *once* with markers where the per-recipient parts
+go, and per recipient only folds four headers (still with the ``email``
+header machinery) and quoted-printable-encodes the two personalised bodies
+(C-speed ``binascii``). Header values are checked for CR/LF and other
+control characters first: they are refused with ``HeaderError``, never
+passed on.
+"""
+
+from __future__ import annotations
+
+import binascii
+import email.policy
+import re
+import secrets
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from newsletter.delivery.base import Recipient
+from newsletter.errors import ConfigError, HeaderError
+from newsletter.personalize import personalize
+
+POLICY = email.policy.SMTP
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_RECIPIENT_MARK = "x-newsletter-recipient-headers"
+_TEXT_MARK = "NEWSLETTER-TEXT-PART-MARKER"
+_HTML_MARK = "NEWSLETTER-HTML-PART-MARKER"
+#: A display name made only of these needs neither quoting nor encoding
+#: (RFC 5322 atext and spaces; '.' would need quotes).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+\-/=?^_`{|}~]*")
+_PLAIN_ADDR = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.@\[\]:]+")
+
+
+def check_header(name: str, value: str) -> str:
+    """Return ``value`` unchanged, or raise ``HeaderError`` if it holds CR, LF or another control character."""
+    if _CONTROL.search(value or ""):
+        shown = (value or "").encode("unicode_escape").decode("ascii")[:80]
+        raise HeaderError(f"control character (CR/LF or similar) in header value {shown!r}; refusing to send", subject=name)
+    return value
+
+
+@dataclass(frozen=True)
+class SharedHeaders:
+    """The header values common to every recipient of one message, already checked."""
+
+    from_name: str
+    from_email: str
+    reply_to: str
+    subject: str
+    list_id: str
+    domain: str
+    unsubscribe_mailto: str
+
+    @property
+    def from_header(self) -> str:
+        """The From header value."""
+        return str(Address(display_name=self.from_name, addr_spec=self.from_email))
+
+    def list_unsubscribe(self, url: str) -> str:
+        """The List-Unsubscribe value: the one-click HTTPS URL, then a mailto: when configured."""
+        value = f"<{url}>"
+        if self.unsubscribe_mailto:
+            value += f", <mailto:{self.unsubscribe_mailto}?subject=unsubscribe>"
+        return value
+
+
+def shared_headers(result: Any, settings: Any, *, subject_prefix: str = "") -> SharedHeaders:
+    """Check and assemble the shared headers of an issue; ``HeaderError``/``ConfigError`` if unusable."""
+    sender = check_header("NEWSLETTER_FROM", result.sender or settings.newsletter_from)
+    from_name, from_email = parseaddr(sender)
+    if "@" not in from_email:
+        raise ConfigError(f"not an address: {sender!r}", subject="NEWSLETTER_FROM")
+    reply_to = check_header("NEWSLETTER_REPLY_TO", settings.newsletter_reply_to.strip())
+    subject = check_header("Subject", subject_prefix + (result.issue.subject or ""))
+    if not result.issue.subject.strip():
+        raise HeaderError("the issue has no subject", subject=str(result.issue.path))
+    domain = from_email.rsplit("@", 1)[1].lower()
+    list_id = check_header("NEWSLETTER_LIST_ID", settings.newsletter_list_id.strip())
+    if not list_id:
+        list_id = f"{settings.newsletter_brand} <newsletter.{domain}>"
+    elif "<" not in list_id:
+        list_id = f"<{list_id}>"
+    mailto = check_header("NEWSLETTER_UNSUBSCRIBE_MAILTO", settings.newsletter_unsubscribe_mailto.strip())
+    if mailto.lower().startswith("mailto:"):
+        mailto = mailto[7:]
+    return SharedHeaders(from_name, from_email, reply_to, subject, check_header("List-Id", list_id), domain, mailto)
+
+
+def _qp(content: str) -> bytes:
+    # One newline convention in, CRLF out (SMTP line endings); trailing blanks
+    # and non-ASCII are encoded, long lines soft-wrapped at 76.
+    data = content.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+
+
+class _EncodedBody:
+    """A body QP-encoded once, except the lines that carry placeholders.
+
+    Quoted-printable works line by line, so encoding the unchanging lines
+    once and only the placeholder lines per recipient gives exactly the bytes
+    of encoding the whole personalised body, at a fraction of the cost.
+    """
+
+    def __init__(self, content: str, *, is_html: bool) -> None:
+        self.is_html = is_html
+        self.parts: list[bytes | str] = []  # bytes: encoded once; str: lines to personalise
+        fixed: list[str] = []
+        for line in content.replace("\r\n", "\n").replace("\r", "\n").splitlines(keepends=True):
+            if "%%" in line:
+                if fixed:
+                    self.parts.append(_qp("".join(fixed)))
+                    fixed = []
+                self.parts.append(line)
+            else:
+                fixed.append(line)
+        if fixed:
+            self.parts.append(_qp("".join(fixed)))
+
+    def encode(self, values: dict[str, str]) -> bytes:
+        """The personalised, encoded body."""
+        return b"".join(
+            part if isinstance(part, bytes) else _qp(personalize(part, values, is_html=self.is_html))
+            for part in self.parts
+        )
+
+
+class MessageFactory:
+    """Builds each recipient's message of one issue as bytes ready for SMTP or an ``.eml`` file."""
+
+    def __init__(
+        self,
+        result: Any,
+        settings: Any,
+        *,
+        send_id: int = 0,
+        subject_prefix: str = "",
+        tracking: Any = None,
+    ) -> None:
+        """``tracking`` is an optional ``TrackingRewriter`` (open pixel and click links per recipient)."""
+        self.headers = shared_headers(result, settings, subject_prefix=subject_prefix)
+        self.send_id = send_id
+        self.html = result.html
+        self.text = result.text
+        self.tracking = tracking
+        self._text_body = _EncodedBody(self.text, is_html=False)
+        self._html_body = _EncodedBody(self.html, is_html=True) if tracking is None else None
+        skeleton = EmailMessage(policy=POLICY)
+        skeleton["From"] = self.headers.from_header
+        if self.headers.reply_to:
+            skeleton["Reply-To"] = self.headers.reply_to
+        skeleton["Subject"] = self.headers.subject
+        skeleton["List-Id"] = self.headers.list_id
+        skeleton["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        skeleton[_RECIPIENT_MARK] = "x"
+        skeleton["MIME-Version"] = "1.0"
+        skeleton.set_type("multipart/alternative")
+        for subtype, mark in (("plain", _TEXT_MARK), ("html", _HTML_MARK)):
+            part = EmailMessage(policy=POLICY)
+            part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+            part["Content-Transfer-Encoding"] = "quoted-printable"
+            part.set_payload(mark)
+            skeleton.attach(part)
+        rendered = skeleton.as_bytes(policy=POLICY)
+        head, rest = rendered.split(_RECIPIENT_MARK.encode() + b": x\r\n", 1)
+        middle, rest = rest.split(_TEXT_MARK.encode(), 1)
+        between, tail = rest.split(_HTML_MARK.encode(), 1)
+        self._pieces = (head, middle, between, tail)
+        self._date = ""
+        self._date_at = 0.0
+
+    def _date_header(self) -> str:
+        now = datetime.now(timezone.utc)
+        stamp = now.timestamp()
+        if stamp - self._date_at >= 1.0:  # a second's resolution is all Date has
+            self._date = format_datetime(now.replace(microsecond=0))
+            self._date_at = int(stamp)
+        return self._date
+
+    def message_id(self, recipient: Recipient) -> str:
+        """A new, globally unique Message-ID for this recipient's copy."""
+        return f"<{self.send_id}.{recipient.subscriber_id}.{secrets.token_hex(6)}@{self.headers.domain}>"
+
+    @staticmethod
+    def _to_header(recipient: Recipient) -> str:
+        # The common case (plain ASCII name, short line) is written directly:
+        # it is exactly what the email package would write. Anything else
+        # (quotes, commas, non-ASCII, long lines) goes through its folding.
+        line = f"To: {recipient.name} <{recipient.email}>" if recipient.name else f"To: {recipient.email}"
+        if len(line) <= 78 and _PLAIN_NAME.fullmatch(recipient.name) and _PLAIN_ADDR.fullmatch(recipient.email):
+            return line + "\r\n"
+        address = Address(display_name=recipient.name, addr_spec=recipient.email)
+        return POLICY.header_factory("To", address).fold(policy=POLICY)
+
+    def _unsubscribe_header(self, url: str) -> str:
+        value = self.headers.list_unsubscribe(url)
+        if value.isascii():
+            # Fold between the <...> items, as the email package does.
+            return "List-Unsubscribe: " + ",\r\n ".join(value.split(", ")) + "\r\n"
+        return POLICY.header_factory("List-Unsubscribe", value).fold(policy=POLICY)
+
+    def build(self, recipient: Recipient) -> tuple[str, bytes]:
+        """``(message_id, message bytes)`` for one recipient; ``HeaderError`` for a bad name or address."""
+        check_header("To", recipient.name)
+        check_header("To", recipient.email)
+        message_id = self.message_id(recipient)
+        try:
+            lines = (
+                self._to_header(recipient)
+                + f"Date: {self._date_header()}\r\n"
+                + f"Message-ID: {message_id}\r\n"
+                + self._unsubscribe_header(recipient.unsubscribe_url)
+            ).encode("ascii")
+        except (ValueError, TypeError, IndexError, UnicodeError) as exc:
+            raise HeaderError(f"cannot write address header: {exc}", subject=recipient.email) from None
+        values = recipient.values()
+        if self._html_body is not None:
+            html_part = self._html_body.encode(values)
+        else:  # tracking rewrites every link per recipient: encode the whole part
+            html = self.tracking.for_recipient(recipient.subscriber_id)
+            html_part = _qp(personalize(html, values, is_html=True))
+        head, middle, between, tail = self._pieces
+        body = (
+            head
+            + lines
+            + middle
+            + self._text_body.encode(values)
+            + between
+            + html_part
+            + tail
+        )
+        return message_id, body
+
+
+def with_attachments(message: bytes, files: Sequence[Path]) -> bytes:
+    """Wrap a message's alternative body in multipart/mixed with ``files`` (PNG screenshots) attached."""
+    import email as email_pkg
+
+    msg = email_pkg.message_from_bytes(message, policy=POLICY)
+    msg.make_mixed()
+    for path in files:
+        msg.add_attachment(Path(path).read_bytes(), maintype="image", subtype="png", filename=Path(path).name)
+    return msg.as_bytes(policy=POLICY)

@@ -1,0 +1,313 @@
+"""The SendGrid backend: v3 mail send through the official ``sendgrid`` library.
+
+One request carries up to 1000 personalizations and the content once;
+per-recipient values travel as substitutions keyed by the placeholders
+compose left (``%%name%%`` ...). SendGrid substitutes the same value into
+text and HTML, but the HTML needs it escaped: when any value of a request
+changes under escaping, that request's text part uses ``%%text:name%%``-style
+keys carrying the raw values.
+
+Documented limits respected here: at most 1000 personalizations, each
+address once per request, no ``;`` or ``,`` in names, at most 10
+categories, substitutions under 10,000 bytes per personalization, text/plain
+before text/html.
+
+Answers: 202 accepted; 400 that batch failed (SendGrid's ``errors[].message``
+kept); 401/403 ``AuthError`` at once; 413 split the batch; 429 wait for
+``X-RateLimit-Reset`` (or back off) and retry; 5xx and refused connections
+retry with backoff (bounded); a lost connection or a timeout after the
+request was sent leaves the batch *in doubt*.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import http.client
+import json
+import re
+import socket
+import time
+import urllib.error
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Outcome, Recipient
+from newsletter.errors import AuthError, ConfigError, DeliveryError
+from newsletter.personalize import NAME_FALLBACK, RECIPIENT_FIELDS
+
+MAX_PERSONALIZATIONS = 1000
+MAX_CATEGORIES = 10
+MAX_SUBSTITUTION_BYTES = 10_000
+#: Retries of one request for 429 / 5xx / refused connections before giving up.
+MAX_ATTEMPTS = 5
+#: Longest wait for a rate-limit reset or backoff, in seconds.
+MAX_WAIT_S = 60.0
+
+#: How the backend waits between attempts (tests replace it to not wait).
+_sleep = time.sleep
+
+_NAME_SEPARATORS = re.compile(r"[;,\s]+")
+_HTML_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _escape(value: str) -> str:
+    # html.escape, skipped for the common value that has nothing to escape.
+    return html.escape(value, quote=True) if _HTML_SPECIAL.search(value) else value
+
+
+def clean_name(name: str) -> str:
+    """A recipient name SendGrid accepts: ``;`` and ``,`` replaced, blanks collapsed."""
+    return _NAME_SEPARATORS.sub(" ", name or "").strip()
+
+
+def clean_categories(categories: Sequence[str]) -> list[str]:
+    """At most 10 distinct, non-empty categories, trimmed (255 characters each)."""
+    seen: dict[str, None] = {}
+    for category in categories or ():
+        text = str(category).strip()[:255]
+        if text:
+            seen.setdefault(text, None)
+    return list(seen)[:MAX_CATEGORIES]
+
+
+@dataclass
+class Answer:
+    """What one request got: an HTTP status (0: none), body, headers, or the reason there was none."""
+
+    status: int
+    body: bytes = b""
+    headers: Any = None
+    error: str = ""
+
+
+class SendGridBackend(Backend):
+    """Sends batches of up to 1000 recipients per v3 ``mail/send`` request."""
+
+    name = "sendgrid"
+    max_batch = MAX_PERSONALIZATIONS
+
+    def __init__(
+        self,
+        settings: Any,
+        result: Any,
+        headers: Any,
+        *,
+        send_id: int,
+        attachments: Sequence[Path] = (),
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        """``result`` is the composed issue, ``headers`` its ``SharedHeaders``."""
+        if not settings.sendgrid_api_key.strip():
+            raise ConfigError("is not set (needed for the sendgrid backend)", subject="SENDGRID_API_KEY")
+        self.settings = settings
+        self.send_id = send_id
+        self.sleep = sleep or _sleep
+        self.url = settings.sendgrid_api_url.rstrip("/")
+        self._base = self._base_body(result, headers, attachments)
+        self._html = result.html
+        self._text = result.text
+        self._text_raw = result.text
+        for field in RECIPIENT_FIELDS:
+            self._text_raw = self._text_raw.replace(f"%%{field}%%", f"%%text:{field}%%")
+        self._list_unsubscribe = headers.list_unsubscribe
+        self._client = None
+
+    def _base_body(self, result: Any, headers: Any, attachments: Sequence[Path]) -> dict[str, Any]:
+        s = self.settings
+        body: dict[str, Any] = {
+            "from": {"email": headers.from_email, **({"name": clean_name(headers.from_name)} if headers.from_name else {})},
+            "subject": headers.subject,
+            "headers": {"List-Id": headers.list_id},
+            "tracking_settings": {
+                "click_tracking": {"enable": bool(s.sendgrid_tracking), "enable_text": False},
+                "open_tracking": {"enable": bool(s.sendgrid_tracking)},
+            },
+        }
+        if headers.reply_to:
+            from email.utils import parseaddr
+
+            name, address = parseaddr(headers.reply_to)
+            body["reply_to"] = {"email": address, **({"name": clean_name(name)} if name else {})}
+        categories = clean_categories(getattr(result.issue, "categories", []))
+        if categories:
+            body["categories"] = categories
+        if s.sendgrid_asm_group_id:
+            body["asm"] = {"group_id": int(s.sendgrid_asm_group_id)}
+        if s.sendgrid_sandbox:
+            body["mail_settings"] = {"sandbox_mode": {"enable": True}}
+        if attachments:
+            body["attachments"] = [
+                {
+                    "content": base64.b64encode(Path(p).read_bytes()).decode("ascii"),
+                    "type": "image/png",
+                    "filename": Path(p).name,
+                    "disposition": "attachment",
+                }
+                for p in attachments
+            ]
+        return body
+
+    def open(self) -> None:
+        """Create the API client (no request is made until the first batch)."""
+        from sendgrid import SendGridAPIClient
+
+        self._client = SendGridAPIClient(api_key=self.settings.sendgrid_api_key, host=self.url)
+
+    # --- payload --------------------------------------------------------------
+
+    def _personalization(self, r: Recipient, raw_text: bool) -> dict[str, Any]:
+        values = r.values()
+        subs = {f"%%{k}%%": _escape(v or (NAME_FALLBACK if k == "name" else "")) for k, v in values.items()}
+        if raw_text:
+            subs.update({f"%%text:{k}%%": v or (NAME_FALLBACK if k == "name" else "") for k, v in values.items()})
+        to = {"email": r.email}
+        name = clean_name(r.name)
+        if name:
+            to["name"] = name
+        return {
+            "to": [to],
+            "substitutions": subs,
+            "custom_args": {"send_id": str(self.send_id), "subscriber_id": str(r.subscriber_id)},
+            "headers": {
+                "List-Unsubscribe": self._list_unsubscribe(r.unsubscribe_url),
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        }
+
+    def build_payload(self, batch: Sequence[Recipient]) -> tuple[dict[str, Any], list[Outcome]]:
+        """The request body for ``batch`` and the outcomes of recipients refused before sending."""
+        raw_text = any(
+            _HTML_SPECIAL.search(v) for r in batch for v in (r.name, r.email, r.unsubscribe_url, r.web_url)
+        )
+        personalizations, refused = [], []
+        for r in batch:
+            p = self._personalization(r, raw_text)
+            size = sum(len(k.encode()) + len(v.encode()) for k, v in p["substitutions"].items())
+            if size >= MAX_SUBSTITUTION_BYTES:
+                refused.append(Outcome(r.subscriber_id, FAILED, error=f"personal values too large for SendGrid ({size} bytes)"))
+                continue
+            personalizations.append(p)
+        body = dict(self._base)
+        body["personalizations"] = personalizations
+        body["content"] = [
+            {"type": "text/plain", "value": self._text_raw if raw_text else self._text},
+            {"type": "text/html", "value": self._html},
+        ]
+        return body, refused
+
+    # --- the request ----------------------------------------------------------
+
+    def _request(self, body: dict[str, Any]) -> Answer:
+        if self._client is None:
+            self.open()
+        from python_http_client.exceptions import HTTPError
+
+        try:
+            response = self._client.client.mail.send.post(request_body=body, timeout=self.settings.sendgrid_timeout)
+            return Answer(response.status_code, response.body or b"", response.headers)
+        except HTTPError as exc:
+            return Answer(exc.status_code, exc.body or b"", exc.headers)
+        except urllib.error.URLError as exc:  # raised before the request went out
+            return Answer(0, error=f"cannot connect: {exc.reason}")
+        except (socket.timeout, TimeoutError):
+            return Answer(-1, error=f"no answer within {self.settings.sendgrid_timeout:g} s")
+        except (http.client.HTTPException, ConnectionError, OSError) as exc:
+            return Answer(-1, error=f"connection lost: {type(exc).__name__}: {exc}")
+
+    def _wait_for(self, answer: Answer, attempt: int) -> float:
+        if answer.status == 429 and answer.headers is not None:
+            reset = answer.headers.get("X-RateLimit-Reset")
+            try:
+                return min(MAX_WAIT_S, max(0.0, float(reset) - time.time()) + 0.05)
+            except (TypeError, ValueError):
+                pass
+        return min(MAX_WAIT_S, 0.5 * 2**attempt)
+
+    def post(self, batch: Sequence[Recipient], payload: tuple[dict[str, Any], list[Outcome]]) -> Answer:
+        """Send the request, retrying 429, 5xx and refused connections a bounded number of times."""
+        body, _refused = payload
+        answer = Answer(0)
+        if not body["personalizations"]:
+            return Answer(202)
+        for attempt in range(MAX_ATTEMPTS):
+            answer = self._request(body)
+            if not (answer.status == 0 or answer.status == 429 or answer.status >= 500):
+                return answer
+            if attempt + 1 < MAX_ATTEMPTS:
+                self.sleep(self._wait_for(answer, attempt))
+        return answer
+
+    def read_result(self, batch: Sequence[Recipient], answer: Answer, refused: Sequence[Outcome] = ()) -> BatchResult:
+        """Map the HTTP answer onto every recipient of the batch."""
+        done = {o.subscriber_id for o in refused}
+        ids = [r.subscriber_id for r in batch if r.subscriber_id not in done]
+        result = BatchResult(outcomes=list(refused))
+
+        def every(state: str, error: str = "", message_id: str = "") -> BatchResult:
+            result.outcomes.extend(Outcome(sid, state, message_id=message_id, error=error) for sid in ids)
+            return result
+
+        status = answer.status
+        if 200 <= status < 300:
+            message_id = (answer.headers.get("X-Message-Id") if answer.headers is not None else None) or ""
+            return every(ACCEPTED, message_id=message_id)
+        if status in (401, 403):
+            raise AuthError(
+                f"SendGrid refused the API key (HTTP {status}): check SENDGRID_API_KEY and its Mail Send permission",
+                subject=self.url,
+            )
+        if status == -1:
+            return every(IN_DOUBT, error=answer.error)
+        if status == 0:
+            result.fatal = DeliveryError(f"SendGrid unreachable after {MAX_ATTEMPTS} attempts: {answer.error}", subject=self.url)
+            return every(RETRY, error=answer.error)
+        if status == 429 or status >= 500:
+            return every(RETRY, error=f"HTTP {status} from SendGrid after {MAX_ATTEMPTS} attempts")
+        return every(FAILED, error=f"HTTP {status}: {_error_messages(answer.body)}")
+
+    def send_batch(self, batch: Sequence[Recipient]) -> BatchResult:
+        """Send one batch (splitting it on 413 or on a repeated address)."""
+        batch = list(batch)
+        first, rest = _unique_addresses(batch)
+        if rest:
+            merged = self.send_batch(first)
+            later = self.send_batch(rest)
+            merged.outcomes.extend(later.outcomes)
+            merged.fatal = merged.fatal or later.fatal
+            return merged
+        payload = self.build_payload(batch)
+        answer = self.post(batch, payload)
+        if answer.status == 413 and len(batch) > 1:
+            half = len(batch) // 2
+            merged = self.send_batch(batch[:half])
+            if merged.fatal is None:
+                later = self.send_batch(batch[half:])
+                merged.outcomes.extend(later.outcomes)
+                merged.fatal = later.fatal
+            else:
+                merged.outcomes.extend(Outcome(r.subscriber_id, RETRY, error="not sent") for r in batch[half:])
+            return merged
+        return self.read_result(batch, answer, payload[1])
+
+
+def _unique_addresses(batch: list[Recipient]) -> tuple[list[Recipient], list[Recipient]]:
+    # SendGrid refuses a request naming an address twice: keep the first
+    # occurrence here and send the repeats in a request of their own.
+    seen: set[str] = set()
+    first, rest = [], []
+    for r in batch:
+        key = r.email.lower()
+        (rest if key in seen else first).append(r)
+        seen.add(key)
+    return first, rest
+
+
+def _error_messages(body: bytes) -> str:
+    try:
+        errors = json.loads(body or b"{}").get("errors") or []
+        messages = [str(e.get("message", "")).strip() for e in errors if isinstance(e, dict)]
+        return "; ".join(m for m in messages if m)[:500] or "bad request"
+    except (ValueError, AttributeError):
+        return (body or b"").decode("utf-8", "replace")[:200] or "bad request"

@@ -1,0 +1,113 @@
+"""``create_app(settings)``: the tracking server's Starlette app.
+
+Built from settings (not globals) so tests can make one app per test. Errors
+never reach a client as a traceback: bad requests get a short 4xx message,
+invalid tokens one message whatever was wrong with them, and an unexpected
+bug a bare 500 with the details only in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from newsletter import tokens
+from newsletter.errors import InputError, StoreError
+from newsletter.server import tracking, unsubscribe, webhook
+from newsletter.server.common import INVALID_LINK, ThreadConnections, plain, with_db
+from newsletter.store import connect
+
+log = logging.getLogger("newsletter.server")
+
+
+async def healthz(request: Request) -> Response:
+    """200 ``ok`` when the database answers."""
+    await with_db(request, lambda conn: conn.execute("SELECT 1").fetchone())
+    return plain("ok")
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    return plain(str(exc.detail), exc.status_code)
+
+
+async def _invalid_token(request: Request, exc: Exception) -> Response:
+    return plain(INVALID_LINK, 404)
+
+
+async def _bad_input(request: Request, exc: Exception) -> Response:
+    return plain(str(exc), 400)
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    log.error("database error on %s %s: %s", request.method, _route_name(request), exc)
+    return plain("temporarily unavailable, try again later", 503)
+
+
+def _route_name(request: Request) -> str:
+    # The route pattern, never the path: paths carry tokens.
+    route = request.scope.get("route")
+    return getattr(route, "path", "?")
+
+
+class CatchAllMiddleware:
+    """Outermost layer: a bug becomes a logged, bare 500, never a traceback to the client."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked_send(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as exc:
+            route = getattr(scope.get("route"), "path", "?")
+            log.error("internal error on %s %s: %s", scope.get("method"), route, type(exc).__name__, exc_info=exc)
+            if not started:
+                await plain("internal error", 500)(scope, receive, send)
+
+
+def create_app(settings) -> Starlette:
+    """The tracking server for ``settings``; migrates the database once, here.
+
+    Raises ``ConfigError`` if ``NEWSLETTER_SECRET_KEY`` is unusable (no link
+    could be verified). A missing webhook key only disables the webhook.
+    """
+    tokens.sign(settings.newsletter_secret_key, "web", 0)  # fails early on a missing/short key
+    connect(settings.newsletter_database).close()
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/u/{token}", unsubscribe.unsubscribe_page, methods=["GET"]),
+            Route("/u/{token}", unsubscribe.unsubscribe_now, methods=["POST"]),
+            Route("/o/{token}.gif", tracking.open_pixel, methods=["GET"]),
+            Route("/c/{token}", tracking.click_redirect, methods=["GET"]),
+            Route("/webhooks/sendgrid", webhook.sendgrid_events, methods=["POST"]),
+        ],
+        exception_handlers={
+            HTTPException: _http_error,
+            tokens.InvalidToken: _invalid_token,
+            InputError: _bad_input,
+            StoreError: _store_error,
+        },
+    )
+    app.state.settings = settings
+    app.state.db = ThreadConnections(settings.newsletter_database)
+    app.state.verifier = webhook.load_verifier(settings.sendgrid_webhook_public_key)
+    # User middleware sits inside Starlette's ServerErrorMiddleware, so a bug is
+    # answered here and never re-raised to the server as a traceback.
+    app.add_middleware(CatchAllMiddleware)
+    return app

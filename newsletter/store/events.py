@@ -1,0 +1,239 @@
+"""SQL for provider and tracking events, the stats they add up to, and the
+subscriber status changes they cause.
+
+Events are matched to a send and a subscriber inside the INSERT itself
+(sub-selects), so an id that no longer exists becomes NULL instead of breaking
+the foreign key, and a batch of 1,000 events is a single ``executemany``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+from newsletter.store import transaction
+
+#: How bad a status is; an event may only move a subscriber to a worse one, so a
+#: late "unsubscribe" never hides an earlier spam complaint.
+STATUS_RANK = {"active": 0, "unsubscribed": 1, "bounced": 2, "complained": 3}
+
+_RANK_SQL = "CASE status " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in STATUS_RANK.items()) + " ELSE 9 END"
+
+# Keys are looked up in chunks well under SQLite's bound-variable limit.
+_CHUNK = 500
+
+
+@dataclass(slots=True)
+class EventRow:
+    """One normalised event ready to store.
+
+    ``send_id``/``subscriber_id`` are the ids the event claims; the store keeps
+    them only if they exist. ``email`` is the fallback to find the subscriber.
+    ``new_status`` is the subscriber status this event implies, if any.
+    """
+
+    source: str
+    type: str
+    event_key: str | None
+    send_id: int | None
+    subscriber_id: int | None
+    email: str
+    url: str
+    occurred_at: str
+    raw: str
+    new_status: str | None = None
+    status_reason: str = ""
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    """What ``store_events`` did with a batch."""
+
+    stored: int
+    duplicates: int
+    status_changes: int
+
+
+def utc_now() -> str:
+    """Current UTC time as the ISO-8601 string used in every table."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _existing_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(r[0] for r in conn.execute(f"SELECT event_key FROM events WHERE event_key IN ({marks})", chunk))
+    return found
+
+
+_INSERT = (
+    "INSERT OR IGNORE INTO events"
+    " (source, event_key, type, send_id, subscriber_id, email, url, occurred_at, raw)"
+    " VALUES (?, ?, ?,"
+    " (SELECT id FROM sends WHERE id = ?),"
+    " COALESCE((SELECT id FROM subscribers WHERE id = ?), (SELECT id FROM subscribers WHERE email_key = ?)),"
+    " ?, ?, ?, ?)"
+)
+
+_STATUS_UPDATE = (
+    "UPDATE subscribers SET status = ?, status_reason = ?, updated_at = ?"
+    " WHERE id = COALESCE((SELECT id FROM subscribers WHERE id = ?),"
+    "                     (SELECT id FROM subscribers WHERE email_key = ?))"
+    f" AND {_RANK_SQL} < ?"
+)
+
+
+def store_events(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> StoreOutcome:
+    """Store ``rows`` in one transaction, skipping any whose ``event_key`` is known.
+
+    Duplicates (already stored, or repeated within the batch) are skipped
+    before the insert, so status changes are applied only for events seen for
+    the first time: a retried old bounce cannot undo a later re-subscription.
+    """
+    rows = list(rows)
+    with transaction(conn):
+        known = _existing_keys(conn, [r.event_key for r in rows if r.event_key])
+        fresh: list[EventRow] = []
+        for row in rows:
+            if row.event_key:
+                if row.event_key in known:
+                    continue
+                known.add(row.event_key)
+            fresh.append(row)
+        conn.executemany(
+            _INSERT,
+            [
+                (r.source, r.event_key, r.type, r.send_id, r.subscriber_id, r.email.strip().lower(),
+                 r.email, r.url, r.occurred_at, r.raw)
+                for r in fresh
+            ],
+        )
+        changes = [r for r in fresh if r.new_status]
+        before = conn.total_changes
+        if changes:
+            now = utc_now()
+            conn.executemany(
+                _STATUS_UPDATE,
+                [
+                    (r.new_status, r.status_reason, now, r.subscriber_id, r.email.strip().lower(),
+                     STATUS_RANK[r.new_status])
+                    for r in changes
+                ],
+            )
+        status_changes = conn.total_changes - before
+    return StoreOutcome(stored=len(fresh), duplicates=len(rows) - len(fresh), status_changes=status_changes)
+
+
+# --- lookups used by the tracking server ------------------------------------
+
+
+def send_links(conn: sqlite3.Connection, send_id: int) -> list[str] | None:
+    """The web links recorded for a send (``sends.links``), or None if no such send."""
+    row = conn.execute("SELECT links FROM sends WHERE id = ?", (send_id,)).fetchone()
+    if row is None:
+        return None
+    try:
+        links = json.loads(row[0] or "[]")
+    except ValueError:
+        return []
+    return [link for link in links if isinstance(link, str)] if isinstance(links, list) else []
+
+
+def subscriber_contact(conn: sqlite3.Connection, subscriber_id: int) -> tuple[str, str] | None:
+    """``(email, status)`` of a subscriber, or None if there is no such subscriber."""
+    row = conn.execute("SELECT email, status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def unsubscribe_from_page(conn: sqlite3.Connection, subscriber_id: int, send_id: int, source: str) -> bool:
+    """Unsubscribe a subscriber (if active) and record one event per (send, subscriber).
+
+    Idempotent: repeating it changes nothing. Returns True if the subscriber
+    exists (whatever its status was).
+    """
+    now = utc_now()
+    with transaction(conn):
+        row = conn.execute("SELECT email FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+        if row is None:
+            return False
+        conn.execute(
+            f"UPDATE subscribers SET status = 'unsubscribed', status_reason = ?, updated_at = ?"
+            f" WHERE id = ? AND {_RANK_SQL} < ?",
+            (f"one-click unsubscribe ({source})", now, subscriber_id, STATUS_RANK["unsubscribed"]),
+        )
+        conn.execute(
+            _INSERT,
+            (source, f"{source}:{send_id}:{subscriber_id}", "unsubscribe", send_id or None, subscriber_id,
+             "", row[0], "", now, json.dumps({"send_id": send_id, "subscriber_id": subscriber_id})),
+        )
+    return True
+
+
+# --- stats -------------------------------------------------------------------
+
+
+def find_sends(conn: sqlite3.Connection, slug: str | None = None) -> list[sqlite3.Row]:
+    """Sends (with their list name), all or those of one issue slug, oldest first."""
+    sql = (
+        "SELECT s.id, s.slug, s.subject, s.backend, s.status, s.recipients, s.accepted, s.created_at,"
+        " COALESCE(l.name, '') AS list_name"
+        " FROM sends s LEFT JOIN lists l ON l.id = s.list_id"
+    )
+    if slug is None:
+        return conn.execute(sql + " ORDER BY s.id").fetchall()
+    return conn.execute(sql + " WHERE s.slug = ? ORDER BY s.id", (slug,)).fetchall()
+
+
+def delivery_counts(conn: sqlite3.Connection, send_id: int) -> tuple[int, int]:
+    """``(journal rows, accepted rows)`` in the delivery journal of a send."""
+    row = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(state = 'accepted'), 0) FROM deliveries WHERE send_id = ?", (send_id,)
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+#: Event types counted per distinct recipient in ``event_counts``.
+COUNTED_TYPES = {
+    "delivered": ("delivered",),
+    "bounced": ("bounce",),
+    "opens": ("open",),
+    "clicks": ("click",),
+    "unsubscribes": ("unsubscribe", "group_unsubscribe"),
+    "spam_reports": ("spamreport",),
+}
+
+# A recipient is its subscriber id, or its address if the event matched none.
+_WHO = "COALESCE('s' || subscriber_id, 'e' || lower(email))"
+
+
+def event_counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
+    """Distinct recipients per kind of event (see ``COUNTED_TYPES``) for a send,
+    plus ``machine_opens`` (opens SendGrid flags as Apple MPP pre-fetches)."""
+    parts = []
+    params: list[str] = []
+    for name, types in COUNTED_TYPES.items():
+        marks = ",".join("?" * len(types))
+        parts.append(f"COUNT(DISTINCT CASE WHEN type IN ({marks}) THEN {_WHO} END) AS {name}")
+        params.extend(types)
+    parts.append(
+        f"COUNT(DISTINCT CASE WHEN type = 'open' AND json_extract(raw, '$.sg_machine_open') IN (1, 'true')"
+        f" THEN {_WHO} END) AS machine_opens"
+    )
+    row = conn.execute(f"SELECT {', '.join(parts)} FROM events WHERE send_id = ?", (*params, send_id)).fetchone()
+    return {key: int(row[key]) for key in row.keys()}
+
+
+def top_links(conn: sqlite3.Connection, send_id: int, limit: int = 10) -> list[tuple[str, int, int]]:
+    """``(url, clicks, unique clickers)`` of a send's most clicked links."""
+    rows = conn.execute(
+        f"SELECT url, COUNT(*) AS clicks, COUNT(DISTINCT {_WHO}) AS people FROM events"
+        " WHERE send_id = ? AND type = 'click' AND url != ''"
+        " GROUP BY url ORDER BY clicks DESC, url LIMIT ?",
+        (send_id, limit),
+    ).fetchall()
+    return [(r[0], int(r[1]), int(r[2])) for r in rows]

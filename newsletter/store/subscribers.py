@@ -1,0 +1,195 @@
+"""SQL for subscribers, lists and memberships.
+
+Emails are unique case-insensitively through ``email_key`` (the lower-cased
+address). A suppressed status (unsubscribed, bounced, complained) is never
+turned back into 'active' by these functions: only ``set_status`` changes a
+status, and callers decide when that is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+STATUSES = ("active", "unsubscribed", "bounced", "complained")
+SUPPRESSED = ("unsubscribed", "bounced", "complained")
+
+
+def utcnow() -> str:
+    """The current UTC time as stored in the database ('2026-11-24T08:29:00Z')."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class SubscriberRow:
+    """One subscriber as stored."""
+
+    id: int
+    email: str
+    name: str
+    status: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    updated_at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (``subscribers list --json``)."""
+        return {
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "status": self.status,
+            "attributes": self.attributes,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+def _row(r: sqlite3.Row) -> SubscriberRow:
+    return SubscriberRow(
+        id=r["id"],
+        email=r["email"],
+        name=r["name"],
+        status=r["status"],
+        attributes=json.loads(r["attributes"] or "{}"),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+# --- lists --------------------------------------------------------------------
+
+
+def find_list(conn: sqlite3.Connection, name: str) -> int | None:
+    """The id of list ``name``, or ``None``."""
+    row = conn.execute("SELECT id FROM lists WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def ensure_list(conn: sqlite3.Connection, name: str) -> int:
+    """The id of list ``name``, creating it (call inside a transaction)."""
+    found = find_list(conn, name)
+    if found is not None:
+        return found
+    return conn.execute("INSERT INTO lists (name, created_at) VALUES (?, ?)", (name, utcnow())).lastrowid
+
+
+def list_summaries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every list with its member count and its count of active members."""
+    rows = conn.execute(
+        "SELECT l.name, l.created_at, COUNT(m.subscriber_id) AS members,"
+        " COALESCE(SUM(s.status = 'active'), 0) AS active"
+        " FROM lists l LEFT JOIN memberships m ON m.list_id = l.id"
+        " LEFT JOIN subscribers s ON s.id = m.subscriber_id"
+        " GROUP BY l.id ORDER BY l.name"
+    ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def count_members(conn: sqlite3.Connection, list_id: int) -> dict[str, int]:
+    """Members of a list by status (every status present, zero if none)."""
+    counts = {status: 0 for status in STATUSES}
+    for status, n in conn.execute(
+        "SELECT s.status, COUNT(*) FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
+        " WHERE m.list_id = ? GROUP BY s.status",
+        (list_id,),
+    ):
+        counts[status] = n
+    return counts
+
+
+# --- subscribers --------------------------------------------------------------
+
+
+def find_subscriber(conn: sqlite3.Connection, email: str) -> SubscriberRow | None:
+    """The subscriber with this address (any case), or ``None``."""
+    row = conn.execute("SELECT * FROM subscribers WHERE email_key = ?", (email.lower(),)).fetchone()
+    return _row(row) if row else None
+
+
+def get_subscriber(conn: sqlite3.Connection, subscriber_id: int) -> SubscriberRow | None:
+    """The subscriber with this id, or ``None``."""
+    row = conn.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+    return _row(row) if row else None
+
+
+def upsert_subscriber(
+    conn: sqlite3.Connection,
+    email: str,
+    name: str,
+    attributes: dict[str, Any],
+    *,
+    now: str | None = None,
+) -> tuple[int, str, str]:
+    """Insert or update one subscriber; return ``(id, 'added'|'updated', status)``.
+
+    An existing subscriber keeps their status (a suppressed address stays
+    suppressed); a non-empty ``name`` replaces theirs and ``attributes`` are
+    merged over theirs. Call inside a transaction.
+    """
+    now = now or utcnow()
+    key = email.lower()
+    row = conn.execute("SELECT id, name, attributes, status FROM subscribers WHERE email_key = ?", (key,)).fetchone()
+    if row is None:
+        new_id = conn.execute(
+            "INSERT INTO subscribers (email, email_key, name, attributes, status, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, 'active', ?, ?)",
+            (email, key, name, json.dumps(attributes, ensure_ascii=False), now, now),
+        ).lastrowid
+        return new_id, "added", "active"
+    merged = {**json.loads(row["attributes"] or "{}"), **attributes}
+    conn.execute(
+        "UPDATE subscribers SET name = ?, attributes = ?, updated_at = ? WHERE id = ?",
+        (name or row["name"], json.dumps(merged, ensure_ascii=False), now, row["id"]),
+    )
+    return row["id"], "updated", row["status"]
+
+
+def add_membership(conn: sqlite3.Connection, list_id: int, subscriber_id: int, *, now: str | None = None) -> None:
+    """Put a subscriber on a list (no-op if already there)."""
+    conn.execute(
+        "INSERT OR IGNORE INTO memberships (list_id, subscriber_id, created_at) VALUES (?, ?, ?)",
+        (list_id, subscriber_id, now or utcnow()),
+    )
+
+
+def set_status(conn: sqlite3.Connection, subscriber_id: int, status: str, reason: str = "") -> None:
+    """Change a subscriber's status (e.g. to 'unsubscribed')."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    conn.execute(
+        "UPDATE subscribers SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?",
+        (status, reason, utcnow(), subscriber_id),
+    )
+
+
+def iter_subscribers(
+    conn: sqlite3.Connection,
+    *,
+    list_id: int | None = None,
+    status: str | None = None,
+    page: int = 1000,
+) -> Iterator[SubscriberRow]:
+    """Subscribers in id order, optionally of one list and one status, streamed in pages."""
+    after = 0
+    while True:
+        where, params = ["s.id > ?"], [after]
+        join = ""
+        if list_id is not None:
+            join = " JOIN memberships m ON m.subscriber_id = s.id AND m.list_id = ?"
+            params.insert(0, list_id)
+        if status is not None:
+            where.append("s.status = ?")
+            params.append(status)
+        rows = conn.execute(
+            f"SELECT s.* FROM subscribers s{join} WHERE {' AND '.join(where)} ORDER BY s.id LIMIT ?",
+            (*params, page),
+        ).fetchall()
+        if not rows:
+            return
+        for r in rows:
+            yield _row(r)
+        after = rows[-1]["id"]

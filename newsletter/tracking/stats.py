@@ -1,0 +1,109 @@
+"""What each send did: the figures behind ``newsletter stats``.
+
+Counts are of distinct recipients (a subscriber who opens five times is one
+open). Rates are taken over delivered messages when the provider reports
+deliveries (SendGrid), else over messages the backend accepted (outbox, SMTP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from newsletter.errors import InputError
+from newsletter.store import events as event_store
+
+OPEN_RATE_NOTE = (
+    "Apple Mail Privacy Protection pre-loads images, so opens (and the open rate) are inflated and unreliable."
+)
+
+
+@dataclass
+class LinkStats:
+    """Clicks on one link of a send."""
+
+    url: str
+    clicks: int
+    unique_clicks: int
+
+
+@dataclass
+class SendStats:
+    """The figures of one send."""
+
+    send_id: int
+    slug: str
+    list: str
+    subject: str
+    backend: str
+    status: str
+    created_at: str
+    recipients: int
+    accepted: int
+    delivered: int
+    bounced: int
+    unique_opens: int
+    machine_opens: int
+    open_rate: float | None
+    unique_clicks: int
+    click_rate: float | None
+    unsubscribes: int
+    spam_reports: int
+    rate_base: str
+    top_links: list[LinkStats] = field(default_factory=list)
+    open_rate_note: str = OPEN_RATE_NOTE
+
+    def as_dict(self) -> dict:
+        """JSON-friendly form (``stats --json``)."""
+        return asdict(self)
+
+
+def issue_slug(target: str) -> str:
+    """The slug ``target`` names: an issue file's slug (compose's rule), or ``target`` itself."""
+    path = Path(target)
+    if not (target.endswith((".md", ".markdown")) or path.is_file()):
+        return target
+    if not path.is_file():
+        raise InputError("no such issue file", subject=target)
+    from newsletter.compose.source import read_slug
+
+    return read_slug(path)
+
+
+def _rate(part: int, base: int) -> float | None:
+    return round(part / base, 4) if base else None
+
+
+def stats_for_send(conn, send, top: int = 10) -> SendStats:
+    """The figures of one send row (from ``store.events.find_sends``)."""
+    rows, accepted_rows = event_store.delivery_counts(conn, send["id"])
+    recipients = rows or int(send["recipients"])
+    accepted = accepted_rows if rows else int(send["accepted"])
+    counts = event_store.event_counts(conn, send["id"])
+    delivered = counts["delivered"]
+    base, base_name = (delivered, "delivered") if delivered else (accepted, "accepted")
+    return SendStats(
+        send_id=send["id"], slug=send["slug"], list=send["list_name"], subject=send["subject"],
+        backend=send["backend"], status=send["status"], created_at=send["created_at"],
+        recipients=recipients, accepted=accepted, delivered=delivered, bounced=counts["bounced"],
+        unique_opens=counts["opens"], machine_opens=counts["machine_opens"],
+        open_rate=_rate(counts["opens"], base), unique_clicks=counts["clicks"],
+        click_rate=_rate(counts["clicks"], base), unsubscribes=counts["unsubscribes"],
+        spam_reports=counts["spam_reports"], rate_base=base_name,
+        top_links=[LinkStats(url, clicks, people) for url, clicks, people in event_store.top_links(conn, send["id"], top)],
+    )
+
+
+def collect_stats(settings, target: str | None = None, top: int = 10) -> list[SendStats]:
+    """Stats of every send, or of the sends of one issue (an ISSUE.md path or a slug)."""
+    from newsletter.store import connect
+
+    slug = issue_slug(target) if target else None
+    conn = connect(settings.newsletter_database)
+    try:
+        sends = event_store.find_sends(conn, slug)
+        if slug is not None and not sends:
+            raise InputError("no send found for this issue", subject=slug)
+        return [stats_for_send(conn, send, top) for send in sends]
+    finally:
+        conn.close()

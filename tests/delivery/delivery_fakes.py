@@ -1,0 +1,240 @@
+"""Local stand-ins for the providers: a SendGrid v3 mail-send server and an aiosmtpd sink.
+
+``SendGridStandIn`` speaks enough of ``POST /v3/mail/send`` for our backend,
+checks *every* request against SendGrid's documented limits (a violation is
+answered 400 and recorded in ``violations``, which tests assert is empty) and
+can inject faults, one per request, from ``faults``:
+
+- ``"429"`` (with ``X-RateLimit-Reset``), ``"500"``, ``"401"``, ``"413"``:
+  answer that status without accepting anything;
+- ``"drop"``: close the connection without answering or accepting;
+- ``"drop-after"``: accept the messages, then close without answering;
+- ``"timeout"``: accept, then answer only after ``slow_s`` seconds;
+- ``"hang"``: accept, set ``hung``, and answer only when ``release`` is set;
+- ``"hang-before"``: like ``"hang"`` but without accepting anything.
+
+``too_large_over``: answer 413 to requests with more personalizations.
+``delivered`` counts accepted messages per address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+API_KEY = "SG.test-key-not-real"
+
+
+class SendGridStandIn:
+    """A threaded local HTTP server; use ``url`` as ``SENDGRID_API_URL``."""
+
+    def __init__(self, api_key: str = API_KEY) -> None:
+        self.api_key = api_key
+        self.faults: list[str | None] = []
+        self.too_large_over = 0
+        self.slow_s = 5.0
+        self.requests: list[dict[str, Any]] = []
+        self.accepted: list[dict[str, Any]] = []  # one per accepted personalization, with the request body
+        self.delivered: Counter[str] = Counter()
+        self.violations: list[str] = []
+        self.statuses: list[int] = []
+        self.hung = threading.Event()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                stand_in._handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "SendGridStandIn":
+        """Serve in a background thread."""
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free any hung handler."""
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    # --- the API ---------------------------------------------------------------
+
+    def _answer(self, h: BaseHTTPRequestHandler, status: int, body: dict | None = None, headers: dict | None = None) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        h.send_response(status)
+        for name, value in (headers or {}).items():
+            h.send_header(name, value)
+        h.send_header("Content-Length", str(len(data)))
+        if data:
+            h.send_header("Content-Type", "application/json")
+        h.end_headers()
+        h.wfile.write(data)
+        with self.lock:
+            self.statuses.append(status)
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        if h.path != "/v3/mail/send":
+            return self._answer(h, 404, {"errors": [{"message": "not found"}]})
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self.violations.append("body is not JSON")
+            return self._answer(h, 400, {"errors": [{"message": "invalid JSON"}]})
+        with self.lock:
+            self.requests.append(body)
+            fault = self.faults.pop(0) if self.faults else None
+        if h.headers.get("Authorization") != f"Bearer {self.api_key}" or fault == "401":
+            return self._answer(h, 401, {"errors": [{"message": "The provided authorization grant is invalid"}]})
+        problems = check_request(body)
+        if problems:
+            self.violations.extend(problems)
+            return self._answer(h, 400, {"errors": [{"message": p} for p in problems]})
+        count = len(body["personalizations"])
+        if fault == "413" or (self.too_large_over and count > self.too_large_over):
+            return self._answer(h, 413, {"errors": [{"message": "payload too large"}]})
+        if fault == "429":
+            return self._answer(h, 429, {"errors": [{"message": "too many requests"}]},
+                                {"X-RateLimit-Reset": str(int(time.time()))})
+        if fault == "500":
+            return self._answer(h, 500, {"errors": [{"message": "internal error"}]})
+        if fault == "drop":
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        if fault == "hang-before":  # received, never processed
+            self.hung.set()
+            self.release.wait(120)
+            h.close_connection = True
+            return None
+        self._accept(body)
+        if fault == "drop-after":
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        if fault == "timeout":
+            time.sleep(self.slow_s)
+        if fault == "hang":
+            self.hung.set()
+            self.release.wait(120)
+            h.close_connection = True
+            return None
+        self._answer(h, 202, None, {"X-Message-Id": f"msg-{len(self.requests)}"})
+
+    def _accept(self, body: dict[str, Any]) -> None:
+        with self.lock:
+            for p in body["personalizations"]:
+                for to in p["to"]:
+                    self.delivered[to["email"].lower()] += 1
+                self.accepted.append({"personalization": p, "body": body})
+
+
+def check_request(body: dict[str, Any]) -> list[str]:
+    """Every documented limit this request breaks (empty when it is fine)."""
+    problems = []
+    ps = body.get("personalizations") or []
+    if not 1 <= len(ps) <= 1000:
+        problems.append(f"personalizations: {len(ps)} (must be 1..1000)")
+    seen: set[str] = set()
+    for i, p in enumerate(ps):
+        for to in p.get("to") or []:
+            email = str(to.get("email", "")).lower()
+            if email in seen:
+                problems.append(f"personalizations[{i}]: {email} appears twice in one request")
+            seen.add(email)
+            if any(c in to.get("name", "") for c in ";,"):
+                problems.append(f"personalizations[{i}]: name with ';' or ','")
+        if not p.get("to"):
+            problems.append(f"personalizations[{i}]: no 'to'")
+        subs = p.get("substitutions") or {}
+        size = sum(len(k.encode()) + len(str(v).encode()) for k, v in subs.items())
+        if size >= 10_000:
+            problems.append(f"personalizations[{i}]: substitutions {size} bytes")
+        for k, v in (p.get("custom_args") or {}).items():
+            if not isinstance(v, str):
+                problems.append(f"personalizations[{i}]: custom_args {k} is not a string")
+    categories = body.get("categories") or []
+    if len(categories) > 10 or len(set(categories)) != len(categories):
+        problems.append(f"categories: {categories!r}")
+    types = [c.get("type") for c in body.get("content") or []]
+    if types[:2] != ["text/plain", "text/html"]:
+        problems.append(f"content order: {types}")
+    if not (body.get("from") or {}).get("email"):
+        problems.append("no from.email")
+    if not body.get("subject"):
+        problems.append("no subject")
+    return problems
+
+
+# --- SMTP -----------------------------------------------------------------------
+
+
+class RecordingHandler:
+    """aiosmtpd handler keeping every message; ``refuse`` maps an address to an SMTP reply."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.refuse: dict[str, str] = {}
+        self.hang_after: int | None = None  # accept this many, then stall DATA replies
+        self.hung = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd API)
+        reply = self.refuse.get(address.lower())
+        if reply:
+            if reply.startswith("4"):
+                self.refuse.pop(address.lower())  # a temporary refusal: accept next time
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+        if self.hang_after is not None and len(self.messages) >= self.hang_after:
+            self.hung.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "421 closing"
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 OK queued"
+
+    def delivered(self) -> Counter:
+        """Messages received per recipient address."""
+        return Counter(r.lower() for _, rcpts, _ in self.messages for r in rcpts)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def settings_env(config) -> dict[str, str]:
+    """Environment variables reproducing ``config`` (for the CLI and subprocesses)."""
+    from dataclasses import fields
+
+    env = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, bool):
+            value = "1" if value else "0"
+        env[f.name.upper()] = str(value)
+    return env

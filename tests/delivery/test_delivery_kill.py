@@ -1,0 +1,100 @@
+"""A send killed with SIGKILL at several points, then run again: nobody gets it twice.
+
+The real CLI runs in a subprocess against the local providers; the providers
+stall at a chosen moment so the kill lands exactly there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from delivery_fakes import settings_env
+from newsletter.delivery.engine import send_issue
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def start_send(config, issue, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, **settings_env(config)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "send", str(issue), "--list", "news", "--yes", *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def kill(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def wait_for(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"send ended early: {proc.communicate()}")
+        assert time.monotonic() < deadline, "the send never reached the kill point"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("stall", ["hang", "hang-before"])
+def test_kill_during_a_sendgrid_request(cli, sendgrid_settings, sendgrid_server, issue, make_list, stall):
+    emails = make_list("news", 2500)
+    sendgrid_server.faults = [None, stall]  # the second request (recipients 1001..2000) stalls
+    proc = start_send(sendgrid_settings, issue)
+    try:
+        wait_for(sendgrid_server.hung.is_set, proc)
+    finally:
+        kill(proc)
+    sendgrid_server.release.set()
+
+    run = cli(sendgrid_settings, "send", issue, "--list", "news", "--yes")
+    assert run.exit_code == 1
+    assert "500 accepted, 0 failed, 1000 in doubt" in run.stdout
+    assert "may or may not have received it" in run.stderr and "sub1001@example.org" in run.stderr
+    assert max(sendgrid_server.delivered.values()) == 1
+
+    # The user decides: the stand-in knows whether they really arrived.
+    decision = "--skip-in-doubt" if stall == "hang" else "--resend-in-doubt"
+    run = cli(sendgrid_settings, "send", issue, "--list", "news", "--yes", decision)
+    assert run.exit_code == 0, run.output
+    assert sendgrid_server.delivered == {e: 1 for e in emails}
+    assert sendgrid_server.violations == []
+
+
+def test_kill_while_the_smtp_server_stalls_and_between_batches(smtp_settings, smtp_server, issue, make_list):
+    handler, _ = smtp_server
+    emails = make_list("news", 30)
+    config = smtp_settings.with_overrides(smtp_connections=1)
+
+    # 1. Between batches: --rate 10 sends batches of 10 and pauses.
+    proc = start_send(config, issue, "--rate", "10")
+    try:
+        wait_for(lambda: len(handler.messages) >= 10, proc)
+    finally:
+        kill(proc)
+    # 2. In the middle of a batch: the server stalls on a DATA reply.
+    handler.hang_after = len(handler.messages) + 3
+    proc = start_send(config, issue)
+    try:
+        wait_for(handler.hung.is_set, proc)
+    finally:
+        kill(proc)
+    handler.release.set()
+    handler.hang_after = None
+
+    report = send_issue(issue, "news", config)
+    delivered = handler.delivered()
+    assert max(delivered.values()) == 1  # nobody twice
+    # Everyone got it, or is reported in doubt (nobody silently missing).
+    in_doubt = {e for e in emails if e not in delivered}
+    assert report.in_doubt >= len(in_doubt) > 0
+    assert set(report.in_doubt_sample) >= in_doubt
+    report = send_issue(issue, "news", config, skip_in_doubt=True)
+    assert report.status == "done" and max(handler.delivered().values()) == 1

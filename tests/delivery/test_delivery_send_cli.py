@@ -1,0 +1,113 @@
+"""``send``, ``sends`` and ``test-send`` through the CLI with the outbox backend."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import sqlite3
+
+from newsletter.delivery import engine
+
+
+def counts(path) -> tuple[int, int]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM sends").fetchone()[0], conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_outbox_send_plan_summary_and_sends_listing(cli, settings, issue, make_list, tmp_path):
+    make_list("news", 3)
+    run = cli(settings, "send", issue, "--list", "news", "--dry-run")
+    assert run.exit_code == 0 and "Recipients: 3 to send (0 suppressed, 0 already sent)" in run.stdout
+    assert "Backend:    outbox" in run.stdout and "Subject:    Test issue" in run.stdout
+    assert counts(settings.newsletter_database) == (0, 0)
+    assert not (tmp_path / "outbox").exists()
+
+    run = cli(settings, "send", issue, "--list", "news")  # no terminal, no --yes
+    assert run.exit_code == 2 and "pass --yes" in run.stderr
+    assert counts(settings.newsletter_database) == (0, 0)
+
+    run = cli(settings, "send", issue, "--list", "news", "--yes")
+    assert run.exit_code == 0, run.output
+    assert "Send 1 (done): 3 accepted, 0 failed, 0 in doubt, 0 skipped" in run.stdout
+    files = sorted((tmp_path / "outbox" / "1").glob("*.eml"))
+    assert len(files) == 3
+    msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "Subscriber 1 <sub1@example.org>"
+    assert "Hello Subscriber 1, welcome" in msg.get_body(("plain",)).get_content()
+
+    run = cli(settings, "sends")
+    assert run.stdout.startswith("1\ttest-issue\tnews\toutbox\tdone\t3 recipients, 3 accepted")
+
+
+def test_changed_issue_after_partial_send_needs_allow_changed(cli, settings, issue, make_list):
+    make_list("news", 3)
+    assert cli(settings, "send", issue, "--list", "news", "--yes").exit_code == 0
+    make_list("news", 5)  # two new members
+    issue.write_text(issue.read_text().replace("welcome", "hello again"))
+    run = cli(settings, "send", issue, "--list", "news", "--yes")
+    assert run.exit_code == 2 and "--allow-changed" in run.stderr
+    run = cli(settings, "send", issue, "--list", "news", "--yes", "--allow-changed")
+    assert run.exit_code == 0 and "2 accepted" in run.stdout
+
+
+def test_refusals_are_one_line(cli, settings, issue, make_list, write_issue):
+    make_list("news", 1)
+    broken = write_issue("No title here.\n", frontmatter="author: x", name="broken.md")
+    cases = [
+        (settings, ("send", issue, "--list", "nope", "--yes"), "no such list"),
+        (settings.with_overrides(newsletter_secret_key=""), ("send", issue, "--list", "news", "--yes"), "NEWSLETTER_SECRET_KEY"),
+        (settings.with_overrides(newsletter_backend="pigeon"), ("send", issue, "--list", "news", "--yes"), "unknown backend"),
+        (settings, ("send", broken, "--list", "news", "--yes"), "broken.md"),
+        (settings, ("test-send", issue), "no reviewers"),
+    ]
+    for config, args, message in cases:
+        run = cli(config, *args)
+        assert run.exit_code != 0, args
+        last = run.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: ") and message in last, (args, run.stderr)
+        assert "Traceback" not in run.output
+    assert counts(settings.newsletter_database) == (0, 0)
+
+
+def test_test_send_to_reviewers_with_screenshots(cli, settings, issue, tmp_path, monkeypatch):
+    import newsletter.review.screenshots as screenshots
+
+    def fake_capture(result, out_dir):  # Chromium is tested in tests/review; here: the attaching
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = [out_dir / f"{result.issue.slug}-{w}-{s}.png" for w in (375, 600) for s in ("light", "dark")]
+        for p in paths:
+            p.write_bytes(b"\x89PNG\r\n\x1a\n" + p.name.encode())
+        return paths
+
+    monkeypatch.setattr(screenshots, "capture", fake_capture)
+    config = settings.with_overrides(newsletter_reviewers="rev1@example.org, rev2@example.org")
+    run = cli(config, "test-send", issue, "--screenshots")
+    assert run.exit_code == 0, run.output
+    assert "rev1@example.org: accepted" in run.stdout and "4 screenshots attached" in run.stdout
+    files = sorted((tmp_path / "outbox").glob("test-*/*.eml"))
+    assert len(files) == 2
+    msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert msg["Subject"] == "[TEST] Test issue"
+    assert msg.get_content_type() == "multipart/mixed"
+    assert "Hello Alex Example, welcome" in msg.get_body(("plain",)).get_content()
+    assert len([p for p in msg.iter_attachments() if p.get_content_type() == "image/png"]) == 4
+    assert not (tmp_path / "newsletter.db").exists()  # not recorded as a send: the database is not even opened
+
+    run = cli(config, "test-send", issue, "--to", "other@example.org")
+    assert run.exit_code == 0 and "other@example.org: accepted" in run.stdout
+
+
+def test_tracking_rewrites_links_for_outbox(settings, issue, make_list, tmp_path):
+    from newsletter import tokens
+
+    make_list("news", 1)
+    report = engine.send_issue(issue, "news", settings.with_overrides(newsletter_tracking=True))
+    assert report.accepted == 1
+    data = next((tmp_path / "outbox" / "1").glob("*.eml")).read_bytes()
+    html = email.message_from_bytes(data, policy=email.policy.default).get_body(("html",)).get_content()
+    assert "/c/" in html and "/o/" in html
+    token = html.split("/c/", 1)[1].split('"', 1)[0]
+    assert tokens.read_click(settings.newsletter_secret_key, token)[:2] == (report.send_id, 1)

@@ -1,0 +1,124 @@
+"""Sending through a local stand-in speaking SendGrid's v3 mail send (limits checked on every request)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from newsletter.delivery import sendgrid as sg
+from newsletter.delivery.engine import send_issue
+
+
+@pytest.fixture(autouse=True)
+def no_real_waiting(monkeypatch):
+    # Backoff is tested by counting attempts, not by waiting for it.
+    monkeypatch.setattr(sg, "_sleep", lambda s: None)
+
+
+def db_counts(path) -> tuple[int, int]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM sends").fetchone()[0], conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_large_send_in_batches_arrives_exactly_once_within_limits(sendgrid_settings, sendgrid_server, issue, make_list):
+    emails = make_list("news", 2500, extra=[("odd@example.org", 'Smith; John, "Jr" <b>&</b>')])
+    sendgrid_server.faults = [None, "429", "500", "drop"]  # 2nd..4th requests fail once each
+    report = send_issue(issue, "news", sendgrid_settings)
+    assert sendgrid_server.violations == []
+    # The dropped request was never processed, but we cannot know that: in doubt, left alone.
+    assert report.in_doubt == 1000 - 0 and report.failed == 0
+    assert report.accepted == 2501 - 1000
+    assert all(n == 1 for n in sendgrid_server.delivered.values())
+    report = send_issue(issue, "news", sendgrid_settings)
+    assert report.accepted == 0 and report.in_doubt == 1000  # still left alone
+    report = send_issue(issue, "news", sendgrid_settings, resend_in_doubt=True)
+    assert (report.accepted, report.in_doubt, report.status) == (1000, 0, "done")
+    assert sendgrid_server.delivered == {e: 1 for e in emails}
+    assert sendgrid_server.violations == []
+
+    sample = next(a for a in sendgrid_server.accepted if a["personalization"]["to"][0]["email"] == "odd@example.org")
+    p, body = sample["personalization"], sample["body"]
+    assert p["to"][0]["name"] == 'Smith John "Jr" <b>&</b>'
+    assert p["custom_args"]["subscriber_id"].isdigit() and p["custom_args"]["send_id"] == str(report.send_id)
+    assert p["substitutions"]["%%name%%"] == "Smith; John, &quot;Jr&quot; &lt;b&gt;&amp;&lt;/b&gt;"
+    assert p["substitutions"]["%%text:name%%"] == 'Smith; John, "Jr" <b>&</b>'
+    assert p["headers"]["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/")
+    assert "%%text:name%%" in body["content"][0]["value"] and "%%name%%" in body["content"][1]["value"]
+    assert body["categories"] == ["News"]
+    assert body["tracking_settings"]["open_tracking"]["enable"] is True
+    plain = next(a for a in sendgrid_server.accepted if a["personalization"]["to"][0]["email"] == "sub1@example.org")
+    assert "%%name%%" in plain["body"]["content"][0]["value"]  # no escaping needed: same keys in both parts
+
+
+def test_413_splits_the_batch_and_sandbox_and_asm_are_passed(sendgrid_settings, sendgrid_server, issue, make_list):
+    emails = make_list("news", 1000)
+    sendgrid_server.too_large_over = 300
+    config = sendgrid_settings.with_overrides(sendgrid_sandbox=True, sendgrid_asm_group_id=77)
+    report = send_issue(issue, "news", config)
+    assert (report.accepted, report.failed, report.in_doubt) == (1000, 0, 0)
+    assert sendgrid_server.delivered == {e: 1 for e in emails}
+    assert 413 in sendgrid_server.statuses
+    assert max(len(r["personalizations"]) for r in sendgrid_server.requests if r in [a["body"] for a in sendgrid_server.accepted]) <= 300
+    body = sendgrid_server.accepted[0]["body"]
+    assert body["mail_settings"] == {"sandbox_mode": {"enable": True}} and body["asm"] == {"group_id": 77}
+
+
+def test_400_fails_the_batch_with_sendgrids_message(sendgrid_settings, sendgrid_server, issue, make_list, monkeypatch):
+    make_list("news", 3)
+    monkeypatch.setattr(sg, "clean_name", lambda name: "Broken, Name")  # the stand-in answers 400
+    report = send_issue(issue, "news", sendgrid_settings, retry_delays=())
+    assert (report.accepted, report.failed) == (0, 3)
+    assert "name with ';' or ','" in report.failures[0][1] and report.failures[0][1].startswith("HTTP 400")
+    sendgrid_server.violations.clear()
+
+
+def test_timeout_after_sending_leaves_the_batch_in_doubt(sendgrid_settings, sendgrid_server, issue, make_list):
+    emails = make_list("news", 5)
+    sendgrid_server.faults = ["timeout"]
+    sendgrid_server.slow_s = 3.0
+    report = send_issue(issue, "news", sendgrid_settings.with_overrides(sendgrid_timeout=1.0))
+    assert (report.accepted, report.in_doubt) == (0, 5)
+    report = send_issue(issue, "news", sendgrid_settings, skip_in_doubt=True)
+    assert (report.accepted, report.in_doubt, report.skipped, report.status) == (0, 0, 5, "done")
+    assert sendgrid_server.delivered == {e: 1 for e in emails}  # the stand-in got them exactly once
+
+
+def test_retries_are_bounded_then_the_batch_counts_as_failed(sendgrid_settings, sendgrid_server, issue, make_list):
+    make_list("news", 2)
+    sendgrid_server.faults = ["500"] * sg.MAX_ATTEMPTS
+    report = send_issue(issue, "news", sendgrid_settings, retry_delays=())
+    assert (report.accepted, report.failed) == (0, 2)
+    assert len(sendgrid_server.requests) == sg.MAX_ATTEMPTS
+    report = send_issue(issue, "news", sendgrid_settings, retry_failed=True)
+    assert (report.accepted, report.failed, report.status) == (2, 0, "done")
+
+
+def test_wrong_or_missing_api_key_is_one_line_and_writes_nothing(cli, sendgrid_settings, sendgrid_server, issue, make_list):
+    make_list("news", 3)
+    run = cli(sendgrid_settings.with_overrides(sendgrid_api_key="SG.wrong-key"), "send", issue, "--list", "news", "--yes")
+    assert run.exit_code == 2
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "refused the API key (HTTP 401)" in last
+    assert "SG.wrong-key" not in run.output
+    assert db_counts(sendgrid_settings.newsletter_database) == (0, 0)
+
+    run = cli(sendgrid_settings.with_overrides(sendgrid_api_key=""), "send", issue, "--list", "news", "--yes")
+    assert run.exit_code == 2 and run.stderr.strip() == "Error: SENDGRID_API_KEY: is not set (needed for the sendgrid backend)"
+    assert db_counts(sendgrid_settings.newsletter_database) == (0, 0)
+    assert sendgrid_server.delivered == {}
+
+
+def test_unreachable_api_is_retried_then_stops_with_nothing_half_written(sendgrid_settings, issue, make_list):
+    from delivery_fakes import free_port
+
+    from newsletter.errors import DeliveryError
+
+    make_list("news", 3)
+    config = sendgrid_settings.with_overrides(sendgrid_api_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(DeliveryError, match="unreachable after"):
+        send_issue(issue, "news", config)
+    assert db_counts(config.newsletter_database) == (0, 0)

@@ -1,0 +1,85 @@
+"""Fixtures for the review tests: small issue files, a real Chromium
+and a real preview server on a loopback port."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from newsletter.review.screenshots import chromium_path
+
+
+def _load_helpers():
+    # The suite runs with --import-mode=importlib (no sys.path entries for test
+    # folders), so the shared helpers are loaded by path and registered under a
+    # unique name that the test modules import.
+    if "review_helpers" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("review_helpers", Path(__file__).with_name("review_helpers.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["review_helpers"] = module
+    return sys.modules["review_helpers"]
+
+
+_helpers = _load_helpers()
+ISSUE_BODY, ISSUE_FRONTMATTER, NO_CHROMIUM = _helpers.ISSUE_BODY, _helpers.ISSUE_FRONTMATTER, _helpers.NO_CHROMIUM
+
+
+@pytest.fixture
+def lab_issue(write_issue) -> Path:
+    """A small issue shaped like the team's: frontmatter, hero, two H1 sections, links, CTA."""
+    return write_issue(ISSUE_BODY, ISSUE_FRONTMATTER, name="2026-11-02-autumn-at-the-lab.md")
+
+
+@pytest.fixture(scope="session")
+def needs_chromium() -> None:
+    """Skip, saying how to get it, when the system Chromium or Playwright is missing."""
+    if chromium_path() is None:
+        pytest.skip(NO_CHROMIUM)
+    pytest.importorskip("playwright.sync_api", reason=NO_CHROMIUM)
+
+
+@pytest.fixture(scope="module")
+def browser(needs_chromium):
+    """A real headless Chromium for the module (the system one, never a download)."""
+    from newsletter.review.screenshots import launch_browser
+
+    with launch_browser() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def preview_server(settings):
+    """Start the real preview server (uvicorn) for an issue on a free loopback port.
+
+    Call it with the issue path (and optionally settings); returns the page URL.
+    The server is stopped and its thread joined at teardown.
+    """
+    from newsletter.review.preview import bind_socket, make_server, url_of
+
+    running: list[tuple[object, threading.Thread, object]] = []
+
+    def start(issue: Path, server_settings=None) -> str:
+        server = make_server(issue, server_settings or settings)
+        sock = bind_socket("127.0.0.1", 0)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive(), "the preview server died while starting"
+            assert time.monotonic() < deadline, "the preview server did not start within 30 s"
+            time.sleep(0.05)
+        running.append((server, thread, sock))
+        return url_of(sock)
+
+    yield start
+    for server, thread, sock in running:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        assert not thread.is_alive(), "the preview server did not stop"

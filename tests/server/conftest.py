@@ -1,0 +1,127 @@
+"""Fixtures for the tracking-server tests: the real app over a temporary database,
+a webhook key pair made here, and signed SendGrid posts."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from newsletter.settings import Settings
+
+
+def _load_seeding():
+    # Same seeding helpers as tests/tracking (tests/ is not a package).
+    path = Path(__file__).resolve().parents[1] / "tracking" / "seeding.py"
+    spec = importlib.util.spec_from_file_location("tracking_seeding", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+seeding = _load_seeding()
+SECRET = seeding.SECRET
+SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+
+class WebhookKeys:
+    """An ECDSA P-256 key pair like SendGrid's; ``public`` is base64 DER without PEM armour."""
+
+    def __init__(self) -> None:
+        self.private = ec.generate_private_key(ec.SECP256R1())
+        der = self.private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.public = base64.b64encode(der).decode()
+
+    def headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        """Signature headers for ``body`` as SendGrid sends them."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self.private.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {SIGNATURE: base64.b64encode(signature).decode(), TIMESTAMP: ts, "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="session")
+def keys() -> WebhookKeys:
+    """One key pair for the session (generation is the slow part)."""
+    return WebhookKeys()
+
+
+@pytest.fixture
+def settings(tmp_path, keys) -> Settings:
+    """Settings on a fresh database, with the webhook public key configured."""
+    return Settings(newsletter_database=str(tmp_path / "server.db"), newsletter_secret_key=SECRET,
+                    newsletter_public_url="http://testserver", newsletter_brand="The <Example> News",
+                    sendgrid_webhook_public_key=keys.public)
+
+
+def _test_client_class():
+    import warnings
+
+    with warnings.catch_warnings():  # Starlette 1.x nudges towards "httpx2"; httpx still works
+        warnings.filterwarnings("ignore", message=".*httpx2.*")
+        from starlette.testclient import TestClient
+    return TestClient
+
+
+@pytest.fixture
+def make_client():
+    """``make_client(settings)``: Starlette's TestClient over ``create_app(settings)`` (use with ``with``).
+
+    Server bugs surface as 500 answers, as a real client would see them.
+    """
+    from newsletter.server.app import create_app
+
+    test_client = _test_client_class()
+    return lambda settings: test_client(create_app(settings), raise_server_exceptions=False, follow_redirects=False)
+
+
+@pytest.fixture
+def client(settings, make_client):
+    """A TestClient over the app for ``settings``."""
+    with make_client(settings) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def seed_send(settings):
+    """``seed_send(**kw)`` seeds subscribers and a send in the app's database."""
+    return lambda **kw: seeding.seed(settings.newsletter_database, **kw)
+
+
+@pytest.fixture
+def status_of(settings):
+    """``status_of(subscriber_id)``: the subscriber's stored status."""
+    return lambda subscriber_id: seeding.status_of(settings.newsletter_database, subscriber_id)
+
+
+@pytest.fixture
+def post_events(client, keys):
+    """``post_events(events)`` posts a signed SendGrid event array to the webhook."""
+
+    def post(events, **kw):
+        body = json.dumps(events).encode()
+        return client.post("/webhooks/sendgrid", content=body, headers=keys.headers(body, **kw))
+
+    return post
+
+
+@pytest.fixture
+def count_events(settings):
+    """``count_events(sql_where='1', *params)``: rows in the events table."""
+    from newsletter.store import connect
+
+    def count(where: str = "1", *params) -> int:
+        conn = connect(settings.newsletter_database)
+        try:
+            return conn.execute(f"SELECT COUNT(*) FROM events WHERE {where}", params).fetchone()[0]
+        finally:
+            conn.close()
+
+    return count

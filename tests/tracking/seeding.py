@@ -1,0 +1,48 @@
+"""Database seeding shared by tests/tracking and tests/server (loaded by path by both conftests)."""
+
+from __future__ import annotations
+
+import json
+
+from newsletter.store import connect
+
+SECRET = "tracking-test-secret-key-0123456789"
+LINKS = ["https://example.org/a?utm_source=newsletter", "https://example.org/b", "https://example.com/c"]
+NOW = "2026-11-24T08:00:00Z"
+
+
+def seed(db_path, *, emails=("ann@example.org", "bob@example.org", "cy@example.org"), links=LINKS,
+         slug="2026-11-example", list_name="main", accepted=True) -> dict:
+    """A list of subscribers and one send to it, journaled as accepted. Returns the ids."""
+    conn = connect(db_path)
+    try:
+        list_id = conn.execute("SELECT id FROM lists WHERE name = ?", (list_name,)).fetchone()
+        list_id = list_id[0] if list_id else conn.execute(
+            "INSERT INTO lists (name, created_at) VALUES (?, ?)", (list_name, NOW)).lastrowid
+        ids = []
+        for email in emails:
+            row = conn.execute("SELECT id FROM subscribers WHERE email_key = ?", (email.lower(),)).fetchone()
+            sid = row[0] if row else conn.execute(
+                "INSERT INTO subscribers (email, email_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (email, email.lower(), NOW, NOW)).lastrowid
+            conn.execute("INSERT OR IGNORE INTO memberships VALUES (?, ?, ?)", (list_id, sid, NOW))
+            ids.append(sid)
+        send_id = conn.execute(
+            "INSERT INTO sends (slug, html_sha256, list_id, backend, subject, status, recipients, accepted, links,"
+            " created_at) VALUES (?, 'x', ?, 'sendgrid', 'Hello', 'done', ?, ?, ?, ?)",
+            (slug, list_id, len(ids), len(ids) if accepted else 0, json.dumps(links), NOW)).lastrowid
+        for sid in ids:
+            conn.execute("INSERT INTO deliveries (send_id, subscriber_id, state, updated_at) VALUES (?, ?, ?, ?)",
+                         (send_id, sid, "accepted" if accepted else "failed", NOW))
+        return {"send_id": send_id, "list_id": list_id, "subscribers": ids}
+    finally:
+        conn.close()
+
+
+def status_of(db_path, subscriber_id: int) -> str:
+    """The stored status of a subscriber."""
+    conn = connect(db_path)
+    try:
+        return conn.execute("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()[0]
+    finally:
+        conn.close()

@@ -47,4 +47,15 @@ def test_short_or_missing_key_is_a_config_error():
 
 def test_tokens_are_not_enumerable():
     assert tokens.sign(KEY, "unsubscribe", [1, 0]) != tokens.sign(KEY, "unsubscribe", [2, 0])
-    assert len(tokens.sign(KEY, "unsubscribe", [1, 0]).rsplit(".", 1)[1]) >= 27  # full HMAC-SHA1+ signature
+    assert len(tokens.sign(KEY, "unsubscribe", [1, 0]).rsplit(".", 1)[1]) == 22  # 128-bit HMAC-SHA256 tag
+
+
+def test_payload_swapped_under_a_valid_signature_fails():
+    genuine = tokens.sign(KEY, "unsubscribe", [1, 0])
+    other_body = tokens.sign(KEY, "unsubscribe", [2, 0]).split(".")[0]
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_unsubscribe(KEY, other_body + "." + genuine.split(".")[1])
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_unsubscribe(KEY, genuine + "!")  # one spelling per token
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_unsubscribe(KEY, "é" + genuine)

@@ -111,3 +111,24 @@ class Backend(ABC):
         """Build, post and read one batch."""
         payload = self.build_payload(batch)
         return self.read_result(batch, self.post(batch, payload))
+
+
+class MessageBackend(Backend):
+    """A backend that sends one finished MIME message per recipient (outbox, SMTP).
+
+    ``build(recipient) -> (message_id, bytes)`` makes each message; it may
+    raise a ``NewsletterError`` (a header with CR/LF), which refuses only that
+    recipient.
+    """
+
+    build: Any
+
+    def build_payload(self, batch: Sequence[Recipient]) -> list[Any]:
+        """Each recipient's ``(message_id, bytes)``, or the error that refused it."""
+        payload: list[Any] = []
+        for recipient in batch:
+            try:
+                payload.append(self.build(recipient))
+            except NewsletterError as exc:
+                payload.append(exc)
+        return payload

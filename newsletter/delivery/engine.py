@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Outcome, Recipient
-from newsletter.errors import ConfigError, InputError, NewsletterError
+from newsletter.errors import ConfigError, DeliveryError, InputError, NewsletterError
 from newsletter.settings import Settings
 
 BACKENDS = ("outbox", "smtp", "sendgrid")
@@ -190,6 +190,7 @@ def send_issue(
     tracking = settings.newsletter_tracking and backend_name != "sendgrid"
 
     conn = connect(settings.newsletter_database)
+    lock = _send_lock(settings.newsletter_database)
     try:
         list_id = people.find_list(conn, list_name)
         if list_id is None:
@@ -259,7 +260,31 @@ def send_issue(
             raise
         return report
     finally:
+        lock.close()
         conn.close()
+
+
+def _send_lock(database: str | Path):
+    """Hold an exclusive lock so only one ``send`` runs on a database at a time.
+
+    A second ``send`` would take the first one's batch in flight ('sending')
+    for what a killed run left behind and mark it in doubt. ``flock`` is
+    released by the kernel when its holder exits, even by SIGKILL, so a
+    crash never leaves a stale lock. Returns the open lock file; close it to
+    release.
+    """
+    import fcntl
+
+    handle = open(f"{database}.send-lock", "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DeliveryError(
+            "another `newsletter send` is running on this database; wait for it to finish",
+            subject=str(database),
+        ) from None
+    return handle
 
 
 def _run(conn, backend: Backend, settings: Settings, result: Any, plan: SendPlan, report: SendReport,

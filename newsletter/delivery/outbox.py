@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from newsletter.delivery.base import ACCEPTED, FAILED, RETRY, Backend, BatchResult, Outcome, Recipient
+from newsletter.delivery.base import ACCEPTED, FAILED, RETRY, BatchResult, MessageBackend, Outcome, Recipient
 from newsletter.errors import DeliveryError, NewsletterError
 
 
-class OutboxBackend(Backend):
+class OutboxBackend(MessageBackend):
     """Writes each message as an ``.eml`` file into ``directory``."""
 
     name = "outbox"
@@ -32,16 +32,6 @@ class OutboxBackend(Backend):
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DeliveryError(f"cannot create outbox folder: {exc.strerror}", subject=str(self.directory)) from None
-
-    def build_payload(self, batch: Sequence[Recipient]) -> list[Any]:
-        """Each recipient's ``(message_id, bytes)``, or the ``HeaderError`` that refused it."""
-        payload: list[Any] = []
-        for recipient in batch:
-            try:
-                payload.append(self.build(recipient))
-            except NewsletterError as exc:
-                payload.append(exc)
-        return payload
 
     def post(self, batch: Sequence[Recipient], payload: list[Any]) -> BatchResult:
         """Write the files; a write error stops the batch (the rest is marked for retry)."""

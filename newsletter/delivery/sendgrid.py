@@ -57,6 +57,14 @@ def _escape(value: str) -> str:
     return html.escape(value, quote=True) if _HTML_SPECIAL.search(value) else value
 
 
+def _substitution_bytes(substitutions: dict[str, str]) -> int:
+    """UTF-8 size of a personalization's substitutions (exact only when it could matter)."""
+    chars = sum(len(k) + len(v) for k, v in substitutions.items())
+    if chars * 4 < MAX_SUBSTITUTION_BYTES:  # UTF-8 needs at most 4 bytes a character
+        return chars
+    return sum(len(k.encode()) + len(v.encode()) for k, v in substitutions.items())
+
+
 def clean_name(name: str) -> str:
     """A recipient name SendGrid accepts: ``;`` and ``,`` replaced, blanks collapsed."""
     return _NAME_SEPARATORS.sub(" ", name or "").strip()
@@ -184,7 +192,7 @@ class SendGridBackend(Backend):
         personalizations, refused = [], []
         for r in batch:
             p = self._personalization(r, raw_text)
-            size = sum(len(k.encode()) + len(v.encode()) for k, v in p["substitutions"].items())
+            size = _substitution_bytes(p["substitutions"])
             if size >= MAX_SUBSTITUTION_BYTES:
                 refused.append(Outcome(r.subscriber_id, FAILED, error=f"personal values too large for SendGrid ({size} bytes)"))
                 continue

@@ -16,7 +16,7 @@ import ssl
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Outcome, Recipient
+from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, BatchResult, MessageBackend, Outcome, Recipient
 from newsletter.errors import AuthError, ConfigError, DeliveryError, NewsletterError
 
 SECURITY = ("starttls", "ssl", "none")
@@ -28,7 +28,7 @@ def _reply_text(reply: Any) -> str:
     return str(reply)
 
 
-class SMTPBackend(Backend):
+class SMTPBackend(MessageBackend):
     """Sends through an SMTP server (``SMTP_HOST``/``SMTP_PORT``/``SMTP_SECURITY``/login)."""
 
     name = "smtp"
@@ -89,16 +89,6 @@ class SMTPBackend(Backend):
                 conn.quit()
             except (OSError, smtplib.SMTPException):
                 conn.close()
-
-    def build_payload(self, batch: Sequence[Recipient]) -> list[Any]:
-        """Each recipient's ``(message_id, bytes)``, or the error that refused it."""
-        payload: list[Any] = []
-        for recipient in batch:
-            try:
-                payload.append(self.build(recipient))
-            except NewsletterError as exc:
-                payload.append(exc)
-        return payload
 
     def post(self, batch: Sequence[Recipient], payload: list[Any]) -> BatchResult:
         """Send the messages over up to ``workers`` connections in parallel."""

@@ -197,13 +197,7 @@ def claim_existing(
             " ORDER BY d.subscriber_id LIMIT ?",
             (send_id, state, after_id, limit),
         ).fetchall()
-        if rows:
-            conn.executemany(
-                "UPDATE deliveries SET state = 'sending', batch = ?, attempts = attempts + 1, updated_at = ?"
-                " WHERE send_id = ? AND subscriber_id = ?",
-                [(batch, utcnow(), send_id, r[0]) for r in rows],
-            )
-            conn.execute(f"UPDATE sends SET {_COUNTED[state]} = {_COUNTED[state]} - ? WHERE id = ?", (len(rows), send_id))
+        _reclaim(conn, send_id, state, rows, batch)
     return [(r[0], r[1], r[2]) for r in rows]
 
 
@@ -223,14 +217,20 @@ def claim_ids(
             " ORDER BY d.subscriber_id",
             (send_id, state, *subscriber_ids),
         ).fetchall()
-        if rows:
-            conn.executemany(
-                "UPDATE deliveries SET state = 'sending', batch = ?, attempts = attempts + 1, updated_at = ?"
-                " WHERE send_id = ? AND subscriber_id = ?",
-                [(batch, utcnow(), send_id, r[0]) for r in rows],
-            )
-            conn.execute(f"UPDATE sends SET {_COUNTED[state]} = {_COUNTED[state]} - ? WHERE id = ?", (len(rows), send_id))
+        _reclaim(conn, send_id, state, rows, batch)
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _reclaim(conn: sqlite3.Connection, send_id: int, state: str, rows, batch: int) -> None:
+    """Journal ``rows`` (earlier ``state``) as 'sending' again in ``batch``, inside the caller's transaction."""
+    if not rows:
+        return
+    conn.executemany(
+        "UPDATE deliveries SET state = 'sending', batch = ?, attempts = attempts + 1, updated_at = ?"
+        " WHERE send_id = ? AND subscriber_id = ?",
+        [(batch, utcnow(), send_id, r[0]) for r in rows],
+    )
+    conn.execute(f"UPDATE sends SET {_COUNTED[state]} = {_COUNTED[state]} - ? WHERE id = ?", (len(rows), send_id))
 
 
 def next_batch_number(conn: sqlite3.Connection, send_id: int) -> int:

@@ -111,3 +111,19 @@ def test_tracking_rewrites_links_for_outbox(settings, issue, make_list, tmp_path
     assert "/c/" in html and "/o/" in html
     token = html.split("/c/", 1)[1].split('"', 1)[0]
     assert tokens.read_click(settings.newsletter_secret_key, token)[:2] == (report.send_id, 1)
+
+
+
+def test_second_concurrent_send_on_one_database_is_refused(cli, settings, issue, make_list, tmp_path):
+    """While one send holds the database's send lock, another refuses at once and writes nothing."""
+    import fcntl
+
+    make_list("news", 2)
+    with open(f"{settings.newsletter_database}.send-lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a running send holds
+        run = cli(settings, "send", issue, "--list", "news", "--yes")
+    assert run.exit_code != 0 and "another `newsletter send` is running" in run.stderr
+    assert counts(settings.newsletter_database) == (0, 0)
+    assert not (tmp_path / "outbox").exists()
+    run = cli(settings, "send", issue, "--list", "news", "--yes")  # released, as when the holder exits
+    assert run.exit_code == 0 and "2 accepted" in run.stdout

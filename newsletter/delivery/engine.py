@@ -20,6 +20,7 @@ the run; what still fails stays 'failed' for ``--retry-failed``.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -110,11 +111,11 @@ def make_backend(
         return SendGridBackend(settings, result, headers, send_id=send_id, attachments=attachments)
     rewriter = _tracking_rewriter(result, settings, send_id) if tracking else None
     factory = MessageFactory(result, settings, send_id=send_id, subject_prefix=subject_prefix, tracking=rewriter)
-    build = factory.build
-    if attachments:
-        def build(recipient: Recipient, _build=factory.build) -> tuple[str, bytes]:
-            message_id, data = _build(recipient)
-            return message_id, with_attachments(data, attachments)
+    def build_with_attachments(recipient: Recipient) -> tuple[str, bytes]:
+        message_id, data = factory.build(recipient)
+        return message_id, with_attachments(data, attachments)
+
+    build = build_with_attachments if attachments else factory.build
     if name == "smtp":
         from newsletter.delivery.smtp import SMTPBackend
 
@@ -337,23 +338,23 @@ def _run(conn, backend: Backend, settings: Settings, result: Any, plan: SendPlan
             if ahead > 0:
                 time.sleep(ahead)
 
-    for state, wanted in (("in_doubt", plan.resend_in_doubt), ("failed", plan.retry_failed)):
+    # Re-sends the user asked for first, then everyone without a journal row;
+    # each claim journals its batch as 'sending' before it goes out.
+    claims = [
+        (state, functools.partial(journal.claim_existing, conn, send_id, state))
+        for state, wanted in (("in_doubt", plan.resend_in_doubt), ("failed", plan.retry_failed))
+        if wanted
+    ]
+    claims.append((None, functools.partial(journal.claim_new, conn, send_id, list_id)))
+    for restore, claim in claims:
         after = 0
-        while wanted:
+        while True:
             batch_no += 1
-            rows = journal.claim_existing(conn, send_id, state, after_id=after, limit=size, batch=batch_no)
+            rows = claim(after_id=after, limit=size, batch=batch_no)
             if not rows:
                 break
             after = rows[-1][0]
-            run_batch(rows, state, batch_no)
-    after = 0
-    while True:
-        batch_no += 1
-        rows = journal.claim_new(conn, send_id, list_id, after_id=after, limit=size, batch=batch_no)
-        if not rows:
-            break
-        after = rows[-1][0]
-        run_batch(rows, None, batch_no)
+            run_batch(rows, restore, batch_no)
 
     for delay in retry_delays:
         if not temporary:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from delivery_fakes import API_KEY, RecordingHandler, SendGridStandIn, free_port, settings_env  # noqa: E402
+from delivery_fakes import API_KEY, RecordingHandler, SendGridStandIn, free_port, settings_env
 
 ISSUE_BODY = """
 Hello %%name%%, welcome to this issue.

@@ -3,23 +3,11 @@
 After an intended change: ``make golden`` and review ``git diff tests/golden``.
 """
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from newsletter.compose import compose_issue, write_output
 
-def _load_refresh():
-    # The refresh script is the single definition of how golden files are made.
-    spec = importlib.util.spec_from_file_location("golden_refresh", Path(__file__).with_name("refresh.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-refresh = _load_refresh()
-EXAMPLE, HERE, golden_settings = refresh.EXAMPLE, refresh.HERE, refresh.golden_settings
+from refresh import EXAMPLE, HERE, golden_settings  # tests/golden/refresh.py (see pythonpath in pyproject.toml)
 
 
 @pytest.mark.parametrize("name", ["email.html", "email.txt", "meta.json"])

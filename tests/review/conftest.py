@@ -3,8 +3,6 @@ and a real preview server on a loopback port."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,20 +12,7 @@ import pytest
 from newsletter.review.screenshots import chromium_path
 
 
-def _load_helpers():
-    # The suite runs with --import-mode=importlib (no sys.path entries for test
-    # folders), so the shared helpers are loaded by path and registered under a
-    # unique name that the test modules import.
-    if "review_helpers" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("review_helpers", Path(__file__).with_name("review_helpers.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules["review_helpers"] = module
-    return sys.modules["review_helpers"]
-
-
-_helpers = _load_helpers()
-ISSUE_BODY, ISSUE_FRONTMATTER, NO_CHROMIUM = _helpers.ISSUE_BODY, _helpers.ISSUE_FRONTMATTER, _helpers.NO_CHROMIUM
+from review_helpers import ISSUE_BODY, ISSUE_FRONTMATTER, NO_CHROMIUM  # see pythonpath in pyproject.toml
 
 
 @pytest.fixture

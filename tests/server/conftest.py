@@ -4,10 +4,8 @@ a webhook key pair made here, and signed SendGrid posts."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import time
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,16 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from newsletter.settings import Settings
 
 
-def _load_seeding():
-    # Same seeding helpers as tests/tracking (tests/ is not a package).
-    path = Path(__file__).resolve().parents[1] / "tracking" / "seeding.py"
-    spec = importlib.util.spec_from_file_location("tracking_seeding", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import seeding  # tests/tracking/seeding.py (see pythonpath in pyproject.toml)
 
-
-seeding = _load_seeding()
 SECRET = seeding.SECRET
 SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"

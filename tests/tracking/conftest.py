@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 from newsletter.settings import Settings
 
 
-def _load_seeding():
-    # Loaded by path: tests/ is not a package, and tests/server uses the same helpers.
-    spec = importlib.util.spec_from_file_location("tracking_seeding", Path(__file__).with_name("seeding.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import seeding  # shared with tests/server (see pythonpath in pyproject.toml)
 
-
-seeding = _load_seeding()
 SECRET = seeding.SECRET
 
 

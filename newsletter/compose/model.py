@@ -68,6 +68,7 @@ class ComposeResult:
     links: list[Link]
     findings: list[Finding]
     sender: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for bench/compose.py
 
     @property
     def html_sha256(self) -> str:

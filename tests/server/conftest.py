@@ -15,6 +15,7 @@ from newsletter.settings import Settings
 
 
 import seeding  # tests/tracking/seeding.py (see pythonpath in pyproject.toml)
+from seeding import seed_send, status_of  # noqa: F401  (shared fixtures, registered by importing)
 
 SECRET = seeding.SECRET
 SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
@@ -78,17 +79,6 @@ def client(settings, make_client):
     with make_client(settings) as test_client:
         yield test_client
 
-
-@pytest.fixture
-def seed_send(settings):
-    """``seed_send(**kw)`` seeds subscribers and a send in the app's database."""
-    return lambda **kw: seeding.seed(settings.newsletter_database, **kw)
-
-
-@pytest.fixture
-def status_of(settings):
-    """``status_of(subscriber_id)``: the subscriber's stored status."""
-    return lambda subscriber_id: seeding.status_of(settings.newsletter_database, subscriber_id)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from newsletter.settings import Settings
 
 
 import seeding  # shared with tests/server (see pythonpath in pyproject.toml)
+from seeding import seed_send, status_of  # noqa: F401  (shared fixtures, registered by importing)
 
 SECRET = seeding.SECRET
 
@@ -26,17 +27,6 @@ def cli_env(settings) -> dict[str, str]:
     return {"NEWSLETTER_DATABASE": settings.newsletter_database, "NEWSLETTER_SECRET_KEY": SECRET,
             "NEWSLETTER_ENV_FILE": "/dev/null"}
 
-
-@pytest.fixture
-def seed_send(settings):
-    """``seed_send(**kw)`` seeds subscribers and a send (see ``seeding.seed``) in ``settings``' database."""
-    return lambda **kw: seeding.seed(settings.newsletter_database, **kw)
-
-
-@pytest.fixture
-def status_of(settings):
-    """``status_of(subscriber_id)``: the subscriber's stored status."""
-    return lambda subscriber_id: seeding.status_of(settings.newsletter_database, subscriber_id)
 
 
 @pytest.fixture

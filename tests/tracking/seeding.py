@@ -1,8 +1,14 @@
-"""Database seeding shared by tests/tracking and tests/server (loaded by path by both conftests)."""
+"""Database seeding shared by tests/tracking and tests/server (imported by name: see pythonpath in pyproject.toml).
+
+The fixtures at the end are imported by both folders' conftest.py; each folder
+supplies its own ``settings`` fixture.
+"""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from newsletter.store import connect
 
@@ -39,10 +45,22 @@ def seed(db_path, *, emails=("ann@example.org", "bob@example.org", "cy@example.o
         conn.close()
 
 
-def status_of(db_path, subscriber_id: int) -> str:
+def stored_status(db_path, subscriber_id: int) -> str:
     """The stored status of a subscriber."""
     conn = connect(db_path)
     try:
         return conn.execute("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()[0]
     finally:
         conn.close()
+
+
+@pytest.fixture
+def seed_send(settings):
+    """``seed_send(**kw)`` seeds subscribers and a send (see ``seed``) in ``settings``' database."""
+    return lambda **kw: seed(settings.newsletter_database, **kw)
+
+
+@pytest.fixture
+def status_of(settings):
+    """``status_of(subscriber_id)``: the subscriber's stored status."""
+    return lambda subscriber_id: stored_status(settings.newsletter_database, subscriber_id)

@@ -25,7 +25,7 @@ from typing import Any
 
 from newsletter.errors import ConfigError, NewsletterError
 
-PURPOSES = ("unsubscribe", "open", "click", "web")
+PURPOSES = ("unsubscribe", "open", "click")
 MIN_KEY_LENGTH = 16
 SIGNATURE_BYTES = 16
 
@@ -42,17 +42,22 @@ class InvalidToken(NewsletterError):
 _JSON = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps(separators=...) builds one per call
 
 
-@functools.lru_cache(maxsize=16)
-def _purpose_mac(secret_key: str, purpose: str) -> "hmac.HMAC":
-    """A keyed HMAC for ``purpose``, to be ``copy()``-ed per token (cheaper than re-keying)."""
-    if purpose not in PURPOSES:
-        raise ValueError(f"unknown token purpose {purpose!r}")
-    if len(secret_key) < MIN_KEY_LENGTH:
+def require_key(secret_key: str) -> None:
+    """Raise ``ConfigError`` unless ``secret_key`` is fit to sign tokens (commands call it before any work)."""
+    if len(secret_key or "") < MIN_KEY_LENGTH:
         raise ConfigError(
             f"must be set to a random string of at least {MIN_KEY_LENGTH} characters "
             "(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
             subject="NEWSLETTER_SECRET_KEY",
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _purpose_mac(secret_key: str, purpose: str) -> "hmac.HMAC":
+    """A keyed HMAC for ``purpose``, to be ``copy()``-ed per token (cheaper than re-keying)."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    require_key(secret_key)
     key = hmac.new(secret_key.encode("utf-8"), b"newsletter.token." + purpose.encode(), hashlib.sha256).digest()
     return hmac.new(key, digestmod=hashlib.sha256)
 

@@ -43,6 +43,10 @@ def test_payload_shape_is_checked():
 def test_short_or_missing_key_is_a_config_error():
     with pytest.raises(ConfigError, match="NEWSLETTER_SECRET_KEY"):
         tokens.sign("", "unsubscribe", [1, 2])
+    for bad in ("", "short", "x" * (tokens.MIN_KEY_LENGTH - 1)):
+        with pytest.raises(ConfigError, match="at least 16 characters"):
+            tokens.require_key(bad)
+    tokens.require_key("x" * tokens.MIN_KEY_LENGTH)
 
 
 def test_tokens_are_not_enumerable():

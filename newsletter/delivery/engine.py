@@ -182,7 +182,7 @@ def send_issue(
     backend_name = settings.newsletter_backend
     if backend_name not in BACKENDS:
         raise ConfigError(f"unknown backend {backend_name!r} (choose {', '.join(BACKENDS)})", subject="NEWSLETTER_BACKEND")
-    tokens.unsubscribe_url(settings.newsletter_public_url, settings.newsletter_secret_key, 0, 0)  # ConfigError if no key
+    tokens.require_key(settings.newsletter_secret_key)  # before anything is composed or written
     if result is None:
         result = compose_checked(path, settings)
     elif result.errors:

@@ -86,7 +86,7 @@ def create_app(settings) -> Starlette:
     Raises ``ConfigError`` if ``NEWSLETTER_SECRET_KEY`` is unusable (no link
     could be verified). A missing webhook key only disables the webhook.
     """
-    tokens.sign(settings.newsletter_secret_key, "web", 0)  # fails early on a missing/short key
+    tokens.require_key(settings.newsletter_secret_key)  # fail at start-up, not at the first click
     connect(settings.newsletter_database).close()
     app = Starlette(
         routes=[

@@ -130,6 +130,7 @@ def child(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
     from newsletter.compose import compose_issue
     from newsletter.delivery.engine import send_issue
+    from newsletter.delivery.plan import SendOptions
     from newsletter.settings import load_settings
 
     env = {
@@ -140,7 +141,7 @@ def child(args: argparse.Namespace) -> None:
     settings = load_settings(env, env_file="/dev/null")
     result = compose_issue(Path(args.issue), settings)
     start = time.perf_counter()
-    report = send_issue(args.issue, "bench", settings, result=result)
+    report = send_issue(args.issue, SendOptions("bench"), settings, result=result)
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "accepted": report.accepted, "failed": report.failed,

@@ -7,7 +7,19 @@ stderr and an exit status, so a user never sees a traceback. Each error says
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
+
+
+class ExitStatus(IntEnum):
+    """Every exit status of the ``newsletter`` command (the README has the table)."""
+
+    OK = 0  # everything asked for was done
+    ERROR = 1  # an operational failure: provider down, database or disk trouble, a send already running
+    USAGE = 2  # bad usage, input or settings
+    INCOMPLETE = 3  # a send ended with recipients failed, in doubt or still pending
+    INTERNAL = 70  # a bug in the tool (sysexits' EX_SOFTWARE)
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 
 class NewsletterError(Exception):
@@ -18,7 +30,7 @@ class NewsletterError(Exception):
     for callers and logs. ``exit_code`` is what the CLI exits with.
     """
 
-    exit_code = 1
+    exit_code: int = ExitStatus.ERROR
 
     def __init__(self, message: str, *, subject: str | None = None, **context: Any) -> None:
         super().__init__(message)
@@ -33,13 +45,13 @@ class NewsletterError(Exception):
 class InputError(NewsletterError):
     """The user's input (an issue file, a CSV, an argument) is unusable."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 class ConfigError(NewsletterError):
     """A setting is missing or invalid (see ``.env.example``)."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 class LayoutError(InputError):
@@ -47,7 +59,11 @@ class LayoutError(InputError):
 
 
 class StoreError(NewsletterError):
-    """The database refused an operation or is in an unexpected state."""
+    """The database refused an operation (locked, read-only, full) or is in an unexpected state."""
+
+
+class BusyError(NewsletterError):
+    """Another process is doing this right now (a run holds the send's lease)."""
 
 
 class HeaderError(InputError):
@@ -61,4 +77,4 @@ class DeliveryError(NewsletterError):
 class AuthError(DeliveryError):
     """The provider refused our credentials (stop at once, do not retry)."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE

@@ -15,7 +15,9 @@ two in step. Secrets (API keys, passwords, the signing key) are never part of
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -57,6 +59,8 @@ class Settings:
     newsletter_reviewers: str = ""
     newsletter_tracking: bool = False
     newsletter_rate: float = 0.0
+    newsletter_database_timeout: float = 30.0
+    newsletter_lease_seconds: float = 60.0
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_username: str = ""
@@ -72,6 +76,9 @@ class Settings:
     sendgrid_timeout: float = 30.0
     sendgrid_webhook_public_key: str = ""
 
+    def __post_init__(self) -> None:
+        validate(self)
+
     def with_overrides(self, **values: Any) -> "Settings":
         """Return a copy with explicit (CLI) values applied; ``None`` means 'not given'."""
         return replace(self, **{k: v for k, v in values.items() if v is not None})
@@ -84,6 +91,46 @@ class Settings:
     def reviewers(self) -> list[str]:
         """``NEWSLETTER_REVIEWERS`` split on commas, blanks dropped."""
         return [r.strip() for r in self.newsletter_reviewers.split(",") if r.strip()]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_POSITIVE = ("newsletter_database_timeout", "newsletter_lease_seconds", "smtp_timeout", "sendgrid_timeout")
+
+
+def _url(name: str, value: str, *, required: bool) -> None:
+    from urllib.parse import urlsplit
+
+    if not value.strip():
+        if required:
+            raise ConfigError("must be set to an absolute URL such as https://news.example.org", subject=name.upper())
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"must be an absolute http:// or https:// URL, got {value!r}", subject=name.upper())
+
+
+def validate(settings: "Settings") -> None:
+    """Refuse settings that would break messages, before anything is written (``ConfigError``)."""
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ConfigError("contains a line break or another control character", subject=f.name.upper())
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"must be a finite number, got {value!r}", subject=f.name.upper())
+    _url("newsletter_public_url", settings.newsletter_public_url, required=True)
+    _url("sendgrid_api_url", settings.sendgrid_api_url, required=True)
+    _url("newsletter_site_url", settings.newsletter_site_url, required=False)
+    if settings.newsletter_rate < 0:
+        raise ConfigError(f"must be 0 (no limit) or a positive number, got {settings.newsletter_rate!r}",
+                          subject="NEWSLETTER_RATE")
+    for name in _POSITIVE:
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"must be a positive number of seconds, got {getattr(settings, name)!r}",
+                              subject=name.upper())
+    if not 0 < settings.smtp_port < 65536:
+        raise ConfigError(f"must be a port number (1-65535), got {settings.smtp_port}", subject="SMTP_PORT")
+    if settings.smtp_connections < 1:
+        raise ConfigError(f"must be at least 1, got {settings.smtp_connections}", subject="SMTP_CONNECTIONS")
 
 
 def setting_names() -> list[str]:

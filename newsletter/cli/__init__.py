@@ -17,10 +17,10 @@ import typer
 from typer.core import TyperGroup
 
 from newsletter import __version__
-from newsletter.errors import NewsletterError
+from newsletter.errors import ExitStatus, NewsletterError
 
 #: Exit status for a bug in the tool itself (sysexits' EX_SOFTWARE).
-EXIT_INTERNAL = 70
+EXIT_INTERNAL = int(ExitStatus.INTERNAL)
 
 
 class NewsletterGroup(TyperGroup):
@@ -34,7 +34,7 @@ class NewsletterGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
         except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:  # a bug: still no traceback unless asked for

@@ -1,27 +1,33 @@
 """The one interface every delivery backend implements.
 
-A backend sends one *batch* of recipients at a time: it builds a payload
-(``build_payload``), posts it (``post``) and reads the provider's answer into a
-normalised ``BatchResult`` (``read_result``), one ``Outcome`` per recipient:
+A backend's essential step is ``send_batch(batch, journal)``: send this
+batch, return one ``Outcome`` per recipient:
 
 - ``accepted``: the provider took the message;
 - ``failed``: the provider refused it for good (the error says why);
-- ``retry``: it certainly did not go out and may succeed later (a 4xx, a 429
-  or 5xx that outlasted the backend's own retries);
-- ``in_doubt``: it may or may not have gone out (killed connection or timeout
-  after the request was sent). The engine never re-sends these on its own.
+- ``retry``: it provably did not go out (refused for now, or never sent
+  because the run is stopping) and may be sent later;
+- ``in_doubt``: it may or may not have gone out (a lost connection or a
+  timeout after the message was handed over, a 5xx answer). The engine never
+  re-sends these on its own.
 
-A backend raises ``AuthError`` (credentials refused) or ``DeliveryError``
-(cannot reach the provider at all) only when *nothing* of the batch went
-out; if part of it went out it returns those outcomes and marks the rest
-``retry`` with ``BatchResult.fatal`` set, so the engine can record them and stop.
+The rule that keeps the ledger exact: ``send_batch`` may raise (a
+``NewsletterError``) only before anything of the batch left. After that it
+returns an outcome for every recipient, plus ``stop`` when the run must end
+(credentials refused, provider unreachable, disk full), and the engine
+records them before it stops.
+
+Backends that hand messages over one at a time (``per_message``) call
+``journal.handing_over(recipient)`` before each one, so a crash leaves in
+doubt only the messages really in flight, and may report each outcome as
+soon as it is known with ``journal.answered(outcome)``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from newsletter.errors import NewsletterError
 
@@ -29,7 +35,6 @@ ACCEPTED = "accepted"
 FAILED = "failed"
 RETRY = "retry"
 IN_DOUBT = "in_doubt"
-OUTCOMES = (ACCEPTED, FAILED, RETRY, IN_DOUBT)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Recipient:
     name: str = ""
     unsubscribe_url: str = ""
     web_url: str = ""
+    attempt: int = 1  # which hand-over of this message this is (SendGrid's custom_args)
 
     def values(self) -> dict[str, str]:
         """The values for ``newsletter.personalize`` placeholders."""
@@ -64,14 +70,30 @@ class Outcome:
 
 @dataclass
 class BatchResult:
-    """The normalised answer for one batch; ``fatal`` stops the send after recording it."""
+    """The outcomes of one batch; ``stop`` ends the run once they are recorded."""
 
     outcomes: list[Outcome] = field(default_factory=list)
-    fatal: NewsletterError | None = None
+    stop: NewsletterError | None = None
 
-    def count(self, state: str) -> int:
-        """How many outcomes are in ``state``."""
-        return sum(1 for o in self.outcomes if o.state == state)
+
+class Journal(Protocol):
+    """What a per-message backend tells the ledger while a batch is under way."""
+
+    def handing_over(self, recipient: Recipient) -> bool:
+        """Journal that this message is handed over now; False: the claim is lost, do not send."""
+
+    def answered(self, outcome: Outcome) -> None:
+        """Record one outcome now (optional: ``send_batch`` returns every outcome anyway)."""
+
+
+class NoJournal:
+    """The journal of sends that are not recorded (review copies, tests)."""
+
+    def handing_over(self, recipient: Recipient) -> bool:
+        return True
+
+    def answered(self, outcome: Outcome) -> None:
+        pass
 
 
 class Backend(ABC):
@@ -81,6 +103,8 @@ class Backend(ABC):
     name: str = ""
     #: Most recipients one batch may carry.
     max_batch: int = 1000
+    #: True when messages are handed over one at a time (``Journal.handing_over`` per message).
+    per_message: bool = False
 
     def open(self) -> None:
         """Check configuration and connect; raise ``ConfigError``/``DeliveryError`` before anything is sent."""
@@ -96,39 +120,31 @@ class Backend(ABC):
         self.close()
 
     @abstractmethod
-    def build_payload(self, batch: Sequence[Recipient]) -> Any:
-        """What ``post`` sends for this batch (messages or a request body)."""
+    def send_batch(self, batch: Sequence[Recipient], journal: Journal) -> BatchResult:
+        """Send ``batch``; one ``Outcome`` per recipient (see the module doc for the rule on raising)."""
 
-    @abstractmethod
-    def post(self, batch: Sequence[Recipient], payload: Any) -> Any:
-        """Deliver the payload; return the raw answer for ``read_result``."""
 
-    @abstractmethod
-    def read_result(self, batch: Sequence[Recipient], answer: Any) -> BatchResult:
-        """Turn the raw answer into one ``Outcome`` per recipient."""
-
-    def send_batch(self, batch: Sequence[Recipient]) -> BatchResult:
-        """Build, post and read one batch."""
-        payload = self.build_payload(batch)
-        return self.read_result(batch, self.post(batch, payload))
+Build = Callable[[Recipient], tuple[str, bytes]]
 
 
 class MessageBackend(Backend):
     """A backend that sends one finished MIME message per recipient (outbox, SMTP).
 
-    ``build(recipient) -> (message_id, bytes)`` makes each message; it may
-    raise a ``NewsletterError`` (a header with CR/LF), which refuses only that
-    recipient.
+    ``build(recipient) -> (message_id, bytes)`` makes each message; when it
+    fails (a header with CR/LF, an address that cannot be written), only that
+    recipient is refused.
     """
 
-    build: Any
+    per_message = True
 
-    def build_payload(self, batch: Sequence[Recipient]) -> list[Any]:
-        """Each recipient's ``(message_id, bytes)``, or the error that refused it."""
-        payload: list[Any] = []
-        for recipient in batch:
-            try:
-                payload.append(self.build(recipient))
-            except NewsletterError as exc:
-                payload.append(exc)
-        return payload
+    def __init__(self, build: Build) -> None:
+        self.build = build
+
+    def build_one(self, recipient: Recipient) -> tuple[str, bytes] | Outcome:
+        """The recipient's ``(message_id, bytes)``, or the ``failed`` outcome saying why it cannot be built."""
+        try:
+            return self.build(recipient)
+        except NewsletterError as exc:
+            return Outcome(recipient.subscriber_id, FAILED, error=str(exc))
+        except Exception as exc:  # one message's problem is that message's, never the batch's
+            return Outcome(recipient.subscriber_id, FAILED, error=f"cannot build the message: {type(exc).__name__}: {exc}")

@@ -1,91 +1,46 @@
-"""The send loop: plan, journal, send in batches, resume — each recipient exactly once.
+"""Sending an issue: ``send_issue`` plans a send, fixes its audience, holds its lease and runs it.
 
-``send_issue`` is the one entry point of ``newsletter send``:
+1. compose the issue (refuse if its checks have errors) and check the
+   settings and the backend's (an API key, an SMTP host) before anything is
+   written;
+2. find the send of (issue, list); refuse a changed issue after a partial
+   send unless ``allow_changed``; settle in-doubt recipients from the
+   provider's events; show the plan to ``confirm``;
+3. on yes: create the send and fix its audience (one transaction), take the
+   send's lease (a second run refuses; a dead run's rows in flight become in
+   doubt), open the backend, and let ``SendRun`` send it batch by batch.
 
-1. compose the issue (refuse if its checks have errors), check settings and
-   the backend (an API key, an SMTP login) before anything is written;
-2. find or create the ``sends`` row for (issue, list); refuse a changed
-   issue after a partial send unless ``allow_changed``;
-3. show the plan to ``confirm``; on yes, turn rows a killed run left
-   'sending' into 'in_doubt' (left alone unless ``resend_in_doubt`` or
-   ``skip_in_doubt``);
-4. per batch: journal the recipients as 'sending' in one transaction, send,
-   record the outcomes in one transaction. Recipients stream from the
-   database by keyset pagination, so memory does not grow with the list.
-
-Temporary refusals (SMTP 4xx, SendGrid 429/5xx that outlasted the backend's
-own retries) are recorded as failed and retried a few times at the end of
-the run; what still fails stays 'failed' for ``--retry-failed``.
+The README's "Exactly once" section states the guarantee this gives.
 """
 
 from __future__ import annotations
 
-import functools
-import time
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Outcome, Recipient
-from newsletter.errors import ConfigError, DeliveryError, InputError, NewsletterError
+from newsletter.delivery.base import ACCEPTED, Backend, NoJournal, Outcome, Recipient
+from newsletter.delivery.plan import SendOptions, SendPlan, SendReport, Totals
+from newsletter.delivery.run import Progress
+from newsletter.errors import ConfigError, InputError, NewsletterError
 from newsletter.settings import Settings
 
 BACKENDS = ("outbox", "smtp", "sendgrid")
-#: Pauses before the end-of-run retry rounds for temporary refusals, in seconds.
-RETRY_DELAYS = (2.0, 10.0, 30.0)
-
-Progress = Callable[[int, int, dict[str, int]], None]
 
 
-@dataclass
-class SendPlan:
-    """What a send is about to do (shown before confirming)."""
-
-    slug: str
-    subject: str
-    sender: str
-    backend: str
-    list_name: str
-    to_send: int  # recipients still without a journal row, after suppression
-    suppressed: int
-    already_accepted: int = 0
-    in_doubt: int = 0
-    failed: int = 0
-    send_id: int | None = None
-    changed: bool = False
-    warnings: list[str] = field(default_factory=list)
-    resend_in_doubt: bool = False
-    retry_failed: bool = False
-    skip_in_doubt: bool = False
-
-    @property
-    def total(self) -> int:
-        """Messages this run will try to send."""
-        return self.to_send + (self.in_doubt if self.resend_in_doubt else 0) + (self.failed if self.retry_failed else 0)
-
-
-@dataclass
-class SendReport:
-    """The outcome of ``send_issue``."""
-
-    plan: SendPlan
-    send_id: int | None = None
-    accepted: int = 0  # in this run
-    failed: int = 0  # failed in this run
-    in_doubt: int = 0  # in doubt now (this run or left from before)
-    skipped: int = 0  # suppressed members plus in-doubt recipients the user skipped
-    dry_run: bool = False
-    cancelled: bool = False
-    status: str = ""
-    totals: dict[str, int] = field(default_factory=dict)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    in_doubt_sample: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed and nothing is in doubt."""
-        return not self.failed and not self.in_doubt and not self.cancelled
+def check_backend(name: str, settings: Settings) -> None:
+    """``ConfigError`` unless backend ``name`` exists and its settings can work (nothing is written)."""
+    if name not in BACKENDS:
+        raise ConfigError(f"unknown backend {name!r} (choose {', '.join(BACKENDS)})", subject="NEWSLETTER_BACKEND")
+    if name == "smtp":
+        from newsletter.delivery.smtp import check_settings
+    elif name == "sendgrid":
+        from newsletter.delivery.sendgrid import check_settings
+    else:
+        return
+    check_settings(settings)
 
 
 def make_backend(
@@ -102,8 +57,7 @@ def make_backend(
     """A ready-to-open backend for one issue (``ConfigError`` for missing credentials)."""
     from newsletter.delivery.message import MessageFactory, shared_headers, with_attachments
 
-    if name not in BACKENDS:
-        raise ConfigError(f"unknown backend {name!r} (choose {', '.join(BACKENDS)})", subject="NEWSLETTER_BACKEND")
+    check_backend(name, settings)
     if name == "sendgrid":
         from newsletter.delivery.sendgrid import SendGridBackend
 
@@ -111,6 +65,7 @@ def make_backend(
         return SendGridBackend(settings, result, headers, send_id=send_id, attachments=attachments)
     rewriter = _tracking_rewriter(result, settings, send_id) if tracking else None
     factory = MessageFactory(result, settings, send_id=send_id, subject_prefix=subject_prefix, tracking=rewriter)
+
     def build_with_attachments(recipient: Recipient) -> tuple[str, bytes]:
         message_id, data = factory.build(recipient)
         return message_id, with_attachments(data, attachments)
@@ -150,267 +105,186 @@ def compose_checked(path: str | Path, settings: Settings, *, allow_errors: bool 
     return result
 
 
+def _send_warnings(result: Any, settings: Settings, backend: str) -> list[str]:
+    warnings = [str(w) for w in result.warnings]
+    if backend != "outbox" and not settings.newsletter_public_url.startswith("https://"):
+        warnings.append(
+            "NEWSLETTER_PUBLIC_URL: not https://; mail providers require HTTPS for one-click unsubscribe (RFC 8058)"
+        )
+    return warnings
+
+
 def send_issue(
     path: str | Path,
-    list_name: str,
+    options: SendOptions,
     settings: Settings,
     *,
     confirm: Callable[[SendPlan], bool] | None = None,
     progress: Progress | None = None,
-    dry_run: bool = False,
-    rate: float | None = None,
-    allow_changed: bool = False,
-    resend_in_doubt: bool = False,
-    skip_in_doubt: bool = False,
-    retry_failed: bool = False,
-    retry_delays: Sequence[float] = RETRY_DELAYS,
+    stop: threading.Event | None = None,
     result: Any = None,
 ) -> SendReport:
-    """Send issue ``path`` to list ``list_name`` exactly once per recipient (see the module doc).
+    """Send issue ``path`` to ``options.list_name``, each recipient exactly once (see the module doc).
 
     ``confirm(plan)`` is asked before anything is written (``None``: yes);
-    ``progress(done, total, counts)`` is called after every batch. ``result``
-    may carry an already composed issue.
+    ``progress(done, total, counts)`` is called after every batch; setting
+    ``stop`` ends the run after the batch in flight. ``result`` may carry an
+    already composed issue.
     """
     from newsletter import tokens
-    from newsletter.store import connect
-    from newsletter.store import sends as journal
+    from newsletter.store import session
+    from newsletter.store import sends as ledger
     from newsletter.store import subscribers as people
 
-    if resend_in_doubt and skip_in_doubt:
+    if options.resend_in_doubt and options.skip_in_doubt:
         raise InputError("choose either --resend-in-doubt or --skip-in-doubt, not both")
     backend_name = settings.newsletter_backend
-    if backend_name not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend_name!r} (choose {', '.join(BACKENDS)})", subject="NEWSLETTER_BACKEND")
+    check_backend(backend_name, settings)
     tokens.require_key(settings.newsletter_secret_key)  # before anything is composed or written
     if result is None:
         result = compose_checked(path, settings)
     elif result.errors:
         raise InputError(f"the issue has {len(result.errors)} check error(s), not sending", subject=str(path))
     slug = result.issue.slug
-    tracking = settings.newsletter_tracking and backend_name != "sendgrid"
+    database = settings.newsletter_database
 
-    conn = connect(settings.newsletter_database)
-    lock = _send_lock(settings.newsletter_database)
-    try:
-        list_id = people.find_list(conn, list_name)
+    with session(database, timeout=settings.newsletter_database_timeout, threads=True) as conn:
+        list_id = people.find_list(conn, options.list_name)
         if list_id is None:
-            raise InputError("no such list (see `newsletter lists`)", subject=list_name)
-        existing = journal.find_send(conn, slug, list_id)
+            raise InputError("no such list (see `newsletter lists`)", subject=options.list_name)
+        existing = ledger.find_send(conn, slug, list_id)
         plan = SendPlan(
-            slug=slug,
-            subject=result.issue.subject,
-            sender=result.sender or settings.newsletter_from,
-            backend=backend_name,
-            list_name=list_name,
-            to_send=0,
-            suppressed=0,
-            warnings=[str(w) for w in result.warnings],
-            resend_in_doubt=resend_in_doubt,
-            retry_failed=retry_failed,
-            skip_in_doubt=skip_in_doubt,
+            slug=slug, subject=result.issue.subject, sender=result.sender or settings.newsletter_from,
+            backend=backend_name, list_name=options.list_name, options=options,
+            warnings=_send_warnings(result, settings, backend_name),
         )
         if existing is None:
-            plan.to_send, plan.suppressed = journal.count_active_members(conn, list_id)
+            plan.to_send, plan.suppressed = ledger.count_audience(conn, slug, list_id)
         else:
-            plan.send_id = existing["id"]
-            plan.to_send, plan.suppressed = journal.pending_counts(conn, existing["id"], list_id)
-            counts = journal.delivery_counts(conn, existing["id"])
-            plan.already_accepted = counts["accepted"]
-            plan.in_doubt = counts["in_doubt"] + counts["sending"]
-            plan.failed = counts["failed"]
-            started = sum(counts.values()) > 0
-            plan.changed = existing["html_sha256"] != result.html_sha256
-            if plan.changed and started and not allow_changed:
-                raise InputError(
-                    f"the issue changed since it was partly sent to {list_name!r} "
-                    f"({plan.already_accepted} accepted); pass --allow-changed to send the new version to the rest",
-                    subject=str(path),
-                )
-        # Build the backend before writing anything: missing credentials stop here.
-        backend = make_backend(backend_name, settings, result, send_id=plan.send_id or 0, tracking=tracking)
-        report = SendReport(plan=plan, send_id=plan.send_id, skipped=plan.suppressed)
-        if dry_run:
+            _plan_existing(conn, plan, existing, list_id, result, path)
+        report = SendReport(plan=plan, send_id=plan.send_id)
+        if options.dry_run:
             report.dry_run = True
             return report
         if confirm is not None and not confirm(plan):
             report.cancelled = True
             return report
-        created = plan.send_id is None
+        created = existing is None
         if created:
-            plan.send_id = journal.create_send(
-                conn, slug=slug, html_sha256=result.html_sha256, list_id=list_id,
-                backend=backend_name, subject=result.issue.subject, links=result.web_links,
+            plan.send_id, _size = ledger.create_send(
+                conn, slug=slug, list_id=list_id, html_sha256=result.html_sha256, backend=backend_name,
+                subject=result.issue.subject, links=result.web_links,
             )
         elif plan.changed or existing["backend"] != backend_name:
-            journal.update_send_version(
-                conn, plan.send_id, html_sha256=result.html_sha256, subject=result.issue.subject,
-                links=result.web_links, backend=backend_name,
-            )
+            ledger.update_send_version(conn, plan.send_id, html_sha256=result.html_sha256,
+                                       subject=result.issue.subject, links=result.web_links, backend=backend_name)
+        assert plan.send_id is not None
         report.send_id = plan.send_id
-        try:
-            # The send id is part of every message (tokens, Message-ID, outbox folder).
-            backend = make_backend(backend_name, settings, result, send_id=plan.send_id, tracking=tracking)
-            with backend:
-                _run(conn, backend, settings, result, plan, report, list_id, progress, rate, retry_delays)
-        except BaseException:
-            # Leave no trace of a send that never sent anything (a wrong
-            # password, an unreachable host, a refused API key).
-            if not (created and journal.delete_send_if_empty(conn, plan.send_id)):
-                journal.refresh_send(conn, plan.send_id, status="partial")
-            raise
+        _run(conn, plan.send_id, list_id, created, result, settings, options, report, progress, stop)
         return report
-    finally:
-        lock.close()
-        conn.close()
 
 
-def _send_lock(database: str | Path):
-    """Hold an exclusive lock so only one ``send`` runs on a database at a time.
+def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id: int, result: Any,
+                   path: str | Path) -> None:
+    from newsletter.store import sends as ledger
 
-    A second ``send`` would take the first one's batch in flight ('sending')
-    for what a killed run left behind and mark it in doubt. ``flock`` is
-    released by the kernel when its holder exits, even by SIGKILL, so a
-    crash never leaves a stale lock. Returns the open lock file; close it to
-    release.
-    """
-    import fcntl
-
-    handle = open(f"{database}.send-lock", "a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise DeliveryError(
-            "another `newsletter send` is running on this database; wait for it to finish",
-            subject=str(database),
-        ) from None
-    return handle
+    plan.send_id = existing["id"]
+    counts = ledger.counts(conn, existing["id"])
+    totals = Totals.from_counts(counts)
+    plan.to_send, plan.suppressed = totals.pending, totals.suppressed
+    plan.already_accepted, plan.in_doubt, plan.failed = totals.accepted, totals.in_doubt, totals.failed
+    plan.settled_accepted, plan.settled_failed = ledger.settle_from_events(conn, existing["id"], dry_run=True)
+    plan.joined_since = ledger.add_new_members(conn, existing["id"], list_id, plan.slug, dry_run=True)
+    started = totals.accepted + totals.failed + totals.in_doubt + totals.skipped > 0
+    plan.changed = existing["html_sha256"] != result.html_sha256
+    if plan.changed and started and not plan.options.allow_changed:
+        raise InputError(
+            f"the issue changed since it was partly sent to {plan.list_name!r} "
+            f"({plan.already_accepted} accepted); pass --allow-changed to send the new version to the rest",
+            subject=str(path),
+        )
 
 
-def _run(conn, backend: Backend, settings: Settings, result: Any, plan: SendPlan, report: SendReport,
-         list_id: int, progress: Progress | None, rate: float | None, retry_delays: Sequence[float]) -> None:
+def _run(conn: Any, send_id: int, list_id: int, created: bool, result: Any, settings: Settings,
+         options: SendOptions, report: SendReport, progress: Progress | None, stop: threading.Event | None) -> None:
+    """Hold the send's lease, settle what can be settled, open the backend and run the send."""
     from newsletter import tokens
-    from newsletter.store import sends as journal
+    from newsletter.delivery.lease import Lease
+    from newsletter.delivery.run import SendRun, interrupted_message
+    from newsletter.store import sends as ledger
 
-    send_id = plan.send_id
-    journal.start_run(conn, send_id)
-    if plan.skip_in_doubt:
-        report.skipped += journal.skip_in_doubt(conn, send_id)
-    rate = settings.newsletter_rate if rate is None else rate
-    size = backend.max_batch if not rate else max(1, min(backend.max_batch, int(rate)))
-    web_url = result.issue.web_url or ""
-    public, key = settings.newsletter_public_url, settings.newsletter_secret_key
-    counts = {ACCEPTED: 0, FAILED: 0, IN_DOUBT: 0}
-    temporary: list[int] = []  # refused for now; retried at the end
-    started = time.monotonic()
-    done = 0
-    total = plan.total
-    batch_no = journal.next_batch_number(conn, send_id) - 1
-
-    def recipients(rows) -> list[Recipient]:
-        return [
-            Recipient(sid, email, name, tokens.unsubscribe_url(public, key, sid, send_id), web_url)
-            for sid, email, name in rows
-        ]
-
-    def run_batch(rows, restore: str | None, number: int) -> None:
-        nonlocal done
-        batch = recipients(rows)
-        try:
-            outcome = backend.send_batch(batch)
-        except NewsletterError:
-            # Raised only when nothing of the batch went out (see base.py).
-            journal.release(conn, send_id, [r.subscriber_id for r in batch], restore=restore)
-            raise
-        except BaseException:
-            # A bug or Ctrl-C mid-batch: we cannot know what went out.
-            journal.finish_batch(conn, send_id, [(r.subscriber_id, IN_DOUBT, "", "interrupted while sending") for r in batch])
-            raise
-        _record(conn, send_id, outcome, counts, temporary, restore, number)
-        done += len(batch)
-        if progress is not None:
-            progress(done, total, dict(counts))
-        if outcome.fatal is not None:
-            raise outcome.fatal
-        if rate:
-            ahead = done / rate - (time.monotonic() - started)
-            if ahead > 0:
-                time.sleep(ahead)
-
-    # Re-sends the user asked for first, then everyone without a journal row;
-    # each claim journals its batch as 'sending' before it goes out.
-    claims = [
-        (state, functools.partial(journal.claim_existing, conn, send_id, state))
-        for state, wanted in (("in_doubt", plan.resend_in_doubt), ("failed", plan.retry_failed))
-        if wanted
-    ]
-    claims.append((None, functools.partial(journal.claim_new, conn, send_id, list_id)))
-    for restore, claim in claims:
-        after = 0
-        while True:
-            batch_no += 1
-            rows = claim(after_id=after, limit=size, batch=batch_no)
-            if not rows:
-                break
-            after = rows[-1][0]
-            run_batch(rows, restore, batch_no)
-
-    for delay in retry_delays:
-        if not temporary:
-            break
-        time.sleep(delay)
-        ids, temporary[:] = sorted(temporary), []
-        counts[FAILED] -= len(ids)
-        for start in range(0, len(ids), size):
-            batch_no += 1
-            rows = journal.claim_ids(conn, send_id, ids[start : start + size], "failed", batch=batch_no)
-            if rows:
-                done -= len(rows)  # counted once already
-                run_batch(rows, "failed", batch_no)
-
-    totals = journal.refresh_send(conn, send_id, finished=True)
-    pending, suppressed = journal.pending_counts(conn, send_id, list_id)
-    complete = not pending and not totals["failed"] and not totals["in_doubt"] and not totals["sending"]
-    journal.refresh_send(conn, send_id, status="done" if complete else "partial")
-    report.status = "done" if complete else "partial"
-    report.accepted, report.failed = counts[ACCEPTED], counts[FAILED]
-    report.in_doubt = totals["in_doubt"]
-    report.skipped = suppressed + totals["skipped"]
-    report.totals = totals
-    report.failures = journal.failed_errors(conn, send_id) if counts[FAILED] else []
-    report.in_doubt_sample = journal.in_doubt_emails(conn, send_id) if report.in_doubt else []
-
-
-def _record(conn, send_id: int, outcome: BatchResult, counts: dict[str, int], temporary: list[int],
-            restore: str | None, number: int) -> None:
-    from newsletter.store import sends as journal
-
-    rows = []
-    for o in outcome.outcomes:
-        if o.state == RETRY and outcome.fatal is not None:
-            continue  # not sent and we are stopping: released below
-        state = FAILED if o.state == RETRY else o.state
-        if o.state == RETRY:
-            temporary.append(o.subscriber_id)
-        counts[state] += 1
-        rows.append((o.subscriber_id, state, o.message_id, o.error))
-    journal.finish_batch(conn, send_id, rows, batch=number if len(rows) == len(outcome.outcomes) else None)
-    if outcome.fatal is not None:
-        unsent = [o.subscriber_id for o in outcome.outcomes if o.state == RETRY]
-        journal.release(conn, send_id, unsent, restore=restore)
-
-
-def list_sends(settings: Settings) -> list[dict[str, Any]]:
-    """Every send with its status and counts, newest first."""
-    from newsletter.store import connect
-    from newsletter.store import sends as journal
-
-    conn = connect(settings.newsletter_database)
+    lease = Lease(conn, settings.newsletter_database, send_id, seconds=settings.newsletter_lease_seconds,
+                  timeout=settings.newsletter_database_timeout)
     try:
-        return journal.list_sends(conn)
+        lease.acquire()
+    except NewsletterError:
+        if created:
+            ledger.delete_unsent(conn, send_id)
+        raise
+    released = False
+    try:
+        report.settled = sum(ledger.settle_from_events(conn, send_id))
+        if options.skip_in_doubt:
+            ledger.skip_in_doubt(conn, send_id)
+        if options.include_new:
+            ledger.add_new_members(conn, send_id, list_id, result.issue.slug)
+        tracking = settings.newsletter_tracking and settings.newsletter_backend != "sendgrid"
+        backend = make_backend(settings.newsletter_backend, settings, result, send_id=send_id, tracking=tracking)
+        public, key, web_url = settings.newsletter_public_url, settings.newsletter_secret_key, result.issue.web_url or ""
+
+        def recipient(row: tuple[int, str, str, int]) -> Recipient:
+            sid, email, name, attempt = row
+            return Recipient(sid, email, name, tokens.unsubscribe_url(public, key, sid, send_id), web_url, max(attempt, 1))
+
+        sources = [s for s, wanted in (("in_doubt", options.resend_in_doubt), ("failed", options.retry_failed)) if wanted]
+        rate = settings.newsletter_rate if options.rate is None else options.rate
+        with backend:
+            run = SendRun(conn, backend, lease, send_id, list_id, recipient, rate=rate,
+                          retry_delays=options.retry_delays, progress=progress, stop=stop or threading.Event(),
+                          total=report.plan.total)
+            counts = run.execute([*sources, "queued"])
+        report.accepted, report.failed, report.in_doubt = counts.accepted, counts.failed, counts.in_doubt
+        report.interrupted = counts.interrupted
+        released = True
+        lease.release("stopped" if counts.interrupted else "finished")
+    except NewsletterError as exc:
+        released = True
+        lease.release("failed")
+        if created and ledger.delete_unsent(conn, send_id):
+            raise  # nothing was ever handed over: no trace of this send is left
+        _finish(conn, report, send_id)
+        raise interrupted_message(exc, report.totals.line()) from None
     finally:
-        conn.close()
+        if not released:  # Ctrl-C twice, or a bug: what is in flight becomes in doubt
+            lease.release("failed")
+    _finish(conn, report, send_id)
+
+
+def _finish(conn: Any, report: SendReport, send_id: int) -> None:
+    from newsletter.store import sends as ledger
+
+    report.totals = Totals.from_counts(ledger.counts(conn, send_id))
+    report.failures = ledger.emails_in(conn, send_id, "failed") if report.totals.failed else []
+    report.in_doubt_sample = [e for e, _ in ledger.emails_in(conn, send_id, "in_doubt")] if report.totals.in_doubt else []
+
+
+def list_sends(settings: Settings, send_id: int | None = None) -> list[dict[str, Any]]:
+    """Every send (or one) with its status and counts, derived from the ledger, newest first."""
+    from newsletter.delivery.lease import is_gone
+    from newsletter.store import runs as run_store
+    from newsletter.store import session
+    from newsletter.store import sends as ledger
+
+    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+        import time
+
+        now = time.time()
+        live = {r.send_id for r in run_store.open_runs(conn) if r.expires_at > now and not is_gone(r)}
+        rows = ledger.list_sends(conn, send_id)
+    for row in rows:
+        totals = Totals.from_counts(row, live=row["id"] in live)
+        row.update({"status": totals.status, "totals": totals})
+    return rows
 
 
 @dataclass
@@ -464,7 +338,7 @@ def send_review_copies(
         for i, email in enumerate(addresses, start=1)
     ]
     with backend:
-        outcome = backend.send_batch(batch)
+        outcome = backend.send_batch(batch, NoJournal())
     return ReviewSendReport(
         recipients=addresses,
         backend=settings.newsletter_backend,

@@ -2,17 +2,18 @@
 
 Files go to ``<NEWSLETTER_OUTBOX>/<send id>/<subscriber id>.eml`` (test sends
 to ``<NEWSLETTER_OUTBOX>/test-<time>/``). Each file is written to a temporary
-name and renamed, so a file that exists is complete.
+name and renamed, so a file that exists is complete; a write that fails
+(a full disk) removes its temporary file and stops the run.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-from newsletter.delivery.base import ACCEPTED, FAILED, RETRY, BatchResult, MessageBackend, Outcome, Recipient
-from newsletter.errors import DeliveryError, NewsletterError
+from newsletter.delivery.base import ACCEPTED, RETRY, BatchResult, Build, Journal, MessageBackend, Outcome, Recipient
+from newsletter.errors import DeliveryError
 
 
 class OutboxBackend(MessageBackend):
@@ -21,10 +22,10 @@ class OutboxBackend(MessageBackend):
     name = "outbox"
     max_batch = 500
 
-    def __init__(self, directory: Path, build) -> None:
+    def __init__(self, directory: Path, build: Build) -> None:
         """``build(recipient) -> (message_id, bytes)`` makes each message (see ``MessageFactory.build``)."""
+        super().__init__(build)
         self.directory = Path(directory)
-        self.build = build
 
     def open(self) -> None:
         """Create the outbox folder."""
@@ -33,30 +34,34 @@ class OutboxBackend(MessageBackend):
         except OSError as exc:
             raise DeliveryError(f"cannot create outbox folder: {exc.strerror}", subject=str(self.directory)) from None
 
-    def post(self, batch: Sequence[Recipient], payload: list[Any]) -> BatchResult:
-        """Write the files; a write error stops the batch (the rest is marked for retry)."""
+    def send_batch(self, batch: Sequence[Recipient], journal: Journal) -> BatchResult:
+        """Write the files; a write error stops the run (the rest of the batch is not sent)."""
         result = BatchResult()
-        outcomes = result.outcomes
-        for recipient, item in zip(batch, payload):
-            if result.fatal is not None:
-                outcomes.append(Outcome(recipient.subscriber_id, RETRY, error=str(result.fatal)))
+        for recipient in batch:
+            sid = recipient.subscriber_id
+            if result.stop is not None:
+                result.outcomes.append(Outcome(sid, RETRY, error="not sent: the run stopped"))
                 continue
-            if isinstance(item, NewsletterError):
-                outcomes.append(Outcome(recipient.subscriber_id, FAILED, error=str(item)))
+            item = self.build_one(recipient)
+            if isinstance(item, Outcome):
+                result.outcomes.append(item)
                 continue
-            message_id, data = item
-            target = self.directory / f"{recipient.subscriber_id}.eml"
-            temporary = target.with_suffix(".eml.tmp")
-            try:
-                temporary.write_bytes(data)
-                os.replace(temporary, target)
-            except OSError as exc:
-                result.fatal = DeliveryError(f"cannot write message file: {exc.strerror}", subject=str(target))
-                outcomes.append(Outcome(recipient.subscriber_id, RETRY, error=str(result.fatal)))
+            if not journal.handing_over(recipient):
+                result.outcomes.append(Outcome(sid, RETRY, error="not sent: claim lost"))
                 continue
-            outcomes.append(Outcome(recipient.subscriber_id, ACCEPTED, message_id=message_id))
+            outcome, result.stop = self._write(recipient, *item)
+            result.outcomes.append(outcome)
         return result
 
-    def read_result(self, batch: Sequence[Recipient], answer: BatchResult) -> BatchResult:
-        """The outcomes as written."""
-        return answer
+    def _write(self, recipient: Recipient, message_id: str, data: bytes) -> tuple[Outcome, DeliveryError | None]:
+        sid = recipient.subscriber_id
+        target = self.directory / f"{sid}.eml"
+        temporary = target.with_suffix(".eml.tmp")
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, target)  # atomic: on failure nothing is in place
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            error = DeliveryError(f"cannot write message file: {exc.strerror or exc}", subject=str(self.directory))
+            return Outcome(sid, RETRY, error=str(error)), error
+        return Outcome(sid, ACCEPTED, message_id=message_id), None

@@ -12,11 +12,14 @@ address once per request, no ``;`` or ``,`` in names, at most 10
 categories, substitutions under 10,000 bytes per personalization, text/plain
 before text/html.
 
-Answers: 202 accepted; 400 that batch failed (SendGrid's ``errors[].message``
-kept); 401/403 ``AuthError`` at once; 413 split the batch; 429 wait for
-``X-RateLimit-Reset`` (or back off) and retry; 5xx and refused connections
-retry with backoff (bounded); a lost connection or a timeout after the
-request was sent leaves the batch *in doubt*.
+Answers (the README's table): 2xx accepted; 400 that request failed
+(SendGrid's ``errors[].message`` kept); 401/403 not sent, and the run stops;
+413 split the request; 429 wait for ``X-RateLimit-Reset`` (or back off) and
+repeat, a bounded number of times; a refused connection: back off and repeat,
+then stop. 5xx, a lost connection or a timeout after the request was sent
+prove nothing: that request's recipients are *in doubt*, never repeated
+automatically. Every personalization carries ``custom_args`` (send id,
+subscriber id, attempt), so the provider's events can settle doubts later.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Outcome, Recipient
+from newsletter.delivery.addresses import wire_address
+from newsletter.delivery.base import (
+    ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Journal, NoJournal, Outcome, Recipient,
+)
 from newsletter.errors import AuthError, ConfigError, DeliveryError
 from newsletter.personalize import NAME_FALLBACK, RECIPIENT_FIELDS
 
@@ -80,6 +86,12 @@ def clean_categories(categories: Sequence[str]) -> list[str]:
     return list(seen)[:MAX_CATEGORIES]
 
 
+def check_settings(settings: Any) -> None:
+    """``ConfigError`` unless the SendGrid settings can work (before anything is written)."""
+    if not settings.sendgrid_api_key.strip():
+        raise ConfigError("is not set (needed for the sendgrid backend)", subject="SENDGRID_API_KEY")
+
+
 @dataclass
 class Answer:
     """What one request got: an HTTP status (0: none), body, headers, or the reason there was none."""
@@ -107,8 +119,7 @@ class SendGridBackend(Backend):
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         """``result`` is the composed issue, ``headers`` its ``SharedHeaders``."""
-        if not settings.sendgrid_api_key.strip():
-            raise ConfigError("is not set (needed for the sendgrid backend)", subject="SENDGRID_API_KEY")
+        check_settings(settings)
         self.settings = settings
         self.send_id = send_id
         self.sleep = sleep or _sleep
@@ -170,14 +181,14 @@ class SendGridBackend(Backend):
         subs = {f"%%{k}%%": _escape(v or (NAME_FALLBACK if k == "name" else "")) for k, v in values.items()}
         if raw_text:
             subs.update({f"%%text:{k}%%": v or (NAME_FALLBACK if k == "name" else "") for k, v in values.items()})
-        to = {"email": r.email}
+        to = {"email": wire_address(r.email)[0]}
         name = clean_name(r.name)
         if name:
             to["name"] = name
         return {
             "to": [to],
             "substitutions": subs,
-            "custom_args": {"send_id": str(self.send_id), "subscriber_id": str(r.subscriber_id)},
+            "custom_args": {"send_id": str(self.send_id), "subscriber_id": str(r.subscriber_id), "attempt": str(r.attempt)},
             "headers": {
                 "List-Unsubscribe": self._list_unsubscribe(r.unsubscribe_url),
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -191,6 +202,10 @@ class SendGridBackend(Backend):
         )
         personalizations, refused = [], []
         for r in batch:
+            problem = _address_problem(r.email)
+            if problem:
+                refused.append(Outcome(r.subscriber_id, FAILED, error=problem))
+                continue
             p = self._personalization(r, raw_text)
             size = _substitution_bytes(p["substitutions"])
             if size >= MAX_SUBSTITUTION_BYTES:
@@ -233,25 +248,20 @@ class SendGridBackend(Backend):
                 pass
         return min(MAX_WAIT_S, 0.5 * 2**attempt)
 
-    def post(self, batch: Sequence[Recipient], payload: tuple[dict[str, Any], list[Outcome]]) -> Answer:
-        """Send the request, retrying 429, 5xx and refused connections a bounded number of times."""
-        body, _refused = payload
+    def post(self, body: dict[str, Any]) -> Answer:
+        """Send one request; repeat it only on answers that prove nothing was taken (429, refused connection)."""
         answer = Answer(0)
-        if not body["personalizations"]:
-            return Answer(202)
         for attempt in range(MAX_ATTEMPTS):
             answer = self._request(body)
-            if not (answer.status == 0 or answer.status == 429 or answer.status >= 500):
+            if answer.status not in (0, 429):
                 return answer
             if attempt + 1 < MAX_ATTEMPTS:
                 self.sleep(self._wait_for(answer, attempt))
         return answer
 
-    def read_result(self, batch: Sequence[Recipient], answer: Answer, refused: Sequence[Outcome] = ()) -> BatchResult:
-        """Map the HTTP answer onto every recipient of the batch."""
-        done = {o.subscriber_id for o in refused}
-        ids = [r.subscriber_id for r in batch if r.subscriber_id not in done]
-        result = BatchResult(outcomes=list(refused))
+    def read_result(self, ids: Sequence[int], answer: Answer) -> BatchResult:
+        """Map one request's answer onto every recipient it carried (see the table in the README)."""
+        result = BatchResult()
 
         def every(state: str, error: str = "", message_id: str = "") -> BatchResult:
             result.outcomes.extend(Outcome(sid, state, message_id=message_id, error=error) for sid in ids)
@@ -262,54 +272,69 @@ class SendGridBackend(Backend):
             message_id = (answer.headers.get("X-Message-Id") if answer.headers is not None else None) or ""
             return every(ACCEPTED, message_id=message_id)
         if status in (401, 403):
-            raise AuthError(
+            result.stop = AuthError(
                 f"SendGrid refused the API key (HTTP {status}): check SENDGRID_API_KEY and its Mail Send permission",
                 subject=self.url,
             )
+            return every(RETRY, error=f"not sent: HTTP {status}")
+        if status == 0:
+            result.stop = DeliveryError(f"SendGrid unreachable after {MAX_ATTEMPTS} attempts: {answer.error}", subject=self.url)
+            return every(RETRY, error=f"not sent: {answer.error}")
+        if status == 429:
+            return every(RETRY, error=f"HTTP 429 from SendGrid after {MAX_ATTEMPTS} attempts")
         if status == -1:
             return every(IN_DOUBT, error=answer.error)
-        if status == 0:
-            result.fatal = DeliveryError(f"SendGrid unreachable after {MAX_ATTEMPTS} attempts: {answer.error}", subject=self.url)
-            return every(RETRY, error=answer.error)
-        if status == 429 or status >= 500:
-            return every(RETRY, error=f"HTTP {status} from SendGrid after {MAX_ATTEMPTS} attempts")
+        if status >= 500:  # a gateway may answer 5xx after SendGrid took the mail: no proof of refusal
+            return every(IN_DOUBT, error=f"HTTP {status} from SendGrid: it may or may not have taken the messages")
         return every(FAILED, error=f"HTTP {status}: {_error_messages(answer.body)}")
 
-    def send_batch(self, batch: Sequence[Recipient]) -> BatchResult:
-        """Send one batch (splitting it on 413 or on a repeated address)."""
-        batch = list(batch)
-        first, rest = _unique_addresses(batch)
-        if rest:
-            merged = self.send_batch(first)
-            later = self.send_batch(rest)
-            merged.outcomes.extend(later.outcomes)
-            merged.fatal = merged.fatal or later.fatal
-            return merged
-        payload = self.build_payload(batch)
-        answer = self.post(batch, payload)
-        if answer.status == 413 and len(batch) > 1:
-            half = len(batch) // 2
-            merged = self.send_batch(batch[:half])
-            if merged.fatal is None:
-                later = self.send_batch(batch[half:])
-                merged.outcomes.extend(later.outcomes)
-                merged.fatal = later.fatal
-            else:
-                merged.outcomes.extend(Outcome(r.subscriber_id, RETRY, error="not sent") for r in batch[half:])
-            return merged
-        return self.read_result(batch, answer, payload[1])
+    def send_batch(self, batch: Sequence[Recipient], journal: Journal = NoJournal()) -> BatchResult:
+        """Send one batch, splitting it on 413 or on a repeated address; an outcome for every recipient."""
+        result = BatchResult()
+        pending = [list(part) for part in _unique_addresses(list(batch)) if part]
+        while pending:
+            part = pending.pop(0)
+            if result.stop is not None:
+                result.outcomes.extend(Outcome(r.subscriber_id, RETRY, error="not sent: the run stopped") for r in part)
+                continue
+            body, refused = self.build_payload(part)
+            result.outcomes.extend(refused)
+            ids = [p["custom_args"]["subscriber_id"] for p in body["personalizations"]]
+            if not ids:
+                continue
+            answer = self.post(body)
+            if answer.status == 413 and len(ids) > 1:
+                sent = [r for r in part if str(r.subscriber_id) in set(ids)]
+                half = len(sent) // 2
+                pending[:0] = [sent[:half], sent[half:]]
+                continue
+            answered = self.read_result([int(i) for i in ids], answer)
+            result.outcomes.extend(answered.outcomes)
+            result.stop = answered.stop
+        return result
 
 
-def _unique_addresses(batch: list[Recipient]) -> tuple[list[Recipient], list[Recipient]]:
-    # SendGrid refuses a request naming an address twice: keep the first
-    # occurrence here and send the repeats in a request of their own.
-    seen: set[str] = set()
-    first, rest = [], []
+def _unique_addresses(batch: list[Recipient]) -> list[list[Recipient]]:
+    # SendGrid refuses a request naming an address twice: the k-th occurrence
+    # of every address goes into the k-th request.
+    parts: list[list[Recipient]] = []
+    seen: dict[str, int] = {}
     for r in batch:
         key = r.email.lower()
-        (rest if key in seen else first).append(r)
-        seen.add(key)
-    return first, rest
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        if k == len(parts):
+            parts.append([])
+        parts[k].append(r)
+    return parts
+
+
+def _address_problem(email: str) -> str:
+    """Why SendGrid cannot take this address ('' if it can): it has no ASCII form."""
+    try:
+        return "SendGrid does not accept non-ASCII local parts (SMTPUTF8)" if wire_address(email)[1] else ""
+    except ValueError as exc:
+        return str(exc)
 
 
 def _error_messages(body: bytes) -> str:

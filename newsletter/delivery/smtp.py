@@ -1,11 +1,18 @@
-"""The SMTP backend: a few reused connections in parallel, per-recipient outcomes.
+"""The SMTP backend: a few reused connections in parallel, an outcome per message.
 
 Each batch is split across up to ``SMTP_CONNECTIONS`` connections, each
-driven by its own thread (sending is I/O bound). Every message is its own
-SMTP transaction, so the server's answer is per recipient: 4xx means try
-again later (``retry``), 5xx means refused for good (``failed``). A
-connection lost before DATA means the message did not go out (``retry``, on
-a new connection); lost during or after DATA it may have (``in_doubt``).
+driven by its own thread (sending is I/O bound). Every message is its own SMTP
+transaction, journaled 'sending' just before its MAIL FROM and recorded as
+soon as the server answers, so a crash leaves in doubt only the messages on
+the wire. The server's answers map to outcomes:
+
+- MAIL/RCPT refused: 4xx ``retry`` (later), 5xx ``failed``;
+- the final reply after DATA: 250 ``accepted``, 4xx ``retry``, 5xx ``failed``;
+- a connection lost before DATA: ``retry`` on a new connection; lost during
+  or after DATA: ``in_doubt``.
+
+International domains go out in their IDNA form; a non-ASCII local part
+needs the server's SMTPUTF8, otherwise that one recipient fails.
 """
 
 from __future__ import annotations
@@ -13,10 +20,14 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, BatchResult, MessageBackend, Outcome, Recipient
+from newsletter.delivery.addresses import wire_address
+from newsletter.delivery.base import (
+    ACCEPTED, FAILED, IN_DOUBT, RETRY, BatchResult, Build, Journal, MessageBackend, Outcome, Recipient,
+)
 from newsletter.errors import AuthError, ConfigError, DeliveryError, NewsletterError
 
 SECURITY = ("starttls", "ssl", "none")
@@ -28,23 +39,29 @@ def _reply_text(reply: Any) -> str:
     return str(reply)
 
 
+def check_settings(settings: Any) -> None:
+    """``ConfigError`` unless the SMTP settings can work (before anything is written)."""
+    if settings.smtp_security not in SECURITY:
+        raise ConfigError(f"must be one of {', '.join(SECURITY)}", subject="SMTP_SECURITY")
+    if not settings.smtp_host:
+        raise ConfigError("is not set", subject="SMTP_HOST")
+
+
 class SMTPBackend(MessageBackend):
     """Sends through an SMTP server (``SMTP_HOST``/``SMTP_PORT``/``SMTP_SECURITY``/login)."""
 
     name = "smtp"
     max_batch = 200
 
-    def __init__(self, settings: Any, build, envelope_from: str) -> None:
+    def __init__(self, settings: Any, build: Build, envelope_from: str) -> None:
         """``build(recipient) -> (message_id, bytes)``; ``envelope_from`` is the MAIL FROM address."""
-        if settings.smtp_security not in SECURITY:
-            raise ConfigError(f"must be one of {', '.join(SECURITY)}", subject="SMTP_SECURITY")
-        if not settings.smtp_host:
-            raise ConfigError("is not set", subject="SMTP_HOST")
+        check_settings(settings)
+        super().__init__(build)
         self.settings = settings
-        self.build = build
-        self.envelope_from = envelope_from
+        self.envelope_from = wire_address(envelope_from)[0]
         self.workers = max(1, int(settings.smtp_connections))
         self._idle: list[smtplib.SMTP] = []
+        self._idle_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
 
     @property
@@ -56,7 +73,9 @@ class SMTPBackend(MessageBackend):
         s = self.settings
         try:
             if s.smtp_security == "ssl":
-                conn = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=ssl.create_default_context())
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=ssl.create_default_context()
+                )
             else:
                 conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
                 if s.smtp_security == "starttls":
@@ -66,7 +85,7 @@ class SMTPBackend(MessageBackend):
             conn.ehlo_or_helo_if_needed()  # mail() does not greet by itself
             return conn
         except smtplib.SMTPAuthenticationError as exc:
-            # The server's own text only: never the password.
+            # The server's own code only: never the password.
             raise AuthError(f"login refused ({exc.smtp_code}); check SMTP_USERNAME and SMTP_PASSWORD", subject=self.where) from None
         except smtplib.SMTPNotSupportedError as exc:
             raise ConfigError(f"server does not support this: {exc}", subject=self.where) from None
@@ -90,93 +109,112 @@ class SMTPBackend(MessageBackend):
             except (OSError, smtplib.SMTPException):
                 conn.close()
 
-    def post(self, batch: Sequence[Recipient], payload: list[Any]) -> BatchResult:
+    def send_batch(self, batch: Sequence[Recipient], journal: Journal) -> BatchResult:
         """Send the messages over up to ``workers`` connections in parallel."""
-        jobs = list(zip(batch, payload))
-        lanes = [jobs[i :: self.workers] for i in range(self.workers) if jobs[i :: self.workers]]
         if self._pool is None:
             self.open()
-        results = list(self._pool.map(self._send_lane, lanes))
+        assert self._pool is not None
+        lanes = [list(batch[i :: self.workers]) for i in range(self.workers) if batch[i :: self.workers]]
+        stop = threading.Event()
+        results = list(self._pool.map(lambda lane: self._send_lane(lane, journal, stop), lanes))
         merged = BatchResult()
         by_id: dict[int, Outcome] = {}
         for lane_result in results:
             for outcome in lane_result.outcomes:
                 by_id[outcome.subscriber_id] = outcome
-            merged.fatal = merged.fatal or lane_result.fatal
+            merged.stop = merged.stop or lane_result.stop
         merged.outcomes = [by_id[r.subscriber_id] for r in batch]
         return merged
-
-    def read_result(self, batch: Sequence[Recipient], answer: BatchResult) -> BatchResult:
-        """The per-recipient outcomes collected by ``post``."""
-        return answer
 
     # --- one connection's share of a batch ----------------------------------
 
     def _take(self) -> smtplib.SMTP:
-        try:
-            return self._idle.pop()  # list.pop is atomic under the GIL
-        except IndexError:
-            return self._connect()
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
 
-    def _send_lane(self, jobs: list[tuple[Recipient, Any]]) -> BatchResult:
+    def _send_lane(self, jobs: list[Recipient], journal: Journal, stop: threading.Event) -> BatchResult:
         result = BatchResult()
         conn: smtplib.SMTP | None = None
         try:
-            for recipient, item in jobs:
+            for recipient in jobs:
                 sid = recipient.subscriber_id
-                if isinstance(item, NewsletterError):
-                    result.outcomes.append(Outcome(sid, FAILED, error=str(item)))
+                if stop.is_set():
+                    result.outcomes.append(Outcome(sid, RETRY, error="not sent: the run stopped"))
                     continue
-                if result.fatal is not None:
-                    result.outcomes.append(Outcome(sid, RETRY, error=str(result.fatal)))
+                item = self.build_one(recipient)
+                if isinstance(item, Outcome):
+                    result.outcomes.append(item)
+                    journal.answered(item)
                     continue
+                outcome: Outcome | None = None
                 for _attempt in range(2):  # a reused connection may have been closed by the server
                     if conn is None:
                         try:
                             conn = self._take()
                         except NewsletterError as exc:
-                            result.fatal = exc
-                            outcome = Outcome(sid, RETRY, error=str(exc))
+                            result.stop = exc
+                            stop.set()
+                            outcome = Outcome(sid, RETRY, error=f"not sent: {exc}")
                             break
-                    outcome, alive = self._send_one(conn, recipient, item)
+                    if outcome is None and not journal.handing_over(recipient):
+                        outcome = Outcome(sid, RETRY, error="not sent: claim lost")
+                        break
+                    outcome, alive = self._send_one(conn, recipient, *item)
                     if not alive:
                         conn.close()
                         conn = None
                     if alive or outcome.state != RETRY:
                         break
+                assert outcome is not None
                 result.outcomes.append(outcome)
+                journal.answered(outcome)
         finally:
             if conn is not None:
-                self._idle.append(conn)
+                with self._idle_lock:
+                    self._idle.append(conn)
         return result
 
-    def _send_one(self, conn: smtplib.SMTP, recipient: Recipient, item: tuple[str, bytes]) -> tuple[Outcome, bool]:
+    def _send_one(self, conn: smtplib.SMTP, recipient: Recipient, message_id: str, data: bytes) -> tuple[Outcome, bool]:
         """Send one message; return its outcome and whether the connection is still usable."""
-        message_id, data = item
         sid = recipient.subscriber_id
         stage = "envelope"
         try:
-            code, reply = conn.mail(self.envelope_from)
+            address, utf8 = wire_address(recipient.email)
+            options: list[str] = []
+            if utf8:
+                if not conn.has_extn("smtputf8"):
+                    return Outcome(sid, FAILED, error="the address needs SMTPUTF8, which the server does not offer"), True
+                options = ["SMTPUTF8"]
+            code, reply = conn.mail(self.envelope_from, options)
             if code != 250:
                 conn.rset()
                 return self._refused(sid, code, reply, "MAIL FROM"), True
-            code, reply = conn.rcpt(recipient.email)
+            code, reply = conn.rcpt(address)
             if code not in (250, 251):
                 conn.rset()
                 return self._refused(sid, code, reply, "RCPT TO"), True
             stage = "data"
             code, reply = conn.data(data)
+            if code != 250:  # the final reply: the server refused what it received
+                return self._refused(sid, code, reply, "message"), True
             return Outcome(sid, ACCEPTED, message_id=message_id), True
-        except smtplib.SMTPDataError as exc:  # DATA refused before or after the content
+        except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was transferred
             try:
                 conn.rset()
             except (OSError, smtplib.SMTPException):
                 return self._refused(sid, exc.smtp_code, exc.smtp_error, "DATA"), False
             return self._refused(sid, exc.smtp_code, exc.smtp_error, "DATA"), True
-        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+        except (OSError, smtplib.SMTPException) as exc:
             if stage == "envelope":
                 return Outcome(sid, RETRY, error=f"connection lost before sending: {exc}"), False
             return Outcome(sid, IN_DOUBT, error=f"connection lost while sending: {exc}"), False
+        except Exception as exc:  # one message's problem, never the batch's
+            what = f"{type(exc).__name__}: {exc}"
+            if stage == "envelope":
+                return Outcome(sid, FAILED, error=f"cannot send to this address: {what}"), False
+            return Outcome(sid, IN_DOUBT, error=f"unexpected error while sending: {what}"), False
 
     @staticmethod
     def _refused(sid: int, code: int, reply: Any, step: str) -> Outcome:

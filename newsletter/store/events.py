@@ -44,6 +44,7 @@ class EventRow:
     url: str
     occurred_at: str
     raw: str
+    attempt: int | None = None
     new_status: str | None = None
     status_reason: str = ""
 
@@ -73,11 +74,11 @@ def _existing_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
 
 _INSERT = (
     "INSERT OR IGNORE INTO events"
-    " (source, event_key, type, send_id, subscriber_id, email, url, occurred_at, raw)"
+    " (source, event_key, type, send_id, subscriber_id, email, url, occurred_at, raw, attempt)"
     " VALUES (?, ?, ?,"
     " (SELECT id FROM sends WHERE id = ?),"
     " COALESCE((SELECT id FROM subscribers WHERE id = ?), (SELECT id FROM subscribers WHERE email_key = ?)),"
-    " ?, ?, ?, ?)"
+    " ?, ?, ?, ?, ?)"
 )
 
 _STATUS_UPDATE = (
@@ -109,7 +110,7 @@ def store_events(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> StoreOut
             _INSERT,
             [
                 (r.source, r.event_key, r.type, r.send_id, r.subscriber_id, r.email.strip().lower(),
-                 r.email, r.url, r.occurred_at, r.raw)
+                 r.email, r.url, r.occurred_at, r.raw, r.attempt)
                 for r in fresh
             ],
         )
@@ -169,7 +170,7 @@ def unsubscribe_from_page(conn: sqlite3.Connection, subscriber_id: int, send_id:
         conn.execute(
             _INSERT,
             (source, f"{source}:{send_id}:{subscriber_id}", "unsubscribe", send_id or None, subscriber_id,
-             "", row[0], "", now, json.dumps({"send_id": send_id, "subscriber_id": subscriber_id})),
+             "", row[0], "", now, json.dumps({"send_id": send_id, "subscriber_id": subscriber_id}), None),
         )
     return True
 
@@ -180,21 +181,12 @@ def unsubscribe_from_page(conn: sqlite3.Connection, subscriber_id: int, send_id:
 def find_sends(conn: sqlite3.Connection, slug: str | None = None) -> list[sqlite3.Row]:
     """Sends (with their list name), all or those of one issue slug, oldest first."""
     sql = (
-        "SELECT s.id, s.slug, s.subject, s.backend, s.status, s.recipients, s.accepted, s.created_at,"
-        " COALESCE(l.name, '') AS list_name"
+        "SELECT s.id, s.slug, s.subject, s.backend, s.created_at, COALESCE(l.name, '') AS list_name"
         " FROM sends s LEFT JOIN lists l ON l.id = s.list_id"
     )
     if slug is None:
         return conn.execute(sql + " ORDER BY s.id").fetchall()
     return conn.execute(sql + " WHERE s.slug = ? ORDER BY s.id", (slug,)).fetchall()
-
-
-def delivery_counts(conn: sqlite3.Connection, send_id: int) -> tuple[int, int]:
-    """``(journal rows, accepted rows)`` in the delivery journal of a send."""
-    row = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(state = 'accepted'), 0) FROM deliveries WHERE send_id = ?", (send_id,)
-    ).fetchone()
-    return int(row[0]), int(row[1])
 
 
 #: Event types counted per distinct recipient in ``event_counts``.

@@ -1,17 +1,19 @@
-"""SQL for sends and the per-recipient delivery journal.
+"""SQL for sends and their delivery ledger.
 
-The journal is what makes a send exactly-once: a recipient's ``deliveries``
-row is inserted as 'sending' (in the same transaction that picks the
-recipients, so their status is re-checked at that moment) *before* the batch
-goes out, and set to accepted / failed / in_doubt after the provider answers.
-A recipient with any row for a send is never picked again by ``claim_new``;
-only an explicit ``claim_existing`` (retry failed, resend in doubt) sends
-again. Rows still 'sending' when a run starts belong to a killed run and
-become 'in_doubt'.
+The ledger (``deliveries``) is the truth about a send, and the only one:
 
-The counters on ``sends`` (recipients, accepted, failed, in_doubt, skipped)
-are kept up to date incrementally inside the same transactions and
-recomputed from the journal by ``refresh_send``.
+- when a send starts, its audience is fixed: one 'queued' row per active
+  member (in the same transaction that creates the send);
+- a run *claims* rows before any I/O ('claimed', or straight to 'sending'
+  for a backend that hands a whole batch over in one request), marks each
+  row 'sending' before its message is handed over, and records the answer
+  (accepted, failed, in_doubt) after; a claim that provably never went out is
+  released back to its ``prior`` state;
+- rows a dead run left 'sending' become 'in_doubt' and are never sent again
+  without an explicit decision; rows it left 'claimed' go back where they were.
+
+Counts and statuses are derived from these rows (``counts``,
+``list_sends``), never kept beside them.
 """
 
 from __future__ import annotations
@@ -23,14 +25,26 @@ from typing import Any, Iterable, Sequence
 from newsletter.store import transaction
 from newsletter.store.subscribers import utcnow
 
-STATES = ("sending", "accepted", "failed", "in_doubt", "skipped")
-#: Journal states counted on the ``sends`` row, with their column.
-_COUNTED = {"accepted": "accepted", "failed": "failed", "in_doubt": "in_doubt", "skipped": "skipped"}
+STATES = ("queued", "claimed", "sending", "accepted", "failed", "in_doubt", "skipped", "suppressed")
+FINAL = ("accepted", "failed", "in_doubt", "skipped", "suppressed")
+#: Provider events that prove a message was handed over (settle an in-doubt row as accepted).
+PROOF_OF_HANDOVER = ("processed", "delivered", "deferred", "bounce", "open", "click")
+
+#: A recipient as the engine needs it: (subscriber id, email, name, attempt).
+Claimed = tuple[int, str, str, int]
+
+# An audience member is an active subscriber who is still on the list.
+_ON_LIST = (
+    "s.status = 'active' AND EXISTS (SELECT 1 FROM memberships m"
+    " WHERE m.list_id = ? AND m.subscriber_id = s.id)"
+)
 
 
-def find_send(conn: sqlite3.Connection, slug: str, list_id: int) -> dict[str, Any] | None:
-    """The send of issue ``slug`` to list ``list_id``, or ``None``."""
-    row = conn.execute("SELECT * FROM sends WHERE slug = ? AND list_id = ?", (slug, list_id)).fetchone()
+def find_send(conn: sqlite3.Connection, slug: str, list_id: int, audience: str = "") -> dict[str, Any] | None:
+    """The send of issue ``slug`` to list ``list_id`` (and segment ``audience``), or ``None``."""
+    row = conn.execute(
+        "SELECT * FROM sends WHERE slug = ? AND list_id = ? AND audience = ?", (slug, list_id, audience)
+    ).fetchone()
     return dict(row) if row else None
 
 
@@ -40,23 +54,76 @@ def get_send(conn: sqlite3.Connection, send_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def _members_sql(where: str) -> str:
+    # Active members of the list (and of the segment), minus anyone who has
+    # already been handed this issue on this list by another send (segments overlap).
+    return (
+        "SELECT s.id FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
+        " WHERE m.list_id = ? AND s.status = 'active'" + (f" AND ({where})" if where else "")
+        + " AND NOT EXISTS (SELECT 1 FROM deliveries o JOIN sends os ON os.id = o.send_id"
+        "  WHERE o.subscriber_id = s.id AND os.slug = ? AND os.list_id = m.list_id AND os.id != ?"
+        "  AND o.state IN ('accepted', 'sending', 'in_doubt', 'skipped'))"
+    )
+
+
+def count_audience(conn: sqlite3.Connection, slug: str, list_id: int, where: str = "",
+                   params: Sequence[Any] = ()) -> tuple[int, int]:
+    """``(members to send, members suppressed)`` of a send not created yet (its plan)."""
+    active = conn.execute(
+        f"SELECT COUNT(*) FROM ({_members_sql(where)})", (list_id, *params, slug, 0)
+    ).fetchone()[0]
+    suppressed = conn.execute(
+        "SELECT COUNT(*) FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
+        " WHERE m.list_id = ? AND s.status != 'active'", (list_id,)
+    ).fetchone()[0]
+    return int(active), int(suppressed)
+
+
 def create_send(
     conn: sqlite3.Connection,
     *,
     slug: str,
-    html_sha256: str,
     list_id: int,
+    html_sha256: str,
     backend: str,
     subject: str,
     links: Sequence[str],
-) -> int:
-    """Insert a 'planned' send and return its id."""
+    audience: str = "",
+    where: str = "",
+    params: Sequence[Any] = (),
+) -> tuple[int, int]:
+    """Create a send and fix its audience in one transaction; return ``(send id, audience size)``."""
+    now = utcnow()
+    with transaction(conn):
+        send_id = conn.execute(
+            "INSERT INTO sends (slug, list_id, audience, html_sha256, backend, subject, links, created_at, started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (slug, list_id, audience, html_sha256, backend, subject, json.dumps(list(links)), now, now),
+        ).lastrowid
+        assert send_id is not None
+        size = conn.execute(
+            "INSERT INTO deliveries (send_id, subscriber_id, state, updated_at)"
+            f" SELECT ?, id, 'queued', ? FROM ({_members_sql(where)}) ORDER BY id",
+            (send_id, now, list_id, *params, slug, send_id),
+        ).rowcount
+    return send_id, size
+
+
+def add_new_members(conn: sqlite3.Connection, send_id: int, list_id: int, slug: str, where: str = "",
+                    params: Sequence[Any] = (), *, dry_run: bool = False) -> int:
+    """Members who joined since the send started (no ledger row yet): count them, or queue them."""
+    select = (
+        f"SELECT id FROM ({_members_sql(where)}) AS a"
+        " WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.send_id = ? AND d.subscriber_id = a.id)"
+    )
+    args = (list_id, *params, slug, send_id, send_id)
+    if dry_run:
+        return int(conn.execute(f"SELECT COUNT(*) FROM ({select})", args).fetchone()[0])
     with transaction(conn):
         return conn.execute(
-            "INSERT INTO sends (slug, html_sha256, list_id, backend, subject, links, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (slug, html_sha256, list_id, backend, subject, json.dumps(list(links)), utcnow()),
-        ).lastrowid
+            f"INSERT INTO deliveries (send_id, subscriber_id, state, updated_at) SELECT ?, id, 'queued', ? FROM ({select})",
+            (send_id, utcnow(), *args),
+        ).rowcount
 
 
 def update_send_version(
@@ -70,297 +137,232 @@ def update_send_version(
         )
 
 
-def delete_send_if_empty(conn: sqlite3.Connection, send_id: int) -> bool:
-    """Remove a send that has no journal rows (nothing was ever sent); return whether it did."""
+def delete_unsent(conn: sqlite3.Connection, send_id: int) -> bool:
+    """Remove a send nothing of which was ever handed over (a refused login); return whether it did."""
     with transaction(conn):
-        if conn.execute("SELECT 1 FROM deliveries WHERE send_id = ? LIMIT 1", (send_id,)).fetchone():
+        if conn.execute(
+            "SELECT 1 FROM deliveries WHERE send_id = ? AND (attempts > 0 OR state NOT IN ('queued', 'suppressed', 'claimed'))"
+            " LIMIT 1", (send_id,)
+        ).fetchone():
             return False
+        conn.execute("DELETE FROM send_runs WHERE send_id = ?", (send_id,))
+        conn.execute("DELETE FROM deliveries WHERE send_id = ?", (send_id,))
         conn.execute("DELETE FROM sends WHERE id = ?", (send_id,))
         return True
 
 
-def delivery_counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
-    """Journal rows of a send by state (every state present)."""
-    counts = {state: 0 for state in STATES}
-    for state, n in conn.execute(
-        "SELECT state, COUNT(*) FROM deliveries WHERE send_id = ? GROUP BY state", (send_id,)
-    ):
-        counts[state] = n
-    return counts
+def counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
+    """Ledger rows of a send by state (every state present)."""
+    found = {state: 0 for state in STATES}
+    for state, n in conn.execute("SELECT state, COUNT(*) FROM deliveries WHERE send_id = ? GROUP BY state", (send_id,)):
+        found[state] = n
+    return found
 
 
-def refresh_send(conn: sqlite3.Connection, send_id: int, *, status: str | None = None, finished: bool = False) -> dict[str, int]:
-    """Recompute a send's counters from its journal, optionally set its status; return the counts."""
-    with transaction(conn):
-        counts = delivery_counts(conn, send_id)
-        conn.execute(
-            "UPDATE sends SET recipients = ?, accepted = ?, failed = ?, in_doubt = ?, skipped = ?,"
-            " status = COALESCE(?, status), finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?",
-            (
-                sum(counts.values()),
-                counts["accepted"],
-                counts["failed"],
-                counts["in_doubt"] + counts["sending"],
-                counts["skipped"],
-                status,
-                finished,
-                utcnow(),
-                send_id,
-            ),
-        )
-    return counts
+# --- claims --------------------------------------------------------------------
 
 
-def start_run(conn: sqlite3.Connection, send_id: int) -> int:
-    """Mark the send 'sending' and turn rows a killed run left 'sending' into 'in_doubt'; return how many."""
-    with transaction(conn):
-        stale = conn.execute(
-            "UPDATE deliveries SET state = 'in_doubt', error = 'process stopped while this batch was being sent',"
-            " updated_at = ? WHERE send_id = ? AND state = 'sending'",
-            (utcnow(), send_id),
-        ).rowcount
-        conn.execute(
-            "UPDATE sends SET status = 'sending', started_at = COALESCE(started_at, ?) WHERE id = ?",
-            (utcnow(), send_id),
-        )
-    refresh_send(conn, send_id)
-    return stale
+def _claimed_rows(conn: sqlite3.Connection, send_id: int, run_id: int, batch: int) -> list[Claimed]:
+    rows = conn.execute(
+        "SELECT s.id, s.email, s.name, d.attempts FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
+        " WHERE d.send_id = ? AND d.run_id = ? AND d.batch = ? AND d.state IN ('claimed', 'sending')"
+        " ORDER BY d.subscriber_id",
+        (send_id, run_id, batch),
+    ).fetchall()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def pending_counts(conn: sqlite3.Connection, send_id: int, list_id: int) -> tuple[int, int]:
-    """``(to_send, suppressed)``: list members with no journal row, active and not active."""
-    row = conn.execute(
-        "SELECT COALESCE(SUM(s.status = 'active'), 0), COALESCE(SUM(s.status != 'active'), 0)"
-        " FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
-        " WHERE m.list_id = ? AND NOT EXISTS"
-        " (SELECT 1 FROM deliveries d WHERE d.send_id = ? AND d.subscriber_id = m.subscriber_id)",
-        (list_id, send_id),
-    ).fetchone()
-    return int(row[0]), int(row[1])
+def claim(
+    conn: sqlite3.Connection,
+    send_id: int,
+    list_id: int,
+    run_id: int,
+    *,
+    source: str,
+    after_id: int,
+    limit: int,
+    batch: int,
+    handed_over: bool,
+) -> tuple[list[Claimed], int]:
+    """Claim the next ``limit`` rows in state ``source`` (queued, in_doubt or failed) above ``after_id``.
 
-
-def count_active_members(conn: sqlite3.Connection, list_id: int) -> tuple[int, int]:
-    """``(active, suppressed)`` members of a list (the plan of a send not yet created)."""
-    row = conn.execute(
-        "SELECT COALESCE(SUM(s.status = 'active'), 0), COALESCE(SUM(s.status != 'active'), 0)"
-        " FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id WHERE m.list_id = ?",
-        (list_id,),
-    ).fetchone()
-    return int(row[0]), int(row[1])
-
-
-def claim_new(
-    conn: sqlite3.Connection, send_id: int, list_id: int, *, after_id: int, limit: int, batch: int
-) -> list[tuple[int, str, str]]:
-    """Pick the next ``limit`` active members with no journal row (ids above ``after_id``) and journal them 'sending'.
-
-    Returns ``[(subscriber_id, email, name)]`` in id order. Picking and
-    journaling happen in one transaction, so a subscriber who unsubscribed a
-    moment ago is not picked, and no two runs can pick the same recipient.
+    Returns the claimed recipients (in id order) and the highest id looked
+    at. In the same transaction, queued members who are no longer active or
+    on the list become 'suppressed', so nobody who left a moment ago is sent
+    to; in-doubt and failed rows of such members are left as they are. With
+    ``handed_over`` the rows go straight to 'sending' (one request carries the
+    whole batch), else to 'claimed' for ``mark_sending`` per message.
     """
-    with transaction(conn):
-        # INSERT ... SELECT journals the batch in one statement; the rows are
-        # then read back by their batch number from the same id range.
-        claimed = conn.execute(
-            "INSERT INTO deliveries (send_id, subscriber_id, state, batch, updated_at)"
-            " SELECT ?, m.subscriber_id, 'sending', ?, ? FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
-            " WHERE m.list_id = ? AND m.subscriber_id > ? AND s.status = 'active' AND NOT EXISTS"
-            " (SELECT 1 FROM deliveries d WHERE d.send_id = ? AND d.subscriber_id = m.subscriber_id)"
-            " ORDER BY m.subscriber_id LIMIT ?",
-            (send_id, batch, utcnow(), list_id, after_id, send_id, limit),
-        ).rowcount
-        if not claimed:
-            return []
-        rows = conn.execute(
-            "SELECT s.id, s.email, s.name FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
-            " WHERE d.send_id = ? AND d.subscriber_id > ? AND d.batch = ? AND d.state = 'sending'"
-            " ORDER BY d.subscriber_id",
-            (send_id, after_id, batch),
-        ).fetchall()
-        conn.execute("UPDATE sends SET recipients = recipients + ? WHERE id = ?", (len(rows), send_id))
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
-def claim_existing(
-    conn: sqlite3.Connection, send_id: int, state: str, *, after_id: int, limit: int, batch: int
-) -> list[tuple[int, str, str]]:
-    """Like ``claim_new`` for rows in ``state`` ('failed' or 'in_doubt'), for an explicit retry.
-
-    Recipients who are no longer active are left as they are.
-    """
-    if state not in ("failed", "in_doubt"):
-        raise ValueError(f"cannot re-send rows in state {state!r}")
-    with transaction(conn):
-        rows = conn.execute(
-            "SELECT s.id, s.email, s.name FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
-            " WHERE d.send_id = ? AND d.state = ? AND d.subscriber_id > ? AND s.status = 'active'"
-            " ORDER BY d.subscriber_id LIMIT ?",
-            (send_id, state, after_id, limit),
-        ).fetchall()
-        _reclaim(conn, send_id, state, rows, batch)
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
-def claim_ids(
-    conn: sqlite3.Connection, send_id: int, subscriber_ids: Sequence[int], state: str, *, batch: int
-) -> list[tuple[int, str, str]]:
-    """Claim the given recipients' rows that are still in ``state`` (the end-of-run retry of temporary refusals)."""
-    if state not in ("failed", "in_doubt"):
-        raise ValueError(f"cannot re-send rows in state {state!r}")
-    if not subscriber_ids:
-        return []
-    marks = ",".join("?" * len(subscriber_ids))
-    with transaction(conn):
-        rows = conn.execute(
-            "SELECT s.id, s.email, s.name FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
-            f" WHERE d.send_id = ? AND d.state = ? AND s.status = 'active' AND d.subscriber_id IN ({marks})"
-            " ORDER BY d.subscriber_id",
-            (send_id, state, *subscriber_ids),
-        ).fetchall()
-        _reclaim(conn, send_id, state, rows, batch)
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
-def _reclaim(conn: sqlite3.Connection, send_id: int, state: str, rows, batch: int) -> None:
-    """Journal ``rows`` (earlier ``state``) as 'sending' again in ``batch``, inside the caller's transaction."""
-    if not rows:
-        return
-    conn.executemany(
-        "UPDATE deliveries SET state = 'sending', batch = ?, attempts = attempts + 1, updated_at = ?"
-        " WHERE send_id = ? AND subscriber_id = ?",
-        [(batch, utcnow(), send_id, r[0]) for r in rows],
-    )
-    conn.execute(f"UPDATE sends SET {_COUNTED[state]} = {_COUNTED[state]} - ? WHERE id = ?", (len(rows), send_id))
-
-
-def next_batch_number(conn: sqlite3.Connection, send_id: int) -> int:
-    """A batch number never used before in this send (batch numbers identify a run's claims)."""
-    return (conn.execute("SELECT MAX(batch) FROM deliveries WHERE send_id = ?", (send_id,)).fetchone()[0] or 0) + 1
-
-
-def finish_batch(
-    conn: sqlite3.Connection, send_id: int, outcomes: Iterable[tuple[int, str, str, str]], *, batch: int | None = None
-) -> None:
-    """Record ``(subscriber_id, state, message_id, error)`` for journaled rows, in one transaction.
-
-    With ``batch`` (the claim's batch number) and one identical outcome for
-    every row of the claim, a single statement records them all.
-    """
+    if source not in ("queued", "in_doubt", "failed"):
+        raise ValueError(f"cannot claim rows in state {source!r}")
     now = utcnow()
-    rows = [(state, message_id, error[:1000], now, send_id, sid) for sid, state, message_id, error in outcomes]
-    if batch is not None and rows and len({r[:3] for r in rows}) == 1:
-        state, message_id, error = rows[0][:3]
-        if state not in _COUNTED:
-            raise ValueError(f"cannot finish a delivery as {state!r}")
-        try:
-            with transaction(conn):
-                n = conn.execute(
-                    "UPDATE deliveries SET state = ?, message_id = ?, error = ?, updated_at = ?"
-                    " WHERE send_id = ? AND subscriber_id BETWEEN ? AND ? AND batch = ? AND state = 'sending'",
-                    (state, message_id, error, now, send_id, min(r[5] for r in rows), max(r[5] for r in rows), batch),
-                ).rowcount
-                if n != len(rows):
-                    raise _Mismatch()  # not exactly the claim: roll back, record row by row
-                conn.execute(f"UPDATE sends SET {_COUNTED[state]} = {_COUNTED[state]} + ? WHERE id = ?", (n, send_id))
-            return
-        except _Mismatch:
-            pass
-    _finish_rows(conn, send_id, rows)
+    with transaction(conn):
+        rows = conn.execute(
+            f"SELECT d.subscriber_id, {_ON_LIST.replace('s.id', 'd.subscriber_id')} AS ok"
+            " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
+            " WHERE d.send_id = ? AND d.state = ? AND d.subscriber_id > ? ORDER BY d.subscriber_id LIMIT ?",
+            (list_id, send_id, source, after_id, limit),
+        ).fetchall()
+        if not rows:
+            return [], after_id
+        gone = [(now, send_id, r[0]) for r in rows if not r[1]]
+        if gone and source == "queued":
+            conn.executemany(
+                "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE send_id = ? AND subscriber_id = ?", gone
+            )
+        wanted = [r[0] for r in rows if r[1]]
+        if wanted:
+            state, bump = ("sending", 1) if handed_over else ("claimed", 0)
+            conn.executemany(
+                "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"
+                " updated_at = ? WHERE send_id = ? AND subscriber_id = ? AND state = ?",
+                [(state, run_id, batch, bump, now, send_id, sid, source) for sid in wanted],
+            )
+        claimed = _claimed_rows(conn, send_id, run_id, batch) if wanted else []
+    return claimed, rows[-1][0]
 
 
-class _Mismatch(Exception):
-    pass
-
-
-def _finish_rows(conn: sqlite3.Connection, send_id: int, rows: list[tuple]) -> None:
-    deltas: dict[str, int] = {}
-    for state, *_ in rows:
-        if state not in _COUNTED:
-            raise ValueError(f"cannot finish a delivery as {state!r}")
-        deltas[state] = deltas.get(state, 0) + 1
+def claim_ids(conn: sqlite3.Connection, send_id: int, run_id: int, ids: Sequence[int], *, batch: int,
+              handed_over: bool) -> list[Claimed]:
+    """Claim again the given rows that are still 'failed' (the end-of-run retry of temporary refusals)."""
+    now = utcnow()
+    state, bump = ("sending", 1) if handed_over else ("claimed", 0)
     with transaction(conn):
         conn.executemany(
-            "UPDATE deliveries SET state = ?, message_id = ?, error = ?, updated_at = ?"
-            " WHERE send_id = ? AND subscriber_id = ? AND state = 'sending'",
+            "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"
+            " updated_at = ? WHERE send_id = ? AND subscriber_id = ? AND state = 'failed'"
+            " AND (SELECT status FROM subscribers WHERE id = ?) = 'active'",
+            [(state, run_id, batch, bump, now, send_id, sid, sid) for sid in ids],
+        )
+        return _claimed_rows(conn, send_id, run_id, batch)
+
+
+def mark_sending(conn: sqlite3.Connection, send_id: int, run_id: int, subscriber_id: int) -> bool:
+    """Journal that one claimed message is being handed over now; False if the claim is no longer ours."""
+    with transaction(conn):
+        return conn.execute(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ?"
+            " WHERE send_id = ? AND subscriber_id = ? AND run_id = ? AND state = 'claimed'",
+            (utcnow(), send_id, subscriber_id, run_id),
+        ).rowcount == 1
+
+
+def record(conn: sqlite3.Connection, send_id: int, run_id: int,
+           outcomes: Iterable[tuple[int, str, str, str]]) -> int:
+    """Record ``(subscriber_id, state, message_id, error)`` for rows this run holds; return how many matched.
+
+    ``state`` is final (accepted, failed, in_doubt). A row that is no longer
+    this run's (taken over after its lease expired) is not touched: the
+    caller compares the count and stops.
+    """
+    now = utcnow()
+    rows = []
+    for sid, state, message_id, error in outcomes:
+        if state not in ("accepted", "failed", "in_doubt"):
+            raise ValueError(f"cannot record a delivery as {state!r}")
+        rows.append((state, message_id, error[:1000], now, send_id, sid, run_id))
+    if not rows:
+        return 0
+    with transaction(conn):
+        before = conn.total_changes
+        conn.executemany(
+            "UPDATE deliveries SET state = ?, prior = NULL, run_id = NULL, message_id = ?, error = ?, updated_at = ?"
+            " WHERE send_id = ? AND subscriber_id = ? AND run_id = ? AND state IN ('claimed', 'sending')",
             rows,
         )
-        if deltas:
-            sets = ", ".join(f"{_COUNTED[s]} = {_COUNTED[s]} + {n}" for s, n in deltas.items())
-            conn.execute(f"UPDATE sends SET {sets} WHERE id = ?", (send_id,))
+        return conn.total_changes - before
 
 
-def release(conn: sqlite3.Connection, send_id: int, subscriber_ids: Sequence[int], *, restore: str | None) -> None:
-    """Undo a claim for recipients whose messages certainly did not go out.
-
-    New claims (``restore=None``) are deleted, so the recipient is simply still
-    pending; re-sends go back to their previous state.
-    """
+def release(conn: sqlite3.Connection, send_id: int, run_id: int, subscriber_ids: Sequence[int]) -> int:
+    """Undo claims whose messages certainly did not go out: each row returns to its prior state."""
     if not subscriber_ids:
-        return
-    params = [(send_id, sid) for sid in subscriber_ids]
+        return 0
     with transaction(conn):
-        if restore is None:
-            conn.executemany("DELETE FROM deliveries WHERE send_id = ? AND subscriber_id = ? AND state = 'sending'", params)
-            conn.execute("UPDATE sends SET recipients = recipients - ? WHERE id = ?", (len(params), send_id))
-        else:
-            conn.executemany(
-                f"UPDATE deliveries SET state = '{restore}' WHERE send_id = ? AND subscriber_id = ? AND state = 'sending'",
-                [(s, sid) for s, sid in params],
-            )
-            col = _COUNTED[restore]
-            conn.execute(f"UPDATE sends SET {col} = {col} + ? WHERE id = ?", (len(params), send_id))
+        before = conn.total_changes
+        conn.executemany(
+            "UPDATE deliveries SET state = prior, prior = NULL, run_id = NULL, updated_at = ?,"
+            " attempts = attempts - (state = 'sending')"
+            " WHERE send_id = ? AND subscriber_id = ? AND run_id = ? AND state IN ('claimed', 'sending')",
+            [(utcnow(), send_id, sid, run_id) for sid in subscriber_ids],
+        )
+        return conn.total_changes - before
 
 
 def skip_in_doubt(conn: sqlite3.Connection, send_id: int) -> int:
     """Mark every in-doubt row 'skipped' (the user decided not to re-send); return how many."""
     with transaction(conn):
-        n = conn.execute(
+        return conn.execute(
             "UPDATE deliveries SET state = 'skipped', updated_at = ? WHERE send_id = ? AND state = 'in_doubt'",
             (utcnow(), send_id),
         ).rowcount
-        conn.execute("UPDATE sends SET in_doubt = in_doubt - ?, skipped = skipped + ? WHERE id = ?", (n, n, send_id))
-    return n
 
 
-def in_doubt_emails(conn: sqlite3.Connection, send_id: int, limit: int = 20) -> list[str]:
-    """Some addresses whose delivery is in doubt (for the report)."""
-    return [
-        r[0]
-        for r in conn.execute(
-            "SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
-            " WHERE d.send_id = ? AND d.state = 'in_doubt' ORDER BY d.subscriber_id LIMIT ?",
-            (send_id, limit),
-        )
-    ]
+def settle_from_events(conn: sqlite3.Connection, send_id: int, *, dry_run: bool = False) -> tuple[int, int]:
+    """Settle in-doubt rows from the provider's own record; return ``(accepted, failed)``.
+
+    An event proving the hand-over (processed, delivered, deferred, bounce,
+    or an open or click: the message arrived) for any attempt settles the row
+    as accepted; ``dropped`` for the row's own latest attempt settles it as failed.
+    """
+    marks = ",".join("?" * len(PROOF_OF_HANDOVER))
+    proven = (
+        "EXISTS (SELECT 1 FROM events e WHERE e.send_id = deliveries.send_id"
+        f" AND e.subscriber_id = deliveries.subscriber_id AND e.type IN ({marks}))"
+    )
+    dropped = (
+        "EXISTS (SELECT 1 FROM events e WHERE e.send_id = deliveries.send_id"
+        " AND e.subscriber_id = deliveries.subscriber_id AND e.type = 'dropped' AND e.attempt = deliveries.attempts)"
+    )
+    base = "FROM deliveries WHERE send_id = ? AND state = 'in_doubt'"
+    if dry_run:
+        accepted = conn.execute(f"SELECT COUNT(*) {base} AND {proven}", (send_id, *PROOF_OF_HANDOVER)).fetchone()[0]
+        failed = conn.execute(f"SELECT COUNT(*) {base} AND NOT {proven} AND {dropped}",
+                              (send_id, *PROOF_OF_HANDOVER)).fetchone()[0]
+        return int(accepted), int(failed)
+    now = utcnow()
+    with transaction(conn):
+        accepted = conn.execute(
+            f"UPDATE deliveries SET state = 'accepted', error = 'settled: the provider reported it', updated_at = ?"
+            f" WHERE send_id = ? AND state = 'in_doubt' AND {proven}",
+            (now, send_id, *PROOF_OF_HANDOVER),
+        ).rowcount
+        failed = conn.execute(
+            f"UPDATE deliveries SET state = 'failed', error = 'settled: the provider dropped it', updated_at = ?"
+            f" WHERE send_id = ? AND state = 'in_doubt' AND {dropped}",
+            (now, send_id),
+        ).rowcount
+    return accepted, failed
 
 
-def failed_errors(conn: sqlite3.Connection, send_id: int, limit: int = 20) -> list[tuple[str, str]]:
-    """Some ``(email, error)`` of failed deliveries (for the report)."""
+def next_batch_number(conn: sqlite3.Connection, send_id: int) -> int:
+    """A batch number never used before in this send."""
+    return (conn.execute("SELECT MAX(batch) FROM deliveries WHERE send_id = ?", (send_id,)).fetchone()[0] or 0) + 1
+
+
+# --- reports -------------------------------------------------------------------
+
+
+def emails_in(conn: sqlite3.Connection, send_id: int, state: str, limit: int = 20) -> list[tuple[str, str]]:
+    """Some ``(email, error)`` of rows in ``state`` (for the report)."""
     return [
         (r[0], r[1])
         for r in conn.execute(
             "SELECT s.email, d.error FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
-            " WHERE d.send_id = ? AND d.state = 'failed' ORDER BY d.subscriber_id LIMIT ?",
-            (send_id, limit),
+            " WHERE d.send_id = ? AND d.state = ? ORDER BY d.subscriber_id LIMIT ?",
+            (send_id, state, limit),
         )
     ]
 
 
-def list_sends(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every send, newest first, with its list name and counters."""
+def list_sends(conn: sqlite3.Connection, send_id: int | None = None) -> list[dict[str, Any]]:
+    """Every send (or one), newest first, with its list name, ledger counts by state and open runs."""
+    state_sums = ", ".join(f"COALESCE(SUM(d.state = '{s}'), 0) AS {s}" for s in STATES)
     rows = conn.execute(
-        "SELECT s.id, s.slug, l.name AS list, s.backend, s.subject, s.status, s.recipients, s.accepted,"
-        " s.failed, s.in_doubt, s.skipped, s.created_at, s.started_at, s.finished_at"
-        " FROM sends s JOIN lists l ON l.id = s.list_id ORDER BY s.id DESC"
-    ).fetchall()
-    return [dict(r) for r in rows]
-
-
-def deliveries_of(conn: sqlite3.Connection, send_id: int) -> list[dict[str, Any]]:
-    """Every journal row of a send with the address (tests and reports; small sends only)."""
-    rows = conn.execute(
-        "SELECT d.*, s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
-        " WHERE d.send_id = ? ORDER BY d.subscriber_id",
-        (send_id,),
+        f"SELECT s.id, s.slug, l.name AS list, s.audience, s.backend, s.subject, s.created_at, s.started_at,"
+        f" s.finished_at, COUNT(d.subscriber_id) AS recipients, {state_sums}"
+        " FROM sends s JOIN lists l ON l.id = s.list_id LEFT JOIN deliveries d ON d.send_id = s.id"
+        + (" WHERE s.id = ?" if send_id is not None else "")
+        + " GROUP BY s.id ORDER BY s.id DESC",
+        (send_id,) if send_id is not None else (),
     ).fetchall()
     return [dict(r) for r in rows]

@@ -1,9 +1,10 @@
 """Provider and tracking events: normalise, de-duplicate, store, act on.
 
 SendGrid posts arrays of events; each carries the ``custom_args`` that
-``send`` set, flattened to top-level ``send_id`` and ``subscriber_id``
-strings. Every event becomes one ``Event`` (keeping the raw JSON), is stored
-once (de-duplicated on ``sg_event_id``; SendGrid retries and repeats), and
+``send`` set, flattened to top-level ``send_id``, ``subscriber_id`` and ``attempt``
+strings (the attempt lets ``send`` settle a recipient left in doubt). Every event becomes one ``Event`` (keeping the raw JSON), is stored
+once (de-duplicated on ``sg_event_id``, else on (message id, event, timestamp);
+SendGrid retries and repeats), and
 bounces, spam reports and unsubscribes change the subscriber's status so the
 next send skips them. Every event type is stored (processed, delivered,
 deferred, dropped, bounce, open, click, spamreport, unsubscribe,
@@ -43,6 +44,7 @@ class Event:
     email: str = ""
     url: str = ""
     event_key: str | None = None
+    attempt: int | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -59,7 +61,7 @@ class Event:
         return event_store.EventRow(
             source=self.source, type=self.type, event_key=self.event_key, send_id=self.send_id,
             subscriber_id=self.subscriber_id, email=self.email, url=self.url, occurred_at=self.occurred_at,
-            raw=json.dumps(self.raw, separators=(",", ":"), ensure_ascii=False),
+            attempt=self.attempt, raw=json.dumps(self.raw, separators=(",", ":"), ensure_ascii=False),
             new_status=status, status_reason=f"{self.source} {self.type}" if status else "",
         )
 
@@ -100,6 +102,17 @@ def _iso_time(value: Any) -> str:
     return event_store.utc_now()
 
 
+def _sendgrid_key(item: dict[str, Any], kind: str) -> str | None:
+    """De-duplication key: ``sg_event_id``, else (message id, event, timestamp) when all are there."""
+    event_id = item.get("sg_event_id")
+    if isinstance(event_id, str) and event_id:
+        return f"sg:{event_id}"
+    message_id, timestamp = item.get("sg_message_id"), item.get("timestamp")
+    if isinstance(message_id, str) and message_id and isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+        return f"sg:{message_id}:{kind}:{timestamp}"
+    return None
+
+
 def normalise_sendgrid(item: Any) -> Event | None:
     """One SendGrid webhook event as an ``Event``; None if it is not a usable event."""
     if not isinstance(item, dict):
@@ -107,7 +120,6 @@ def normalise_sendgrid(item: Any) -> Event | None:
     kind = item.get("event")
     if not isinstance(kind, str) or not kind or len(kind) > 64:
         return None
-    event_id = item.get("sg_event_id")
     email = item.get("email")
     url = item.get("url")
     return Event(
@@ -118,7 +130,8 @@ def normalise_sendgrid(item: Any) -> Event | None:
         subscriber_id=_positive_int(item.get("subscriber_id")),
         email=email if isinstance(email, str) else "",
         url=url if isinstance(url, str) else "",
-        event_key=f"sg:{event_id}" if isinstance(event_id, str) and event_id else None,
+        event_key=_sendgrid_key(item, kind),
+        attempt=_positive_int(item.get("attempt")),
         raw=item,
     )
 

@@ -76,15 +76,17 @@ def _rate(part: int, base: int) -> float | None:
 
 def stats_for_send(conn, send, top: int = 10) -> SendStats:
     """The figures of one send row (from ``store.events.find_sends``)."""
-    rows, accepted_rows = event_store.delivery_counts(conn, send["id"])
-    recipients = rows or int(send["recipients"])
-    accepted = accepted_rows if rows else int(send["accepted"])
+    from newsletter.delivery.plan import Totals
+    from newsletter.store import sends as ledger
+
+    totals = Totals.from_counts(ledger.counts(conn, send["id"]))
+    recipients, accepted = totals.recipients, totals.accepted
     counts = event_store.event_counts(conn, send["id"])
     delivered = counts["delivered"]
     base, base_name = (delivered, "delivered") if delivered else (accepted, "accepted")
     return SendStats(
         send_id=send["id"], slug=send["slug"], list=send["list_name"], subject=send["subject"],
-        backend=send["backend"], status=send["status"], created_at=send["created_at"],
+        backend=send["backend"], status=totals.status, created_at=send["created_at"],
         recipients=recipients, accepted=accepted, delivered=delivered, bounced=counts["bounced"],
         unique_opens=counts["opens"], machine_opens=counts["machine_opens"],
         open_rate=_rate(counts["opens"], base), unique_clicks=counts["clicks"],

@@ -5,8 +5,9 @@ checks *every* request against SendGrid's documented limits (a violation is
 answered 400 and recorded in ``violations``, which tests assert is empty) and
 can inject faults, one per request, from ``faults``:
 
-- ``"429"`` (with ``X-RateLimit-Reset``), ``"500"``, ``"401"``, ``"413"``:
-  answer that status without accepting anything;
+- ``"429"`` (with ``X-RateLimit-Reset``), ``"500"``/``"502"``/``"503"``/``"504"``, ``"401"``,
+  ``"413"``: answer that status without accepting anything;
+- ``"500-after"``, ``"502-after"``: accept the messages, then answer that status (a gateway);
 - ``"drop"``: close the connection without answering or accepting;
 - ``"drop-after"``: accept the messages, then close without answering;
 - ``"timeout"``: accept, then answer only after ``slow_s`` seconds;
@@ -114,8 +115,8 @@ class SendGridStandIn:
         if fault == "429":
             return self._answer(h, 429, {"errors": [{"message": "too many requests"}]},
                                 {"X-RateLimit-Reset": str(int(time.time()))})
-        if fault == "500":
-            return self._answer(h, 500, {"errors": [{"message": "internal error"}]})
+        if fault in ("500", "502", "503", "504"):  # before the body was processed: nothing taken
+            return self._answer(h, int(fault), {"errors": [{"message": "server error"}]})
         if fault == "drop":
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
@@ -126,6 +127,8 @@ class SendGridStandIn:
             h.close_connection = True
             return None
         self._accept(body)
+        if fault in ("500-after", "502-after"):  # a gateway's error after the provider took the mail
+            return self._answer(h, int(fault[:3]), {"errors": [{"message": "bad gateway"}]})
         if fault == "drop-after":
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
@@ -238,3 +241,11 @@ def settings_env(config) -> dict[str, str]:
             value = "1" if value else "0"
         env[f.name.upper()] = str(value)
     return env
+
+
+def send(issue, config, list_name: str = "news", **options):
+    """``send_issue`` with ``SendOptions(list_name, **options)`` (the engine's entry point, as the CLI calls it)."""
+    from newsletter.delivery.engine import send_issue
+    from newsletter.delivery.plan import SendOptions
+
+    return send_issue(issue, SendOptions(list_name, **options), config)

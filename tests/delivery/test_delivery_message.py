@@ -11,7 +11,7 @@ import pytest
 from newsletter.compose.model import ComposeResult, Issue
 from newsletter.delivery.base import Recipient
 from newsletter.delivery.message import MessageFactory, _qp, check_header, with_attachments
-from newsletter.errors import HeaderError
+from newsletter.errors import ConfigError, HeaderError
 from newsletter.personalize import personalize
 
 HTML = "<html><body>\n<p>Hello %%name%%,</p>\n" + "<p>Filler line with é and a long tail " * 3 + "</p>\n" * 40 + (
@@ -88,8 +88,8 @@ def test_control_characters_in_headers_are_refused(settings, bad):
     factory = MessageFactory(result(), settings)
     with pytest.raises(HeaderError):
         factory.build(Recipient(1, "a@example.org", bad))
-    with pytest.raises(HeaderError):
-        MessageFactory(result(), settings.with_overrides(newsletter_from=f"X <x@example.org>{bad}"))
+    with pytest.raises(ConfigError, match="NEWSLETTER_FROM"):  # refused as soon as the setting is read
+        settings.with_overrides(newsletter_from=f"X <x@example.org>{bad}")
 
 
 def test_attachments_wrap_the_alternative_in_mixed(settings, tmp_path):

@@ -6,7 +6,7 @@ import email
 import email.policy
 import sqlite3
 
-from newsletter.delivery import engine
+from delivery_fakes import send
 
 
 def counts(path) -> tuple[int, int]:
@@ -50,7 +50,11 @@ def test_changed_issue_after_partial_send_needs_allow_changed(cli, settings, iss
     run = cli(settings, "send", issue, "--list", "news", "--yes")
     assert run.exit_code == 2 and "--allow-changed" in run.stderr
     run = cli(settings, "send", issue, "--list", "news", "--yes", "--allow-changed")
-    assert run.exit_code == 0 and "2 accepted" in run.stdout
+    # The audience was fixed when the send started: the two who joined wait for --include-new.
+    assert run.exit_code == 0 and "Joined:     2 joined the list after the send started" in run.stdout
+    assert "this run: 0 accepted" in run.stdout
+    run = cli(settings, "send", issue, "--list", "news", "--yes", "--allow-changed", "--include-new")
+    assert run.exit_code == 0 and "this run: 2 accepted" in run.stdout
 
 
 def test_refusals_are_one_line(cli, settings, issue, make_list, write_issue):
@@ -104,7 +108,7 @@ def test_tracking_rewrites_links_for_outbox(settings, issue, make_list, tmp_path
     from newsletter import tokens
 
     make_list("news", 1)
-    report = engine.send_issue(issue, "news", settings.with_overrides(newsletter_tracking=True))
+    report = send(issue, settings.with_overrides(newsletter_tracking=True))
     assert report.accepted == 1
     data = next((tmp_path / "outbox" / "1").glob("*.eml")).read_bytes()
     html = email.message_from_bytes(data, policy=email.policy.default).get_body(("html",)).get_content()
@@ -114,16 +118,31 @@ def test_tracking_rewrites_links_for_outbox(settings, issue, make_list, tmp_path
 
 
 
-def test_second_concurrent_send_on_one_database_is_refused(cli, settings, issue, make_list, tmp_path):
-    """While one send holds the database's send lock, another refuses at once and writes nothing."""
-    import fcntl
+def test_a_send_held_by_a_live_run_is_refused_whatever_path_names_the_database(cli, settings, issue, make_list, tmp_path):
+    """The lease is in the database: a second run through a symlink to it refuses too, and writes nothing."""
+    import os
+
+    from newsletter.delivery.lease import HOST, process_started
+    from newsletter.store import connect
+    from newsletter.store import runs
 
     make_list("news", 2)
-    with open(f"{settings.newsletter_database}.send-lock", "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a running send holds
-        run = cli(settings, "send", issue, "--list", "news", "--yes")
-    assert run.exit_code != 0 and "another `newsletter send` is running" in run.stderr
-    assert counts(settings.newsletter_database) == (0, 0)
+    assert cli(settings, "send", issue, "--list", "news", "--yes", "--dry-run").exit_code == 0
+    conn = connect(settings.newsletter_database)
+    from newsletter.store import sends as ledger
+
+    send_id, _ = ledger.create_send(conn, slug="test-issue", list_id=1, html_sha256="x", backend="outbox",
+                                    subject="Test issue", links=[])
+    pid = os.getpid()  # a live process on this host holds the lease
+    run_id, _, _ = runs.start(conn, send_id, owner="other", host=HOST, pid=pid, pid_started=process_started(pid),
+                              lease_s=60, is_gone=lambda run: False)
+    link = tmp_path / "alias.db"
+    link.symlink_to(settings.newsletter_database)
+    run = cli(settings.with_overrides(newsletter_database=str(link)), "send", issue, "--list", "news", "--yes")
+    assert run.exit_code == 1 and f"send {send_id} is being sent by process {pid}" in run.stderr
+    assert ledger.counts(conn, send_id)["queued"] == 2
     assert not (tmp_path / "outbox").exists()
-    run = cli(settings, "send", issue, "--list", "news", "--yes")  # released, as when the holder exits
-    assert run.exit_code == 0 and "2 accepted" in run.stdout
+    runs.end(conn, run_id, send_id, "finished")  # the holder exits
+    conn.close()
+    run = cli(settings, "send", issue, "--list", "news", "--yes")
+    assert run.exit_code == 0 and "this run: 2 accepted" in run.stdout

@@ -32,18 +32,18 @@ def test_one_click_post_unsubscribes_and_the_next_send_skips_the_address(client,
     assert answer.status_code == 200 and "no more emails" in answer.text
     assert "set-cookie" not in answer.headers and "location" not in answer.headers
     assert status_of(ann) == "unsubscribed" and status_of(bob) == "active"
-    # The delivery engine picks its recipients with store.sends.claim_new: a new send skips Ann.
+    # A new send fixes its audience without Ann, and its claims never pick her.
     from newsletter.store import sends
 
     conn = connect(settings.newsletter_database)
     try:
-        new_send = conn.execute(
-            "INSERT INTO sends (slug, html_sha256, list_id, backend, created_at) VALUES ('next', 'y', ?, 'outbox', 'now')",
-            (ids["list_id"],)).lastrowid
-        picked = sends.claim_new(conn, new_send, ids["list_id"], after_id=0, limit=100, batch=1)
+        new_send, size = sends.create_send(conn, slug="next", list_id=ids["list_id"], html_sha256="y",
+                                           backend="outbox", subject="Next", links=[])
+        picked, _ = sends.claim(conn, new_send, ids["list_id"], 1, source="queued", after_id=0, limit=100,
+                                batch=1, handed_over=True)
     finally:
         conn.close()
-    assert [p[0] for p in picked] == [bob, cy]
+    assert size == 2 and [p[0] for p in picked] == [bob, cy]
 
 
 def test_multipart_and_repeated_posts_are_harmless(client, seed_send, status_of, count_events):

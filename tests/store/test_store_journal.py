@@ -1,12 +1,16 @@
-"""The delivery journal: claims, outcomes, stale rows, counters."""
+"""The delivery ledger: a fixed audience, claims, outcomes, runs and their leases, settling doubts."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from newsletter.store import sends as journal
-from newsletter.store import transaction
+from newsletter.delivery.plan import Totals
+from newsletter.store import runs
+from newsletter.store import sends as ledger
 from newsletter.store import subscribers as store
+from newsletter.store import transaction
 
 
 @pytest.fixture
@@ -17,46 +21,107 @@ def send(conn):
             sid, _, _ = store.upsert_subscriber(conn, f"s{i}@example.org", f"S {i}", {})
             store.add_membership(conn, list_id, sid)
         store.set_status(conn, 3, "unsubscribed")
-    send_id = journal.create_send(conn, slug="x", html_sha256="abc", list_id=list_id, backend="outbox", subject="S", links=["https://a"])
+    send_id, size = ledger.create_send(conn, slug="x", html_sha256="abc", list_id=list_id, backend="outbox",
+                                       subject="S", links=["https://a"])
+    assert size == 9  # 3 is unsubscribed: not in the audience
     return send_id, list_id
 
 
-def test_claim_new_never_returns_a_recipient_twice_and_skips_suppressed(conn, send):
+def start_run(conn, send_id, *, gone=False, lease_s=60.0, owner="a"):
+    return runs.start(conn, send_id, owner=owner, host="h", pid=1, pid_started="", lease_s=lease_s,
+                      is_gone=lambda run: gone)
+
+
+def claim(conn, send_id, list_id, run_id, source="queued", limit=100, batch=1, handed_over=True, after=0):
+    rows, _ = ledger.claim(conn, send_id, list_id, run_id, source=source, after_id=after, limit=limit,
+                           batch=batch, handed_over=handed_over)
+    return [r[0] for r in rows]
+
+
+def test_the_audience_is_fixed_when_the_send_starts(conn, send):
     send_id, list_id = send
-    first = journal.claim_new(conn, send_id, list_id, after_id=0, limit=4, batch=1)
-    assert [r[0] for r in first] == [1, 2, 4, 5]  # 3 is unsubscribed
-    # A new run starting over from id 0 does not see journaled recipients.
-    second = journal.claim_new(conn, send_id, list_id, after_id=0, limit=100, batch=2)
-    assert [r[0] for r in second] == [6, 7, 8, 9, 10]
-    assert journal.claim_new(conn, send_id, list_id, after_id=0, limit=100, batch=3) == []
-    assert journal.pending_counts(conn, send_id, list_id) == (0, 1)
+    with transaction(conn):
+        late, _, _ = store.upsert_subscriber(conn, "late@example.org", "Late", {})
+        store.add_membership(conn, list_id, late)
+    assert ledger.add_new_members(conn, send_id, list_id, "x", dry_run=True) == 1
+    run_id, _, _ = start_run(conn, send_id)
+    assert late not in claim(conn, send_id, list_id, run_id)
+    assert ledger.add_new_members(conn, send_id, list_id, "x") == 1  # only when asked (--include-new)
+    assert claim(conn, send_id, list_id, run_id, batch=2) == [late]
 
 
-def test_outcomes_counters_and_stale_rows(conn, send):
+def test_claims_never_return_a_recipient_twice_and_suppress_who_left(conn, send):
     send_id, list_id = send
-    rows = journal.claim_new(conn, send_id, list_id, after_id=0, limit=5, batch=1)
-    journal.finish_batch(conn, send_id, [(rows[0][0], "accepted", "m1", ""), (rows[1][0], "failed", "", "550 no")])
-    # Rows 3..5 stay 'sending': a killed run. The next run makes them in doubt.
-    assert journal.start_run(conn, send_id) == 3
-    counts = journal.delivery_counts(conn, send_id)
-    assert counts["accepted"] == 1 and counts["failed"] == 1 and counts["in_doubt"] == 3
-    row = journal.get_send(conn, send_id)
-    assert (row["recipients"], row["accepted"], row["failed"], row["in_doubt"]) == (5, 1, 1, 3)
-    # Explicit retry of failed rows, then of in-doubt rows.
-    again = journal.claim_existing(conn, send_id, "failed", after_id=0, limit=10, batch=2)
-    assert [r[0] for r in again] == [rows[1][0]]
-    journal.finish_batch(conn, send_id, [(rows[1][0], "accepted", "m2", "")])
-    assert journal.skip_in_doubt(conn, send_id) == 3
-    row = journal.get_send(conn, send_id)
-    assert (row["accepted"], row["failed"], row["in_doubt"], row["skipped"]) == (2, 0, 0, 3)
-    assert journal.refresh_send(conn, send_id)["skipped"] == 3
+    run_id, _, _ = start_run(conn, send_id)
+    assert claim(conn, send_id, list_id, run_id, limit=4) == [1, 2, 4, 5]
+    with transaction(conn):
+        store.set_status(conn, 7, "bounced")  # after the audience was fixed, before its batch was claimed
+    assert claim(conn, send_id, list_id, run_id, batch=2) == [6, 8, 9, 10]
+    assert claim(conn, send_id, list_id, run_id, batch=3) == []
+    counts = ledger.counts(conn, send_id)
+    assert (counts["sending"], counts["suppressed"], counts["queued"]) == (8, 1, 0)
 
 
-def test_release_undoes_a_claim_that_never_went_out(conn, send):
+def test_a_dead_runs_rows_in_flight_become_in_doubt_and_its_claims_go_back(conn, send):
     send_id, list_id = send
-    rows = journal.claim_new(conn, send_id, list_id, after_id=0, limit=3, batch=1)
-    journal.release(conn, send_id, [r[0] for r in rows], restore=None)
-    assert journal.delivery_counts(conn, send_id)["sending"] == 0
-    assert journal.get_send(conn, send_id)["recipients"] == 0
-    assert journal.delete_send_if_empty(conn, send_id) is True
-    assert journal.get_send(conn, send_id) is None
+    run_id, _, _ = start_run(conn, send_id)
+    ids = claim(conn, send_id, list_id, run_id, limit=5, handed_over=False)  # claimed, per message
+    assert ledger.mark_sending(conn, send_id, run_id, ids[0]) and ledger.mark_sending(conn, send_id, run_id, ids[1])
+    assert ledger.record(conn, send_id, run_id, [(ids[0], "accepted", "m1", "")]) == 1
+    # ids[1] is on the wire, ids[2:] only claimed, when the process dies.
+    second, _, holder = start_run(conn, send_id, owner="b")
+    assert second == 0 and holder.id == run_id  # a fresh lease is respected
+    second, doubt, holder = start_run(conn, send_id, owner="b", gone=True)
+    assert second and holder is None and doubt == 1
+    counts = ledger.counts(conn, send_id)
+    assert (counts["accepted"], counts["in_doubt"], counts["queued"], counts["claimed"]) == (1, 1, 7, 0)
+    # The dead run can no longer record anything: its rows are not its own.
+    assert ledger.record(conn, send_id, run_id, [(ids[2], "accepted", "m3", "")]) == 0
+    assert not ledger.mark_sending(conn, send_id, run_id, ids[3])
+
+
+def test_an_expired_lease_is_taken_over_and_a_renewal_then_fails(conn, send):
+    send_id, _ = send
+    first, _, _ = start_run(conn, send_id, lease_s=-1)  # a lease that has already run out
+    second, _, holder = start_run(conn, send_id, owner="b")
+    assert second and holder is None
+    assert runs.renew(conn, first, 60) is False and runs.renew(conn, second, 60) is True
+
+
+def test_release_returns_rows_to_where_they_were(conn, send):
+    send_id, list_id = send
+    run_id, _, _ = start_run(conn, send_id)
+    ids = claim(conn, send_id, list_id, run_id, limit=3)
+    ledger.record(conn, send_id, run_id, [(i, "in_doubt", "", "timeout") for i in ids])
+    again = claim(conn, send_id, list_id, run_id, source="in_doubt", batch=2)
+    assert again == ids
+    assert ledger.release(conn, send_id, run_id, again) == 3  # e.g. 401: provably not sent
+    counts = ledger.counts(conn, send_id)
+    assert counts["in_doubt"] == 3 and counts["sending"] == 0
+    assert ledger.skip_in_doubt(conn, send_id) == 3
+    assert Totals.from_counts(ledger.counts(conn, send_id)).line().startswith("0 accepted, 0 failed, 0 in doubt, 3 skipped")
+
+
+def test_an_unsent_send_can_be_removed_without_trace(conn, send):
+    send_id, list_id = send
+    run_id, _, _ = start_run(conn, send_id)
+    ids = claim(conn, send_id, list_id, run_id, limit=3)
+    ledger.release(conn, send_id, run_id, ids)
+    assert ledger.delete_unsent(conn, send_id) is True
+    assert ledger.get_send(conn, send_id) is None
+
+
+def test_provider_events_settle_doubts(conn, send):
+    send_id, list_id = send
+    run_id, _, _ = start_run(conn, send_id)
+    ids = claim(conn, send_id, list_id, run_id, limit=3)
+    ledger.record(conn, send_id, run_id, [(i, "in_doubt", "", "HTTP 502") for i in ids])
+    events = [(ids[0], "delivered", 1), (ids[1], "dropped", 1), (ids[2], "dropped", 7)]  # 7: another attempt
+    with transaction(conn):
+        for sid, kind, attempt in events:
+            conn.execute("INSERT INTO events (source, type, send_id, subscriber_id, occurred_at, raw, attempt)"
+                         " VALUES ('sendgrid', ?, ?, ?, 'now', ?, ?)", (kind, send_id, sid, json.dumps({}), attempt))
+    assert ledger.settle_from_events(conn, send_id, dry_run=True) == (1, 1)
+    assert ledger.settle_from_events(conn, send_id) == (1, 1)
+    counts = ledger.counts(conn, send_id)
+    assert (counts["accepted"], counts["failed"], counts["in_doubt"]) == (1, 1, 1)

@@ -1,0 +1,103 @@
+"""A run's hold on a send: the lease in the database, renewed by a heartbeat thread.
+
+The lease, not a lock file, decides who may send: it works whatever path
+the database is reached by, survives nothing but its process, and is what
+several workers on several hosts need. A run whose process is gone from this
+host is taken over at once; one on another host when its lease expires.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+from pathlib import Path
+
+from newsletter.errors import BusyError, NewsletterError
+from newsletter.store import connect
+from newsletter.store import runs as run_store
+
+HOST = socket.gethostname()
+
+
+def process_started(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot), '' if unknown; tells a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]  # field 22, counted after the command name
+
+
+def is_gone(run: run_store.RunRow) -> bool:
+    """True when ``run`` belonged to a process of this host that no longer exists."""
+    if run.host != HOST:
+        return False
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # exists, owned by someone else
+    return bool(run.pid_started) and process_started(run.pid) not in ("", run.pid_started)
+
+
+class Lease:
+    """Holds one run of a send; ``with Lease(...)`` renews it until the block ends.
+
+    ``lost`` is set when the heartbeat finds the run taken over (its lease
+    expired while the process was stalled): the run must stop at once.
+    """
+
+    def __init__(self, conn, database: str, send_id: int, *, seconds: float, timeout: float) -> None:
+        self.conn = conn
+        self.database = database
+        self.send_id = send_id
+        self.seconds = seconds
+        self.timeout = timeout
+        self.run_id = 0
+        self.taken_over = 0  # rows an earlier, dead run left in flight, now in doubt
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> "Lease":
+        """Open the run, or raise ``BusyError`` naming the run that holds the send."""
+        pid = os.getpid()
+        run_id, doubt, holder = run_store.start(
+            self.conn, self.send_id, owner=secrets.token_hex(8), host=HOST, pid=pid,
+            pid_started=process_started(pid), lease_s=self.seconds, is_gone=is_gone,
+        )
+        if holder is not None:
+            raise BusyError(
+                f"send {self.send_id} is being sent by process {holder.pid} on {holder.host} "
+                f"(since {holder.started_at}); wait for it to finish, or stop it",
+                subject=self.database,
+            )
+        self.run_id, self.taken_over = run_id, doubt
+        self._thread = threading.Thread(target=self._beat, name="lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        conn = None
+        try:
+            conn = connect(self.database, migrate_schema=False, timeout=self.timeout)
+            while not self._stop.wait(self.seconds / 3):
+                if not run_store.renew(conn, self.run_id, self.seconds):
+                    self.lost.set()
+                    return
+        except NewsletterError:
+            pass  # cannot renew: the lease runs out and the run is treated as gone
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def release(self, outcome: str) -> None:
+        """Stop renewing and close the run (what it still holds is settled as for a dead run)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.run_id and not self.lost.is_set():
+            run_store.end(self.conn, self.run_id, self.send_id, outcome)

@@ -1,0 +1,187 @@
+"""One run of a send: claim a batch, hand it to the backend, record every outcome, repeat.
+
+``SendRun.execute`` is the loop; the guarantees come from the order of its
+steps (journal first, then act) and from the ledger functions in
+``store/sends.py``:
+
+1. a batch is claimed in one transaction before any I/O: rows go to
+   'sending' (a backend that hands the batch over in one request) or to
+   'claimed' and then to 'sending' one message at a time, just before each
+   hand-over (``LedgerJournal.handing_over``);
+2. the backend returns an outcome for every recipient; accepted, failed and
+   in-doubt ones are recorded, ones that provably did not go out are
+   released (the run stops) or recorded as failed and retried at the end
+   (temporary refusals);
+3. between batches the run stops when asked (Ctrl-C, SIGTERM, ``stop``), or
+   when its lease was lost; a batch in flight is never abandoned silently.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Outcome, Recipient
+from newsletter.delivery.lease import Lease
+from newsletter.errors import DeliveryError, NewsletterError
+from newsletter.store import sends as ledger
+
+Progress = Callable[[int, int, dict[str, int]], None]
+
+
+class LedgerJournal:
+    """The ledger as a per-message backend sees it (thread-safe: SMTP lanes share it)."""
+
+    def __init__(self, conn: Any, send_id: int, run_id: int) -> None:
+        self.conn, self.send_id, self.run_id = conn, send_id, run_id
+        self.lock = threading.Lock()
+        self.recorded: set[int] = set()
+        self.lost = 0  # outcomes whose row was no longer this run's
+
+    def handing_over(self, recipient: Recipient) -> bool:
+        """Journal 'sending' for this message before it leaves; False if the claim is gone."""
+        with self.lock:
+            return ledger.mark_sending(self.conn, self.send_id, self.run_id, recipient.subscriber_id)
+
+    def answered(self, outcome: Outcome) -> None:
+        """Record a final outcome at once (so a crash cannot turn it into doubt)."""
+        if outcome.state in (ACCEPTED, FAILED, IN_DOUBT):
+            self.record([outcome])
+
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Record final outcomes in one transaction."""
+        rows = [(o.subscriber_id, o.state, o.message_id, o.error) for o in outcomes]
+        if not rows:
+            return
+        with self.lock:
+            matched = ledger.record(self.conn, self.send_id, self.run_id, rows)
+            self.recorded.update(o.subscriber_id for o in outcomes)
+            self.lost += len(rows) - matched
+
+
+@dataclass
+class RunCounts:
+    """What one run did."""
+
+    accepted: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+    done: int = 0
+    interrupted: bool = False
+
+    def add(self, outcomes: Sequence[Outcome]) -> None:
+        """Count final outcomes."""
+        for o in outcomes:
+            if o.state == ACCEPTED:
+                self.accepted += 1
+            elif o.state == FAILED:
+                self.failed += 1
+            elif o.state == IN_DOUBT:
+                self.in_doubt += 1
+
+
+@dataclass
+class SendRun:
+    """One run of one send over an open backend, holding the send's lease."""
+
+    conn: Any
+    backend: Backend
+    lease: Lease
+    send_id: int
+    list_id: int
+    make_recipient: Callable[[tuple[int, str, str, int]], Recipient]
+    rate: float = 0.0
+    retry_delays: Sequence[float] = ()
+    progress: Progress | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    total: int = 0
+    counts: RunCounts = field(default_factory=RunCounts)
+
+    def __post_init__(self) -> None:
+        self.journal = LedgerJournal(self.conn, self.send_id, self.lease.run_id)
+        self.size = self.backend.max_batch if not self.rate else max(1, min(self.backend.max_batch, int(self.rate)))
+        self.batch_no = ledger.next_batch_number(self.conn, self.send_id) - 1
+        self.started = time.monotonic()
+        self.temporary: list[int] = []  # refused for now: retried at the end of the run
+
+    def execute(self, sources: Sequence[str]) -> RunCounts:
+        """Send every row in ``sources`` (e.g. in_doubt, failed, queued) in turn, then retry temporary refusals."""
+        for source in sources:
+            after = 0
+            while not self._stopping():
+                self.batch_no += 1
+                rows, seen = ledger.claim(
+                    self.conn, self.send_id, self.list_id, self.lease.run_id, source=source, after_id=after,
+                    limit=self.size, batch=self.batch_no, handed_over=not self.backend.per_message,
+                )
+                if seen == after:  # nothing left in this state
+                    break
+                after = seen
+                if rows:
+                    self._send(rows)
+        for delay in self.retry_delays:
+            if not self.temporary or self._stopping() or self.stop.wait(delay):
+                break
+            ids, self.temporary = sorted(self.temporary), []
+            for start in range(0, len(ids), self.size):
+                if self._stopping():
+                    break
+                self.batch_no += 1
+                rows = ledger.claim_ids(self.conn, self.send_id, self.lease.run_id, ids[start : start + self.size],
+                                        batch=self.batch_no, handed_over=not self.backend.per_message)
+                if rows:
+                    self.counts.failed -= len(rows)  # counted once already
+                    self._send(rows)
+        self.counts.interrupted = self.stop.is_set()
+        return self.counts
+
+    def _stopping(self) -> bool:
+        if self.lease.lost.is_set():
+            raise DeliveryError(
+                f"this run lost its hold on send {self.send_id} (its lease expired and another run took it over); "
+                "what it had in flight is in doubt", subject=self.lease.database,
+            )
+        return self.stop.is_set()
+
+    def _send(self, rows: Sequence[tuple[int, str, str, int]]) -> None:
+        batch = [self.make_recipient(row) for row in rows]
+        result = self.backend.send_batch(batch, self.journal)  # raises only if nothing went out
+        self._record(batch, result)
+        self.counts.done += len(batch)
+        if self.progress is not None:
+            self.progress(self.counts.done, max(self.total, self.counts.done),
+                          {"accepted": self.counts.accepted, "failed": self.counts.failed, "in_doubt": self.counts.in_doubt})
+        if self.journal.lost:
+            self.lease.lost.set()
+        if result.stop is not None:
+            raise result.stop
+        if self.rate:
+            ahead = self.counts.done / self.rate - (time.monotonic() - self.started)
+            if ahead > 0:
+                self.stop.wait(ahead)
+
+    def _record(self, batch: Sequence[Recipient], result: BatchResult) -> None:
+        by_id = {o.subscriber_id: o for o in result.outcomes}
+        # A backend that forgot a recipient cannot say it did not go out.
+        missing = [Outcome(r.subscriber_id, IN_DOUBT, error="the backend reported no outcome")
+                   for r in batch if r.subscriber_id not in by_id]
+        outcomes = list(result.outcomes) + missing
+        self.counts.add(outcomes)
+        unrecorded = [o for o in outcomes if o.subscriber_id not in self.journal.recorded]
+        not_sent = [o.subscriber_id for o in unrecorded if o.state == RETRY]
+        if result.stop is not None:
+            ledger.release(self.conn, self.send_id, self.lease.run_id, not_sent)
+        elif not_sent:
+            temporary = [Outcome(o.subscriber_id, FAILED, error=f"temporary: {o.error}") for o in unrecorded if o.state == RETRY]
+            self.journal.record(temporary)
+            self.counts.failed += len(temporary)
+            self.temporary.extend(not_sent)
+        self.journal.record([o for o in unrecorded if o.state != RETRY])
+
+
+def interrupted_message(error: NewsletterError, totals_line: str) -> NewsletterError:
+    """The run's stopping error with what the ledger now says appended (one line for the CLI)."""
+    error.message = f"{error.message}; send stopped with {totals_line} (run the command again to resume)"
+    return error

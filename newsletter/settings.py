@@ -71,6 +71,8 @@ class Settings:
     sendgrid_tracking: bool = True
     sendgrid_timeout: float = 30.0
     sendgrid_webhook_public_key: str = ""
+    # --- diagnostics -------------------------------------------------------
+    newsletter_debug: bool = False
 
     def with_overrides(self, **values: Any) -> "Settings":
         """Return a copy with explicit (CLI) values applied; ``None`` means 'not given'."""

@@ -4,19 +4,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test golden bench clean
+.PHONY: help install demo test golden bench docs lock clean
 
 help:
 	@echo "make demo    compose the example issue and send it to a sample list (outbox, offline)"
 	@echo "make test    install into .venv and run the test suite"
 	@echo "make golden  refresh the golden files in tests/golden/ after an intended change"
 	@echo "make bench   run the benchmarks in bench/"
+	@echo "make docs    regenerate docs/cli.md from the commands' own help"
+	@echo "make lock    refresh constraints.txt to the newest versions pyproject.toml allows"
 	@echo "make clean   remove .venv, build/, outbox/ and the demo database"
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the version the tests (and golden files) were written against.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,screenshots]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,screenshots]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,6 +44,21 @@ bench: $(STAMP)
 	$(BIN)/python bench/compose.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/events.py
+
+docs: $(STAMP)
+	$(BIN)/python -m newsletter.cli.reference docs/cli.md
+
+# Resolve pyproject.toml afresh in a throwaway venv and record the result. Then run
+# `make test` (and `make golden` if compose output moved) and commit constraints.txt.
+LOCK_VENV := build/lock-venv
+lock:
+	rm -rf $(LOCK_VENV) build/lib build/bdist.*  # setuptools builds in the tree
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/pip install --quiet '.[dev,screenshots]'
+	{ echo "# Exact versions for 'pip install -c constraints.txt'. Refresh with 'make lock'."; \
+	  $(LOCK_VENV)/bin/pip freeze --all --exclude newsletter --exclude pip; } > constraints.txt
+	rm -rf $(LOCK_VENV) build/lib build/bdist.*  # setuptools builds in the tree
 
 clean:
 	rm -rf $(VENV) build outbox newsletter.egg-info

@@ -75,6 +75,8 @@ class Settings:
     sendgrid_tracking: bool = True
     sendgrid_timeout: float = 30.0
     sendgrid_webhook_public_key: str = ""
+    # --- diagnostics -------------------------------------------------------
+    newsletter_debug: bool = False
 
     def __post_init__(self) -> None:
         validate(self)

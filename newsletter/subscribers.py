@@ -11,7 +11,7 @@ import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from newsletter.errors import InputError
 from newsletter.settings import Settings
@@ -79,13 +79,20 @@ def _check_list_name(name: str) -> str:
     return name
 
 
-def import_csv(path: str | Path, list_name: str, settings: Settings) -> ImportResult:
+def import_csv(
+    path: str | Path,
+    list_name: str,
+    settings: Settings,
+    *,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> ImportResult:
     """Import subscribers from a CSV file with a header row into list ``list_name``.
 
     ``email`` is required; ``name`` (or ``first_name``/``last_name``) is
     optional; other columns become attributes. Invalid rows are skipped and
     reported with their line numbers; duplicates (any case) merge; a
-    suppressed address stays suppressed.
+    suppressed address stays suppressed. ``progress(done, total)`` is called
+    as subscribers are written.
     """
     from newsletter.store import subscribers as store
     from newsletter.store import transaction
@@ -137,7 +144,9 @@ def import_csv(path: str | Path, list_name: str, settings: Settings) -> ImportRe
         with transaction(conn):
             list_id = store.ensure_list(conn, list_name)
             now = store.utcnow()
-            for email, name, attributes in parsed.values():
+            for done, (email, name, attributes) in enumerate(parsed.values()):
+                if progress and done % 1000 == 0:
+                    progress(done, len(parsed))
                 sid, action, status = store.upsert_subscriber(conn, email, name, attributes, now=now)
                 store.add_membership(conn, list_id, sid, now=now)
                 if status != "active":
@@ -148,6 +157,8 @@ def import_csv(path: str | Path, list_name: str, settings: Settings) -> ImportRe
                     result.updated += 1
     finally:
         conn.close()
+    if progress:
+        progress(len(parsed), len(parsed))
     return result
 
 

@@ -9,10 +9,8 @@ inside the commands that use them so ``newsletter --help`` stays instant.
 
 from __future__ import annotations
 
-import os
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -26,7 +24,7 @@ EXIT_INTERNAL = int(ExitStatus.INTERNAL)
 class NewsletterGroup(TyperGroup):
     """The root command group; turns library errors into one-line messages."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except NewsletterError as exc:
@@ -35,10 +33,13 @@ class NewsletterGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(ExitStatus.INTERRUPTED) from None
-        except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, typer.TyperException, BrokenPipeError):
+            # Usage errors (typer's bundled click raises them as TyperException
+            # subclasses): typer prints the usage line and the message, exit 2.
+            # A closed pipe (`... | head`) is not a bug either: typer exits quietly.
             raise
         except Exception as exc:  # a bug: still no traceback unless asked for
-            if os.environ.get("NEWSLETTER_DEBUG"):
+            if _debugging():
                 raise
             typer.echo(
                 f"Internal error: {type(exc).__name__}: {exc} (set NEWSLETTER_DEBUG=1 for details)",
@@ -47,12 +48,22 @@ class NewsletterGroup(TyperGroup):
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
+def _debugging() -> bool:
+    """Whether NEWSLETTER_DEBUG asks for tracebacks (no, if the settings cannot be read)."""
+    from newsletter.settings import load_settings
+
+    try:
+        return load_settings().newsletter_debug
+    except NewsletterError:
+        return False
+
+
 app = typer.Typer(
     cls=NewsletterGroup,
     name="newsletter",
     help="Write, review and send an email newsletter from Markdown issues.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -75,9 +86,9 @@ def _root(
 
 
 def _register_all() -> None:
-    from newsletter.cli import compose, delivery, review, subscribers, tracking
+    from newsletter.cli import compose, delivery, init_repo, review, subscribers, tracking
 
-    for module in (compose, review, subscribers, delivery, tracking):
+    for module in (init_repo, compose, review, subscribers, delivery, tracking):
         module.register(app)
 
 

@@ -1,12 +1,28 @@
-"""Small helpers shared by the CLI command modules (settings, output)."""
+"""Small helpers shared by the CLI command modules: settings, output, progress.
+
+Output follows the usual conventions: colour and bars only on a terminal and
+never with ``NO_COLOR`` set; ``--json`` prints one JSON document (an array for
+lists, streamed so memory stays flat) and ``--jsonl`` one object per line.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TextIO
 
 import typer
 
 from newsletter.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+JSON_HELP = "Print one JSON document (an array for lists)."
+JSONL_HELP = "Print one JSON object per line (JSON Lines), as each is read."
 
 
 def settings(**overrides: Any) -> Settings:
@@ -14,7 +30,133 @@ def settings(**overrides: Any) -> Settings:
     return load_settings().with_overrides(**overrides)
 
 
-def echo_findings(findings) -> None:
+def echo_findings(findings: Iterable[object]) -> None:
     """Print check findings (warnings and errors), one line each, to stderr."""
     for finding in findings:
         typer.echo(str(finding), err=True)
+
+
+def console(*, stderr: bool = False) -> "Console":
+    """A rich console for tables: colour only on a terminal and without ``NO_COLOR``."""
+    from rich.console import Console
+
+    # rich already drops colour for pipes and files; say NO_COLOR explicitly so a
+    # forced terminal (FORCE_COLOR, TTY_COMPATIBLE) still honours it.
+    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ or None)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def echo_json(value: object) -> None:
+    """Print ``value`` as one indented JSON document."""
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def echo_json_rows(rows: Iterable[dict[str, Any]], *, lines: bool) -> int:
+    """Print ``rows`` as one JSON array, or as JSON Lines when ``lines``; return how many.
+
+    The array is written as rows arrive, so a long list never sits in memory
+    and ``newsletter ... --json | jq '.[]'`` still reads one valid document.
+    """
+    count = 0
+    for row in rows:
+        if lines:
+            typer.echo(_dumps(row))
+        else:
+            typer.echo(("[\n  " if count == 0 else ",\n  ") + _dumps(row), nl=False)
+        count += 1
+    if not lines:
+        typer.echo("[]" if count == 0 else "\n]")
+    return count
+
+
+class ProgressReporter:
+    """How far long work has got, on stderr, wherever the command runs.
+
+    On a terminal: a rich bar with count, rate and time left (no colour with
+    ``NO_COLOR``). Without one (cron, CI, a pipe): a plain line at most every
+    ``interval`` seconds, such as ``Importing: 12,000/50,000 rows (24%), 3,100
+    rows/s``, and a last line when it closes – so a log shows the job is alive.
+    Call it with ``(done, total)``; ``total`` may be ``None`` when unknown.
+    Use it as a context manager so the bar is always taken down.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        unit: str = "items",
+        *,
+        interval: float = 5.0,
+        stream: TextIO | None = None,
+        terminal: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.label = label
+        self.unit = unit
+        self.interval = interval
+        self.stream = stream if stream is not None else sys.stderr
+        self.terminal = terminal
+        self.clock = clock
+        self.done = 0
+        self.total: int | None = None
+        self._started = clock()
+        self._last_line: float | None = None
+        self._last_written: int | None = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def _is_terminal(self) -> bool:
+        if self.terminal is None:
+            self.terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        return self.terminal
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        self.done, self.total = done, total
+        if self._is_terminal():
+            self._update_bar()
+            return
+        now = self.clock()
+        if now - (self._last_line if self._last_line is not None else self._started) >= self.interval:
+            self._last_line = now
+            self._write_line()
+
+    def _update_bar(self) -> None:
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            out = Console(file=self.stream, force_terminal=True, no_color="NO_COLOR" in os.environ or None)
+            self._bar = Progress(
+                TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=out,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=self.total, rate="")
+        assert self._task is not None
+        speed = self._bar.tasks[0].speed or 0
+        self._bar.update(self._task, completed=self.done, total=self.total, rate=f"{speed:,.0f} {self.unit}/s")
+
+    def _write_line(self) -> None:
+        elapsed = self.clock() - self._started
+        count = f"{self.done:,}" if self.total is None else f"{self.done:,}/{self.total:,}"
+        share = f" ({self.done * 100 // self.total}%)" if self.total else ""
+        rate = f", {self.done / elapsed:,.0f} {self.unit}/s" if elapsed > 0 else ""
+        self.stream.write(f"{self.label}: {count} {self.unit}{share}{rate}\n")
+        self.stream.flush()
+        self._last_written = self.done
+
+    def close(self) -> None:
+        """Take the bar down, or end the plain lines with the final count (if any line was written)."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        elif self._last_written is not None and self._last_written != self.done:
+            self._write_line()
+
+    def __enter__(self) -> "ProgressReporter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -8,15 +8,17 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Literal, Optional
 
 import typer
 
-from newsletter.cli.common import settings
+from newsletter.cli.common import JSON_HELP, JSONL_HELP, ProgressReporter, echo_json_rows, settings
 from newsletter.errors import ExitStatus, InputError
 
 ISSUE_ARG = typer.Argument(..., help="The issue file (Markdown with YAML frontmatter).", show_default=False)
-BACKEND_OPT = typer.Option(None, "--backend", help="outbox, smtp or sendgrid [default: NEWSLETTER_BACKEND or outbox].")
+#: The choices of ``--backend`` (the engine's BACKENDS; a test keeps them equal).
+BackendName = Literal["outbox", "smtp", "sendgrid"]
+BACKEND_OPT = typer.Option(None, "--backend", help="How to deliver [default: NEWSLETTER_BACKEND or outbox].")
 
 
 def _echo_plan(plan) -> None:
@@ -48,38 +50,6 @@ def _echo_plan(plan) -> None:
         typer.echo(f"warning: {warning}", err=True)
 
 
-class _Bar:
-    """A rich progress bar with rate and ETA on stderr (only on a terminal)."""
-
-    def __init__(self) -> None:
-        self.progress = None
-        self.task = None
-
-    def __call__(self, done: int, total: int, counts: dict) -> None:
-        if self.progress is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            console = Console(stderr=True)
-            if not console.is_terminal:
-                self.progress = False
-                return
-            self.progress = Progress(
-                TextColumn("Sending"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-                console=console,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("send", total=total, rate="")
-        if self.progress:
-            speed = self.progress.tasks[0].speed or 0
-            self.progress.update(self.task, completed=done, total=max(total, done), rate=f"{speed:,.0f} msg/s")
-
-    def stop(self) -> None:
-        if self.progress:
-            self.progress.stop()
-
-
 @contextmanager
 def _graceful_stop():
     """SIGTERM and a first Ctrl-C set the event (stop after the batch in flight); a second Ctrl-C interrupts."""
@@ -102,7 +72,7 @@ def _graceful_stop():
 def send(
     issue: Path = ISSUE_ARG,
     list_name: str = typer.Option(..., "--list", help="The list to send to."),
-    backend: Optional[str] = BACKEND_OPT,
+    backend: Optional[BackendName] = BACKEND_OPT,
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; send and write nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     rate: Optional[float] = typer.Option(None, "--rate", help="At most N messages per second [default: NEWSLETTER_RATE, 0 = no limit]."),
@@ -138,12 +108,9 @@ def send(
             raise InputError("no terminal to confirm on: pass --yes to send (or --dry-run to look)")
         return typer.confirm(f"Send to {plan.total} recipient(s)?", default=False)
 
-    bar = _Bar()
-    with _graceful_stop() as stop:
-        try:
-            report = send_issue(issue, options, config, confirm=confirm, progress=bar, stop=stop)
-        finally:
-            bar.stop()
+    with _graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
+        report = send_issue(issue, options, config, confirm=confirm, stop=stop,
+                            progress=lambda done, total, counts: reporter(done, total))
     if report.dry_run:
         _echo_plan(report.plan)
         typer.echo("Dry run: nothing sent, nothing written.")
@@ -173,11 +140,31 @@ def send(
         raise typer.Exit(ExitStatus.INCOMPLETE)
 
 
-def sends() -> None:
+def _send_row(r: dict) -> dict:
+    totals = r["totals"]
+    return {
+        "id": r["id"], "issue": r["slug"], "list": r["list"], "backend": r["backend"], "status": r["status"],
+        "subject": r["subject"], "recipients": totals.recipients, "accepted": totals.accepted,
+        "failed": totals.failed, "in_doubt": totals.in_doubt, "skipped": totals.skipped,
+        "suppressed": totals.suppressed, "pending": totals.pending, "in_flight": totals.in_flight,
+        "created_at": r["created_at"], "started_at": r["started_at"], "finished_at": r["finished_at"],
+    }
+
+
+def sends(
+    send_id: Optional[int] = typer.Argument(None, help="Only this send.", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_jsonl: bool = typer.Option(False, "--jsonl", help=JSONL_HELP),
+) -> None:
     """List sends with their status and counts (derived from the delivery ledger)."""
     from newsletter.delivery.engine import list_sends
 
-    rows = list_sends(settings())
+    rows = list_sends(settings(), send_id)
+    if send_id is not None and not rows:
+        raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
+    if as_json or as_jsonl:
+        echo_json_rows((_send_row(r) for r in rows), lines=as_jsonl)
+        return
     if not rows:
         typer.echo("No sends yet.")
     for r in rows:
@@ -191,7 +178,7 @@ def sends() -> None:
 def test_send(
     issue: Path = ISSUE_ARG,
     to: Optional[List[str]] = typer.Option(None, "--to", help="A reviewer's address (repeatable) [default: NEWSLETTER_REVIEWERS]."),
-    backend: Optional[str] = BACKEND_OPT,
+    backend: Optional[BackendName] = BACKEND_OPT,
     screenshots: bool = typer.Option(False, "--screenshots", help="Attach phone/desktop, light/dark screenshots (needs Chromium)."),
 ) -> None:
     """Send reviewers a [TEST] copy with sample values (not recorded as a send)."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Literal, Optional
 
 import typer
 
-from newsletter.cli.common import settings
+from newsletter.cli.common import JSON_HELP, JSONL_HELP, ProgressReporter, echo_json_rows, settings
+
+#: The choices of ``--status``: the store's STATUSES (a test keeps them equal), named
+#: here so that starting the CLI does not load the store.
+SubscriberStatus = Literal["active", "unsubscribed", "bounced", "complained"]
 
 subscribers_app = typer.Typer(
     name="subscribers",
@@ -25,7 +29,8 @@ def import_(
     """Import subscribers from a CSV file (invalid rows are reported and skipped)."""
     from newsletter.subscribers import import_csv
 
-    result = import_csv(file, list_name, settings())
+    with ProgressReporter("Importing", "subscribers") as progress:
+        result = import_csv(file, list_name, settings(), progress=progress)
     for line, reason in result.invalid:
         typer.echo(f"{file}:{line}: skipped: {reason}", err=True)
     typer.echo(
@@ -64,28 +69,32 @@ def unsubscribe(email: str = typer.Argument(..., help="The address.", show_defau
 @subscribers_app.command("list")
 def list_(
     list_name: str = typer.Option(None, "--list", help="Only members of this list."),
-    status: str = typer.Option(None, "--status", help="Only this status: active, unsubscribed, bounced, complained."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+    status: Optional[SubscriberStatus] = typer.Option(None, "--status", help="Only subscribers with this status."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_jsonl: bool = typer.Option(False, "--jsonl", help=JSONL_HELP),
 ) -> None:
     """List subscribers (email, status, name)."""
     from newsletter.subscribers import list_subscribers
 
+    rows = list_subscribers(settings(), list_name=list_name, status=status)
+    if as_json or as_jsonl:
+        echo_json_rows((row.as_dict() for row in rows), lines=as_jsonl)
+        return
     count = 0
-    for row in list_subscribers(settings(), list_name=list_name, status=status):
+    for row in rows:
         count += 1
-        if as_json:
-            typer.echo(json.dumps(row.as_dict(), ensure_ascii=False))
-        else:
-            typer.echo(f"{row.email}\t{row.status}\t{row.name}")
-    if not as_json:
-        typer.echo(f"{count} subscriber(s)", err=True)
+        typer.echo(f"{row.email}\t{row.status}\t{row.name}")
+    typer.echo(f"{count} subscriber(s)", err=True)
 
 
-def lists() -> None:
+def lists(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Show every list with its member and active counts."""
     from newsletter.subscribers import list_lists
 
     rows = list_lists(settings())
+    if as_json:
+        echo_json_rows(rows, lines=False)
+        return
     if not rows:
         typer.echo("No lists yet (create one with `newsletter subscribers import FILE --list NAME`).")
     for row in rows:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from newsletter.cli.common import JSON_HELP, ProgressReporter, console, echo_json
 from newsletter.cli.common import settings as load
 
 
@@ -23,14 +23,14 @@ def serve(
 
 def stats(
     target: Optional[str] = typer.Argument(None, metavar="[ISSUE.md | SLUG]", help="One issue; default: every send."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show what each send did: deliveries, bounces, opens, clicks, unsubscribes, top links."""
     from newsletter.tracking.stats import collect_stats
 
     results = collect_stats(load(), target)
     if as_json:
-        typer.echo(json.dumps([s.as_dict() for s in results], indent=2, ensure_ascii=False))
+        echo_json([s.as_dict() for s in results])
         return
     if not results:
         typer.echo("No sends yet.")
@@ -43,10 +43,9 @@ def _percent(rate: float | None) -> str:
 
 
 def _print_tables(results) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    out = console()
     for s in results:
         table = Table(title=f"{s.slug} -> list {s.list} (send {s.send_id}, {s.backend}, {s.status})",
                       show_header=False, title_justify="left")
@@ -63,7 +62,7 @@ def _print_tables(results) -> None:
         table.add_row("Unique clicks", f"{s.unique_clicks} ({_percent(s.click_rate)})", f"rates of {s.rate_base}")
         table.add_row("Unsubscribes", str(s.unsubscribes), "")
         table.add_row("Spam reports", str(s.spam_reports), "")
-        console.print(table)
+        out.print(table)
         if s.top_links:
             links = Table(title="Top links", title_justify="left")
             links.add_column("clicks", justify="right")
@@ -71,10 +70,12 @@ def _print_tables(results) -> None:
             links.add_column("link", overflow="fold")
             for link in s.top_links:
                 links.add_row(str(link.clicks), str(link.unique_clicks), link.url)
-            console.print(links)
+            out.print(links)
 
 
-events_app = typer.Typer(help="Provider events (for teams that cannot expose the webhook).", no_args_is_help=True)
+events_app = typer.Typer(
+    help="Provider events (for teams that cannot expose the webhook).", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @events_app.command("import")
@@ -84,7 +85,8 @@ def import_events(
     """Load a saved SendGrid event array (same de-duplication as the webhook)."""
     from newsletter.tracking.events import import_events_file
 
-    result = import_events_file(file, load())
+    with ProgressReporter("Importing", "events") as progress:
+        result = import_events_file(file, load(), progress=progress)
     typer.echo(
         f"{result.received} events read: {result.stored} stored, {result.duplicates} already known, "
         f"{result.ignored} unusable, {result.status_changes} subscriber status changes."

@@ -1,14 +1,17 @@
 """Stage 4: the Jinja2 layout around the body (MJML for HTML, plain text for the twin).
 
 A layout is a folder ``layouts/<name>/`` holding ``email.mjml.j2`` and
-``email.txt.j2``. Folders are looked up in ``NEWSLETTER_LAYOUTS`` first,
-then in the layouts shipped with the project. Templates are autoescaped
+``email.txt.j2``. Folders are looked up in ``NEWSLETTER_LAYOUTS`` (default
+``./layouts``) first, then in the layouts shipped inside the package
+(``newsletter/layouts/``, found with ``importlib.resources`` so an installed
+wheel composes as well as a checkout does). Templates are autoescaped
 (except the text one) and undefined variables are errors, so a typo in a
 layout fails loudly instead of sending an email with a hole in it.
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,9 @@ from newsletter.errors import InputError, LayoutError
 
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
-BUILTIN_LAYOUTS = Path(__file__).resolve().parents[2] / "layouts"
+#: The layouts shipped as package data. pip installs packages as plain files,
+#: so the resource is a real folder that Jinja2's FileSystemLoader can read.
+BUILTIN_LAYOUTS = Path(str(files("newsletter").joinpath("layouts")))
 
 
 def find_layout(name: str, layouts_dir: str | Path) -> Path:
@@ -27,7 +32,9 @@ def find_layout(name: str, layouts_dir: str | Path) -> Path:
         folder = base / name
         if (folder / HTML_TEMPLATE).is_file():
             return folder
-    raise InputError(f"layout {name!r} not found (looked for {Path(layouts_dir) / name / HTML_TEMPLATE})", subject="layout")
+    raise InputError(
+        f"layout {name!r} not found (looked in {Path(layouts_dir)}/ and the built-in layouts)", subject="layout"
+    )
 
 
 def render_layout(folder: Path, template: str, context: dict[str, Any]) -> str:

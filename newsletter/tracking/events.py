@@ -18,7 +18,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from newsletter.errors import InputError
 from newsletter.store import events as event_store
@@ -158,8 +158,19 @@ def ingest_sendgrid(conn: sqlite3.Connection, items: Iterable[Any]) -> IngestRes
     )
 
 
-def import_events_file(path: str | Path, settings) -> IngestResult:
-    """Load a saved SendGrid event array (``newsletter events import``) into the database."""
+#: Events stored per transaction by ``import_events_file`` (progress is reported between them).
+IMPORT_BATCH = 5000
+
+
+def import_events_file(
+    path: str | Path, settings, *, progress: Callable[[int, int | None], None] | None = None
+) -> IngestResult:
+    """Load a saved SendGrid event array (``newsletter events import``) into the database.
+
+    Events are stored in batches of ``IMPORT_BATCH``, each its own transaction
+    (repeats are skipped, so re-running after an interruption is safe);
+    ``progress(done, total)`` is called after each batch.
+    """
     from newsletter.store import connect
 
     path = Path(path)
@@ -171,10 +182,16 @@ def import_events_file(path: str | Path, settings) -> IngestResult:
     if items and not any(isinstance(i, dict) and isinstance(i.get("event"), str) for i in items):
         raise InputError("no SendGrid events found (objects with an \"event\" field)", subject=str(path))
     conn = connect(settings.newsletter_database)
+    totals = dict.fromkeys(("received", "stored", "duplicates", "ignored", "status_changes"), 0)
     try:
-        return ingest_sendgrid(conn, items)
+        for start in range(0, len(items), IMPORT_BATCH):
+            batch = ingest_sendgrid(conn, items[start:start + IMPORT_BATCH])
+            totals = {key: totals[key] + value for key, value in batch.as_dict().items()}
+            if progress:
+                progress(start + batch.received, len(items))
     finally:
         conn.close()
+    return IngestResult(**totals)
 
 
 def record_tracking(conn: sqlite3.Connection, kind: str, send_id: int, subscriber_id: int, url: str = "") -> None:

@@ -35,7 +35,7 @@ def test_import_counts_invalid_lines_duplicates_and_suppressed(cli, settings, tm
     assert "2 added, 0 updated, 1 invalid, 1 suppressed, 1 duplicate rows merged" in run.stdout
     assert f"{csv_path}:4: skipped:" in run.stderr
 
-    run = cli(settings, "subscribers", "list", "--list", "news", "--json")
+    run = cli(settings, "subscribers", "list", "--list", "news", "--jsonl")
     rows = {r["email"]: r for r in map(json.loads, run.stdout.splitlines())}
     assert set(rows) == {"ada@example.org", "grace@example.org", "gone@example.org"}
     assert rows["ada@example.org"]["name"] == "Ada King"  # the later duplicate row wins
@@ -74,3 +74,14 @@ def test_bad_input_is_one_line_and_writes_nothing(cli, settings, tmp_path):
         assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], (args, run.stderr)
         assert "Traceback" not in run.output
     assert table_counts(settings.newsletter_database) == {"subscribers": 0, "lists": 0, "memberships": 0}
+
+
+def test_import_reports_progress(settings, tmp_path):
+    from newsletter.subscribers import import_csv
+
+    path = tmp_path / "people.csv"
+    path.write_text("email\n" + "".join(f"p{i}@example.org\n" for i in range(2500)), encoding="utf-8")
+    calls: list[tuple[int, int | None]] = []
+    result = import_csv(path, "news", settings, progress=lambda done, total: calls.append((done, total)))
+    assert result.added == 2500
+    assert calls == [(0, 2500), (1000, 2500), (2000, 2500), (2500, 2500)]

@@ -96,3 +96,19 @@ def test_events_import_bad_files_are_one_line_exit_2(tmp_path, cli_env, settings
         assert result.exit_code == 2, (name, result.output)
         assert result.output.startswith("Error: ") and result.output.count("\n") == 1, result.output
         assert "Traceback" not in result.output
+
+
+def test_events_import_reports_progress_per_batch(tmp_path, seed_send, settings, status_of, monkeypatch):
+    from newsletter.tracking import events
+
+    ids = seed_send()
+    send, ann = ids["send_id"], ids["subscribers"][0]
+    path = tmp_path / "events.json"
+    items = [sg("delivered", send, ann, n) for n in range(4)] + [sg("bounce", send, ann, 9), {"event": 1}]
+    path.write_text(json.dumps(items), encoding="utf-8")
+    monkeypatch.setattr(events, "IMPORT_BATCH", 2)
+    calls: list[tuple[int, int | None]] = []
+    result = events.import_events_file(path, settings, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(2, 6), (4, 6), (6, 6)]
+    assert (result.received, result.stored, result.ignored, result.status_changes) == (6, 5, 1, 1)
+    assert status_of(ann) == "bounced"

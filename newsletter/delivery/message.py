@@ -24,11 +24,13 @@ import secrets
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.header import Header
 from email.utils import format_datetime, parseaddr
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+from newsletter.delivery.addresses import wire_address
 from newsletter.delivery.base import Recipient
 from newsletter.errors import ConfigError, HeaderError
 from newsletter.personalize import personalize
@@ -198,10 +200,16 @@ class MessageFactory:
         # The common case (plain ASCII name, short line) is written directly:
         # it is exactly what the email package would write. Anything else
         # (quotes, commas, non-ASCII, long lines) goes through its folding.
-        line = f"To: {recipient.name} <{recipient.email}>" if recipient.name else f"To: {recipient.email}"
-        if len(line) <= 78 and _PLAIN_NAME.fullmatch(recipient.name) and _PLAIN_ADDR.fullmatch(recipient.email):
+        # International domains are written in their IDNA form; a non-ASCII
+        # local part can only be written as UTF-8 (SMTPUTF8, RFC 6532).
+        email, utf8 = wire_address(recipient.email)
+        line = f"To: {recipient.name} <{email}>" if recipient.name else f"To: {email}"
+        if len(line) <= 78 and _PLAIN_NAME.fullmatch(recipient.name) and _PLAIN_ADDR.fullmatch(email):
             return line + "\r\n"
-        address = Address(display_name=recipient.name, addr_spec=recipient.email)
+        if utf8:  # the email package refuses such an Address: the name RFC 2047-encoded, the address raw UTF-8
+            name = Header(recipient.name, "utf-8").encode() if recipient.name else ""
+            return f"To: {name} <{email}>\r\n" if name else f"To: {email}\r\n"
+        address = Address(display_name=recipient.name, addr_spec=email)
         return POLICY.header_factory("To", address).fold(policy=POLICY)
 
     def _unsubscribe_header(self, url: str) -> str:
@@ -222,7 +230,7 @@ class MessageFactory:
                 + f"Date: {self._date_header()}\r\n"
                 + f"Message-ID: {message_id}\r\n"
                 + self._unsubscribe_header(recipient.unsubscribe_url)
-            ).encode("ascii")
+            ).encode("utf-8")  # ASCII but for a UTF-8 local part (sent only with SMTPUTF8)
         except (ValueError, TypeError, IndexError, UnicodeError) as exc:
             raise HeaderError(f"cannot write address header: {exc}", subject=recipient.email) from None
         values = recipient.values()

@@ -196,30 +196,34 @@ def claim(
     if source not in ("queued", "in_doubt", "failed"):
         raise ValueError(f"cannot claim rows in state {source!r}")
     now = utcnow()
+    state, bump = ("sending", 1) if handed_over else ("claimed", 0)
     with transaction(conn):
         rows = conn.execute(
-            f"SELECT d.subscriber_id, {_ON_LIST.replace('s.id', 'd.subscriber_id')} AS ok"
+            f"SELECT d.subscriber_id, {_ON_LIST.replace('s.id', 'd.subscriber_id')} AS ok, s.email, s.name, d.attempts"
             " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.send_id = ? AND d.state = ? AND d.subscriber_id > ? ORDER BY d.subscriber_id LIMIT ?",
             (list_id, send_id, source, after_id, limit),
         ).fetchall()
         if not rows:
             return [], after_id
-        gone = [(now, send_id, r[0]) for r in rows if not r[1]]
+        last = rows[-1][0]
+        gone = [r[0] for r in rows if not r[1]]
         if gone and source == "queued":
-            conn.executemany(
-                "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE send_id = ? AND subscriber_id = ?", gone
+            conn.execute(
+                "UPDATE deliveries SET state = 'suppressed', updated_at = ?"
+                " WHERE send_id = ? AND subscriber_id IN (SELECT value FROM json_each(?))",
+                (now, send_id, json.dumps(gone)),
             )
-        wanted = [r[0] for r in rows if r[1]]
-        if wanted:
-            state, bump = ("sending", 1) if handed_over else ("claimed", 0)
-            conn.executemany(
-                "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"
-                " updated_at = ? WHERE send_id = ? AND subscriber_id = ? AND state = ?",
-                [(state, run_id, batch, bump, now, send_id, sid, source) for sid in wanted],
-            )
-        claimed = _claimed_rows(conn, send_id, run_id, batch) if wanted else []
-    return claimed, rows[-1][0]
+        # What is left in ``source`` within the range read is exactly the rows wanted
+        # (the read and this write share one write-locked transaction).
+        skip = json.dumps(gone if source != "queued" else [])
+        conn.execute(
+            "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?, updated_at = ?"
+            " WHERE send_id = ? AND state = ? AND subscriber_id > ? AND subscriber_id <= ?"
+            " AND subscriber_id NOT IN (SELECT value FROM json_each(?))",
+            (state, run_id, batch, bump, now, send_id, source, after_id, last, skip),
+        )
+    return [(r[0], r[2], r[3], r[4] + bump) for r in rows if r[1]], last
 
 
 def claim_ids(conn: sqlite3.Connection, send_id: int, run_id: int, ids: Sequence[int], *, batch: int,
@@ -256,21 +260,23 @@ def record(conn: sqlite3.Connection, send_id: int, run_id: int,
     caller compares the count and stops.
     """
     now = utcnow()
-    rows = []
+    groups: dict[tuple[str, str, str], list[int]] = {}
     for sid, state, message_id, error in outcomes:
         if state not in ("accepted", "failed", "in_doubt"):
             raise ValueError(f"cannot record a delivery as {state!r}")
-        rows.append((state, message_id, error[:1000], now, send_id, sid, run_id))
-    if not rows:
+        groups.setdefault((state, message_id, error[:1000]), []).append(sid)
+    if not groups:
         return 0
     with transaction(conn):
-        before = conn.total_changes
-        conn.executemany(
-            "UPDATE deliveries SET state = ?, prior = NULL, run_id = NULL, message_id = ?, error = ?, updated_at = ?"
-            " WHERE send_id = ? AND subscriber_id = ? AND run_id = ? AND state IN ('claimed', 'sending')",
-            rows,
-        )
-        return conn.total_changes - before
+        matched = 0
+        for (state, message_id, error), ids in groups.items():  # one statement per distinct outcome
+            matched += conn.execute(
+                "UPDATE deliveries SET state = ?, prior = NULL, run_id = NULL, message_id = ?, error = ?, updated_at = ?"
+                " WHERE send_id = ? AND run_id = ? AND state IN ('claimed', 'sending')"
+                " AND subscriber_id IN (SELECT value FROM json_each(?))",
+                (state, message_id, error, now, send_id, run_id, json.dumps(ids)),
+            ).rowcount
+        return matched
 
 
 def release(conn: sqlite3.Connection, send_id: int, run_id: int, subscriber_ids: Sequence[int]) -> int:

@@ -87,6 +87,7 @@ def import_csv(path: str | Path, list_name: str, settings: Settings) -> ImportRe
     reported with their line numbers; duplicates (any case) merge; a
     suppressed address stays suppressed.
     """
+    from newsletter.audience import consent
     from newsletter.store import subscribers as store
     from newsletter.store import transaction
 
@@ -137,15 +138,20 @@ def import_csv(path: str | Path, list_name: str, settings: Settings) -> ImportRe
         with transaction(conn):
             list_id = store.ensure_list(conn, list_name)
             now = store.utcnow()
+            erased = consent.erased_check(conn, settings)  # audience: erased addresses stay out
             for email, name, attributes in parsed.values():
+                if erased(email):  # audience
+                    result.suppressed += 1
+                    continue
                 sid, action, status = store.upsert_subscriber(conn, email, name, attributes, now=now)
-                store.add_membership(conn, list_id, sid, now=now)
-                if status != "active":
+                membership = store.add_membership(conn, list_id, sid, now=now)
+                if status != "active" or membership != "active":
                     result.suppressed += 1
                 elif action == "added":
                     result.added += 1
                 else:
                     result.updated += 1
+            consent.record_joins(conn, list_id, "import", path.name, since=now)  # audience: consent records
     finally:
         conn.close()
     return result
@@ -153,6 +159,7 @@ def import_csv(path: str | Path, list_name: str, settings: Settings) -> ImportRe
 
 def add_subscriber(email: str, list_name: str, settings: Settings, *, name: str = "") -> AddResult:
     """Add (or update) one subscriber and put them on ``list_name``."""
+    from newsletter.audience import consent
     from newsletter.store import subscribers as store
     from newsletter.store import transaction
 
@@ -163,11 +170,17 @@ def add_subscriber(email: str, list_name: str, settings: Settings, *, name: str 
     try:
         with transaction(conn):
             list_id = store.ensure_list(conn, list_name)
-            sid, action, status = store.upsert_subscriber(conn, email, name, {})
-            store.add_membership(conn, list_id, sid)
+            if consent.erased_check(conn, settings)(email):  # audience: an erased address stays out
+                raise InputError("erased on request earlier, so it cannot be added (its owner may sign up again)",
+                                 subject=email)
+            now = store.utcnow()
+            sid, action, status = store.upsert_subscriber(conn, email, name, {}, now=now)
+            membership = store.add_membership(conn, list_id, sid, now=now)
+            consent.record_joins(conn, list_id, "add", "", since=now)  # audience: consent record
     finally:
         conn.close()
-    return AddResult(email=email, action=action, status=status, list_name=list_name)
+    return AddResult(email=email, action=action, status=status if membership == "active" else membership,
+                     list_name=list_name)
 
 
 def unsubscribe(email: str, settings: Settings, *, reason: str = "manual") -> str:
@@ -196,8 +209,8 @@ def list_subscribers(settings: Settings, *, list_name: str | None = None, status
     """
     from newsletter.store import subscribers as store
 
-    if status is not None and status not in store.STATUSES:
-        raise InputError(f"must be one of {', '.join(store.STATUSES)}", subject="--status")
+    if status is not None and status not in store.LISTED_STATUSES:
+        raise InputError(f"must be one of {', '.join(store.LISTED_STATUSES)}", subject="--status")
     conn = _open(settings)
     list_id = None
     if list_name is not None:

@@ -179,19 +179,23 @@ def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
         conn.close()
 
 
-def purge_pending(settings: Settings, days: int | None = None, *, now: datetime | None = None) -> int:
-    """Delete signups unconfirmed for more than ``days`` (default ``NEWSLETTER_PENDING_DAYS``); return how many."""
+def purge_pending_on(conn: sqlite3.Connection, days: int, *, now: datetime | None = None) -> int:
+    """Delete signups unconfirmed for more than ``days`` on ``conn``; return how many pending memberships went."""
     from newsletter.store import consent as store
     from newsletter.store import transaction
 
-    days = settings.newsletter_pending_days if days is None else days
     if days < 0:
         raise InputError("must be 0 or more", subject="--days")
     before = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with transaction(conn):
+        return store.purge_unconfirmed(conn, before)
+
+
+def purge_pending(settings: Settings, days: int | None = None, *, now: datetime | None = None) -> int:
+    """Delete signups unconfirmed for more than ``days`` (default ``NEWSLETTER_PENDING_DAYS``); return how many."""
     conn = _open(settings)
     try:
-        with transaction(conn):
-            return store.purge_unconfirmed(conn, before)
+        return purge_pending_on(conn, settings.newsletter_pending_days if days is None else days, now=now)
     finally:
         conn.close()
 

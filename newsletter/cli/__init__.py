@@ -75,9 +75,9 @@ def _root(
 
 
 def _register_all() -> None:
-    from newsletter.cli import compose, delivery, review, subscribers, tracking
+    from newsletter.cli import audience, compose, delivery, review, subscribers, tracking
 
-    for module in (compose, review, subscribers, delivery, tracking):
+    for module in (compose, review, subscribers, audience, delivery, tracking):
         module.register(app)
 
 

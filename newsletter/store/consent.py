@@ -107,6 +107,11 @@ def register_signup(
     return SignupOutcome(subscriber_id, consent_id, send)
 
 
+def unmark_mailed(conn: sqlite3.Connection, consent_id: int) -> None:
+    """Clear a record's ``mailed_at`` (its confirmation could not be sent)."""
+    conn.execute("UPDATE consents SET mailed_at = NULL WHERE id = ?", (consent_id,))
+
+
 def pending_record(conn: sqlite3.Connection, consent_id: int, subscriber_id: int, list_id: int) -> dict[str, Any] | None:
     """The form consent record a confirm link names, with the address and list title; ``None`` if gone."""
     row = conn.execute(

@@ -14,6 +14,7 @@ posts from another website are accepted only from ``NEWSLETTER_SIGNUP_ORIGINS``
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -152,7 +153,7 @@ async def subscribe(request: Request) -> Response:
     if not form.is_bot and not limits.allow_address(form.email):
         return _answer(request, as_json, "Too many signups for this address; please try again later.", 429)
     source = f"{'json' if as_json else 'form'} {origin}".strip()
-    pending = await with_db(request, signup.register, settings, list_name, form, ip=ip, source=source)
+    pending = await with_db(request, functools.partial(signup.register, ip=ip, source=source), settings, list_name, form)
     task = BackgroundTask(_after_signup, request.app.state, pending)
     return _answer(request, as_json, CHECK_INBOX, 200, task)
 

@@ -15,7 +15,7 @@ from newsletter.store import subscribers as people
 CONFIRM_LINK = re.compile(r"https?://\S+/confirm/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
 
 
-def add_people(database: str, list_name: str, rows: list[tuple[str, dict[str, Any]]], *, signup: bool = False,
+def add_people(database: str, list_name: str, rows: list[tuple[str, dict[str, Any]]], *, signup: bool | None = None,
                title: str = "") -> list[int]:
     """Put ``(email, attributes)`` rows on ``list_name`` (created as needed) as active members; return their ids."""
     conn = connect(database)

@@ -9,6 +9,7 @@ from screen readers, skipped by Tab); bots that fill every field fill it too.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from newsletter.settings import Settings
@@ -37,7 +38,7 @@ def signup_form(action: str, info: dict[str, Any], settings: Settings, *, inline
     from newsletter.audience.consent import text_sha256
 
     consent = settings.newsletter_consent_text
-    slug = _e(info["name"])
+    slug = re.sub(r"[^A-Za-z0-9_-]", "-", info["name"])  # element ids: no blanks or quotes
     hidden = ' style="position:absolute;left:-10000px;top:auto;width:1px;height:1px;overflow:hidden"' if inline_styles else ""
     return (
         f'<form class="newsletter-signup" method="post" action="{_e(action)}" accept-charset="utf-8">\n'

@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/compose.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/audience.py
 
 clean:
 	rm -rf $(VENV) build outbox newsletter.egg-info

@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/compose.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/audience.py
 
 docs: $(STAMP)
 	$(BIN)/python -m newsletter.cli.reference docs/cli.md

@@ -44,7 +44,7 @@ def seed(db: Path) -> int:
     conn.executemany(
         "INSERT INTO subscribers (id, email, email_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
         [(i, f"r{i}@example.org", f"r{i}@example.org", NOW, NOW) for i in range(1, SUBSCRIBERS + 1)])
-    conn.executemany("INSERT INTO memberships VALUES (?, ?, ?)", [(list_id, i, NOW) for i in range(1, SUBSCRIBERS + 1)])
+    conn.executemany("INSERT INTO memberships (list_id, subscriber_id, created_at) VALUES (?, ?, ?)", [(list_id, i, NOW) for i in range(1, SUBSCRIBERS + 1)])
     send_id = conn.execute(
         "INSERT INTO sends (slug, html_sha256, list_id, backend, links, created_at)"
         " VALUES ('bench', 'x', ?, 'sendgrid', '[\"https://example.org/a\"]', ?)", (list_id, NOW)).lastrowid

@@ -14,7 +14,7 @@ import re
 from typing import Mapping
 
 #: Every per-recipient field a layout or issue may use.
-RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "web_url")
+RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "web_url", "preferences_url")
 
 #: Used where a subscriber has no name ("Hi there,").
 NAME_FALLBACK = "there"
@@ -25,6 +25,7 @@ SAMPLE_VALUES = {
     "email": "alex@example.org",
     "unsubscribe_url": "https://example.org/u/sample-token",
     "web_url": "",
+    "preferences_url": "https://example.org/p/sample-token",
 }
 
 _PLACEHOLDER = re.compile(r"%%(" + "|".join(RECIPIENT_FIELDS) + r")%%")

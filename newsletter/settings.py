@@ -75,6 +75,16 @@ class Settings:
     sendgrid_tracking: bool = True
     sendgrid_timeout: float = 30.0
     sendgrid_webhook_public_key: str = ""
+    # --- audience: signup, consent, erasure ------------------------------
+    newsletter_consent_text: str = "Yes, send me this newsletter by email. I can unsubscribe at any time."
+    newsletter_signup_origins: str = ""
+    newsletter_signup_ip: str = "hashed"
+    newsletter_confirm_hours: int = 48
+    newsletter_confirm_interval_minutes: int = 60
+    newsletter_pending_days: int = 7
+    newsletter_signup_limit_ip: int = 20
+    newsletter_signup_limit_address: int = 3
+
     # --- diagnostics -------------------------------------------------------
     newsletter_debug: bool = False
 
@@ -88,6 +98,11 @@ class Settings:
     def path(self, name: str) -> Path:
         """A path-valued setting as a ``Path``."""
         return Path(getattr(self, name))
+
+    @property
+    def signup_origins(self) -> list[str]:
+        """``NEWSLETTER_SIGNUP_ORIGINS`` split on commas, blanks and trailing slashes dropped."""
+        return [o.strip().rstrip("/") for o in self.newsletter_signup_origins.split(",") if o.strip()]
 
     @property
     def reviewers(self) -> list[str]:

@@ -94,6 +94,7 @@ def import_csv(
     suppressed address stays suppressed. ``progress(done, total)`` is called
     as subscribers are written.
     """
+    from newsletter.audience import consent
     from newsletter.store import subscribers as store
     from newsletter.store import transaction
 
@@ -144,17 +145,22 @@ def import_csv(
         with transaction(conn):
             list_id = store.ensure_list(conn, list_name)
             now = store.utcnow()
+            erased = consent.erased_check(conn, settings)  # audience: erased addresses stay out
             for done, (email, name, attributes) in enumerate(parsed.values()):
                 if progress and done % 1000 == 0:
                     progress(done, len(parsed))
+                if erased(email):  # audience
+                    result.suppressed += 1
+                    continue
                 sid, action, status = store.upsert_subscriber(conn, email, name, attributes, now=now)
-                store.add_membership(conn, list_id, sid, now=now)
-                if status != "active":
+                membership = store.add_membership(conn, list_id, sid, now=now)
+                if status != "active" or membership != "active":
                     result.suppressed += 1
                 elif action == "added":
                     result.added += 1
                 else:
                     result.updated += 1
+            consent.record_joins(conn, list_id, "import", path.name, since=now)  # audience: consent records
     finally:
         conn.close()
     if progress:
@@ -164,6 +170,7 @@ def import_csv(
 
 def add_subscriber(email: str, list_name: str, settings: Settings, *, name: str = "") -> AddResult:
     """Add (or update) one subscriber and put them on ``list_name``."""
+    from newsletter.audience import consent
     from newsletter.store import subscribers as store
     from newsletter.store import transaction
 
@@ -174,11 +181,17 @@ def add_subscriber(email: str, list_name: str, settings: Settings, *, name: str 
     try:
         with transaction(conn):
             list_id = store.ensure_list(conn, list_name)
-            sid, action, status = store.upsert_subscriber(conn, email, name, {})
-            store.add_membership(conn, list_id, sid)
+            if consent.erased_check(conn, settings)(email):  # audience: an erased address stays out
+                raise InputError("erased on request earlier, so it cannot be added (its owner may sign up again)",
+                                 subject=email)
+            now = store.utcnow()
+            sid, action, status = store.upsert_subscriber(conn, email, name, {}, now=now)
+            membership = store.add_membership(conn, list_id, sid, now=now)
+            consent.record_joins(conn, list_id, "add", "", since=now)  # audience: consent record
     finally:
         conn.close()
-    return AddResult(email=email, action=action, status=status, list_name=list_name)
+    return AddResult(email=email, action=action, status=status if membership == "active" else membership,
+                     list_name=list_name)
 
 
 def unsubscribe(email: str, settings: Settings, *, reason: str = "manual") -> str:
@@ -207,8 +220,8 @@ def list_subscribers(settings: Settings, *, list_name: str | None = None, status
     """
     from newsletter.store import subscribers as store
 
-    if status is not None and status not in store.STATUSES:
-        raise InputError(f"must be one of {', '.join(store.STATUSES)}", subject="--status")
+    if status is not None and status not in store.LISTED_STATUSES:
+        raise InputError(f"must be one of {', '.join(store.LISTED_STATUSES)}", subject="--status")
     conn = _open(settings)
     list_id = None
     if list_name is not None:

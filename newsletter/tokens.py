@@ -1,4 +1,4 @@
-"""Signed, URL-safe tokens for unsubscribe, open and click links.
+"""Signed, URL-safe tokens for unsubscribe, open, click, confirm and preference links.
 
 A token is ``<payload>.<signature>``: the payload is a short JSON list in
 base64url, the signature its HMAC-SHA256 (truncated to 128 bits) under a key
@@ -25,7 +25,7 @@ from typing import Any
 
 from newsletter.errors import ConfigError, NewsletterError
 
-PURPOSES = ("unsubscribe", "open", "click")
+PURPOSES = ("unsubscribe", "open", "click", "confirm", "preferences")
 MIN_KEY_LENGTH = 16
 SIGNATURE_BYTES = 16
 
@@ -128,6 +128,30 @@ def click_url(public_url: str, secret_key: str, send_id: int, subscriber_id: int
 def read_click(secret_key: str, token: str) -> tuple[int, int, int]:
     """``(send_id, subscriber_id, link_index)`` from a click token."""
     return _ints(verify(secret_key, "click", token), 3)
+
+
+def confirm_url(public_url: str, secret_key: str, subscriber_id: int, list_id: int, consent_id: int, expires: int) -> str:
+    """Double opt-in confirm URL (``/confirm/<token>``) for one signup, valid until ``expires`` (Unix time)."""
+    token = sign(secret_key, "confirm", [subscriber_id, list_id, consent_id, expires])
+    return f"{public_url.rstrip('/')}/confirm/{token}"
+
+
+def read_confirm(secret_key: str, token: str, now: float) -> tuple[int, int, int]:
+    """``(subscriber_id, list_id, consent_id)`` from a confirm token; ``InvalidToken`` if bad or expired at ``now``."""
+    subscriber_id, list_id, consent_id, expires = _ints(verify(secret_key, "confirm", token), 4)
+    if now > expires:
+        raise InvalidToken()
+    return subscriber_id, list_id, consent_id
+
+
+def preferences_url(public_url: str, secret_key: str, subscriber_id: int) -> str:
+    """The preference page URL (``/p/<token>``) of a subscriber ("manage your subscription")."""
+    return f"{public_url.rstrip('/')}/p/{sign(secret_key, 'preferences', [subscriber_id])}"
+
+
+def read_preferences(secret_key: str, token: str) -> int:
+    """``subscriber_id`` from a preferences token; ``InvalidToken`` if bad."""
+    return _ints(verify(secret_key, "preferences", token), 1)[0]
 
 
 def _ints(payload: Any, count: int) -> tuple:

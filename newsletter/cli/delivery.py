@@ -27,7 +27,7 @@ def _echo_plan(plan) -> None:
     typer.echo(f"Subject:    {plan.subject}")
     typer.echo(f"From:       {plan.sender}")
     typer.echo(f"Backend:    {plan.backend}")
-    typer.echo(f"List:       {plan.list_name}")
+    typer.echo(f"List:       {plan.list_name}" + (f" where {plan.audience}" if plan.audience else ""))
     typer.echo(f"Recipients: {plan.to_send} to send ({plan.suppressed} suppressed, {plan.already_accepted} already sent)")
     settled = plan.settled_accepted + plan.settled_failed
     if settled:
@@ -81,6 +81,8 @@ def send(
     skip_in_doubt: bool = typer.Option(False, "--skip-in-doubt", help="Give up on recipients whose delivery is in doubt."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry recipients whose delivery failed."),
     include_new: bool = typer.Option(False, "--include-new", help="Also send to members who joined the list after the send started."),
+    where: Optional[List[str]] = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable; all must hold)."),
+    segment: Optional[str] = typer.Option(None, "--segment", help="Only the members of this saved segment of the list (see `newsletter segments`)."),
 ) -> None:
     """Send an issue to a list, each subscriber exactly once (re-run to resume).
 
@@ -97,7 +99,7 @@ def send(
     options = SendOptions(
         list_name=list_name, dry_run=dry_run, rate=rate, allow_changed=allow_changed,
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
-        include_new=include_new,
+        include_new=include_new, where=tuple(where or ()), segment=segment,
     )
 
     def confirm(plan) -> bool:

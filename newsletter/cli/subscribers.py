@@ -1,7 +1,8 @@
-"""``newsletter subscribers import|add|unsubscribe|list`` and ``newsletter lists``."""
+"""``newsletter subscribers import|add|unsubscribe|list|show|export|erase|purge-pending``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -11,11 +12,11 @@ from newsletter.cli.common import JSON_HELP, JSONL_HELP, ProgressReporter, echo_
 
 #: The choices of ``--status``: the store's STATUSES (a test keeps them equal), named
 #: here so that starting the CLI does not load the store.
-SubscriberStatus = Literal["active", "unsubscribed", "bounced", "complained"]
+SubscriberStatus = Literal["active", "unsubscribed", "bounced", "complained", "pending"]
 
 subscribers_app = typer.Typer(
     name="subscribers",
-    help="Import, add, unsubscribe and list subscribers.",
+    help="Import, add, unsubscribe, list, show, export and erase subscribers.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -87,21 +88,71 @@ def list_(
     typer.echo(f"{count} subscriber(s)", err=True)
 
 
-def lists(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
-    """Show every list with its member and active counts."""
-    from newsletter.subscribers import list_lists
+@subscribers_app.command("show")
+def show(
+    email: str = typer.Argument(..., help="The address.", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a subscriber with their lists and consent records (how and when they joined and left)."""
+    from newsletter.audience.consent import show_subscriber
 
-    rows = list_lists(settings())
+    info = show_subscriber(email, settings())
     if as_json:
-        echo_json_rows(rows, lines=False)
+        typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
         return
-    if not rows:
-        typer.echo("No lists yet (create one with `newsletter subscribers import FILE --list NAME`).")
-    for row in rows:
-        typer.echo(f"{row['name']}\t{row['members']} members\t{row['active']} active")
+    typer.echo(f"{info['email']}\t{info['status']}\t{info['name']}\tsince {info['created_at']}")
+    for m in info["memberships"]:
+        typer.echo(f"  list {m['list']}: {m['status']} (since {m['since']})")
+    for c in info["consents"]:
+        how = c["method"] + (f" ({c['source']})" if c["source"] else "")
+        line = f"  consent {c['list']}: {how}, requested {c['requested_at']}, confirmed {c['confirmed_at'] or '-'}"
+        if c["consent_sha256"]:
+            line += f", text sha256 {c['consent_sha256'][:12]}…"
+        if c["ip"]:
+            line += f", ip {c['ip'][:24]}"
+        if c["left_at"]:
+            line += f", left {c['left_at']} ({c['left_how']})"
+        typer.echo(line)
+
+
+@subscribers_app.command("export")
+def export(
+    email: str = typer.Argument(..., help="The address.", show_default=False),
+    out: Path = typer.Option(None, "--out", help="Write the JSON to this file instead of standard output."),
+) -> None:
+    """Everything held about one person as JSON (profile, memberships, consent, deliveries, events)."""
+    from newsletter.audience.consent import export_subscriber
+
+    text = json.dumps(export_subscriber(email, settings()), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"Wrote {out}", err=True)
+
+
+@subscribers_app.command("erase")
+def erase(email: str = typer.Argument(..., help="The address.", show_default=False)) -> None:
+    """Erase a person's data for good; only a keyed hash stays, so no import can add the address again."""
+    from newsletter.audience.consent import erase_subscriber
+
+    result = erase_subscriber(email, settings())
+    if result.found:
+        typer.echo(f"{result.email}: erased (the row is now {result.placeholder}; address on the suppression list)")
+    else:
+        typer.echo(f"{result.email}: not held; put on the suppression list so no import can add it")
+
+
+@subscribers_app.command("purge-pending")
+def purge_pending(
+    days: int = typer.Option(None, "--days", help="Age in days (default NEWSLETTER_PENDING_DAYS)."),
+) -> None:
+    """Delete signups that were not confirmed within the given number of days."""
+    from newsletter.audience.consent import purge_pending as purge
+
+    typer.echo(f"{purge(settings(), days)} unconfirmed signup(s) deleted")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``subscribers`` and ``lists`` to the root app."""
+    """Add ``subscribers`` to the root app (``lists`` is in ``cli/audience.py``)."""
     app.add_typer(subscribers_app)
-    app.command()(lists)

@@ -47,6 +47,7 @@ class Recipient:
     unsubscribe_url: str = ""
     web_url: str = ""
     attempt: int = 1  # which hand-over of this message this is (SendGrid's custom_args)
+    preferences_url: str = ""
 
     def values(self) -> dict[str, str]:
         """The values for ``newsletter.personalize`` placeholders."""
@@ -55,6 +56,7 @@ class Recipient:
             "email": self.email,
             "unsubscribe_url": self.unsubscribe_url,
             "web_url": self.web_url,
+            "preferences_url": self.preferences_url,
         }
 
 

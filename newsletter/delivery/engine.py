@@ -152,16 +152,17 @@ def send_issue(
         list_id = people.find_list(conn, options.list_name)
         if list_id is None:
             raise InputError("no such list (see `newsletter lists`)", subject=options.list_name)
-        existing = ledger.find_send(conn, slug, list_id)
+        audience = _audience(conn, options, list_id)
+        existing = ledger.find_send(conn, slug, list_id, audience.key)
         plan = SendPlan(
             slug=slug, subject=result.issue.subject, sender=result.sender or settings.newsletter_from,
-            backend=backend_name, list_name=options.list_name, options=options,
+            backend=backend_name, list_name=options.list_name, options=options, audience=audience.key,
             warnings=_send_warnings(result, settings, backend_name),
         )
         if existing is None:
-            plan.to_send, plan.suppressed = ledger.count_audience(conn, slug, list_id)
+            plan.to_send, plan.suppressed = ledger.count_audience(conn, slug, list_id, audience.where, audience.params)
         else:
-            _plan_existing(conn, plan, existing, list_id, result, path)
+            _plan_existing(conn, plan, existing, list_id, audience, result, path)
         report = SendReport(plan=plan, send_id=plan.send_id)
         if options.dry_run:
             report.dry_run = True
@@ -173,19 +174,47 @@ def send_issue(
         if created:
             plan.send_id, _size = ledger.create_send(
                 conn, slug=slug, list_id=list_id, html_sha256=result.html_sha256, backend=backend_name,
-                subject=result.issue.subject, links=result.web_links,
+                subject=result.issue.subject, links=result.web_links, audience=audience.key,
+                where=audience.where, params=audience.params,
             )
         elif plan.changed or existing["backend"] != backend_name:
             ledger.update_send_version(conn, plan.send_id, html_sha256=result.html_sha256,
                                        subject=result.issue.subject, links=result.web_links, backend=backend_name)
         assert plan.send_id is not None
         report.send_id = plan.send_id
-        _run(conn, plan.send_id, list_id, created, result, settings, options, report, progress, stop)
+        _run(conn, plan.send_id, list_id, audience, created, result, settings, options, report, progress, stop)
         return report
 
 
-def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id: int, result: Any,
-                   path: str | Path) -> None:
+@dataclass(frozen=True)
+class Audience:
+    """Who a send is for: the list's active members matching ``where`` (``key`` names it in the ledger)."""
+
+    key: str = ""
+    where: str = ""
+    params: tuple[Any, ...] = ()
+
+
+def _audience(conn: Any, options: SendOptions, list_id: int) -> Audience:
+    """The send's audience from ``--segment`` and ``--where`` (both may be given: all conditions hold)."""
+    if not (options.segment or options.where):
+        return Audience()
+    from newsletter.audience.segments import parse_conditions, segment_conditions
+    from newsletter.store.segments import where_sql
+
+    conditions = list(parse_conditions(options.where))
+    if options.segment:
+        segment_list, saved = segment_conditions(conn, options.segment)
+        if segment_list != list_id:
+            raise InputError(f"the segment belongs to another list, not {options.list_name!r}", subject=options.segment)
+        conditions = list(saved) + conditions
+    unique = sorted({str(c): c for c in conditions}.items())
+    where, params = where_sql([c for _, c in unique])
+    return Audience(" ".join(key for key, _ in unique), where, tuple(params))
+
+
+def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id: int, audience: "Audience",
+                   result: Any, path: str | Path) -> None:
     from newsletter.store import sends as ledger
 
     plan.send_id = existing["id"]
@@ -194,7 +223,8 @@ def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id:
     plan.to_send, plan.suppressed = totals.pending, totals.suppressed
     plan.already_accepted, plan.in_doubt, plan.failed = totals.accepted, totals.in_doubt, totals.failed
     plan.settled_accepted, plan.settled_failed = ledger.settle_from_events(conn, existing["id"], dry_run=True)
-    plan.joined_since = ledger.add_new_members(conn, existing["id"], list_id, plan.slug, dry_run=True)
+    plan.joined_since = ledger.add_new_members(conn, existing["id"], list_id, plan.slug, audience.where,
+                                               audience.params, dry_run=True)
     started = totals.accepted + totals.failed + totals.in_doubt + totals.skipped > 0
     plan.changed = existing["html_sha256"] != result.html_sha256
     if plan.changed and started and not plan.options.allow_changed:
@@ -205,7 +235,7 @@ def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id:
         )
 
 
-def _run(conn: Any, send_id: int, list_id: int, created: bool, result: Any, settings: Settings,
+def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: bool, result: Any, settings: Settings,
          options: SendOptions, report: SendReport, progress: Progress | None, stop: threading.Event | None) -> None:
     """Hold the send's lease, settle what can be settled, open the backend and run the send."""
     from newsletter import tokens
@@ -227,14 +257,15 @@ def _run(conn: Any, send_id: int, list_id: int, created: bool, result: Any, sett
         if options.skip_in_doubt:
             ledger.skip_in_doubt(conn, send_id)
         if options.include_new:
-            ledger.add_new_members(conn, send_id, list_id, result.issue.slug)
+            ledger.add_new_members(conn, send_id, list_id, result.issue.slug, audience.where, audience.params)
         tracking = settings.newsletter_tracking and settings.newsletter_backend != "sendgrid"
         backend = make_backend(settings.newsletter_backend, settings, result, send_id=send_id, tracking=tracking)
         public, key, web_url = settings.newsletter_public_url, settings.newsletter_secret_key, result.issue.web_url or ""
 
         def recipient(row: tuple[int, str, str, int]) -> Recipient:
             sid, email, name, attempt = row
-            return Recipient(sid, email, name, tokens.unsubscribe_url(public, key, sid, send_id), web_url, max(attempt, 1))
+            return Recipient(sid, email, name, tokens.unsubscribe_url(public, key, sid, send_id), web_url, max(attempt, 1),
+                             tokens.preferences_url(public, key, sid))
 
         sources = [s for s, wanted in (("in_doubt", options.resend_in_doubt), ("failed", options.retry_failed)) if wanted]
         rate = settings.newsletter_rate if options.rate is None else options.rate
@@ -334,7 +365,8 @@ def send_review_copies(
         outbox_dir=outbox_dir, attachments=attachments,
     )
     batch = [
-        Recipient(i, email, SAMPLE_VALUES["name"], SAMPLE_VALUES["unsubscribe_url"], result.issue.web_url or SAMPLE_VALUES["web_url"])
+        Recipient(i, email, SAMPLE_VALUES["name"], SAMPLE_VALUES["unsubscribe_url"],
+                  result.issue.web_url or SAMPLE_VALUES["web_url"], preferences_url=SAMPLE_VALUES["preferences_url"])
         for i, email in enumerate(addresses, start=1)
     ]
     with backend:

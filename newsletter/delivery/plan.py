@@ -23,6 +23,8 @@ class SendOptions:
     skip_in_doubt: bool = False
     retry_failed: bool = False
     include_new: bool = False
+    where: tuple[str, ...] = ()  # KEY=VALUE / KEY!=VALUE conditions on subscriber attributes
+    segment: str | None = None  # a saved segment of the list
     retry_delays: Sequence[float] = RETRY_DELAYS
 
 
@@ -87,6 +89,7 @@ class SendPlan:
     backend: str
     list_name: str
     options: SendOptions
+    audience: str = ""  # the segment's conditions, '' for the whole list
     send_id: int | None = None
     to_send: int = 0  # queued (or, for a new send, the audience) after suppression
     suppressed: int = 0

@@ -198,7 +198,7 @@ class SendGridBackend(Backend):
     def build_payload(self, batch: Sequence[Recipient]) -> tuple[dict[str, Any], list[Outcome]]:
         """The request body for ``batch`` and the outcomes of recipients refused before sending."""
         raw_text = any(
-            _HTML_SPECIAL.search(v) for r in batch for v in (r.name, r.email, r.unsubscribe_url, r.web_url)
+            _HTML_SPECIAL.search(v) for r in batch for v in (r.name, r.email, r.unsubscribe_url, r.web_url, r.preferences_url)
         )
         personalizations, refused = [], []
         for r in batch:

@@ -1,5 +1,6 @@
 """The tracking server (``newsletter serve``): one-click unsubscribe, the
-SendGrid Event Webhook, the open pixel and click redirects, and a health check.
+SendGrid Event Webhook, the open pixel and click redirects, a health check,
+and the audience pages: signup with double opt-in and the preference page.
 
 ``create_app(settings)`` (in ``app.py``) builds the ASGI app; ``run_server``
 serves it with uvicorn. Starlette and uvicorn are imported only here, never at

@@ -9,6 +9,7 @@ bug a bare 500 with the details only in the log.
 from __future__ import annotations
 
 import logging
+import time
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -18,7 +19,7 @@ from starlette.routing import Route
 
 from newsletter import tokens
 from newsletter.errors import InputError, StoreError
-from newsletter.server import tracking, unsubscribe, webhook
+from newsletter.server import preferences, signup, tracking, unsubscribe, webhook
 from newsletter.server.common import INVALID_LINK, ThreadConnections, plain, with_db
 from newsletter.store import connect
 
@@ -86,8 +87,16 @@ def create_app(settings) -> Starlette:
     Raises ``ConfigError`` if ``NEWSLETTER_SECRET_KEY`` is unusable (no link
     could be verified). A missing webhook key only disables the webhook.
     """
+    from newsletter.audience.consent import check_ip_mode, purge_pending_on
+    from newsletter.audience.ratelimit import SignupLimits
+
     tokens.require_key(settings.newsletter_secret_key)  # fail at start-up, not at the first click
-    connect(settings.newsletter_database).close()
+    check_ip_mode(settings)
+    conn = connect(settings.newsletter_database)
+    try:
+        purge_pending_on(conn, settings.newsletter_pending_days)  # then again after signups, hourly
+    finally:
+        conn.close()
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
@@ -96,6 +105,13 @@ def create_app(settings) -> Starlette:
             Route("/o/{token}.gif", tracking.open_pixel, methods=["GET"]),
             Route("/c/{token}", tracking.click_redirect, methods=["GET"]),
             Route("/webhooks/sendgrid", webhook.sendgrid_events, methods=["POST"]),
+            Route("/subscribe/{list}", signup.subscribe_page, methods=["GET"]),
+            Route("/subscribe/{list}", signup.subscribe, methods=["POST"]),
+            Route("/subscribe/{list}", signup.subscribe_preflight, methods=["OPTIONS"]),
+            Route("/confirm/{token}", signup.confirm_page, methods=["GET"]),
+            Route("/confirm/{token}", signup.confirm_now, methods=["POST"]),
+            Route("/p/{token}", preferences.preferences_page, methods=["GET"]),
+            Route("/p/{token}", preferences.preferences_save, methods=["POST"]),
         ],
         exception_handlers={
             HTTPException: _http_error,
@@ -107,6 +123,8 @@ def create_app(settings) -> Starlette:
     app.state.settings = settings
     app.state.db = ThreadConnections(settings.newsletter_database)
     app.state.verifier = webhook.load_verifier(settings.sendgrid_webhook_public_key)
+    app.state.signup_limits = SignupLimits(settings)
+    app.state.purged_at = time.monotonic()
     # User middleware sits inside Starlette's ServerErrorMiddleware, so a bug is
     # answered here and never re-raised to the server as a traceback.
     app.add_middleware(CatchAllMiddleware)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import sqlite3
 import threading
 from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import HTMLResponse, PlainTextResponse
 
 from newsletter.errors import StoreError
 from newsletter.store import connect
@@ -22,6 +23,38 @@ SAFE_HEADERS = {
 }
 
 INVALID_LINK = "This link is not valid."
+
+#: Pages run no script, load nothing and post only to this server.
+PAGE_HEADERS = {
+    **SAFE_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+}
+
+_STYLE = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:36rem;margin:3rem auto;"
+    "padding:0 1rem;line-height:1.5;color:#1a1a1a;background:#fff}"
+    "h1{font-size:1.6rem;line-height:1.25}"
+    "input[type=email],input[type=text]{box-sizing:border-box;width:100%;font-size:1rem;padding:.6rem;"
+    "border:1px solid #6b7280;border-radius:.3rem}"
+    "input[type=checkbox]{width:1.2rem;height:1.2rem;vertical-align:middle}"
+    "button{font-size:1.05rem;padding:.7rem 1.3rem;border:0;border-radius:.3rem;background:#1a56db;color:#fff;cursor:pointer}"
+    "button.secondary{background:#fff;color:#1a56db;border:1px solid #1a56db}"
+    "input:focus,button:focus{outline:3px solid #f59e0b;outline-offset:2px}"
+    ".nl-hp{position:absolute;left:-10000px;top:auto;width:1px;height:1px;overflow:hidden}"
+    "fieldset{border:1px solid #d1d5db;border-radius:.3rem;margin:0 0 1rem}"
+)
+
+
+def html_page(brand: str, title: str, body: str, status: int = 200) -> HTMLResponse:
+    """A small, responsive, accessible page; every dynamic value in ``body`` must already be escaped."""
+    text = (
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<meta name=\"robots\" content=\"noindex\">"
+        f"<title>{html.escape(title)} - {html.escape(brand)}</title><style>{_STYLE}</style></head>"
+        f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>\n"
+    )
+    return HTMLResponse(text, status_code=status, headers=PAGE_HEADERS)
 
 
 def plain(message: str, status: int = 200) -> PlainTextResponse:

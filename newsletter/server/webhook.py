@@ -67,19 +67,19 @@ def _fresh(timestamp: str, now: float) -> bool:
     return -MAX_FUTURE_S <= age <= MAX_AGE_S
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refusing (400) one over ``limit`` bytes before and while reading it."""
+async def read_limited(request: Request, limit: int, *, too_large: int = 400) -> bytes:
+    """The request body, refusing (``too_large``) one over ``limit`` bytes before and while reading it."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise HTTPException(400, "invalid Content-Length")
         if int(declared) > limit:
-            raise HTTPException(400, "request body too large")
+            raise HTTPException(too_large, "request body too large")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:  # a chunked or lying client: stop reading at once
-            raise HTTPException(400, "request body too large")
+            raise HTTPException(too_large, "request body too large")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -23,7 +23,7 @@ import sqlite3
 from typing import Any, Iterable, Sequence
 
 from newsletter.store import transaction
-from newsletter.store.subscribers import utcnow
+from newsletter.store.subscribers import ON_LIST, utcnow
 
 STATES = ("queued", "claimed", "sending", "accepted", "failed", "in_doubt", "skipped", "suppressed")
 FINAL = ("accepted", "failed", "in_doubt", "skipped", "suppressed")
@@ -36,7 +36,7 @@ Claimed = tuple[int, str, str, int]
 # An audience member is an active subscriber who is still on the list.
 _ON_LIST = (
     "s.status = 'active' AND EXISTS (SELECT 1 FROM memberships m"
-    " WHERE m.list_id = ? AND m.subscriber_id = s.id)"
+    " WHERE m.list_id = ? AND m.subscriber_id = s.id AND m.status = 'active')"
 )
 
 
@@ -59,7 +59,7 @@ def _members_sql(where: str) -> str:
     # already been handed this issue on this list by another send (segments overlap).
     return (
         "SELECT s.id FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
-        " WHERE m.list_id = ? AND s.status = 'active'" + (f" AND ({where})" if where else "")
+        f" WHERE m.list_id = ? AND {ON_LIST}" + (f" AND ({where})" if where else "")
         + " AND NOT EXISTS (SELECT 1 FROM deliveries o JOIN sends os ON os.id = o.send_id"
         "  WHERE o.subscriber_id = s.id AND os.slug = ? AND os.list_id = m.list_id AND os.id != ?"
         "  AND o.state IN ('accepted', 'sending', 'in_doubt', 'skipped'))"
@@ -74,7 +74,7 @@ def count_audience(conn: sqlite3.Connection, slug: str, list_id: int, where: str
     ).fetchone()[0]
     suppressed = conn.execute(
         "SELECT COUNT(*) FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
-        " WHERE m.list_id = ? AND s.status != 'active'", (list_id,)
+        " WHERE m.list_id = ? AND m.status = 'active' AND s.status != 'active'", (list_id,)
     ).fetchone()[0]
     return int(active), int(suppressed)
 

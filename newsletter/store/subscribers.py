@@ -16,6 +16,27 @@ from typing import Any, Iterator
 
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
+#: A membership's own status: 'pending' until confirmed (double opt-in),
+#: 'unsubscribed' once the person left that one list.
+MEMBERSHIP_STATUSES = ("pending", "active", "unsubscribed")
+#: What listings show: a subscriber's status, or 'pending' for an unconfirmed membership.
+LISTED_STATUSES = STATUSES + ("pending",)
+#: The SQL condition for "on the list, gets issues" over memberships ``m`` and subscribers ``s``.
+ON_LIST = "m.status = 'active' AND s.status = 'active'"
+
+#: A member's listed status on one list (memberships ``m``, subscribers ``s``).
+_MEMBER_STATUS = (
+    "CASE WHEN m.status = 'pending' THEN 'pending' WHEN s.status != 'active' THEN s.status ELSE m.status END"
+)
+#: A subscriber's listed status over all lists: suppressed, else active on some
+#: list (or on none at all), else pending somewhere, else left every list.
+_OVERALL_STATUS = (
+    "CASE WHEN s.status != 'active' THEN s.status"
+    " WHEN EXISTS (SELECT 1 FROM memberships a WHERE a.subscriber_id = s.id AND a.status = 'active')"
+    "   OR NOT EXISTS (SELECT 1 FROM memberships a WHERE a.subscriber_id = s.id) THEN 'active'"
+    " WHEN EXISTS (SELECT 1 FROM memberships a WHERE a.subscriber_id = s.id AND a.status = 'pending') THEN 'pending'"
+    " ELSE 'unsubscribed' END"
+)
 
 
 def utcnow() -> str:
@@ -77,24 +98,43 @@ def ensure_list(conn: sqlite3.Connection, name: str) -> int:
     return conn.execute("INSERT INTO lists (name, created_at) VALUES (?, ?)", (name, utcnow())).lastrowid
 
 
+def get_list(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
+    """List ``name`` as ``{id, name, title, signup, created_at}``, or ``None``."""
+    row = conn.execute("SELECT id, name, title, signup, created_at FROM lists WHERE name = ?", (name,)).fetchone()
+    return {**dict(row), "signup": bool(row["signup"])} if row else None
+
+
+def save_list(conn: sqlite3.Connection, name: str, *, title: str | None = None, signup: bool | None = None) -> int:
+    """Create list ``name`` or change its title/signup flag (``None``: leave as is); return its id."""
+    list_id = ensure_list(conn, name)
+    if title is not None:
+        conn.execute("UPDATE lists SET title = ? WHERE id = ?", (title, list_id))
+    if signup is not None:
+        conn.execute("UPDATE lists SET signup = ? WHERE id = ?", (int(signup), list_id))
+    return list_id
+
+
 def list_summaries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every list with its member count and its count of active members."""
+    """Every list with its title, signup flag, member count (confirmed memberships),
+    count of active members (those who get issues) and count of pending signups."""
     rows = conn.execute(
-        "SELECT l.name, l.created_at, COUNT(m.subscriber_id) AS members,"
-        " COALESCE(SUM(s.status = 'active'), 0) AS active"
+        "SELECT l.name, l.title, l.signup, l.created_at,"
+        " COALESCE(SUM(m.status = 'active'), 0) AS members,"
+        f" COALESCE(SUM({ON_LIST}), 0) AS active,"
+        " COALESCE(SUM(m.status = 'pending'), 0) AS pending"
         " FROM lists l LEFT JOIN memberships m ON m.list_id = l.id"
         " LEFT JOIN subscribers s ON s.id = m.subscriber_id"
         " GROUP BY l.id ORDER BY l.name"
     ).fetchall()
-    return [dict(r) for r in rows]
+    return [{**dict(r), "signup": bool(r["signup"])} for r in rows]
 
 
 def count_members(conn: sqlite3.Connection, list_id: int) -> dict[str, int]:
-    """Members of a list by status (every status present, zero if none)."""
-    counts = {status: 0 for status in STATUSES}
+    """Members of a list by listed status (every one of ``LISTED_STATUSES`` present, zero if none)."""
+    counts = {status: 0 for status in LISTED_STATUSES}
     for status, n in conn.execute(
-        "SELECT s.status, COUNT(*) FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
-        " WHERE m.list_id = ? GROUP BY s.status",
+        f"SELECT {_MEMBER_STATUS} AS listed, COUNT(*) FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
+        " WHERE m.list_id = ? GROUP BY listed",
         (list_id,),
     ):
         counts[status] = n
@@ -148,12 +188,26 @@ def upsert_subscriber(
     return row["id"], "updated", row["status"]
 
 
-def add_membership(conn: sqlite3.Connection, list_id: int, subscriber_id: int, *, now: str | None = None) -> None:
-    """Put a subscriber on a list (no-op if already there)."""
-    conn.execute(
-        "INSERT OR IGNORE INTO memberships (list_id, subscriber_id, created_at) VALUES (?, ?, ?)",
-        (list_id, subscriber_id, now or utcnow()),
-    )
+def add_membership(conn: sqlite3.Connection, list_id: int, subscriber_id: int, *, now: str | None = None) -> str:
+    """Put a subscriber on a list as 'active'; return the membership's status afterwards.
+
+    A pending signup becomes active (the team vouches for this address); a
+    member who left the list on the preference page stays 'unsubscribed'.
+    """
+    now = now or utcnow()
+    row = conn.execute(
+        "INSERT INTO memberships (list_id, subscriber_id, created_at, status, updated_at) VALUES (?, ?, ?, 'active', ?)"
+        " ON CONFLICT (list_id, subscriber_id) DO UPDATE SET status = 'active', updated_at = excluded.updated_at"
+        " WHERE memberships.status = 'pending'"
+        " RETURNING status",
+        (list_id, subscriber_id, now, now),
+    ).fetchone()
+    if row is not None:
+        return row[0]
+    found = conn.execute(
+        "SELECT status FROM memberships WHERE list_id = ? AND subscriber_id = ?", (list_id, subscriber_id)
+    ).fetchone()
+    return found[0]
 
 
 def set_status(conn: sqlite3.Connection, subscriber_id: int, status: str, reason: str = "") -> None:
@@ -173,8 +227,14 @@ def iter_subscribers(
     status: str | None = None,
     page: int = 1000,
 ) -> Iterator[SubscriberRow]:
-    """Subscribers in id order, optionally of one list and one status, streamed in pages."""
+    """Subscribers in id order, optionally of one list and one listed status, streamed in pages.
+
+    ``status`` of each row is the listed status (see ``LISTED_STATUSES``): on a
+    list, a pending signup shows 'pending' and a member who left it
+    'unsubscribed'; only 'active' rows get issues.
+    """
     after = 0
+    listed = _OVERALL_STATUS if list_id is None else _MEMBER_STATUS
     while True:
         where, params = ["s.id > ?"], [after]
         join = ""
@@ -182,14 +242,16 @@ def iter_subscribers(
             join = " JOIN memberships m ON m.subscriber_id = s.id AND m.list_id = ?"
             params.insert(0, list_id)
         if status is not None:
-            where.append("s.status = ?")
+            where.append(f"({listed}) = ?")
             params.append(status)
         rows = conn.execute(
-            f"SELECT s.* FROM subscribers s{join} WHERE {' AND '.join(where)} ORDER BY s.id LIMIT ?",
+            f"SELECT s.*, {listed} AS listed FROM subscribers s{join} WHERE {' AND '.join(where)} ORDER BY s.id LIMIT ?",
             (*params, page),
         ).fetchall()
         if not rows:
             return
         for r in rows:
-            yield _row(r)
+            row = _row(r)
+            row.status = r["listed"]
+            yield row
         after = rows[-1]["id"]

@@ -14,7 +14,7 @@ from typing import get_args
 import pytest
 
 from newsletter.settings import load_settings
-from newsletter.store.subscribers import STATUSES
+from newsletter.store.subscribers import LISTED_STATUSES as STATUSES
 from newsletter.cli.subscribers import SubscriberStatus
 
 #: SGR parameters that set a colour (foreground, background, 256/true colour).

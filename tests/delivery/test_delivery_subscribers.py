@@ -46,7 +46,7 @@ def test_import_counts_invalid_lines_duplicates_and_suppressed(cli, settings, tm
     run = cli(settings, "subscribers", "list", "--status", "unsubscribed")
     assert run.stdout.split("\t")[0] == "gone@example.org"
     run = cli(settings, "lists")
-    assert run.stdout.strip() == "news\t3 members\t2 active"
+    assert run.stdout.strip() == "news\t3 members\t2 active\t0 pending\tsignup off"
 
 
 def test_add_and_unsubscribe(cli, settings):

@@ -74,6 +74,44 @@ def make_client():
 
 
 @pytest.fixture
+def serve():
+    """``serve(settings)``: ``create_app(settings)`` under uvicorn in a thread on a free loopback port, with
+    ``NEWSLETTER_PUBLIC_URL`` set to where it listens; returns that URL. Every server is stopped at teardown."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from newsletter.server.app import create_app
+
+    running = []
+
+    def start(settings) -> str:
+        # IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections, as when uvicorn binds itself.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        app = create_app(settings.with_overrides(newsletter_public_url=url))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        running.append((server, thread, sock))
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        return url
+
+    yield start
+    for server, thread, sock in running:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        assert not thread.is_alive()
+
+
+@pytest.fixture
 def client(settings, make_client):
     """A TestClient over the app for ``settings``."""
     with make_client(settings) as test_client:

@@ -3,40 +3,19 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 
 from newsletter import tokens
-from newsletter.server.app import create_app
 
 SECRET = "tracking-test-secret-key-0123456789"
 
 
 @pytest.fixture
-def base_url(settings):
-    """Serve ``create_app(settings)`` with uvicorn in a thread on a free port; stop it afterwards."""
-    # IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections, as when uvicorn binds itself.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
-    assert not thread.is_alive()
+def base_url(settings, serve):
+    """The app for ``settings`` served by uvicorn on a loopback port."""
+    return serve(settings)
 
 
 def test_one_click_webhook_and_pixel_over_real_http(base_url, seed_send, status_of, keys, count_events):

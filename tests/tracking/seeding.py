@@ -31,7 +31,8 @@ def seed(db_path, *, emails=("ann@example.org", "bob@example.org", "cy@example.o
             sid = row[0] if row else conn.execute(
                 "INSERT INTO subscribers (email, email_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
                 (email, email.lower(), NOW, NOW)).lastrowid
-            conn.execute("INSERT OR IGNORE INTO memberships VALUES (?, ?, ?)", (list_id, sid, NOW))
+            conn.execute("INSERT OR IGNORE INTO memberships (list_id, subscriber_id, created_at) VALUES (?, ?, ?)",
+                         (list_id, sid, NOW))
             ids.append(sid)
         send_id = conn.execute(
             "INSERT INTO sends (slug, html_sha256, list_id, backend, subject, links, created_at)"

@@ -1,0 +1,204 @@
+"""Consent records and GDPR requests: show, export, erase; keyed hashes of
+addresses and IPs; the hooks that keep imports and ``add`` honest.
+
+Keyed hashes are HMAC-SHA256 under a key derived from ``NEWSLETTER_SECRET_KEY``
+and a purpose, so an erased address cannot be found by hashing guesses
+without the key, and an IP hash cannot be matched against an address hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from newsletter import tokens
+from newsletter.errors import ConfigError, InputError
+from newsletter.settings import Settings
+
+IP_MODES = ("stored", "hashed", "off")
+
+
+def keyed_hash(secret_key: str, purpose: str, text: str) -> str:
+    """Hex HMAC-SHA256 of ``text`` under a key derived from ``secret_key`` for ``purpose``."""
+    tokens.require_key(secret_key)
+    key = hmac.new(secret_key.encode("utf-8"), b"newsletter.hash." + purpose.encode(), hashlib.sha256).digest()
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def address_hash(settings: Settings, email: str) -> str:
+    """The suppression-list hash of an address (case-insensitive)."""
+    return keyed_hash(settings.newsletter_secret_key, "address", email.strip().lower())
+
+
+def text_sha256(text: str) -> str:
+    """SHA-256 (hex) of a consent sentence, as recorded with each signup."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_ip_mode(settings: Settings) -> str:
+    """``NEWSLETTER_SIGNUP_IP``, validated (``ConfigError`` otherwise)."""
+    mode = settings.newsletter_signup_ip.strip().lower()
+    if mode not in IP_MODES:
+        raise ConfigError(f"must be one of {', '.join(IP_MODES)}, got {mode!r}", subject="NEWSLETTER_SIGNUP_IP")
+    return mode
+
+
+def ip_for_record(settings: Settings, ip: str) -> str:
+    """What a consent record keeps of the signup's IP address: it, a keyed hash, or nothing."""
+    mode = check_ip_mode(settings)
+    if mode == "off" or not ip:
+        return ""
+    if mode == "stored":
+        return ip
+    return "hmac-sha256:" + keyed_hash(settings.newsletter_secret_key, "ip", ip)
+
+
+def _open(settings: Settings) -> sqlite3.Connection:
+    from newsletter.store import connect
+
+    return connect(settings.newsletter_database)
+
+
+# --- hooks for import and `subscribers add` ---------------------------------
+
+
+def erased_check(conn: sqlite3.Connection, settings: Settings) -> Callable[[str], bool]:
+    """A test ``erased(email)``: True for an address on the suppression list.
+
+    The list is read once; with nothing erased the test is free and needs no key.
+    """
+    from newsletter.store import privacy
+
+    hashes = privacy.suppression_hashes(conn)
+    if not hashes:
+        return lambda email: False
+    return lambda email: address_hash(settings, email) in hashes
+
+
+def record_joins(conn: sqlite3.Connection, list_id: int, method: str, source: str, since: str) -> int:
+    """Consent records for everyone who joined ``list_id`` since ``since`` by ``method`` ('import', 'add')."""
+    from newsletter.store import consent as store
+
+    return store.record_joins(conn, list_id, method, source, since)
+
+
+# --- show, export, erase, purge -------------------------------------------
+
+
+def _find(conn: sqlite3.Connection, email: str, settings: Settings):
+    from newsletter.store import subscribers as people
+    from newsletter.subscribers import normalize_email
+
+    address = normalize_email(email)
+    found = people.find_subscriber(conn, address)
+    if found is None:
+        erased = erased_check(conn, settings)(address)
+        raise InputError("erased on request: only a keyed hash of it is kept" if erased else "no such subscriber",
+                         subject=address)
+    return found
+
+
+def show_subscriber(email: str, settings: Settings) -> dict[str, Any]:
+    """A subscriber's profile, memberships and consent records (``subscribers show``)."""
+    from newsletter.store import consent as store
+
+    conn = _open(settings)
+    try:
+        found = _find(conn, email, settings)
+        return {
+            **found.as_dict(),
+            "memberships": [
+                {"list": m["name"], "status": m["status"], "since": m["created_at"], "changed": m["updated_at"]}
+                for m in store.memberships_of(conn, found.id)
+            ],
+            "consents": [_consent_view(c) for c in store.consents_of(conn, found.id)],
+        }
+    finally:
+        conn.close()
+
+
+def _consent_view(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("list", "method", "source", "consent_text", "consent_sha256", "ip", "requested_at", "mailed_at",
+            "confirmed_at", "left_at", "left_how", "left_detail")
+    return {key: record[key] for key in keys}
+
+
+def export_subscriber(email: str, settings: Settings) -> dict[str, Any]:
+    """Everything held about one person, by table (``subscribers export``)."""
+    from newsletter.store import privacy
+
+    conn = _open(settings)
+    try:
+        found = _find(conn, email, settings)
+        return {"exported_at": _now(), **privacy.export_person(conn, found.id)}
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    """What ``erase_subscriber`` did."""
+
+    email: str
+    found: bool
+    placeholder: str = ""
+    scrubbed: int = 0
+
+
+def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
+    """Erase everything personal about ``email`` and suppress it for good (``subscribers erase``).
+
+    An address that is not held is still put on the suppression list, so a
+    later import cannot add it. Afterwards the database file is compacted, so
+    no freed page or log frame keeps the old values.
+    """
+    from newsletter.store import privacy, transaction
+    from newsletter.store import subscribers as people
+    from newsletter.subscribers import normalize_email
+
+    address = normalize_email(email)
+    digest = address_hash(settings, address)  # needs the key: check before anything changes
+    conn = _open(settings)
+    try:
+        conn.execute("PRAGMA secure_delete = ON")  # zero what the erasure frees
+        with transaction(conn):
+            found = people.find_subscriber(conn, address)
+            if found is None:
+                privacy.suppress(conn, digest)
+                result = ErasureResult(address, False)
+            else:
+                placeholder = privacy.erase_person(conn, found.id, digest)
+                result = ErasureResult(address, True, placeholder)
+        privacy.compact(conn)
+        return result
+    finally:
+        conn.close()
+
+
+def purge_pending_on(conn: sqlite3.Connection, days: int, *, now: datetime | None = None) -> int:
+    """Delete signups unconfirmed for more than ``days`` on ``conn``; return how many pending memberships went."""
+    from newsletter.store import consent as store
+    from newsletter.store import transaction
+
+    if days < 0:
+        raise InputError("must be 0 or more", subject="--days")
+    before = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with transaction(conn):
+        return store.purge_unconfirmed(conn, before)
+
+
+def purge_pending(settings: Settings, days: int | None = None, *, now: datetime | None = None) -> int:
+    """Delete signups unconfirmed for more than ``days`` (default ``NEWSLETTER_PENDING_DAYS``); return how many."""
+    conn = _open(settings)
+    try:
+        return purge_pending_on(conn, settings.newsletter_pending_days if days is None else days, now=now)
+    finally:
+        conn.close()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,120 @@
+"""``newsletter lists [create|update]``, ``newsletter segments [save]`` and ``newsletter form``."""
+
+from __future__ import annotations
+
+import json
+from typing import List, Optional
+
+import typer
+
+from newsletter.cli.common import JSON_HELP, echo_json_rows, settings
+
+lists_app = typer.Typer(
+    name="lists",
+    help="Show lists; create or change them (title, public signup).",
+    invoke_without_command=True,
+    rich_markup_mode=None,
+)
+segments_app = typer.Typer(
+    name="segments",
+    help="Show saved segments; save one (members of a list whose attributes match).",
+    invoke_without_command=True,
+    rich_markup_mode=None,
+)
+
+
+@lists_app.callback()
+def lists(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Show every list: members, active and pending counts, signup on/off, title."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from newsletter.subscribers import list_lists
+
+    rows = list_lists(settings())
+    if as_json:
+        echo_json_rows(rows, lines=False)
+        return
+    if not rows:
+        typer.echo("No lists yet (create one with `newsletter lists create NAME` or "
+                   "`newsletter subscribers import FILE --list NAME`).")
+    for row in rows:
+        signup = "signup on" if row["signup"] else "signup off"
+        title = f"\t{row['title']}" if row["title"] else ""
+        typer.echo(f"{row['name']}\t{row['members']} members\t{row['active']} active\t{row['pending']} pending\t"
+                   f"{signup}{title}")
+
+
+def _describe(info: dict) -> str:
+    return f"{info['name']}: title {info['title']!r}, signup {'on' if info['signup'] else 'off'}"
+
+
+@lists_app.command("create")
+def create(
+    name: str = typer.Argument(..., help="The list's name (used in URLs: /subscribe/NAME).", show_default=False),
+    title: str = typer.Option("", "--title", help="The name readers see (form, confirmation email)."),
+    signup: bool = typer.Option(False, "--signup", help="Accept public signups (double opt-in) on `serve`."),
+) -> None:
+    """Create a list."""
+    from newsletter.audience.lists import create_list
+
+    typer.echo("Created " + _describe(create_list(name, settings(), title=title, signup=signup)))
+
+
+@lists_app.command("update")
+def update(
+    name: str = typer.Argument(..., help="The list's name.", show_default=False),
+    title: Optional[str] = typer.Option(None, "--title", help="New title."),
+    signup: Optional[bool] = typer.Option(None, "--signup/--no-signup", help="Accept public signups or not."),
+) -> None:
+    """Change a list's title or whether it accepts signups."""
+    from newsletter.audience.lists import update_list
+
+    typer.echo("Updated " + _describe(update_list(name, settings(), title=title, signup=signup)))
+
+
+def form(list_name: str = typer.Argument(..., metavar="LIST", help="A list with signup on.", show_default=False)) -> None:
+    """Print an HTML signup form for LIST to paste into your website."""
+    from newsletter.audience.lists import form_snippet
+
+    typer.echo(form_snippet(list_name, settings()), nl=False)
+
+
+@segments_app.callback()
+def segments(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Show every saved segment: list, conditions, matching active members."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from newsletter.audience.segments import list_segments
+
+    found = list_segments(settings())
+    if as_json:
+        echo_json_rows((info.as_dict() for info in found), lines=False)
+        return
+    for info in found:
+        typer.echo(f"{info.name}\tlist {info.list}\t{' '.join(str(c) for c in info.conditions)}\t{info.members} members")
+    if not found and not as_json:
+        typer.echo("No segments yet (save one with `newsletter segments save NAME --list LIST --where KEY=VALUE`).")
+
+
+@segments_app.command("save")
+def save(
+    name: str = typer.Argument(..., help="The segment's name.", show_default=False),
+    list_name: str = typer.Option(..., "--list", help="The list it selects from."),
+    where: List[str] = typer.Option(..., "--where", help="KEY=VALUE or KEY!=VALUE on subscriber attributes; repeat for AND."),
+) -> None:
+    """Save (or replace) a segment: members of --list matching every --where."""
+    from newsletter.audience.segments import save_segment
+
+    action, info = save_segment(name, list_name, where, settings())
+    typer.echo(f"Segment {info.name!r} {action}: list {info.list}, "
+               f"{' '.join(str(c) for c in info.conditions)}, {info.members} members now")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``lists``, ``segments`` and ``form`` to the root app."""
+    app.add_typer(lists_app)
+    app.add_typer(segments_app)
+    app.command("form")(form)

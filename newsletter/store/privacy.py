@@ -1,0 +1,157 @@
+"""SQL for GDPR requests: export everything held about a person, erase it,
+and the suppression list of erased addresses.
+
+Erasure keeps the subscriber's row (its id), anonymised, so the delivery
+journal and the events still count the same in ``stats``; every address,
+name, attribute and IP goes. ``scrub_everywhere`` then replaces any copy of
+the address left in any text column of any table (an SMTP error message, a
+provider's raw event), so a column added later cannot keep one by accident.
+``compact`` rewrites the file so no freed page or write-ahead-log frame still
+holds the old bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from typing import Any
+
+from newsletter.errors import StoreError
+from newsletter.store import consent as consent_store
+from newsletter.store.subscribers import utcnow
+
+#: What replaces the address wherever it is found after an erasure.
+ERASED = "[erased]"
+#: Keys of a provider's raw event kept after erasure: what ``stats`` reads, nothing personal.
+RAW_EVENT_KEYS = ("event", "type", "timestamp", "sg_event_id", "sg_message_id", "send_id", "subscriber_id",
+                  "sg_machine_open", "url", "category")
+
+
+def is_suppressed(conn: sqlite3.Connection, address_hash: str) -> bool:
+    """True if an erased address with this keyed hash is on the suppression list."""
+    return conn.execute("SELECT 1 FROM suppressions WHERE address_hash = ?", (address_hash,)).fetchone() is not None
+
+
+def suppression_hashes(conn: sqlite3.Connection) -> set[str]:
+    """Every hash on the suppression list (it holds erased addresses only, so it stays small)."""
+    return {r[0] for r in conn.execute("SELECT address_hash FROM suppressions")}
+
+
+def suppress(conn: sqlite3.Connection, address_hash: str, *, now: str | None = None) -> None:
+    """Put an erased address's hash on the suppression list (no-op if there)."""
+    conn.execute(
+        "INSERT OR IGNORE INTO suppressions (address_hash, reason, created_at) VALUES (?, 'erasure', ?)",
+        (address_hash, now or utcnow()),
+    )
+
+
+def lift_suppression(conn: sqlite3.Connection, address_hash: str) -> None:
+    """Take an address off the suppression list (its owner confirmed a new signup)."""
+    conn.execute("DELETE FROM suppressions WHERE address_hash = ?", (address_hash,))
+
+
+def _rows(conn: sqlite3.Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def export_person(conn: sqlite3.Connection, subscriber_id: int) -> dict[str, Any]:
+    """Every row held about one subscriber, by table (``SELECT *``: new columns are exported too)."""
+    profile = _rows(conn, "SELECT * FROM subscribers WHERE id = ?", subscriber_id)[0]
+    profile["attributes"] = json.loads(profile["attributes"] or "{}")
+    events = _rows(conn, "SELECT * FROM events WHERE subscriber_id = ? OR email = ? ORDER BY id",
+                   subscriber_id, profile["email_key"])
+    for event in events:
+        event["raw"] = json.loads(event["raw"] or "{}")
+    return {
+        "subscriber": profile,
+        "memberships": _rows(
+            conn, "SELECT l.name AS list, m.* FROM memberships m JOIN lists l ON l.id = m.list_id"
+            " WHERE m.subscriber_id = ? ORDER BY l.name", subscriber_id),
+        "consents": consent_store.consents_of(conn, subscriber_id),
+        "deliveries": _rows(
+            conn, "SELECT s.slug, s.subject, d.* FROM deliveries d JOIN sends s ON s.id = d.send_id"
+            " WHERE d.subscriber_id = ? ORDER BY d.send_id", subscriber_id),
+        "events": events,
+    }
+
+
+def erase_person(conn: sqlite3.Connection, subscriber_id: int, address_hash: str, *, now: str | None = None) -> str:
+    """Erase one subscriber's personal data, keeping ``address_hash`` on the suppression list (call inside a transaction).
+
+    Returns the placeholder address the row now carries. Open consent records
+    are closed as 'erasure' and keep no IP or name; memberships go; events
+    keep their ids and counts but no address or personal raw fields.
+    """
+    now = now or utcnow()
+    row = conn.execute("SELECT email, email_key FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+    placeholder = f"erased-{subscriber_id}@erased.invalid"
+    conn.execute(
+        "UPDATE consents SET ip = '', name = '', left_how = CASE WHEN left_at IS NULL THEN 'erasure' ELSE left_how END,"
+        " left_at = COALESCE(left_at, ?) WHERE subscriber_id = ?",
+        (now, subscriber_id),
+    )
+    conn.execute("DELETE FROM memberships WHERE subscriber_id = ?", (subscriber_id,))
+    events = conn.execute(
+        "SELECT id, raw FROM events WHERE subscriber_id = ? OR email = ?", (subscriber_id, row["email_key"])
+    ).fetchall()
+    conn.executemany(
+        # An unmatched event keeps a stand-in address: stats count recipients by address when there is no id.
+        "UPDATE events SET email = CASE WHEN email = '' THEN '' ELSE ? END, raw = ? WHERE id = ?",
+        [(placeholder, _scrubbed_raw(event["raw"]), event["id"]) for event in events],
+    )
+    conn.execute(
+        "UPDATE subscribers SET email = ?, email_key = ?, name = '', attributes = '{}', status = 'unsubscribed',"
+        " status_reason = 'erasure', updated_at = ? WHERE id = ?",
+        (placeholder, placeholder, now, subscriber_id),
+    )
+    suppress(conn, address_hash, now=now)
+    scrub_everywhere(conn, row["email"])
+    return placeholder
+
+
+def _scrubbed_raw(raw: str) -> str:
+    try:
+        event = json.loads(raw or "{}")
+    except ValueError:
+        return "{}"
+    if not isinstance(event, dict):
+        return "{}"
+    return json.dumps({k: event[k] for k in RAW_EVENT_KEYS if k in event}, separators=(",", ":"), ensure_ascii=False)
+
+
+def scrub_everywhere(conn: sqlite3.Connection, address: str) -> int:
+    """Replace ``address`` (any case) by ``ERASED`` in every text value of every table; return the values changed.
+
+    SQLite-specific (the table list and a Python function inside UPDATE); the
+    PostgreSQL store will need its own version of this one function.
+    """
+    pattern = re.compile(re.escape(address), re.IGNORECASE)
+    conn.create_function("newsletter_scrub", 1, lambda value: pattern.sub(ERASED, value), deterministic=True)
+    changed = 0
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    for table in tables:
+        for column in conn.execute(f'PRAGMA table_info("{table}")').fetchall():
+            name = column["name"]
+            changed += conn.execute(
+                f'UPDATE "{table}" SET "{name}" = newsletter_scrub("{name}")'
+                f' WHERE typeof("{name}") = \'text\' AND instr(lower("{name}"), ?) > 0',
+                (address.lower(),),
+            ).rowcount
+    return changed
+
+
+def compact(conn: sqlite3.Connection) -> None:
+    """Rewrite the database file and empty the write-ahead log, so no old copy of erased data stays on disk.
+
+    ``secure_delete`` zeroes what the erasure freed; VACUUM rebuilds every page
+    (dropping older leftovers in free space too); the TRUNCATE checkpoint copies
+    the log into the file and cuts the log to zero bytes. Must run outside a
+    transaction; ``StoreError`` if another process kept the log from being emptied.
+    """
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute("VACUUM")
+    busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy:
+        raise StoreError("the erasure is done, but another process is reading the database, so the write-ahead log "
+                         "still holds old pages: stop `newsletter serve` and run the erasure again")

@@ -1,0 +1,67 @@
+"""The preference page (/p/<token>): public lists, leaving some or all, correcting the name; GET changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from audience_helpers import add_people, membership, query
+
+from newsletter import tokens
+from newsletter.audience.lists import create_list
+
+XSS = '<script>alert("x")</script>'
+
+
+@pytest.fixture
+def ann(settings):
+    """ann@example.org on two public lists and one internal list; returns her preference page path."""
+    create_list("news", settings, title="Harbour News", signup=True)
+    create_list("events", settings, title="Events <& meetups>", signup=True)
+    [sid] = add_people(settings.newsletter_database, "news", [("ann@example.org", {})])
+    add_people(settings.newsletter_database, "events", [("ann@example.org", {})])
+    add_people(settings.newsletter_database, "staff-only", [("ann@example.org", {})])
+    return tokens.preferences_url("", settings.newsletter_secret_key, sid)
+
+
+def test_page_shows_public_lists_and_changes_nothing(client, settings, ann):
+    page = client.get(ann)
+    assert page.status_code == 200
+    assert "Harbour News" in page.text and "Events &lt;&amp; meetups&gt;" in page.text
+    assert "staff-only" not in page.text and "ann@example.org" in page.text
+    assert "Unsubscribe from everything" in page.text
+    assert [membership(settings.newsletter_database, "ann@example.org", n) for n in ("news", "events", "staff-only")] == [
+        "active", "active", "active"]
+
+
+def test_leave_one_list_and_correct_the_name(client, settings, ann):
+    saved = client.post(ann, data={"action": "save", "name": XSS, "list": "news"})
+    assert saved.status_code == 200 and "Saved." in saved.text
+    assert "&lt;script&gt;" in saved.text and XSS not in saved.text
+    database = settings.newsletter_database
+    assert membership(database, "ann@example.org", "events") == "unsubscribed"
+    assert membership(database, "ann@example.org", "news") == "active"
+    assert membership(database, "ann@example.org", "staff-only") == "active"  # not on the page, not touched
+    assert query(database, "SELECT name FROM subscribers") == [(XSS,)]
+    assert "Events" not in client.get(ann).text
+
+
+def test_leave_everything(client, settings, ann):
+    done = client.post(ann, data={"action": "leave-all"})
+    assert done.status_code == 200 and "unsubscribed from everything" in done.text
+    assert query(settings.newsletter_database, "SELECT status, status_reason FROM subscribers") == [
+        ("unsubscribed", "preferences")]
+    assert "You are unsubscribed" in client.get(ann).text
+
+
+def test_bad_tokens_and_requests(client, settings, ann):
+    unsubscribe_token = tokens.unsubscribe_url("", settings.newsletter_secret_key, 1).rsplit("/", 1)[1]
+    assert client.get(f"/p/{unsubscribe_token}").status_code == 404
+    assert client.get(ann[:-2] + "xx").status_code == 404
+    assert client.post(ann, data={"action": "delete-everything"}).status_code == 400
+    assert client.post(ann, data={"action": "save", "name": "x" * 20_000}).status_code == 413
+    assert client.get(tokens.preferences_url("", settings.newsletter_secret_key, 999)).status_code == 200  # nobody
+
+
+def test_unsubscribe_page_links_to_the_preferences(client, settings, ann):
+    page = client.get(tokens.unsubscribe_url("", settings.newsletter_secret_key, 1))
+    assert f'href="{ann}"' in page.text and "Manage your subscription instead" in page.text

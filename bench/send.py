@@ -1,6 +1,7 @@
 """Benchmark ``send``: N subscribers through the SendGrid backend and through SMTP.
 
     python bench/send.py [--n 100000] [--smtp-n 10000] [--runs 3] [--aiosmtpd]
+                         [--latency-ms 100] [--concurrency 1,4,8] [--only sendgrid|smtp]
 
 Each run gets a fresh copy of a database holding the subscribers, then one
 ``send_issue`` (compose excluded) runs in a child process against a local
@@ -9,7 +10,9 @@ and a minimal SMTP sink (or aiosmtpd with ``--aiosmtpd``; it is the
 bottleneck then, at a few hundred messages/s). Prints recipients per second
 and the child's peak memory (ru_maxrss, whole process), and the wall time of
 the whole child process (start-up, imports and compose included); medians.
-Aims (issue 3): SendGrid path 100,000 in < 3 s and < 200 MB; SMTP >= 2,000/s.
+Aims: SendGrid path 100,000 in < 2 s, and < 4 s with ``--latency-ms 100``,
+under 100 MB; SMTP >= 2,000/s. ``--concurrency 1,4,8`` compares requests
+in flight side by side in one run.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ Read [the post](https://news.example.org/blog/post) and [the docs](https://docs.
 """ + "\n\n".join(f"Paragraph {i} with some text about the project and its people." for i in range(40)) + "\n"
 
 SENDGRID_SERVER = r"""
-import json, sys
+import json, sys, time
+LATENCY = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -51,6 +55,8 @@ class H(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         assert len(body["personalizations"]) <= 1000
+        if LATENCY:
+            time.sleep(LATENCY)  # a real provider's round trip
         self.send_response(202); self.send_header("Content-Length", "0"); self.end_headers()
 s = ThreadingHTTPServer(("127.0.0.1", 0), H)
 print(s.server_address[1], flush=True)
@@ -137,6 +143,7 @@ def child(args: argparse.Namespace) -> None:
         "NEWSLETTER_DATABASE": args.db, "NEWSLETTER_SECRET_KEY": SECRET, "NEWSLETTER_BACKEND": args.child,
         "SENDGRID_API_KEY": "SG.bench", "SENDGRID_API_URL": f"http://127.0.0.1:{args.port}",
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(args.port), "NEWSLETTER_OUTBOX": args.outbox,
+        "NEWSLETTER_CONCURRENCY": str(args.concurrency),
     }
     settings = load_settings(env, env_file="/dev/null")
     result = compose_issue(Path(args.issue), settings)
@@ -148,16 +155,19 @@ def child(args: argparse.Namespace) -> None:
                       "in_doubt": report.in_doubt, "peak_mb": peak_mb}))
 
 
-def start_server(code: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+def start_server(code: str, *argv: str) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, text=True)
     return proc, int(proc.stdout.readline())
 
 
-def run(backend: str, n: int, runs: int, server_code: str, work: Path, issue: Path) -> None:
-    template = work / f"{backend}-template.db"
-    make_database(template, n)
+def run(backend: str, n: int, runs: int, server_code: str, work: Path, issue: Path, *,
+        latency: float = 0.0, concurrency: int = 4) -> None:
+    template = work / f"{backend}-{n}-template.db"
+    if not template.exists():
+        make_database(template, n)
     rates, peaks, walls = [], [], []
-    server, port = start_server(server_code)
+    server, port = start_server(server_code, str(latency))
+    label = f"{backend} (latency {latency * 1000:.0f} ms, {concurrency} in flight)" if backend == "sendgrid" else backend
     try:
         for i in range(runs):
             db = work / f"{backend}-{i}.db"
@@ -165,7 +175,7 @@ def run(backend: str, n: int, runs: int, server_code: str, work: Path, issue: Pa
             wall_start = time.perf_counter()
             out = subprocess.run(
                 [sys.executable, __file__, "--child", backend, "--db", str(db), "--port", str(port),
-                 "--issue", str(issue), "--outbox", str(work / "outbox")],
+                 "--issue", str(issue), "--outbox", str(work / "outbox"), "--concurrency", str(concurrency)],
                 capture_output=True, text=True, check=True,
             )
             wall = time.perf_counter() - wall_start  # whole process: start-up, imports, compose, send
@@ -174,13 +184,13 @@ def run(backend: str, n: int, runs: int, server_code: str, work: Path, issue: Pa
             rates.append(n / r["seconds"])
             peaks.append(r["peak_mb"])
             walls.append(wall)
-            print(f"  {backend} run {i + 1}: {n} in {r['seconds']:.2f} s = {n / r['seconds']:,.0f}/s "
+            print(f"  {label} run {i + 1}: {n} in {r['seconds']:.2f} s = {n / r['seconds']:,.0f}/s "
                   f"(whole process {wall:.2f} s), peak {r['peak_mb']:.0f} MB")
     finally:
         server.kill()
         server.wait()
     median = statistics.median(rates)
-    print(f"{backend}: {n} recipients, median {median:,.0f} recipients/s ({n / median:.2f} s), "
+    print(f"{label}: {n} recipients, median {median:,.0f} recipients/s ({n / median:.2f} s), "
           f"median whole process {statistics.median(walls):.2f} s, median peak {statistics.median(peaks):.0f} MB")
 
 
@@ -191,6 +201,11 @@ def main() -> None:
     parser.add_argument("--smtp-n", type=int, default=10_000, help="subscribers for the SMTP path")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--aiosmtpd", action="store_true", help="use aiosmtpd as the SMTP server")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="the SendGrid stand-in waits this long before each answer (a real round trip)")
+    parser.add_argument("--concurrency", default="4",
+                        help="requests in flight; a comma-separated list runs each side by side, e.g. 1,4,8")
+    parser.add_argument("--only", choices=("sendgrid", "smtp"), help="run one of the two paths")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -203,8 +218,12 @@ def main() -> None:
         work = Path(tmp)
         issue = work / "bench-issue.md"
         issue.write_text(ISSUE, encoding="utf-8")
-        run("sendgrid", args.n, args.runs, SENDGRID_SERVER, work, issue)
-        run("smtp", args.smtp_n, args.runs, AIOSMTPD_SERVER if args.aiosmtpd else SMTP_SINK, work, issue)
+        if args.only != "smtp":
+            for concurrency in (int(c) for c in str(args.concurrency).split(",")):
+                run("sendgrid", args.n, args.runs, SENDGRID_SERVER, work, issue,
+                    latency=args.latency_ms / 1000, concurrency=concurrency)
+        if args.only != "sendgrid":
+            run("smtp", args.smtp_n, args.runs, AIOSMTPD_SERVER if args.aiosmtpd else SMTP_SINK, work, issue)
 
 
 if __name__ == "__main__":

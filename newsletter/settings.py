@@ -59,6 +59,7 @@ class Settings:
     newsletter_reviewers: str = ""
     newsletter_tracking: bool = False
     newsletter_rate: float = 0.0
+    newsletter_concurrency: int = 4
     newsletter_database_timeout: float = 30.0
     newsletter_lease_seconds: float = 60.0
     smtp_host: str = "localhost"
@@ -146,6 +147,8 @@ def validate(settings: "Settings") -> None:
                               subject=name.upper())
     if not 0 < settings.smtp_port < 65536:
         raise ConfigError(f"must be a port number (1-65535), got {settings.smtp_port}", subject="SMTP_PORT")
+    if settings.newsletter_concurrency < 1:
+        raise ConfigError(f"must be at least 1, got {settings.newsletter_concurrency}", subject="NEWSLETTER_CONCURRENCY")
     if settings.smtp_connections < 1:
         raise ConfigError(f"must be at least 1, got {settings.smtp_connections}", subject="SMTP_CONNECTIONS")
 

@@ -272,7 +272,7 @@ def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: boo
         with backend:
             run = SendRun(conn, backend, lease, send_id, list_id, recipient, rate=rate,
                           retry_delays=options.retry_delays, progress=progress, stop=stop or threading.Event(),
-                          total=report.plan.total)
+                          total=report.plan.total, concurrency=settings.newsletter_concurrency)
             counts = run.execute([*sources, "queued"])
         report.accepted, report.failed, report.in_doubt = counts.accepted, counts.failed, counts.in_doubt
         report.interrupted = counts.interrupted

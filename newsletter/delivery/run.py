@@ -12,16 +12,20 @@ steps (journal first, then act) and from the ledger functions in
    in-doubt ones are recorded, ones that provably did not go out are
    released (the run stops) or recorded as failed and retried at the end
    (temporary refusals);
-3. between batches the run stops when asked (Ctrl-C, SIGTERM, ``stop``), or
-   when its lease was lost; a batch in flight is never abandoned silently.
+3. up to ``concurrency`` batches are in flight at once (backends that hand a
+   batch over in one request); the rate limit paces all of them;
+4. between batches the run stops when asked (Ctrl-C, SIGTERM, ``stop``), or
+   when its lease was lost; the batches in flight are recorded first, never
+   abandoned silently.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Outcome, Recipient
 from newsletter.delivery.lease import Lease
@@ -97,45 +101,75 @@ class SendRun:
     progress: Progress | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     total: int = 0
+    concurrency: int = 1
     counts: RunCounts = field(default_factory=RunCounts)
 
     def __post_init__(self) -> None:
         self.journal = LedgerJournal(self.conn, self.send_id, self.lease.run_id)
         self.size = self.backend.max_batch if not self.rate else max(1, min(self.backend.max_batch, int(self.rate)))
+        # Several batches in flight only for a backend whose batch is one request; per-message
+        # backends (SMTP) spread each batch over their own connections.
+        self.window = max(1, self.concurrency) if not self.backend.per_message else 1
         self.batch_no = ledger.next_batch_number(self.conn, self.send_id) - 1
         self.started = time.monotonic()
+        self.submitted = 0
         self.temporary: list[int] = []  # refused for now: retried at the end of the run
+        self.in_flight: dict[Future[BatchResult], list[Recipient]] = {}
+        self.error: BaseException | None = None
 
     def execute(self, sources: Sequence[str]) -> RunCounts:
-        """Send every row in ``sources`` (e.g. in_doubt, failed, queued) in turn, then retry temporary refusals."""
-        for source in sources:
-            after = 0
-            while not self._stopping():
-                self.batch_no += 1
+        """Send every row in ``sources`` (e.g. in_doubt, failed, queued) in turn, then retry temporary refusals.
+
+        Up to ``window`` batches are in flight at once; each is claimed before it
+        leaves and recorded when its answer comes, so a crash leaves at most
+        those batches in doubt. The rate limit paces the hand-overs of all of them.
+        """
+        pool = ThreadPoolExecutor(max_workers=self.window, thread_name_prefix="batch")
+        try:
+            for source in sources:
+                self._pump(pool, self._claims(source))
+            self._drain()
+            for delay in self.retry_delays:
+                if not self.temporary or self._stopping() or self.stop.wait(delay):
+                    break
+                ids, self.temporary = sorted(self.temporary), []
+                self.counts.failed -= len(ids)  # counted once already; counted again by their new outcome
+                self._pump(pool, self._reclaims(ids))
+                self._drain()
+        except BaseException as exc:
+            if not isinstance(exc, KeyboardInterrupt):
+                self._drain()  # what is in flight is recorded before the error is reported
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self.error is not None:
+            raise self.error
+        self.counts.interrupted = self.stop.is_set()
+        return self.counts
+
+    def _claims(self, source: str) -> Iterator[Sequence[tuple[int, str, str, int]]]:
+        after = 0
+        while True:
+            self.batch_no += 1
+            with self.journal.lock:
                 rows, seen = ledger.claim(
                     self.conn, self.send_id, self.list_id, self.lease.run_id, source=source, after_id=after,
                     limit=self.size, batch=self.batch_no, handed_over=not self.backend.per_message,
                 )
-                if seen == after:  # nothing left in this state
-                    break
-                after = seen
-                if rows:
-                    self._send(rows)
-        for delay in self.retry_delays:
-            if not self.temporary or self._stopping() or self.stop.wait(delay):
-                break
-            ids, self.temporary = sorted(self.temporary), []
-            for start in range(0, len(ids), self.size):
-                if self._stopping():
-                    break
-                self.batch_no += 1
+            if seen == after:  # nothing left in this state
+                return
+            after = seen
+            if rows:
+                yield rows
+
+    def _reclaims(self, ids: Sequence[int]) -> Iterator[Sequence[tuple[int, str, str, int]]]:
+        for start in range(0, len(ids), self.size):
+            self.batch_no += 1
+            with self.journal.lock:
                 rows = ledger.claim_ids(self.conn, self.send_id, self.lease.run_id, ids[start : start + self.size],
                                         batch=self.batch_no, handed_over=not self.backend.per_message)
-                if rows:
-                    self.counts.failed -= len(rows)  # counted once already
-                    self._send(rows)
-        self.counts.interrupted = self.stop.is_set()
-        return self.counts
+            if rows:
+                yield rows
 
     def _stopping(self) -> bool:
         if self.lease.lost.is_set():
@@ -143,24 +177,58 @@ class SendRun:
                 f"this run lost its hold on send {self.send_id} (its lease expired and another run took it over); "
                 "what it had in flight is in doubt", subject=self.lease.database,
             )
-        return self.stop.is_set()
+        return self.stop.is_set() or self.error is not None
 
-    def _send(self, rows: Sequence[tuple[int, str, str, int]]) -> None:
-        batch = [self.make_recipient(row) for row in rows]
-        result = self.backend.send_batch(batch, self.journal)  # raises only if nothing went out
-        self._record(batch, result)
-        self.counts.done += len(batch)
-        if self.progress is not None:
-            self.progress(self.counts.done, max(self.total, self.counts.done),
-                          {"accepted": self.counts.accepted, "failed": self.counts.failed, "in_doubt": self.counts.in_doubt})
-        if self.journal.lost:
-            self.lease.lost.set()
-        if result.stop is not None:
-            raise result.stop
-        if self.rate:
-            ahead = self.counts.done / self.rate - (time.monotonic() - self.started)
-            if ahead > 0:
-                self.stop.wait(ahead)
+    def _pump(self, pool: ThreadPoolExecutor, claims: Iterator[Sequence[tuple[int, str, str, int]]]) -> None:
+        """Hand the claimed batches to the backend, keeping at most ``window`` in flight.
+
+        A batch is claimed only when it can leave at once, so a crash never finds
+        a claimed batch that was merely waiting for its turn.
+        """
+        while True:
+            while len(self.in_flight) >= self.window:
+                self._collect(FIRST_COMPLETED)
+            if self.rate and not self._stopping():
+                ahead = self.submitted / self.rate - (time.monotonic() - self.started)
+                if ahead > 0:
+                    self.stop.wait(ahead)
+            if self._stopping():
+                return
+            rows = next(claims, None)
+            if rows is None:
+                return
+            batch = [self.make_recipient(row) for row in rows]
+            self.in_flight[pool.submit(self.backend.send_batch, batch, self.journal)] = batch
+            self.submitted += len(batch)
+
+    def _drain(self) -> None:
+        while self.in_flight:
+            self._collect(ALL_COMPLETED)
+
+    def _collect(self, how: str) -> None:
+        done, _ = wait(list(self.in_flight), return_when=how)
+        for future in done:
+            batch = self.in_flight.pop(future)
+            try:
+                result = future.result()
+            except NewsletterError as exc:  # raised only before anything of the batch left
+                with self.journal.lock:
+                    ledger.release(self.conn, self.send_id, self.lease.run_id, [r.subscriber_id for r in batch])
+                self.error = self.error or exc
+                continue
+            except Exception as exc:  # a bug: its rows stay claimed, and the lease's end puts them in doubt
+                self.error = self.error or exc
+                continue
+            self._record(batch, result)
+            self.counts.done += len(batch)
+            if self.progress is not None:
+                self.progress(self.counts.done, max(self.total, self.counts.done),
+                              {"accepted": self.counts.accepted, "failed": self.counts.failed,
+                               "in_doubt": self.counts.in_doubt})
+            if self.journal.lost:
+                self.lease.lost.set()
+            if result.stop is not None:
+                self.error = self.error or result.stop
 
     def _record(self, batch: Sequence[Recipient], result: BatchResult) -> None:
         by_id = {o.subscriber_id: o for o in result.outcomes}
@@ -172,7 +240,8 @@ class SendRun:
         unrecorded = [o for o in outcomes if o.subscriber_id not in self.journal.recorded]
         not_sent = [o.subscriber_id for o in unrecorded if o.state == RETRY]
         if result.stop is not None:
-            ledger.release(self.conn, self.send_id, self.lease.run_id, not_sent)
+            with self.journal.lock:
+                ledger.release(self.conn, self.send_id, self.lease.run_id, not_sent)
         elif not_sent:
             temporary = [Outcome(o.subscriber_id, FAILED, error=f"temporary: {o.error}") for o in unrecorded if o.state == RETRY]
             self.journal.record(temporary)

@@ -1,4 +1,10 @@
-"""The SendGrid backend: v3 mail send through the official ``sendgrid`` library.
+"""The SendGrid backend: v3 mail send, over one keep-alive HTTP connection per sending thread.
+
+The send path talks HTTP itself (``http.client``, the body serialised with
+``orjson``): the official library's client opens a new connection for every
+request and formats a debug copy of every body; on 100 requests of 1,000
+recipients that was most of the time not spent waiting. The official library
+stays where it is the right tool: verifying the signed Event Webhook.
 
 One request carries up to 1000 personalizations and the content once;
 per-recipient values travel as substitutions keyed by the placeholders
@@ -31,9 +37,10 @@ import json
 import re
 import socket
 import time
-import urllib.error
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Callable, Sequence
 
 from newsletter.delivery.addresses import wire_address
@@ -131,7 +138,15 @@ class SendGridBackend(Backend):
         for field in RECIPIENT_FIELDS:
             self._text_raw = self._text_raw.replace(f"%%{field}%%", f"%%text:{field}%%")
         self._list_unsubscribe = headers.list_unsubscribe
-        self._client = None
+        self._path = (urlsplit(self.url).path.rstrip("/") or "") + "/v3/mail/send"
+        self._headers = {
+            "Authorization": f"Bearer {settings.sendgrid_api_key.strip()}",
+            "Content-Type": "application/json",
+            "User-Agent": "newsletter",
+        }
+        self._local = threading.local()
+        self._connections: list[http.client.HTTPConnection] = []
+        self._connections_lock = threading.Lock()
 
     def _base_body(self, result: Any, headers: Any, attachments: Sequence[Path]) -> dict[str, Any]:
         s = self.settings
@@ -169,10 +184,27 @@ class SendGridBackend(Backend):
         return body
 
     def open(self) -> None:
-        """Create the API client (no request is made until the first batch)."""
-        from sendgrid import SendGridAPIClient
+        """Nothing to do until the first batch: each sending thread opens its own keep-alive connection."""
 
-        self._client = SendGridAPIClient(api_key=self.settings.sendgrid_api_key, host=self.url)
+    def close(self) -> None:
+        """Close the connections of every thread."""
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.sock is not None and _peer_closed(conn.sock):
+            conn.close()  # the server dropped the idle connection: reconnect before sending
+        if conn is None:
+            parts = urlsplit(self.url)
+            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            conn = kind(parts.hostname or "", parts.port, timeout=self.settings.sendgrid_timeout)
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
 
     # --- payload --------------------------------------------------------------
 
@@ -223,21 +255,32 @@ class SendGridBackend(Backend):
     # --- the request ----------------------------------------------------------
 
     def _request(self, body: dict[str, Any]) -> Answer:
-        if self._client is None:
-            self.open()
-        from python_http_client.exceptions import HTTPError
+        """POST one mail-send request on this thread's keep-alive connection.
 
+        Status 0: provably not sent (no connection, or the request could not be
+        written whole); -1: sent, and no answer (a timeout, a lost connection).
+        """
+        import orjson
+
+        data = orjson.dumps(body)
+        conn = self._connection()
         try:
-            response = self._client.client.mail.send.post(request_body=body, timeout=self.settings.sendgrid_timeout)
-            return Answer(response.status_code, response.body or b"", response.headers)
-        except HTTPError as exc:
-            return Answer(exc.status_code, exc.body or b"", exc.headers)
-        except urllib.error.URLError as exc:  # raised before the request went out
-            return Answer(0, error=f"cannot connect: {exc.reason}")
+            conn.request("POST", self._path, body=data, headers=self._headers)
+        except OSError as exc:  # connecting or writing failed: a partial request is never processed
+            conn.close()
+            return Answer(0, error=f"cannot connect: {exc}")
+        try:
+            response = conn.getresponse()
+            payload = response.read()
         except (socket.timeout, TimeoutError):
+            conn.close()
             return Answer(-1, error=f"no answer within {self.settings.sendgrid_timeout:g} s")
-        except (http.client.HTTPException, ConnectionError, OSError) as exc:
+        except (http.client.HTTPException, OSError) as exc:
+            conn.close()
             return Answer(-1, error=f"connection lost: {type(exc).__name__}: {exc}")
+        if response.will_close:
+            conn.close()
+        return Answer(response.status, payload, response.headers)
 
     def _wait_for(self, answer: Answer, attempt: int) -> float:
         if answer.status == 429 and answer.headers is not None:
@@ -312,6 +355,19 @@ class SendGridBackend(Backend):
             result.outcomes.extend(answered.outcomes)
             result.stop = answered.stop
         return result
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """True when the server has closed an idle keep-alive connection (it is readable, at EOF)."""
+    import select
+
+    readable, _, _ = select.select([sock], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def _unique_addresses(batch: list[Recipient]) -> list[list[Recipient]]:

@@ -55,8 +55,11 @@ def smtp_server():
 @pytest.fixture
 def sendgrid_settings(settings, sendgrid_server):
     """Settings pointing the sendgrid backend at the stand-in."""
+    # One request in flight, so faults injected per request land on a known batch
+    # (tests of requests in flight raise NEWSLETTER_CONCURRENCY themselves).
     return settings.with_overrides(
-        newsletter_backend="sendgrid", sendgrid_api_key=API_KEY, sendgrid_api_url=sendgrid_server.url, sendgrid_timeout=5.0
+        newsletter_backend="sendgrid", sendgrid_api_key=API_KEY, sendgrid_api_url=sendgrid_server.url, sendgrid_timeout=5.0,
+        newsletter_concurrency=1,
     )
 
 

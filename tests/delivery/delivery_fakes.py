@@ -5,7 +5,7 @@ checks *every* request against SendGrid's documented limits (a violation is
 answered 400 and recorded in ``violations``, which tests assert is empty) and
 can inject faults, one per request, from ``faults``:
 
-- ``"429"`` (with ``X-RateLimit-Reset``), ``"500"``/``"502"``/``"503"``/``"504"``, ``"401"``,
+- ``"400"``, ``"429"`` (with ``X-RateLimit-Reset``), ``"500"``/``"502"``/``"503"``/``"504"``, ``"401"``,
   ``"413"``: answer that status without accepting anything;
 - ``"500-after"``, ``"502-after"``: accept the messages, then answer that status (a gateway);
 - ``"drop"``: close the connection without answering or accepting;
@@ -40,6 +40,10 @@ class SendGridStandIn:
         self.faults: list[str | None] = []
         self.too_large_over = 0
         self.slow_s = 5.0
+        self.latency_s = 0.0  # added before every answer (a provider's round trip)
+        self.active = 0  # requests being handled right now
+        self.max_active = 0
+        self.arrivals: list[float] = []  # time.monotonic() of each request
         self.requests: list[dict[str, Any]] = []
         self.accepted: list[dict[str, Any]] = []  # one per accepted personalization, with the request body
         self.delivered: Counter[str] = Counter()
@@ -92,6 +96,17 @@ class SendGridStandIn:
             self.statuses.append(status)
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            self.arrivals.append(time.monotonic())
+        try:
+            self._serve(h)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
         if h.path != "/v3/mail/send":
             return self._answer(h, 404, {"errors": [{"message": "not found"}]})
@@ -112,6 +127,8 @@ class SendGridStandIn:
         count = len(body["personalizations"])
         if fault == "413" or (self.too_large_over and count > self.too_large_over):
             return self._answer(h, 413, {"errors": [{"message": "payload too large"}]})
+        if fault == "400":
+            return self._answer(h, 400, {"errors": [{"message": "injected bad request", "field": "from"}]})
         if fault == "429":
             return self._answer(h, 429, {"errors": [{"message": "too many requests"}]},
                                 {"X-RateLimit-Reset": str(int(time.time()))})
@@ -140,6 +157,8 @@ class SendGridStandIn:
             self.release.wait(120)
             h.close_connection = True
             return None
+        if self.latency_s:
+            self.release.wait(self.latency_s)
         self._answer(h, 202, None, {"X-Message-Id": f"msg-{len(self.requests)}"})
 
     def _accept(self, body: dict[str, Any]) -> None:

@@ -134,3 +134,31 @@ def test_unreachable_api_is_retried_then_stops_with_nothing_half_written(sendgri
     with pytest.raises(DeliveryError, match="unreachable after"):
         send(issue, config)
     assert db_counts(config.newsletter_database) == (0, 0)
+
+
+def test_several_requests_in_flight_never_more_than_the_bound(sendgrid_settings, sendgrid_server, issue, make_list):
+    emails = make_list("news", 6000)
+    sendgrid_server.latency_s = 0.3  # a provider's round trip, so requests overlap
+    report = send(issue, sendgrid_settings.with_overrides(newsletter_concurrency=3))
+    assert report.status == "done" and sendgrid_server.delivered == {e: 1 for e in emails}
+    assert len(sendgrid_server.requests) == 6 and sendgrid_server.max_active == 3
+    assert sendgrid_server.violations == []
+
+
+def test_the_rate_limit_holds_across_requests_in_flight(sendgrid_settings, sendgrid_server, issue, make_list):
+    make_list("news", 600)
+    report = send(issue, sendgrid_settings.with_overrides(newsletter_concurrency=4), rate=200.0)
+    assert report.status == "done" and len(sendgrid_server.requests) == 3  # batches of 200 at 200/s
+    first, *_, last = sendgrid_server.arrivals
+    assert last - first >= 2 * 200 / 200.0 * 0.95  # the third batch may leave 2 s after the first, not sooner
+
+
+def test_failures_of_requests_in_flight_are_each_recorded(sendgrid_settings, sendgrid_server, issue, make_list):
+    emails = make_list("news", 4000)
+    sendgrid_server.latency_s = 0.2
+    sendgrid_server.faults = [None, "500-after", "400", "drop-after"]  # which batch gets which is up to the race
+    report = send(issue, sendgrid_settings.with_overrides(newsletter_concurrency=4), retry_delays=())
+    assert (report.totals.accepted, report.totals.failed, report.totals.in_doubt) == (1000, 1000, 2000)
+    assert sum(sendgrid_server.delivered.values()) == 3000  # the 400 took nothing
+    assert max(sendgrid_server.delivered.values()) == 1 and set(sendgrid_server.delivered) <= set(emails)
+    assert sendgrid_server.violations == []

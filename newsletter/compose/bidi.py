@@ -71,12 +71,21 @@ _DIRECTED_BLOCKS = frozenset(
 
 def mark_block_directions(tokens: list, document: str) -> None:
     """Set ``dir="rtl"`` (or ``"ltr"``) on every Markdown block whose first strong
-    character runs against ``document``'s direction; blocks without one inherit."""
+    character runs against the direction it would inherit (the enclosing
+    block's, or ``document``'s); blocks without one inherit."""
+    inherited = [document]  # the effective direction of each open block
     for index, token in enumerate(tokens):
+        if token.nesting == -1 and token.type.endswith("_close") and len(inherited) > 1:
+            inherited.pop()
+        if token.nesting != 1:
+            continue
+        direction = inherited[-1]
         if token.type in _DIRECTED_BLOCKS and not token.hidden:
-            direction = _block_direction(tokens, index)
-            if direction and direction != document:
-                token.attrSet("dir", direction)
+            own = _block_direction(tokens, index)
+            if own and own != direction:
+                token.attrSet("dir", own)
+                direction = own
+        inherited.append(direction)
 
 
 def _block_direction(tokens: list, start: int) -> str:

@@ -167,7 +167,8 @@ class TextRenderer:
         return "\n".join(items)
 
     def table(self, node, indent: str) -> str:
-        """A table as rows of cells separated by ' | ', the header underlined."""
+        """A table as rows of cells separated by ' | ', the header underlined; a table
+        too wide for the line becomes one "Header: value" record per row instead."""
         rows = []
         for row in node.walk():
             if row.type == "tr":
@@ -176,9 +177,22 @@ class TextRenderer:
             return ""
         columns = max(map(len, rows))
         widths = [max(display_width(r[i]) if i < len(r) else 0 for r in rows) for i in range(columns)]
+        if display_width(indent) + sum(widths) + 3 * (columns - 1) > self.width:
+            return self.records(rows, indent)
         lines = [indent + " | ".join(ljust(cell, widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
         lines.insert(1, indent + "-+-".join("-" * w for w in widths))
         return "\n".join(lines)
+
+    def records(self, rows: list[list[str]], indent: str) -> str:
+        """Table rows as blocks of "Header: value" lines (the first row is the header)."""
+        header, blocks = rows[0], []
+        for row in rows[1:]:
+            lines = []
+            for index, cell in enumerate(row):
+                label = header[index] if index < len(header) and header[index] else f"{index + 1}"
+                lines.append(self.wrap(f"{label}: {cell}", indent, indent + "  "))
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
 
     def raw_html(self, raw: str) -> list[str]:
         """The paragraphs of a raw HTML block as the sanitised HTML shows them."""

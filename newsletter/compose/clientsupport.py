@@ -120,7 +120,8 @@ def used_features(html: str) -> Counter[str]:
                 if value.startswith("data:"):
                     add("image-base64")
                 elif image:
-                    add("image-" + image.group(1).lower().replace("tif", "tiff").replace("tifff", "tiff"))
+                    extension = image.group(1).lower()
+                    add("image-" + ("tiff" if extension == "tif" else extension))
     return found
 
 

@@ -50,7 +50,7 @@ def repository_files(today: _dt.date | None = None, *, site_url: str = "") -> di
         Path("layouts/README.md"): layouts.joinpath("README.md").read_text(encoding="utf-8"),
         **{
             Path("layouts/default") / name: layouts.joinpath("default", name).read_text(encoding="utf-8")
-            for name in ("email.mjml.j2", "email.txt.j2")
+            for name in ("email.mjml.j2", "email.txt.j2", "client-support.txt", "confirm.mjml.j2", "confirm.txt.j2")
         },
         Path(".env.example"): template.joinpath("env.example").read_text(encoding="utf-8"),
         Path(".gitignore"): template.joinpath("gitignore").read_text(encoding="utf-8"),

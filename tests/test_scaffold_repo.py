@@ -42,9 +42,10 @@ def test_writes_a_repository(team):
     files = {str(p.relative_to(team)) for p in team.rglob("*") if p.is_file()}
     assert files == {
         "issues/2026-12-01-our-first-issue.md", "layouts/README.md", "layouts/default/email.mjml.j2",
-        "layouts/default/email.txt.j2", ".env.example", ".gitignore", str(WORKFLOW), "requirements.txt",
+        "layouts/default/email.txt.j2", "layouts/default/client-support.txt", "layouts/default/confirm.mjml.j2",
+        "layouts/default/confirm.txt.j2", ".env.example", ".gitignore", str(WORKFLOW), "requirements.txt",
     }
-    for name in ("email.mjml.j2", "email.txt.j2"):
+    for name in ("email.mjml.j2", "email.txt.j2", "client-support.txt", "confirm.mjml.j2", "confirm.txt.j2"):
         assert (team / "layouts/default" / name).read_text() == (BUILTIN_LAYOUTS / "default" / name).read_text()
     assert (team / ".env.example").read_text() == (ROOT / ".env.example").read_text()
     ignored = (team / ".gitignore").read_text().splitlines()

@@ -32,15 +32,28 @@ def compose(
 def check(
     issue: Path = ISSUE_ARG,
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors (exit 1)."),
+    spam: bool = typer.Option(False, "--spam", help="Also score the real message with a local SpamAssassin (spamassassin -L)."),
+    fmt: str = typer.Option("text", "--format", help="Output: text (stderr), json, junit or sarif (stdout).", metavar="FORMAT"),
 ) -> None:
     """Run the checks on an issue. Exit 0 clean, 1 on errors (or warnings with --strict)."""
-    from newsletter.compose import compose_issue
+    from newsletter.compose.report import FORMATS, failed, render
+    from newsletter.errors import InputError
+    from newsletter.review.check import run_check
 
-    result = compose_issue(issue, settings())
-    echo_findings(result.findings)
-    failed = bool(result.errors) or (strict and bool(result.warnings))
-    typer.echo(f"{len(result.errors)} error(s), {len(result.warnings)} warning(s).", err=failed)
-    if failed:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", subject="--format")
+    outcome = run_check(issue, settings(), spam=spam)
+    bad = failed(outcome.findings, strict)
+    if fmt != "text":
+        typer.echo(render(fmt, outcome.result, outcome.findings, strict=strict, spam=outcome.spam), nl=False)
+    else:
+        echo_findings(outcome.findings)
+        if outcome.spam is not None:
+            rules = " ".join(f"{r.name}({r.points:+.1f})" for r in outcome.spam.rules) or "none"
+            typer.echo(f"SpamAssassin {outcome.spam.version}: score {outcome.spam.score:.1f} of {outcome.spam.required:.1f}; rules: {rules}")
+        errors = sum(f.severity == "error" for f in outcome.findings)
+        typer.echo(f"{errors} error(s), {len(outcome.findings) - errors} warning(s).", err=bad)
+    if bad:
         raise typer.Exit(1)
 
 

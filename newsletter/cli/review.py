@@ -48,5 +48,7 @@ def register(app: typer.Typer) -> None:
         """Write PNGs of ISSUE at 375 and 600 px, light and dark, with headless Chromium."""
         from newsletter.review.screenshots import screenshot_issue
 
-        for path in screenshot_issue(issue, common.settings(), out):
+        paths, warnings = screenshot_issue(issue, common.settings(), out)
+        for path in paths:
             typer.echo(str(path))
+        common.echo_findings(warnings)

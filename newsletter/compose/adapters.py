@@ -13,6 +13,10 @@ from newsletter.errors import LayoutError
 
 _FONT_LINK = re.compile(r"<link\b[^>]*fonts\.googleapis\.com[^>]*>\s*", re.IGNORECASE)
 _FONT_IMPORT = re.compile(r"@import\s+url\([^)]*fonts\.googleapis\.com[^)]*\);?\s*", re.IGNORECASE)
+#: MJML writes height="auto" on images; HTML wants a number of pixels or nothing.
+_INVALID_HEIGHT = re.compile(r'(<img\b[^>]*?)\sheight="auto"', re.IGNORECASE)
+_DOCTYPE = re.compile(r"\s*<!doctype[^>]*>", re.IGNORECASE)
+_MJML_RESET = re.compile(r'(<style type="text/css")>(?=\s*#outlook a)')
 _EMPTY_MSO_FONT_BLOCK = re.compile(r"<!--\[if !mso\]><!-->\s*(?:<style type=\"text/css\">\s*</style>\s*)?<!--<!\[endif\]-->\s*")
 
 
@@ -46,6 +50,10 @@ def inline_css(html: str) -> tuple[str, list[str]]:
 
     _skip_inline_style_validation()
     warnings: list[str] = []
+    doctype = _DOCTYPE.match(html)
+    # MJML's reset sheet (table/td/img/p defaults for Outlook and Gmail) belongs in the
+    # head, as MJML writes it; inlined, it repeats on every table and cell.
+    html = _MJML_RESET.sub(r'\1 data-premailer="ignore">', html, count=1)
     inliner = Premailer(
         html,
         allow_network=False,
@@ -56,11 +64,17 @@ def inline_css(html: str) -> tuple[str, list[str]]:
         cssutils_logging_level=logging.CRITICAL,
         disable_link_rewrites=True,
         align_floating_images=False,  # re-parses every <img> style with validation on; no floats here
+        # premailer would copy CSS into HTML attributes: width="100%" over MJML's pixel
+        # width="600" (Outlook needs pixels), height="auto" and valign on <div>/<table>
+        # (invalid), and align over a raw-HTML table's own alignment.
+        disable_basic_attributes=["width", "height", "valign", "align"],
     )
     try:
-        return inliner.transform(), warnings
+        inlined = _INVALID_HEIGHT.sub(r"\1", inliner.transform())
     except Exception as exc:  # premailer/cssutils raise assorted errors on broken CSS
         raise LayoutError(f"CSS inlining failed: {exc}", subject="layout") from None
+    # lxml drops the doctype; without it browser-based clients render in quirks mode.
+    return (doctype.group(0).strip() + "\n" + inlined if doctype else inlined), warnings
 
 
 def _skip_inline_style_validation() -> None:

@@ -49,6 +49,7 @@ def render_layout(folder: Path, template: str, context: dict[str, Any]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["wrap"] = _wrap_filter
     path = folder / template
     try:
         return env.get_template(template).render(**context)
@@ -60,6 +61,13 @@ def render_layout(folder: Path, template: str, context: dict[str, Any]) -> str:
         raise LayoutError(f"template error: {exc.message}", subject=str(path)) from None
     except jinja2.TemplateError as exc:
         raise LayoutError(f"template error: {exc}", subject=str(path)) from None
+
+
+def _wrap_filter(text: str, width: int = 76) -> str:
+    """Jinja filter ``wrap``: like ``wordwrap`` but by display width (CJK counts two)."""
+    from newsletter.compose.wrapping import wrap
+
+    return "\n".join(wrap(str(text), width))
 
 
 def markup(value: str):

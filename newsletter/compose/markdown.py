@@ -14,11 +14,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from newsletter.compose.bidi import first_strong, mark_block_directions
 from newsletter.compose.links import LinkRewriter
 from newsletter.compose.model import Finding, Issue
-from newsletter.compose.sanitize import sanitize_html
+from newsletter.compose.sanitize import TEXT_COLUMN_WIDTH, sanitize_html
 
 _URL_ATTR = re.compile(r"""(\s(?:href|src)\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+_ATTR = re.compile(r"""\s([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_TAG = re.compile(r"<([a-zA-Z][\w:-]*)\b[^>]*>")
+#: How Markdown images are sized: Outlook takes the width attribute, every other
+#: client the CSS (natural size, never wider than the column).
+IMAGE_STYLE = "width:auto;max-width:100%;height:auto"
 _HTML_TOKENS = ("html_block", "html_inline")
 
 
@@ -30,6 +36,7 @@ class Block:
     html: str = ""
     text: str = ""
     url: str = ""
+    dir: str = ""  # "rtl"/"ltr" when a button's text runs against the document's direction
 
 
 @dataclass
@@ -40,6 +47,7 @@ class Section:
     title: str
     line: int
     level: int = 1
+    dir: str = ""  # "rtl"/"ltr" when the title runs against the document's direction
     blocks: list[Block] = field(default_factory=list)
     nodes: list[Any] = field(default_factory=list)  # markdown-it tree nodes, for the plain text
 
@@ -55,10 +63,33 @@ class Body:
 
 
 def markdown_parser():
-    """The project's Markdown parser: CommonMark, raw HTML on, tables, strikethrough, autolinks."""
+    """The project's Markdown parser: CommonMark, raw HTML on, tables, strikethrough, autolinks.
+
+    Markdown tables get the class ``nl-table`` (only they are styled as data
+    tables) inside a ``<div class="nl-scroll">`` that scrolls sideways on its
+    own when the table is wider than a phone.
+    """
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(["table", "strikethrough", "linkify"])
+    md = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(["table", "strikethrough", "linkify"])
+    md.add_render_rule("table_open", _table_open)
+    md.add_render_rule("table_close", _table_close)
+    return md
+
+
+def _table_open(self, tokens, idx, options, env) -> str:
+    tokens[idx].attrJoin("class", "nl-table")
+    return '<div class="nl-scroll">' + self.renderToken(tokens, idx, options, env)
+
+
+def _table_close(self, tokens, idx, options, env) -> str:
+    return self.renderToken(tokens, idx, options, env) + "</div>"
+
+
+def _against(text: str, document: str) -> str:
+    """The direction of ``text`` when it differs from the document's, else ``""``."""
+    direction = first_strong(text)
+    return direction if direction and direction != document else ""
 
 
 def inline_text(node) -> str:
@@ -90,6 +121,8 @@ def _rewrite_tokens(tokens, issue: Issue, rewriter: LinkRewriter) -> None:
                 child.attrSet("href", rewriter.link(str(child.attrGet("href") or ""), text=text, line=line))
             elif child.type == "image":
                 child.attrSet("src", rewriter.image(str(child.attrGet("src") or ""), alt=child.content, line=line))
+                child.attrSet("width", str(TEXT_COLUMN_WIDTH))
+                child.attrSet("style", IMAGE_STYLE)
             elif child.type == "html_inline":
                 child.content = _rewrite_raw(child.content, rewriter, line)
 
@@ -113,13 +146,32 @@ def _link_text(children, start: int) -> str:
 def _rewrite_raw(raw: str, rewriter: LinkRewriter, line: int) -> str:
     """Rewrite href/src attributes of raw HTML with the same rules as Markdown links."""
 
-    def replace(match: re.Match[str]) -> str:
-        value = html.unescape(next(g for g in match.groups()[1:] if g is not None))
-        is_src = match.group(1).strip().lower().startswith("src")
-        final = rewriter.image(value, alt="", line=line) if is_src else rewriter.link(value, text="", line=line)
-        return f'{match.group(1)}"{html.escape(final, quote=True)}"'
+    def tag(match: re.Match[str]) -> str:
+        whole = match.group(0)
+        is_image = match.group(1).lower() == "img"
+        alt = _attribute(whole, "alt") if is_image else ""
 
-    return _URL_ATTR.sub(replace, raw)
+        def replace(attr: re.Match[str]) -> str:
+            value = html.unescape(next(g for g in attr.groups()[1:] if g is not None))
+            if not attr.group(1).strip().lower().startswith("src"):
+                final = rewriter.link(value, text="", line=line)
+            elif is_image:
+                final = rewriter.image(value, alt=alt, line=line)
+            else:  # an iframe's or script's source: made absolute, not an image of the issue
+                final = rewriter.resolve(value, line=line)
+            return f'{attr.group(1)}"{html.escape(final, quote=True)}"'
+
+        return _URL_ATTR.sub(replace, whole)
+
+    return _TAG.sub(tag, raw)
+
+
+def _attribute(tag: str, name: str) -> str:
+    """The (unescaped) value of attribute ``name`` in the start tag ``tag``, or ``""``."""
+    for match in _ATTR.finditer(tag):
+        if match.group(1).lower() == name:
+            return html.unescape(next((g for g in match.groups()[1:] if g is not None), ""))
+    return ""
 
 
 def _meaningful(children):
@@ -161,6 +213,7 @@ def build_body(issue: Issue, rewriter: LinkRewriter) -> Body:
     md = markdown_parser()
     tokens = md.parse(issue.body)
     _rewrite_tokens(tokens, issue, rewriter)
+    mark_block_directions(tokens, issue.dir)
     nodes = list(SyntaxTreeNode(tokens).children)
     findings: list[Finding] = []
 
@@ -188,11 +241,13 @@ def build_body(issue: Issue, rewriter: LinkRewriter) -> Body:
             if current.nodes or current.title:
                 sections.append(current)
             title_html = md.renderer.renderInline(node.children[0].token.children, md.options, {})
-            current = Section(title_html=title_html, title=inline_text(node), line=line, level=top)
+            title = inline_text(node)
+            current = Section(title_html=title_html, title=title, line=line, level=top, dir=_against(title, issue.dir))
             continue
         current.nodes.append(node)
         button = _button(node) if node.type == "paragraph" else None
         if button:
+            button.dir = _against(button.text, issue.dir)
             current.blocks.append(button)
             continue
         node_tokens = node.to_tokens()

@@ -45,6 +45,8 @@ class Issue:
     categories: list[str] = field(default_factory=list)
     layout: str = "default"
     utm: bool = True
+    lang: str = "en"
+    dir: str = "ltr"  # the document's writing direction: "ltr" or "rtl"
 
 
 @dataclass

@@ -15,16 +15,24 @@ from typing import Any
 
 from newsletter.compose import adapters
 from newsletter.compose.checks import check_issue, check_links
+from newsletter.compose.clientsupport import check_client_support, read_acknowledged
 from newsletter.compose.layout import HTML_TEMPLATE, TEXT_TEMPLATE, find_layout, markup, render_layout
 from newsletter.compose.lines import wrap_long_lines
 from newsletter.compose.links import LinkRewriter
 from newsletter.compose.markdown import build_body
+from newsletter.compose.minify import minify_html
 from newsletter.compose.model import WARNING, ComposeResult, Finding
 from newsletter.compose.source import load_issue
 from newsletter.compose.text import render_text
 from newsletter.errors import InputError
 from newsletter.personalize import placeholders
 from newsletter.settings import Settings
+
+#: Invisible filler after the hidden preheader (combining grapheme joiner, zero-width
+#: non-joiner, no-break space, as the common email tools use), so an inbox's preview
+#: line shows the preheader and then blank space instead of "View in browser · …".
+PREHEADER_PADDING = "\u034f\u200c\u00a0" * 90
+SIGNATURE_SEPARATOR = "-- "
 
 
 def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
@@ -59,7 +67,7 @@ def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
             "no subject found: add `subject:` or `title:` to the frontmatter, or start with a `# Heading`",
             subject=str(issue.path),
         )
-    body_text, references = render_text(body)
+    body_text, references = render_text(body, direction=issue.dir)
     lap("markdown")
 
     folder = find_layout(issue.layout, settings.newsletter_layouts)
@@ -72,13 +80,15 @@ def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
     html, mjml_warnings = adapters.mjml_to_html(mjml_source, web_fonts=web_fonts, origin=str(folder / HTML_TEMPLATE))
     lap("mjml")
     html, inline_warnings = adapters.inline_css(html)
-    html = wrap_long_lines(html)
+    html = wrap_long_lines(minify_html(html))
     lap("inline")
 
     findings: list[Finding] = [*rewriter.findings, *body.findings]
     findings += [Finding("mjml", WARNING, message, str(folder / HTML_TEMPLATE)) for message in mjml_warnings + inline_warnings]
     findings += check_links(issue, rewriter.links)
-    findings += check_issue(issue, html, str(folder / HTML_TEMPLATE))
+    titled = [(section.title, section.line) for section in body.sections if section.title]
+    findings += check_issue(issue, html, str(folder / HTML_TEMPLATE), titled)
+    findings += check_client_support(html, str(issue.path), read_acknowledged(folder))
     lap("checks")
     return ComposeResult(
         issue=issue,
@@ -97,8 +107,9 @@ def _layout_context(issue, body, settings: Settings, body_text: str, references:
             "title": section.title,
             "title_html": markup(section.title_html),
             "line": section.line,
+            "dir": section.dir,
             "blocks": [
-                {"kind": block.kind, "html": markup(block.html), "text": block.text, "url": block.url}
+                {"kind": block.kind, "html": markup(block.html), "text": block.text, "url": block.url, "dir": block.dir}
                 for block in section.blocks
             ],
         }
@@ -106,7 +117,9 @@ def _layout_context(issue, body, settings: Settings, body_text: str, references:
     ]
     return {
         "issue": issue,
-        "lang": str(issue.meta.get("lang") or "en"),
+        "lang": issue.lang,
+        "dir": issue.dir,
+        "preheader_padding": PREHEADER_PADDING,
         "hero": body.hero,
         "sections": sections,
         "brand": settings.newsletter_brand,
@@ -119,7 +132,9 @@ def _layout_context(issue, body, settings: Settings, body_text: str, references:
 
 
 def _normalise_text(text: str) -> str:
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    # Trailing blanks go, except in "-- ": mail clients recognise that signature
+    # separator (with its space) and can fold or strip the footer after it.
+    lines = [line if line == SIGNATURE_SEPARATOR else line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines) + "\n"

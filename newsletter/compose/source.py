@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from newsletter.compose.bidi import LTR, RTL, language_direction
 from newsletter.compose.model import Issue
 from newsletter.errors import InputError
 from newsletter.settings import Settings
@@ -125,6 +126,7 @@ def load_issue(path: str | Path, settings: Settings) -> Issue:
     web_url = _text(seo.get("url")) or _text(meta.get("web_url"))
     base_url = _text(meta.get("base_url")) or settings.newsletter_site_url.strip() or _origin(web_url)
     utm = meta.get("utm")
+    lang = _text(meta.get("lang")) or "en"
     return Issue(
         path=path,
         slug=slug_for(path, meta),
@@ -138,4 +140,16 @@ def load_issue(path: str | Path, settings: Settings) -> Issue:
         categories=_categories(meta),
         layout=_text(meta.get("layout")) or "default",
         utm=settings.newsletter_utm if utm is None else bool(utm),
+        lang=lang,
+        dir=_direction(meta, lang, path),
     )
+
+
+def _direction(meta: dict[str, Any], lang: str, path: Path) -> str:
+    """Frontmatter ``dir`` (``ltr``/``rtl``), else the direction of ``lang``."""
+    given = meta.get("dir")
+    if given is None:
+        return language_direction(lang)
+    if not isinstance(given, str) or given.strip().lower() not in (LTR, RTL):
+        raise InputError(f"frontmatter dir must be 'ltr' or 'rtl', got {given!r}", subject=str(path))
+    return given.strip().lower()

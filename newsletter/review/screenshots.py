@@ -177,8 +177,15 @@ def _loop_running() -> bool:
     return True
 
 
-def screenshot_issue(issue_path: str | Path, settings, out_dir: str | Path) -> list[Path]:
-    """Compose the issue at ``issue_path`` and ``capture`` it into ``out_dir``."""
-    from newsletter.compose import compose_issue
+def screenshot_issue(issue_path: str | Path, settings, out_dir: str | Path) -> tuple[list[Path], list]:
+    """Compose the issue at ``issue_path`` and ``capture`` it into ``out_dir``.
 
-    return capture(compose_issue(issue_path, settings), Path(out_dir))
+    Returns the PNG paths and ``missing-glyph`` warnings for characters no
+    installed font can draw (they show as boxes in the screenshots).
+    """
+    from newsletter.compose import compose_issue
+    from newsletter.review.glyphs import glyph_findings
+
+    result = compose_issue(issue_path, settings)
+    paths = capture(result, Path(out_dir))
+    return paths, glyph_findings(result.html, str(result.issue.path))

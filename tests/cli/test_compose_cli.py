@@ -95,3 +95,59 @@ def test_invalid_setting_is_one_line(example_issue, monkeypatch):
 def test_help_and_version():
     assert "compose" in runner.invoke(app, ["--help"]).output
     assert runner.invoke(app, ["--version"]).output.startswith("newsletter ")
+
+
+def test_check_format_json(write_issue):
+    issue = write_issue("Hello [a](http://a.example.com/)\n")
+    result = runner.invoke(app, ["check", str(issue), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is True and report["errors"] == 0 and report["warnings"] == 1
+    (finding,) = report["findings"]
+    assert finding["code"] == "insecure-link" and finding["file"] == str(issue) and finding["line"] == 7
+    strict = runner.invoke(app, ["check", str(issue), "--format", "json", "--strict"])
+    assert strict.exit_code == 1 and json.loads(strict.stdout)["ok"] is False
+
+
+def test_check_format_junit_and_sarif(write_issue):
+    from xml.etree import ElementTree as ET
+
+    issue = write_issue("[a](/relative)\n", frontmatter="title: T\npreheader: p")
+    junit = runner.invoke(app, ["check", str(issue), "--format", "junit"])
+    assert junit.exit_code == 1
+    suite = ET.fromstring(junit.stdout).find("testsuite")
+    assert suite.get("failures") == "1"
+    case = suite.find("testcase")
+    assert case.get("file") == str(issue) and case.get("line") == "5" and case.find("failure").get("type") == "error"
+    sarif = json.loads(runner.invoke(app, ["check", str(issue), "--format", "sarif"]).stdout)
+    assert sarif["version"] == "2.1.0"
+    (run,) = sarif["runs"]
+    (hit,) = run["results"]
+    assert hit["ruleId"] == "relative-url" and hit["level"] == "error"
+    location = hit["locations"][0]["physicalLocation"]
+    assert location == {"artifactLocation": {"uri": str(issue)}, "region": {"startLine": 5}}
+    assert run["tool"]["driver"]["rules"][0]["id"] == "relative-url"
+    clean = ET.fromstring(runner.invoke(app, ["check", str(write_issue("Hi.\n", name="clean.md")), "--format", "junit"]).stdout)
+    assert clean.find("testsuite").get("tests") == "1" and clean.find("testsuite").get("failures") == "0"
+
+
+def test_check_unknown_format_is_one_line(write_issue):
+    result = runner.invoke(app, ["check", str(write_issue("Hi.\n")), "--format", "yaml"])
+    assert result.exit_code == 2 and result.output.strip().startswith("Error: --format: unknown format 'yaml'")
+
+
+def test_check_refuses_a_subject_send_would_refuse(write_issue):
+    issue = write_issue("Hi.\n", frontmatter='title: "News\\r\\nBcc: everyone@example.org"\npreheader: p')
+    result = runner.invoke(app, ["check", str(issue)])
+    assert result.exit_code == 1 and "[subject-control-character]" in result.output and "carriage return" in result.output
+
+
+def test_check_spam_without_spamassassin_says_how_to_install(write_issue, monkeypatch):
+    from newsletter.review import spam
+
+    monkeypatch.setattr(spam, "spamassassin_path", lambda: None)
+    result = runner.invoke(app, ["check", str(write_issue("Hi.\n")), "--spam"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: check --spam: SpamAssassin is not installed; install the Debian package 'spamassassin' (apt-get install spamassassin)"
+    ]

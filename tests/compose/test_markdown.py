@@ -65,5 +65,5 @@ def test_tables_strikethrough_autolinks(write_issue, settings):
     path = write_issue("| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ see https://auto.example.com/x\n")
     _, body, rw = body_of(path, settings)
     html = body.sections[0].blocks[0].html
-    assert "<table>" in html and "<s>old</s>" in html
+    assert '<div class="nl-scroll"><table class="nl-table">' in html and "<s>old</s>" in html
     assert any(link.url.startswith("https://auto.example.com/x?utm_source=") for link in rw.links)

@@ -25,8 +25,9 @@ def test_every_source_link_in_html_with_utm(example):
 def test_hero_absolute_and_preheader_hidden_first(example):
     assert 'src="https://harbour.example.org/img/harbour-summit-2026.jpg"' in example.html
     body = example.html.split("<body", 1)[1]
-    first_div = re.search(r"<div[^>]*>\s*([^<]*)", body)
-    assert "display:none" in first_div.group(0) and "Release 4.2 is out" in first_div.group(1)
+    first_text = re.search(r"<div([^>]*)>\s*([^<\s][^<]*)", body)  # the first text in the body: what inboxes preview
+    assert "display:none" in first_text.group(1) and first_text.group(2).startswith("Release 4.2 is out")
+    assert "color" not in first_text.group(1)  # hidden by display and size, never by a text colour
 
 
 def test_cta_is_a_bulletproof_button(example):

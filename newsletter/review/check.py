@@ -1,0 +1,34 @@
+"""``newsletter check``: compose an issue and gather every finding, optionally SpamAssassin's too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsletter.compose.model import ComposeResult, Finding
+from newsletter.settings import Settings
+
+
+@dataclass
+class CheckRun:
+    """What ``check`` found: the composed issue, its findings and the spam report (``--spam``)."""
+
+    result: ComposeResult
+    findings: list[Finding]
+    spam: object | None = None  # a review.spam.SpamReport
+
+
+def run_check(issue_path: str | Path, settings: Settings, *, spam: bool = False) -> CheckRun:
+    """Compose the issue at ``issue_path`` and check it; with ``spam``, score the real
+    message with a local SpamAssassin (``ConfigError`` saying how to install it if missing)."""
+    from newsletter.compose import compose_issue
+
+    result = compose_issue(issue_path, settings)
+    findings = list(result.findings)
+    report = None
+    if spam:
+        from newsletter.review.spam import spam_check
+
+        report = spam_check(result, settings)
+        findings += report.findings(str(result.issue.path))
+    return CheckRun(result, findings, report)

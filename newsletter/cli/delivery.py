@@ -82,6 +82,7 @@ def send(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry recipients whose delivery failed."),
     include_new: bool = typer.Option(False, "--include-new", help="Also send to members who joined the list after the send started."),
     where: Optional[List[str]] = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable; all must hold)."),
+    allow_clipping: bool = typer.Option(False, "--allow-clipping", help="Send although Gmail will clip the HTML (hiding its end, the unsubscribe link included)."),
     segment: Optional[str] = typer.Option(None, "--segment", help="Only the members of this saved segment of the list (see `newsletter segments`)."),
 ) -> None:
     """Send an issue to a list, each subscriber exactly once (re-run to resume).
@@ -99,7 +100,7 @@ def send(
     options = SendOptions(
         list_name=list_name, dry_run=dry_run, rate=rate, allow_changed=allow_changed,
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
-        include_new=include_new, where=tuple(where or ()), segment=segment,
+        include_new=include_new, where=tuple(where or ()), segment=segment, allow_clipping=allow_clipping,
     )
 
     def confirm(plan) -> bool:

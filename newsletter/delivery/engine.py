@@ -93,15 +93,20 @@ def _tracking_rewriter(result: Any, settings: Settings, send_id: int) -> Any:
     )
 
 
-def compose_checked(path: str | Path, settings: Settings, *, allow_errors: bool = False) -> Any:
-    """Compose an issue; ``InputError`` naming its first check errors unless ``allow_errors``."""
+def compose_checked(path: str | Path, settings: Settings, *, allow_errors: bool = False,
+                    allow_clipping: bool = True) -> Any:
+    """Compose an issue; ``InputError`` naming what stops a send (its check errors; Gmail clipping
+    unless ``allow_clipping``) unless ``allow_errors``."""
     from newsletter.compose import compose_issue
+    from newsletter.compose.checks import send_blockers
 
     result = compose_issue(Path(path), settings)
-    if result.errors and not allow_errors:
-        shown = "; ".join(str(f) for f in result.errors[:3])
-        more = f" (and {len(result.errors) - 3} more)" if len(result.errors) > 3 else ""
-        raise InputError(f"the issue has {len(result.errors)} check error(s), not sending: {shown}{more}", subject=str(path))
+    blockers = [] if allow_errors else send_blockers(result, allow_clipping=allow_clipping)
+    if blockers:
+        shown = "; ".join(str(f) for f in blockers[:3])
+        more = f" (and {len(blockers) - 3} more)" if len(blockers) > 3 else ""
+        hint = "; pass --allow-clipping to send it anyway" if any(f.code == "html-too-large" for f in blockers) else ""
+        raise InputError(f"not sending: {shown}{more}{hint}", subject=str(path))
     return result
 
 
@@ -142,7 +147,7 @@ def send_issue(
     check_backend(backend_name, settings)
     tokens.require_key(settings.newsletter_secret_key)  # before anything is composed or written
     if result is None:
-        result = compose_checked(path, settings)
+        result = compose_checked(path, settings, allow_clipping=options.allow_clipping)
     elif result.errors:
         raise InputError(f"the issue has {len(result.errors)} check error(s), not sending", subject=str(path))
     slug = result.issue.slug

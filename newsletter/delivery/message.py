@@ -36,7 +36,7 @@ from newsletter.errors import ConfigError, HeaderError
 from newsletter.personalize import personalize
 
 POLICY = email.policy.SMTP
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _RECIPIENT_MARK = "x-newsletter-recipient-headers"
 _TEXT_MARK = "NEWSLETTER-TEXT-PART-MARKER"
 _HTML_MARK = "NEWSLETTER-HTML-PART-MARKER"

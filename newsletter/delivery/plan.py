@@ -25,6 +25,7 @@ class SendOptions:
     include_new: bool = False
     where: tuple[str, ...] = ()  # KEY=VALUE / KEY!=VALUE conditions on subscriber attributes
     segment: str | None = None  # a saved segment of the list
+    allow_clipping: bool = False  # send HTML larger than Gmail shows whole
     retry_delays: Sequence[float] = RETRY_DELAYS
 
 

@@ -146,3 +146,17 @@ def test_a_send_held_by_a_live_run_is_refused_whatever_path_names_the_database(c
     conn.close()
     run = cli(settings, "send", issue, "--list", "news", "--yes")
     assert run.exit_code == 0 and "this run: 2 accepted" in run.stdout
+
+
+def test_html_gmail_would_clip_is_refused_unless_allowed(cli, settings, make_list, tmp_path):
+    from sample_issues import write_long_issue
+
+    make_list("news", 2)
+    issue = write_long_issue(tmp_path)
+    run = cli(settings, "send", issue, "--list", "news", "--yes")
+    assert run.exit_code == 2 and "Traceback" not in run.output
+    line = run.stderr.strip().splitlines()[-1]
+    assert "Gmail clips it after 102 KB" in line and "pass --allow-clipping" in line
+    assert counts(settings.newsletter_database) == (0, 0)
+    run = cli(settings, "send", issue, "--list", "news", "--yes", "--allow-clipping")
+    assert run.exit_code == 0 and "this run: 2 accepted" in run.stdout

@@ -153,7 +153,7 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
     return Resumed(f"Resumed send {send_id}.", report)
 
 
-def list_sends(settings: Settings, send_id: int | None = None) -> list[dict[str, Any]]:
+def list_sends(settings: Settings, send_id: int | None = None, *, clock: Clock = system_clock) -> list[dict[str, Any]]:
     """``engine.list_sends`` with each send's release (schedule, pause, state) and cancelled sends added."""
     from newsletter.delivery.engine import list_sends as ledger_sends
     from newsletter.delivery.plan import Totals
@@ -162,27 +162,31 @@ def list_sends(settings: Settings, send_id: int | None = None) -> list[dict[str,
     rows = ledger_sends(settings, send_id)
     with _session(settings) as conn:
         releases = {r["send_id"]: r for r in store.list_releases(conn, send_id)}
+    now = stamp(clock())
     for row in rows:
-        _overlay(row, releases.pop(row["id"], None), settings)
+        _overlay(row, releases.pop(row["id"], None), settings, now)
     for release in releases.values():  # cancelled: the send itself is gone
         if release["state"] == "cancelled":
             gone = {"id": release["send_id"], "slug": release["slug"], "list": release["list_name"],
                     "audience": release["audience"], "backend": "", "subject": release["build"].get("facts", {}).get("subject", ""),
                     "created_at": release["created_at"], "started_at": None, "finished_at": release["updated_at"],
                     "totals": Totals()}
-            rows.append(_overlay(gone, release, settings))
+            rows.append(_overlay(gone, release, settings, now))
     return sorted(rows, key=lambda r: r["id"], reverse=True)
 
 
-def _overlay(row: dict[str, Any], release: dict[str, Any] | None, settings: Settings) -> dict[str, Any]:
+def _overlay(row: dict[str, Any], release: dict[str, Any] | None, settings: Settings, now: str) -> dict[str, Any]:
+    """Add the release's schedule to a listed send; its status when the ledger cannot tell it."""
     row.update(scheduled_for=None, zone=None, release=None, paused=False)
     if release is None:
         return row
-    row.update(release=release["state"], paused=bool(release["paused_at"]), error=release["error"])
-    if release["run_at"] and release["state"] in ("scheduled", "handed-over", "cancelled", "refused"):
+    state = release["state"]
+    row.update(release=state, paused=bool(release["paused_at"]), error=release["error"])
+    if release["run_at"] and state in ("scheduled", "handed-over", "cancelled", "refused"):
         row.update(scheduled_for=_when(release, settings), zone=settings.newsletter_timezone or release["zone"])
-    if release["state"] in ("scheduled", "handed-over", "cancelled", "refused", "stopped"):
-        row["status"] = release["state"]
+    released = state == "handed-over" and release["run_at"] <= now  # SendGrid has sent it: the ledger's status
+    if state in ("scheduled", "handed-over", "cancelled", "refused", "stopped") and not released:
+        row["status"] = state
     if row["paused"]:
         row["status"] = "paused"
     return row

@@ -353,3 +353,25 @@ def send(issue, config, list_name: str = "news", **options):
     from newsletter.delivery.plan import SendOptions
 
     return send_issue(issue, SendOptions(list_name, **options), config)
+
+
+def start_send(config, issue, *extra: str):
+    """``newsletter send ISSUE --list news --yes ...`` in a subprocess with ``config`` (text output)."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "send", str(issue), "--list", "news", "--yes", *extra],
+        env={**os.environ, **settings_env(config)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for(condition, proc, timeout: float = 60) -> None:
+    """Poll ``condition`` until true; fail if ``proc`` ends first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"the process ended early: {proc.communicate()}")
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.02)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from test_delivery_guarantees import start_send, wait_for
+from delivery_fakes import start_send, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -104,3 +104,14 @@ def test_the_stand_in_refuses_what_sendgrid_refuses(sendgrid_settings, sendgrid_
     assert sendgrid_server.violations == ["send_at is more than 72 hours ahead"]
     with pytest.raises(DeliveryError, match="invalid batch id"):
         api.cancel("no-such-batch")
+
+
+def test_after_send_at_sends_shows_the_ledgers_status(sendgrid_settings, sendgrid_server, issue, make_list, clock):
+    from newsletter.release.controls import list_sends
+
+    make_list("news", 2)
+    hand_over(issue, sendgrid_settings, clock)
+    assert list_sends(sendgrid_settings, clock=clock)[0]["status"] == "handed-over"
+    clock.set(DUE)
+    [row] = list_sends(sendgrid_settings, clock=clock)
+    assert (row["status"], row["scheduled_for"]) == ("done", "2026-12-02 09:00 CET")

@@ -173,3 +173,34 @@ def test_a_paused_scheduled_send_waits_for_resume(cli, issue, settings, people, 
     assert "a worker starts it" in cli(settings, "resume", "1", "--as", "ann@example.org").stdout
     [started] = Worker(settings, clock=clock).run_once()
     assert started.state == "done" and len(sent(tmp_path)) == 2
+
+
+def test_worker_once_from_the_command_line_starts_what_is_due(cli, issue, settings, people, tmp_path):
+    from release_helpers import Clock
+
+    people(2)
+    past = Clock(datetime(2020, 6, 1, 6, 0, tzinfo=timezone.utc))  # scheduled "then", due by now
+    schedule(issue, SendOptions("news"), settings, at="2020-06-01 09:00", tz="UTC", actor="ann", clock=past)
+    run = cli(settings, "worker", "--once")
+    assert run.exit_code == 0 and "Started 1 send(s)." in run.stdout and "send 1 done" in run.stderr
+    assert len(sent(tmp_path)) == 2
+    assert cli(settings, "worker", "--once").stdout.strip() == "Nothing due."
+
+
+def test_a_long_running_worker_starts_sends_until_stopped(issue, settings, people, clock, tmp_path):
+    import time
+
+    people(2)
+    plan(issue, settings, clock)
+    clock.set(DUE)
+    stop = threading.Event()
+    worker = threading.Thread(target=Worker(settings.with_overrides(newsletter_worker_poll_seconds=0.05),
+                                            clock=clock).run, args=(stop,))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while len(sent(tmp_path)) < 2:
+        assert worker.is_alive() and time.monotonic() < deadline
+        time.sleep(0.02)
+    stop.set()
+    worker.join(30)
+    assert not worker.is_alive() and len(sent(tmp_path)) == 2

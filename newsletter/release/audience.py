@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from newsletter.release.build import AudienceDef
 
@@ -43,7 +43,7 @@ class Members:
     digest: str
 
     @classmethod
-    def of(cls, ids: Sequence[int]) -> "Members":
+    def of(cls, ids: Iterable[int]) -> "Members":
         """From member ids in any order."""
         ordered = tuple(sorted(ids))
         return cls(ordered, digest(ordered))

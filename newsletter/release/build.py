@@ -159,7 +159,8 @@ def changes(before: Build, now: Build) -> list[str]:
             found.append(f"links ({detail})")
         elif part == "layout":
             name_old, name_new = old.get("layout", ""), new.get("layout", "")
-            found.append(f"layout ({name_old} -> {name_new})" if name_old != name_new else f"layout ({name_new}: its templates changed)")
+            same = name_old == name_new
+            found.append(f"layout ({name_new}: its templates changed)" if same else f"layout ({name_old} -> {name_new})")
         else:
             found.append(f"audience ({before.audience.describe()} -> {now.audience.describe()})")
     return found

@@ -75,10 +75,10 @@ def cancel(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
         if row["batch_id"] and state in ("handed-over", "incomplete", "failed") and row["run_at"]:
             send_at = parse_stamp(row["run_at"])
             if now >= send_at - CANCEL_CUTOFF:
+                cutoff = local_text(send_at - CANCEL_CUTOFF, settings.newsletter_timezone or row["zone"])
                 raise ReleaseRefused(
                     f"too late to cancel: its messages are with SendGrid for {_when(row, settings)}, and SendGrid "
-                    f"cancels only until 10 minutes before ({local_text(send_at - CANCEL_CUTOFF, settings.newsletter_timezone or row['zone'])}); "
-                    "nothing was cancelled", subject=str(send_id))
+                    f"cancels only until 10 minutes before ({cutoff}); nothing was cancelled", subject=str(send_id))
             BatchAPI(settings).cancel(row["batch_id"])  # raises, and nothing changes, if SendGrid refuses
             store.cancel(conn, send_id, now=stamp(now), states=(state,), detail=f"cancelled by {actor}")
             _log(conn, "cancel", row, actor, stamp(now),
@@ -167,8 +167,9 @@ def list_sends(settings: Settings, send_id: int | None = None, *, clock: Clock =
         _overlay(row, releases.pop(row["id"], None), settings, now)
     for release in releases.values():  # cancelled: the send itself is gone
         if release["state"] == "cancelled":
+            subject = release["build"].get("facts", {}).get("subject", "")
             gone = {"id": release["send_id"], "slug": release["slug"], "list": release["list_name"],
-                    "audience": release["audience"], "backend": "", "subject": release["build"].get("facts", {}).get("subject", ""),
+                    "audience": release["audience"], "backend": "", "subject": subject,
                     "created_at": release["created_at"], "started_at": None, "finished_at": release["updated_at"],
                     "totals": Totals()}
             rows.append(_overlay(gone, release, settings, now))

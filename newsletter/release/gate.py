@@ -72,7 +72,8 @@ class Verdict:
         people = self.people
         text = (f"needs {self.required} approval(s) from distinct people of build {self.build.short} "
                 f"({self.build.audience.describe()}), has {len(people)}" + (f" ({', '.join(people)})" if people else ""))
-        reasons = [f"{j.approval.person} approved {j.approval.build.short}: {j.reason}" for j in self.judged if not j.counted]
+        reasons = [f"{j.approval.person} approved {j.approval.build.short}: {j.reason}"
+                   for j in self.judged if not j.counted]
         if reasons:
             text += "; not counted: " + "; ".join(reasons)
         audience = self.build.audience
@@ -206,7 +207,7 @@ class ReleaseHooks:
         ledger = store.ledger_members(conn, plan.send_id)
         if not ledger:
             return live
-        return audiences.Members.of(set(ledger) | set(live.ids)) if plan.options.include_new else audiences.Members.of(ledger)
+        return audiences.Members.of(set(ledger) | set(live.ids) if plan.options.include_new else ledger)
 
     # --- during the run ------------------------------------------------------------
 
@@ -229,7 +230,7 @@ class ReleaseHooks:
             values.update(run_at=stamp(self.send_at), zone=self.zone, batch_id=self.batch_id)
         store.save(conn, send_id, now=now, **values)
         detail = f"build {target.build.short}, {target.recipients} recipient(s)" if target else ""
-        if self.mode == "handover":
+        if self.mode == "handover" and self.send_at is not None:
             from newsletter.release.when import local_text
 
             audit.record(conn, "schedule", at=now, send_id=send_id, slug=values["slug"], list_name=self.options.list_name,

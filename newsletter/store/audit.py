@@ -27,7 +27,10 @@ def record(conn: sqlite3.Connection, action: str, *, at: str, send_id: int | Non
 
 
 def entries(conn: sqlite3.Connection, send_id: int, slug: str, list_name: str) -> list[dict[str, Any]]:
-    """The log of send ``send_id`` (of issue ``slug`` to ``list_name``) and the approvals of that issue and list, oldest first."""
+    """The log of send ``send_id`` (of issue ``slug`` to ``list_name``) and that issue's approvals for the list.
+
+    Oldest first.
+    """
     rows = conn.execute(
         "SELECT at, action, send_id, slug, list_name, actor, detail FROM audit_log"
         " WHERE (send_id = ? AND slug = ?) OR (action = 'approve' AND slug = ? AND list_name = ?) ORDER BY id",

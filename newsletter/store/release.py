@@ -107,7 +107,8 @@ def set_paused(conn: sqlite3.Connection, send_id: int, *, paused: bool, by: str 
                 (now, by, now, send_id),
             ).rowcount == 1
         return conn.execute(
-            "UPDATE releases SET paused_at = NULL, paused_by = '', updated_at = ? WHERE send_id = ? AND paused_at IS NOT NULL",
+            "UPDATE releases SET paused_at = NULL, paused_by = '', updated_at = ?"
+            " WHERE send_id = ? AND paused_at IS NOT NULL",
             (now, send_id),
         ).rowcount == 1
 

@@ -70,8 +70,8 @@ def cancel(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
             if not store.cancel(conn, send_id, now=stamp(now), states=("scheduled",), detail=f"cancelled by {actor}"):
                 raise ReleaseRefused("a worker started it a moment ago: pause it instead (`newsletter pause "
                                      f"{send_id}`)", subject=str(send_id))
-            _log(conn, "cancel", row, actor, stamp(now), f"was scheduled for {_when(row, settings)}; nothing was sent")
-            return f"Cancelled send {send_id} (was scheduled for {_when(row, settings)}): nothing was sent."
+            _log(conn, "cancel", row, actor, stamp(now), f"was scheduled for {_when(row, settings)}; nothing more is sent")
+            return f"Cancelled send {send_id} (was scheduled for {_when(row, settings)}): nothing more is sent."
         if row["batch_id"] and state in ("handed-over", "incomplete", "failed") and row["run_at"]:
             send_at = parse_stamp(row["run_at"])
             if now >= send_at - CANCEL_CUTOFF:
@@ -80,7 +80,7 @@ def cancel(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
                     f"too late to cancel: its messages are with SendGrid for {_when(row, settings)}, and SendGrid "
                     f"cancels only until 10 minutes before ({cutoff}); nothing was cancelled", subject=str(send_id))
             BatchAPI(settings).cancel(row["batch_id"])  # raises, and nothing changes, if SendGrid refuses
-            store.cancel(conn, send_id, now=stamp(now), states=(state,), detail=f"cancelled by {actor}")
+            store.cancel(conn, send_id, now=stamp(now), states=(state,), detail=f"cancelled by {actor}", discard=True)
             _log(conn, "cancel", row, actor, stamp(now),
                  f"SendGrid batch {row['batch_id']} cancelled before {_when(row, settings)}; nothing will be delivered")
             return (f"Cancelled send {send_id}: SendGrid discards its batch {row['batch_id']} "

@@ -93,7 +93,11 @@ def schedule(path: str | Path, options: "SendOptions", settings: Settings, *, at
         return done
     from newsletter.release.sendgrid_batches import BatchAPI
 
-    done.batch_id = _batch_for(settings, looked.plan.send_id, moment) or BatchAPI(settings).create_batch()
+    done.batch_id = _batch_for(settings, looked.plan.send_id, moment)
+    if not done.batch_id and looked.plan.already_accepted + looked.plan.in_doubt + looked.plan.failed:
+        raise ReleaseRefused(f"send {looked.plan.send_id} is partly sent: finish it with `newsletter send` "
+                             "(SendGrid holds only sends that have not started)", subject=str(path))
+    done.batch_id = done.batch_id or BatchAPI(settings).create_batch()
     hooks = ReleaseHooks(settings, Path(path), options, mode="handover", actor=actor, clock=clock,
                          send_at=moment.utc, zone=moment.zone, batch_id=done.batch_id)
     try:

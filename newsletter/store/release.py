@@ -119,11 +119,15 @@ def is_paused(conn: sqlite3.Connection, send_id: int) -> bool:
     return bool(row and row[0])
 
 
-def cancel(conn: sqlite3.Connection, send_id: int, *, now: str, states: Sequence[str], detail: str = "") -> bool:
+def cancel(conn: sqlite3.Connection, send_id: int, *, now: str, states: Sequence[str], detail: str = "",
+           discard: bool = False) -> bool:
     """Cancel a release in one of ``states`` and remove its send and ledger; False if it was not in them.
 
-    Nothing of a cancelled send is ever delivered (its batches at SendGrid were
-    cancelled first), so its ledger goes: the issue can be sent to the list again.
+    Nothing of a cancelled send is delivered, so its ledger goes and the issue
+    can be sent to the list again – unless some of it went out earlier (a
+    scheduled continuation of a partial send): then the ledger stays, exact.
+    ``discard`` removes it all the same (SendGrid's batch was cancelled first,
+    so what the ledger calls handed over will never be delivered).
     """
     marks = ",".join("?" * len(states))
     with transaction(conn):
@@ -133,6 +137,11 @@ def cancel(conn: sqlite3.Connection, send_id: int, *, now: str, states: Sequence
         ).rowcount
         if not moved:
             return False
+        handed_over = conn.execute(
+            "SELECT 1 FROM deliveries WHERE send_id = ? AND (attempts > 0 OR state NOT IN ('queued', 'suppressed'))"
+            " LIMIT 1", (send_id,)).fetchone()
+        if handed_over and not discard:
+            return True
         conn.execute("DELETE FROM send_runs WHERE send_id = ?", (send_id,))
         conn.execute("DELETE FROM deliveries WHERE send_id = ?", (send_id,))
         conn.execute("DELETE FROM sends WHERE id = ?", (send_id,))

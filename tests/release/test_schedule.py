@@ -105,7 +105,7 @@ def test_a_send_cancelled_before_its_time_never_sends(cli, issue, settings, peop
     people(3)
     done = plan(issue, settings, clock)
     run = cli(settings, "cancel", done.send_id, "--as", "bob@example.org")
-    assert run.exit_code == 0 and "Cancelled send 1" in run.stdout and "nothing was sent" in run.stdout
+    assert run.exit_code == 0 and "Cancelled send 1" in run.stdout and "nothing more is sent" in run.stdout
     clock.set(DUE.replace(hour=23))
     assert Worker(settings, clock=clock).run_once() == []
     assert sent(tmp_path) == []
@@ -204,3 +204,21 @@ def test_a_long_running_worker_starts_sends_until_stopped(issue, settings, peopl
     stop.set()
     worker.join(30)
     assert not worker.is_alive() and len(sent(tmp_path)) == 2
+
+
+def test_cancelling_the_scheduled_rest_of_a_partial_send_keeps_what_went_out(cli, issue, settings, people, clock,
+                                                                            tmp_path):
+    from newsletter.store import connect, transaction
+
+    people(5)
+    config = settings
+    assert cli(config, "send", issue, "--list", "news", "--yes").exit_code == 0
+    conn = connect(config.newsletter_database)  # pretend the last two were never reached
+    with transaction(conn):
+        conn.execute("UPDATE deliveries SET state = 'queued', attempts = 0 WHERE subscriber_id > 3")
+    conn.close()
+    done = plan(issue, config, clock)
+    assert done.send_id == 1  # the same send: its ledger stays
+    assert cli(config, "cancel", "1").exit_code == 0
+    listed = __import__("json").loads(cli(config, "sends", "--json").stdout)
+    assert [(r["id"], r["accepted"], r["pending"], r["status"]) for r in listed] == [(1, 3, 2, "cancelled")]

@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/audience.py
+	$(BIN)/python bench/release.py
 
 docs: $(STAMP)
 	$(BIN)/python -m newsletter.cli.reference docs/cli.md

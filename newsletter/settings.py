@@ -86,6 +86,13 @@ class Settings:
     newsletter_signup_limit_ip: int = 20
     newsletter_signup_limit_address: int = 3
 
+    # --- release: approvals and scheduling ------------------------------
+    newsletter_required_approvals: int = 0
+    newsletter_allowed_signers: str = ""
+    newsletter_timezone: str = ""
+    newsletter_sendgrid_send_at: bool = True
+    newsletter_worker_poll_seconds: float = 30.0
+
     # --- diagnostics -------------------------------------------------------
     newsletter_debug: bool = False
 
@@ -112,7 +119,8 @@ class Settings:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_POSITIVE = ("newsletter_database_timeout", "newsletter_lease_seconds", "smtp_timeout", "sendgrid_timeout")
+_POSITIVE = ("newsletter_database_timeout", "newsletter_lease_seconds", "smtp_timeout", "sendgrid_timeout",
+             "newsletter_worker_poll_seconds")
 
 
 def _url(name: str, value: str, *, required: bool) -> None:
@@ -151,6 +159,13 @@ def validate(settings: "Settings") -> None:
         raise ConfigError(f"must be at least 1, got {settings.newsletter_concurrency}", subject="NEWSLETTER_CONCURRENCY")
     if settings.smtp_connections < 1:
         raise ConfigError(f"must be at least 1, got {settings.smtp_connections}", subject="SMTP_CONNECTIONS")
+    if settings.newsletter_required_approvals < 0:
+        raise ConfigError(f"must be 0 (no approvals needed) or more, got {settings.newsletter_required_approvals}",
+                          subject="NEWSLETTER_REQUIRED_APPROVALS")
+    if settings.newsletter_timezone:
+        from newsletter.release.when import zone
+
+        zone(settings.newsletter_timezone, subject="NEWSLETTER_TIMEZONE")
 
 
 def setting_names() -> list[str]:

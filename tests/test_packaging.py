@@ -23,6 +23,7 @@ NOT_IMPORTED = {
     "linkify-it-py": "markdown-it-py's linkify option loads it",
     "pytest-timeout": "a pytest plugin, loaded by pytest",
     "setuptools": "builds the wheel in test_packaging",
+    "tzdata": "zoneinfo reads it when the system has no time zone database",
 }
 
 

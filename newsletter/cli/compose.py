@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 from newsletter.cli.common import echo_findings, settings
 
 ISSUE_ARG = typer.Argument(..., help="The issue file (Markdown with YAML frontmatter).", show_default=False)
+LIST_OPT = typer.Option(None, "--list", help="Include this list in the build id (as `send --list` would).")
+SEGMENT_OPT = typer.Option(None, "--segment", help="And this saved segment of the list.")
+WHERE_OPT = typer.Option(None, "--where", help="And these conditions, KEY=VALUE or KEY!=VALUE (repeatable).")
+
+
+def _echo_build(result, list_name: Optional[str], segment: Optional[str], where: Optional[List[str]]) -> None:
+    """Print the build id: the content alone, or with the audience of --list/--segment/--where."""
+    from newsletter.delivery.plan import SendOptions
+    from newsletter.errors import InputError
+    from newsletter.release.approve import build_of
+
+    if (segment or where) and not list_name:
+        raise InputError("--segment and --where need --list", subject="--list")
+    options = SendOptions(list_name, where=tuple(where or ()), segment=segment) if list_name else None
+    build = build_of(result, options, settings())
+    audience = build.audience.describe() if options else "content only: add --list for the audience"
+    typer.echo(f"Build {build.short} ({audience})")
 
 
 def compose(
     issue: Path = ISSUE_ARG,
     out: Path = typer.Option(None, "--out", "-o", help="Output folder [default: NEWSLETTER_BUILD_DIR or build/]."),
+    list_name: Optional[str] = LIST_OPT,
+    segment: Optional[str] = SEGMENT_OPT,
+    where: Optional[List[str]] = WHERE_OPT,
 ) -> None:
     """Compose an issue into OUT/<slug>/email.html, email.txt and meta.json."""
     from newsletter.compose import compose_issue, write_output
@@ -23,6 +44,7 @@ def compose(
     target = write_output(result, out or config.newsletter_build_dir)
     sizes = f"{len(result.html.encode()) / 1024:.1f} KB HTML, {len(result.text.encode()) / 1024:.1f} KB text"
     typer.echo(f"Composed {result.issue.subject!r} -> {target}/ ({sizes}, {len(result.web_links)} links)")
+    _echo_build(result, list_name, segment, where)
     echo_findings(result.findings)
     if result.errors:
         typer.echo(f"{len(result.errors)} error(s): fix them before sending.", err=True)
@@ -34,8 +56,11 @@ def check(
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors (exit 1)."),
     spam: bool = typer.Option(False, "--spam", help="Also score the real message with a local SpamAssassin (spamassassin -L)."),
     fmt: str = typer.Option("text", "--format", help="Output: text (stderr), json, junit or sarif (stdout).", metavar="FORMAT"),
+    list_name: Optional[str] = LIST_OPT,
+    segment: Optional[str] = SEGMENT_OPT,
+    where: Optional[List[str]] = WHERE_OPT,
 ) -> None:
-    """Run the checks on an issue. Exit 0 clean, 1 on errors (or warnings with --strict)."""
+    """Run the checks on an issue and print its build id. Exit 0 clean, 1 on errors (or warnings with --strict)."""
     from newsletter.compose.report import FORMATS, failed, render
     from newsletter.errors import InputError
     from newsletter.review.check import run_check
@@ -47,6 +72,7 @@ def check(
     if fmt != "text":
         typer.echo(render(fmt, outcome.result, outcome.findings, strict=strict, spam=outcome.spam), nl=False)
     else:
+        _echo_build(outcome.result, list_name, segment, where)
         echo_findings(outcome.findings)
         if outcome.spam is not None:
             rules = " ".join(f"{r.name}({r.points:+.1f})" for r in outcome.spam.rules) or "none"

@@ -84,15 +84,22 @@ def send(
     where: Optional[List[str]] = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable; all must hold)."),
     allow_clipping: bool = typer.Option(False, "--allow-clipping", help="Send although Gmail will clip the HTML (hiding its end, the unsubscribe link included)."),
     segment: Optional[str] = typer.Option(None, "--segment", help="Only the members of this saved segment of the list (see `newsletter segments`)."),
+    at: Optional[str] = typer.Option(None, "--at", help='Schedule it for this time, "YYYY-MM-DD HH:MM" (see `newsletter worker`).'),
+    tz: Optional[str] = typer.Option(None, "--tz", help="The time zone of --at, such as Europe/Berlin [default: NEWSLETTER_TIMEZONE]."),
 ) -> None:
-    """Send an issue to a list, each subscriber exactly once (re-run to resume).
+    """Send an issue to a list, each subscriber exactly once (re-run to resume), now or --at a time.
 
-    Exit status: 0 all accepted; 3 some recipients failed, are in doubt or
-    still pending; 1 an operational failure; 2 bad usage or input; 130
+    With NEWSLETTER_REQUIRED_APPROVALS set, only a build approved by that many
+    people goes out (see `newsletter approve`).
+
+    Exit status: 0 all accepted (or scheduled); 3 some recipients failed, are
+    in doubt or still pending, or the send was paused; 1 an operational
+    failure or the release gate refused; 2 bad usage or input; 130
     interrupted (the summary is printed first).
     """
-    from newsletter.delivery.engine import send_issue
+    from newsletter.cli.release import actor
     from newsletter.delivery.plan import SendOptions
+    from newsletter.release.schedule import send_now
 
     if rate is not None and not (math.isfinite(rate) and rate >= 0):
         raise InputError(f"must be 0 (no limit) or a positive number, got {rate!r}", subject="--rate")
@@ -102,6 +109,20 @@ def send(
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
         include_new=include_new, where=tuple(where or ()), segment=segment, allow_clipping=allow_clipping,
     )
+    if at is not None or tz is not None:
+        return _schedule(issue, options, config, at, tz, yes)
+    with _graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
+        report, hooks = send_now(issue, options, config, actor=actor(None), confirm=confirm_plan(yes), stop=stop,
+                                 progress=lambda done, total, counts: reporter(done, total))
+    if hooks.paused:
+        typer.echo(f"Send {report.send_id} paused: {report.totals.line()}; `newsletter resume {report.send_id}` "
+                   "continues it.", err=True)
+        raise typer.Exit(ExitStatus.INCOMPLETE)
+    echo_report(report)
+
+
+def confirm_plan(yes: bool):
+    """The ``confirm(plan)`` of ``send``: show the plan, then ask (or not, with --yes)."""
 
     def confirm(plan) -> bool:
         _echo_plan(plan)
@@ -111,9 +132,46 @@ def send(
             raise InputError("no terminal to confirm on: pass --yes to send (or --dry-run to look)")
         return typer.confirm(f"Send to {plan.total} recipient(s)?", default=False)
 
-    with _graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
-        report = send_issue(issue, options, config, confirm=confirm, stop=stop,
-                            progress=lambda done, total, counts: reporter(done, total))
+    return confirm
+
+
+def _schedule(issue: Path, options, config, at: Optional[str], tz: Optional[str], yes: bool) -> None:
+    """``send --at``: schedule the send (a worker starts it, or SendGrid holds it until then)."""
+    from newsletter.cli.release import actor
+    from newsletter.release.schedule import schedule
+
+    if at is None:
+        raise InputError("--tz goes with --at \"YYYY-MM-DD HH:MM\"", subject="--tz")
+    if options.dry_run:
+        raise InputError("--dry-run and --at do not go together: look with --dry-run first, then schedule", subject="--at")
+
+    def confirm(plan, moment, route) -> bool:
+        _echo_plan(plan)
+        how = ("SendGrid gets the batches now and releases them then" if route == "sendgrid"
+               else "`newsletter worker` starts it then")
+        typer.echo(f"At:         {moment.local()} ({moment.zone}); {how}")
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise InputError("no terminal to confirm on: pass --yes to schedule")
+        return typer.confirm(f"Schedule it for {plan.to_send} recipient(s)?", default=False)
+
+    with _graceful_stop() as stop, ProgressReporter("Handing over", "messages") as reporter:
+        done = schedule(issue, options, config, at=at, tz=tz, actor=actor(None), confirm=confirm, stop=stop,
+                        progress=lambda n, total, counts: reporter(n, total))
+    if done.cancelled:
+        typer.echo("Cancelled: nothing scheduled.", err=True)
+        raise typer.Exit(ExitStatus.ERROR)
+    if done.report is not None and not done.report.ok:
+        echo_report(done.report)
+        return
+    how = f"SendGrid holds it (batch {done.batch_id})" if done.path == "sendgrid" else "a `newsletter worker` starts it"
+    typer.echo(f"Scheduled send {done.send_id} for {done.moment.local()}: {how}. "
+               f"`newsletter cancel {done.send_id}` cancels it.")
+
+
+def echo_report(report) -> None:
+    """Print what a send did (its summary, failures and doubts) and exit with its status."""
     if report.dry_run:
         _echo_plan(report.plan)
         typer.echo("Dry run: nothing sent, nothing written.")
@@ -151,6 +209,7 @@ def _send_row(r: dict) -> dict:
         "failed": totals.failed, "in_doubt": totals.in_doubt, "skipped": totals.skipped,
         "suppressed": totals.suppressed, "pending": totals.pending, "in_flight": totals.in_flight,
         "created_at": r["created_at"], "started_at": r["started_at"], "finished_at": r["finished_at"],
+        "scheduled_for": r.get("scheduled_for"), "zone": r.get("zone"), "paused": r.get("paused", False),
     }
 
 
@@ -158,10 +217,21 @@ def sends(
     send_id: Optional[int] = typer.Argument(None, help="Only this send.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     as_jsonl: bool = typer.Option(False, "--jsonl", help=JSONL_HELP),
+    log: bool = typer.Option(False, "--log", help="Show the send's audit log: approvals, schedule, start, pause, resume, cancel."),
 ) -> None:
-    """List sends with their status and counts (derived from the delivery ledger)."""
-    from newsletter.delivery.engine import list_sends
+    """List sends with their status and counts (derived from the delivery ledger), and scheduled times."""
+    from newsletter.release.controls import list_sends, send_log
 
+    if log:
+        if send_id is None:
+            raise InputError("--log shows one send's log: name the send (newsletter sends SEND --log)", subject="--log")
+        entries = send_log(settings(), send_id)
+        if as_json or as_jsonl:
+            echo_json_rows(iter(entries), lines=as_jsonl)
+            return
+        for e in entries:
+            typer.echo(f"{e['at']}\t{e['action']}\t{e['actor']}\t{e['detail']}")
+        return
     rows = list_sends(settings(), send_id)
     if send_id is not None and not rows:
         raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
@@ -172,8 +242,9 @@ def sends(
         typer.echo("No sends yet.")
     for r in rows:
         totals = r["totals"]
+        when = f" {r['scheduled_for']}" if r.get("scheduled_for") else ""
         typer.echo(
-            f"{r['id']}\t{r['slug']}\t{r['list']}\t{r['backend']}\t{r['status']}\t"
+            f"{r['id']}\t{r['slug']}\t{r['list']}\t{r['backend']}\t{r['status']}{when}\t"
             f"{totals.recipients} recipients, {totals.line()}\t{r['created_at']}"
         )
 

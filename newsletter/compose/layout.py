@@ -37,6 +37,16 @@ def find_layout(name: str, layouts_dir: str | Path) -> Path:
     )
 
 
+def layout_digest(folder: Path) -> str:
+    """SHA-256 over the layout's files (names and bytes), leaving out the signup confirmation templates."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("confirm.")):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def render_layout(folder: Path, template: str, context: dict[str, Any]) -> str:
     """Render ``template`` of the layout in ``folder`` with ``context``."""
     import jinja2

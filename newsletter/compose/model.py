@@ -70,6 +70,8 @@ class ComposeResult:
     links: list[Link]
     findings: list[Finding]
     sender: str = ""
+    reply_to: str = ""  # NEWSLETTER_REPLY_TO as composed (part of the build identity)
+    layout_sha256: str = ""  # the layout's templates (``layout.layout_digest``)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for bench/compose.py
 
     @property

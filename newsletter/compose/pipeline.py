@@ -16,7 +16,7 @@ from typing import Any
 from newsletter.compose import adapters
 from newsletter.compose.checks import check_issue, check_links
 from newsletter.compose.clientsupport import check_client_support, read_acknowledged
-from newsletter.compose.layout import HTML_TEMPLATE, TEXT_TEMPLATE, find_layout, markup, render_layout
+from newsletter.compose.layout import HTML_TEMPLATE, TEXT_TEMPLATE, find_layout, layout_digest, markup, render_layout
 from newsletter.compose.lines import wrap_long_lines
 from newsletter.compose.links import LinkRewriter
 from newsletter.compose.markdown import build_body
@@ -26,6 +26,7 @@ from newsletter.compose.source import load_issue
 from newsletter.compose.text import render_text
 from newsletter.errors import InputError
 from newsletter.personalize import placeholders
+from newsletter.release.build import identify
 from newsletter.settings import Settings
 
 #: Invisible filler after the hidden preheader (combining grapheme joiner, zero-width
@@ -97,6 +98,8 @@ def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
         links=rewriter.links,
         findings=findings,
         sender=settings.newsletter_from,
+        reply_to=settings.newsletter_reply_to.strip(),
+        layout_sha256=layout_digest(folder),
         timings=timings,
     )
 
@@ -156,6 +159,7 @@ def meta_dict(result: ComposeResult) -> dict[str, Any]:
         "images": [link.url for link in result.links if link.kind == "image"],
         "bytes": {"html": len(result.html.encode("utf-8")), "text": len(result.text.encode("utf-8"))},
         "html_sha256": result.html_sha256,
+        "build": identify(result).as_meta(),
         "errors": [f.as_dict() for f in result.errors],
         "warnings": [f.as_dict() for f in result.warnings],
         "frontmatter": issue.meta,

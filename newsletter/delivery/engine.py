@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from newsletter.delivery.base import ACCEPTED, Backend, NoJournal, Outcome, Recipient
+from newsletter.delivery.hooks import SendHooks
 from newsletter.delivery.plan import SendOptions, SendPlan, SendReport, Totals
 from newsletter.delivery.run import Progress
 from newsletter.errors import ConfigError, InputError, NewsletterError
@@ -128,13 +129,15 @@ def send_issue(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     result: Any = None,
+    hooks: SendHooks | None = None,
 ) -> SendReport:
     """Send issue ``path`` to ``options.list_name``, each recipient exactly once (see the module doc).
 
     ``confirm(plan)`` is asked before anything is written (``None``: yes);
     ``progress(done, total, counts)`` is called after every batch; setting
     ``stop`` ends the run after the batch in flight. ``result`` may carry an
-    already composed issue.
+    already composed issue. ``hooks`` (``newsletter.release``) may refuse the
+    send, watch for a pause and replace the backend (see ``delivery.hooks``).
     """
     from newsletter import tokens
     from newsletter.store import session
@@ -168,6 +171,8 @@ def send_issue(
             plan.to_send, plan.suppressed = ledger.count_audience(conn, slug, list_id, audience.where, audience.params)
         else:
             _plan_existing(conn, plan, existing, list_id, audience, result, path)
+        if hooks is not None:  # release: approvals, schedules and pauses may refuse it
+            hooks.check(conn, plan, result, audience, list_id)
         report = SendReport(plan=plan, send_id=plan.send_id)
         if options.dry_run:
             report.dry_run = True
@@ -187,7 +192,7 @@ def send_issue(
                                        subject=result.issue.subject, links=result.web_links, backend=backend_name)
         assert plan.send_id is not None
         report.send_id = plan.send_id
-        _run(conn, plan.send_id, list_id, audience, created, result, settings, options, report, progress, stop)
+        _run(conn, plan.send_id, list_id, audience, created, result, settings, options, report, progress, stop, hooks)
         return report
 
 
@@ -241,7 +246,8 @@ def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id:
 
 
 def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: bool, result: Any, settings: Settings,
-         options: SendOptions, report: SendReport, progress: Progress | None, stop: threading.Event | None) -> None:
+         options: SendOptions, report: SendReport, progress: Progress | None, stop: threading.Event | None,
+         hooks: SendHooks | None = None) -> None:
     """Hold the send's lease, settle what can be settled, open the backend and run the send."""
     from newsletter import tokens
     from newsletter.delivery.lease import Lease
@@ -258,6 +264,8 @@ def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: boo
         raise
     released = False
     try:
+        if hooks is not None:  # release: record the start; a pause in the store also stops the run
+            stop = hooks.run_started(conn, send_id, stop or threading.Event())
         report.settled = sum(ledger.settle_from_events(conn, send_id))
         if options.skip_in_doubt:
             ledger.skip_in_doubt(conn, send_id)
@@ -265,6 +273,8 @@ def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: boo
             ledger.add_new_members(conn, send_id, list_id, result.issue.slug, audience.where, audience.params)
         tracking = settings.newsletter_tracking and settings.newsletter_backend != "sendgrid"
         backend = make_backend(settings.newsletter_backend, settings, result, send_id=send_id, tracking=tracking)
+        if hooks is not None:  # release: SendGrid may get the batches with send_at and a batch_id
+            backend = hooks.backend(backend)
         public, key, web_url = settings.newsletter_public_url, settings.newsletter_secret_key, result.issue.web_url or ""
 
         def recipient(row: tuple[int, str, str, int]) -> Recipient:

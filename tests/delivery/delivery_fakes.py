@@ -16,6 +16,15 @@ can inject faults, one per request, from ``faults``:
 
 ``too_large_over``: answer 413 to requests with more personalizations.
 ``delivered`` counts accepted messages per address.
+
+Scheduled sends, as SendGrid documents them: ``POST /v3/mail/batch`` makes a
+batch id (``GET /v3/mail/batch/{id}`` validates one); a mail-send request with
+``send_at`` (at most 72 hours ahead, by ``clock``) and a known ``batch_id`` is
+accepted but held in ``scheduled`` until ``release_due()`` is called at or after
+its time; ``POST /v3/user/scheduled_sends`` (and ``PATCH``/``DELETE``/``GET`` on
+``/v3/user/scheduled_sends/{id}``) cancels, pauses or resumes a batch, refused
+with 400 later than 10 minutes before ``send_at``. A cancelled batch is never
+released (``discarded`` counts its messages); a paused one is held.
 """
 
 from __future__ import annotations
@@ -49,6 +58,10 @@ class SendGridStandIn:
         self.delivered: Counter[str] = Counter()
         self.violations: list[str] = []
         self.statuses: list[int] = []
+        self.clock = time.time  # SendGrid's own clock: tests replace it with theirs
+        self.batches: dict[str, str] = {}  # batch id -> '' (none), 'cancel' or 'pause'
+        self.scheduled: list[dict[str, Any]] = []  # held messages: {email, send_at, batch_id, personalization}
+        self.discarded: Counter[str] = Counter()
         self.hung = threading.Event()
         self.release = threading.Event()
         self.lock = threading.Lock()
@@ -62,6 +75,15 @@ class SendGridStandIn:
 
             def do_POST(self) -> None:  # noqa: N802 (http.server naming)
                 stand_in._handle(self)
+
+            def do_GET(self) -> None:  # noqa: N802
+                stand_in._handle_batches(self, "GET")
+
+            def do_PATCH(self) -> None:  # noqa: N802
+                stand_in._handle_batches(self, "PATCH")
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                stand_in._handle_batches(self, "DELETE")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -107,9 +129,9 @@ class SendGridStandIn:
                 self.active -= 1
 
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
-        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
         if h.path != "/v3/mail/send":
-            return self._answer(h, 404, {"errors": [{"message": "not found"}]})
+            return self._handle_batches(h, "POST")
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
         try:
             body = json.loads(raw)
         except ValueError:
@@ -120,7 +142,7 @@ class SendGridStandIn:
             fault = self.faults.pop(0) if self.faults else None
         if h.headers.get("Authorization") != f"Bearer {self.api_key}" or fault == "401":
             return self._answer(h, 401, {"errors": [{"message": "The provided authorization grant is invalid"}]})
-        problems = check_request(body)
+        problems = check_request(body) + self._check_schedule(body)
         if problems:
             self.violations.extend(problems)
             return self._answer(h, 400, {"errors": [{"message": p} for p in problems]})
@@ -162,11 +184,93 @@ class SendGridStandIn:
         self._answer(h, 202, None, {"X-Message-Id": f"msg-{len(self.requests)}"})
 
     def _accept(self, body: dict[str, Any]) -> None:
+        later = body.get("send_at", 0) > self.clock()
         with self.lock:
             for p in body["personalizations"]:
                 for to in p["to"]:
-                    self.delivered[to["email"].lower()] += 1
+                    if later:
+                        self.scheduled.append({"email": to["email"].lower(), "send_at": body["send_at"],
+                                               "batch_id": body.get("batch_id", ""), "personalization": p})
+                    else:
+                        self.delivered[to["email"].lower()] += 1
                 self.accepted.append({"personalization": p, "body": body})
+
+    # --- scheduled sends ---------------------------------------------------------
+
+    def _check_schedule(self, body: dict[str, Any]) -> list[str]:
+        problems = []
+        if "send_at" in body:
+            send_at = body["send_at"]
+            if not isinstance(send_at, int):
+                problems.append(f"send_at must be a UNIX timestamp (integer), got {send_at!r}")
+            elif send_at > self.clock() + 72 * 3600:
+                problems.append("send_at is more than 72 hours ahead")
+        if "batch_id" in body and body["batch_id"] not in self.batches:
+            problems.append(f"batch_id {body['batch_id']!r} was never created")
+        return problems
+
+    def release_due(self) -> int:
+        """Deliver held messages whose send_at has come (cancelled batches: discarded; paused: held)."""
+        released = 0
+        with self.lock:
+            held = []
+            for item in self.scheduled:
+                status = self.batches.get(item["batch_id"], "")
+                if item["send_at"] > self.clock() or status == "pause":
+                    held.append(item)
+                elif status == "cancel":
+                    self.discarded[item["email"]] += 1
+                else:
+                    self.delivered[item["email"]] += 1
+                    released += 1
+            self.scheduled = held
+        return released
+
+    def _too_late(self, batch_id: str) -> bool:
+        times = [i["send_at"] for i in self.scheduled if i["batch_id"] == batch_id]
+        return bool(times) and min(times) - self.clock() < 600
+
+    def _handle_batches(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        import secrets
+
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        if h.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._answer(h, 401, {"errors": [{"message": "The provided authorization grant is invalid"}]})
+        parts = h.path.strip("/").split("/")
+        body = json.loads(raw) if raw else {}
+        if parts == ["v3", "mail", "batch"] and method == "POST":
+            batch_id = secrets.token_hex(16)
+            with self.lock:
+                self.batches[batch_id] = ""
+            return self._answer(h, 201, {"batch_id": batch_id})
+        if parts[:3] == ["v3", "mail", "batch"] and len(parts) == 4 and method == "GET":
+            if parts[3] not in self.batches:
+                return self._answer(h, 400, {"errors": [{"message": "invalid batch id"}]})
+            return self._answer(h, 200, {"batch_id": parts[3]})
+        if parts[:3] != ["v3", "user", "scheduled_sends"]:
+            return self._answer(h, 404, {"errors": [{"message": "not found"}]})
+        batch_id = parts[3] if len(parts) == 4 else str(body.get("batch_id", ""))
+        if batch_id not in self.batches:
+            return self._answer(h, 400, {"errors": [{"message": "invalid batch id"}]})
+        if method == "GET":
+            status = self.batches[batch_id]
+            return self._answer(h, 200, [{"batch_id": batch_id, "status": status}] if status else [])
+        if method == "DELETE":
+            with self.lock:
+                self.batches[batch_id] = ""
+            return self._answer(h, 204)
+        status = body.get("status")
+        if status not in ("cancel", "pause"):
+            return self._answer(h, 400, {"errors": [{"message": "status must be cancel or pause"}]})
+        if method == "POST" and self.batches[batch_id]:
+            return self._answer(h, 400, {"errors": [{"message": "batch already has a status: use PATCH"}]})
+        if self._too_late(batch_id):
+            return self._answer(h, 400, {"errors": [{"message": "too close to send_at: scheduled sends can only be "
+                                                                "cancelled or paused until 10 minutes before"}]})
+        with self.lock:
+            self.batches[batch_id] = status
+        return self._answer(h, 201 if method == "POST" else 204, {"batch_id": batch_id, "status": status}
+                            if method == "POST" else None)
 
 
 def check_request(body: dict[str, Any]) -> list[str]:
@@ -268,3 +372,25 @@ def send(issue, config, list_name: str = "news", **options):
     from newsletter.delivery.plan import SendOptions
 
     return send_issue(issue, SendOptions(list_name, **options), config)
+
+
+def start_send(config, issue, *extra: str):
+    """``newsletter send ISSUE --list news --yes ...`` in a subprocess with ``config`` (text output)."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "send", str(issue), "--list", "news", "--yes", *extra],
+        env={**os.environ, **settings_env(config)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for(condition, proc, timeout: float = 60) -> None:
+    """Poll ``condition`` until true; fail if ``proc`` ends first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"the process ended early: {proc.communicate()}")
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.02)

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
 
 import pytest
 
-from delivery_fakes import RecordingHandler, free_port, send, settings_env
+from delivery_fakes import RecordingHandler, free_port, send, settings_env, start_send, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -128,22 +124,6 @@ def test_international_domains_go_out_as_idna_and_a_utf8_local_part_fails_alone(
 
 
 # 6. SMTP: a kill leaves in doubt only the message on the wire ---------------------------
-
-
-def start_send(config, issue, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "newsletter", "send", str(issue), "--list", "news", "--yes", *extra],
-        env={**os.environ, **settings_env(config)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
-def wait_for(condition, proc, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"send ended early: {proc.communicate()}")
-        assert time.monotonic() < deadline, "the send never got there"
-        time.sleep(0.02)
 
 
 def test_a_killed_smtp_send_leaves_only_the_message_in_flight_in_doubt(cli, smtp_settings, smtp_server, issue, make_list):

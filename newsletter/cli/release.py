@@ -1,0 +1,145 @@
+"""``newsletter approve``, ``approvals``, ``cancel``, ``pause``, ``resume`` and ``worker``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from newsletter.cli.common import JSON_HELP, echo_json, settings
+from newsletter.errors import ExitStatus
+
+ISSUE_ARG = typer.Argument(..., help="The issue file (Markdown with YAML frontmatter).", show_default=False)
+SEND_ARG = typer.Argument(..., help="The send's id (see `newsletter sends`).", show_default=False)
+AS_OPT = typer.Option(None, "--as", help="Who you are, 'Name <address>' [default: git's user.name and user.email].")
+
+
+def actor(as_: str | None) -> str:
+    """Who is acting, for the audit log: ``--as``, else git's identity, else the login name."""
+    import getpass
+
+    from newsletter.errors import InputError
+    from newsletter.release.approvals import identity
+
+    try:
+        return identity(as_, Path.cwd())
+    except InputError:
+        if as_:
+            raise
+        return getpass.getuser()
+
+
+def approve(
+    issue: Path = ISSUE_ARG,
+    list_name: str = typer.Option(..., "--list", help="The list the build is approved for."),
+    segment: Optional[str] = typer.Option(None, "--segment", help="Only this saved segment of the list."),
+    where: Optional[List[str]] = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable)."),
+    note: str = typer.Option("", "--note", help="A note kept with the approval."),
+    as_: Optional[str] = AS_OPT,
+    sign: bool = typer.Option(False, "--sign", help="Sign the approval with your SSH key (ssh-keygen -Y sign)."),
+    key: Optional[str] = typer.Option(None, "--key", help="The SSH key to sign with [default: git's user.signingkey]."),
+) -> None:
+    """Approve this exact build of an issue for an audience (written beside the issue: commit it)."""
+    from newsletter.delivery.plan import SendOptions
+    from newsletter.release.approve import approve as record
+
+    options = SendOptions(list_name, where=tuple(where or ()), segment=segment)
+    done = record(issue, options, settings(), note=note, as_=as_, sign=sign, key=key)
+    approval = done.approval
+    what = (f"build {approval.build.short} ({approval.build.audience.describe()}, "
+            f"{approval.audience_count} recipient(s)) by {approval.by}")
+    if not done.added:
+        typer.echo(f"Already approved: {what} in {done.path}")
+        return
+    typer.echo(f"Approved {what}" + (", signed" if approval.signature else "") + f" -> {done.path}")
+    typer.echo("Commit that file with the issue.")
+
+
+def approvals(
+    issue: Path = ISSUE_ARG,
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List an issue's approvals and whether each still matches the build as it is now."""
+    from newsletter.release.approve import review
+
+    found = review(issue, settings())
+    rows = [
+        {"build": r.approval.build.id, "by": r.approval.by, "at": r.approval.at,
+         "audience": r.approval.build.audience.describe(), "recipients": r.approval.audience_count,
+         "note": r.approval.note, "signature": r.signature, "counts": r.counted, "why": r.reason}
+        for r in found.reviewed
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        typer.echo(f"No approvals yet ({found.path} does not exist or is empty).")
+    for r, row in zip(found.reviewed, rows):
+        verdict = "matches the current build" if r.counted else "does not count"
+        typer.echo(f"{row['at']}  {row['by']}  build {r.approval.build.short}  {row['audience']}  "
+                   f"{row['recipients']} recipient(s)  {row['signature']}: {verdict}"
+                   + (f" ({r.reason})" if r.reason else "") + (f"  note: {row['note']}" if row["note"] else ""))
+    people = sorted({r.approval.person for r in found.reviewed if r.counted})
+    typer.echo(f"{len(people)} of {found.required} required approval(s) from distinct people"
+               + (f" ({', '.join(people)})" if people else "") + ".")
+
+
+def cancel(send_id: int = SEND_ARG, as_: Optional[str] = AS_OPT) -> None:
+    """Cancel a scheduled send before it starts (for SendGrid: until 10 minutes before its time)."""
+    from newsletter.release.controls import cancel as cancel_send
+
+    typer.echo(cancel_send(send_id, settings(), actor=actor(as_)))
+
+
+def pause(send_id: int = SEND_ARG, as_: Optional[str] = AS_OPT) -> None:
+    """Pause a send: a running one stops after the batches in flight; a scheduled one does not start."""
+    from newsletter.release.controls import pause as pause_send
+
+    typer.echo(pause_send(send_id, settings(), actor=actor(as_)))
+
+
+def resume(
+    send_id: int = SEND_ARG,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_: Optional[str] = AS_OPT,
+) -> None:
+    """Resume a paused send (a worker's send goes back to the workers; others continue here)."""
+    from newsletter.cli.common import ProgressReporter
+    from newsletter.cli.delivery import _graceful_stop, confirm_plan, echo_report
+    from newsletter.release.controls import resume as resume_send
+
+    with _graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
+        done = resume_send(send_id, settings(), actor=actor(as_), confirm=confirm_plan(yes), stop=stop,
+                           progress=lambda n, total, counts: reporter(n, total))
+    typer.echo(done.message)
+    if done.report is not None:
+        echo_report(done.report)
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="Start what is due now, then exit (for cron)."),
+) -> None:
+    """Start scheduled sends when they are due; several workers may share the database."""
+    from newsletter.cli.delivery import _graceful_stop
+    from newsletter.release.worker import Worker
+
+    config = settings()
+    work = Worker(config, log=lambda line: typer.echo(line, err=True))
+    with _graceful_stop() as stop:
+        if once:
+            started = work.run_once(stop)
+            failed = [s for s in started if s.state not in ("done", "scheduled")]
+            typer.echo(f"Started {len(started)} send(s)." if started else "Nothing due.")
+            if failed:
+                raise typer.Exit(ExitStatus.INCOMPLETE)
+            return
+        typer.echo(f"{work.name}: waiting for scheduled sends (every {config.newsletter_worker_poll_seconds:g} s; "
+                   "Ctrl-C stops)", err=True)
+        work.run(stop)
+
+
+def register(app: typer.Typer) -> None:
+    """Add approve, approvals, cancel, pause, resume and worker to the root app."""
+    for command in (approve, approvals, cancel, pause, resume, worker):
+        app.command()(command)

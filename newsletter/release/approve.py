@@ -1,0 +1,140 @@
+"""``approve`` an issue's build for an audience, ``review`` the approvals on file, and the build ``compose`` prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from newsletter.errors import InputError
+from newsletter.release import audience as audiences
+from newsletter.release import ssh
+from newsletter.release.approvals import (
+    SIGNATURE_WORDS, Approval, append, approvals_path, identity, load, signature_status, signing_key,
+)
+from newsletter.release.build import Build, identify
+from newsletter.release.clock import Clock, stamp, system_clock
+from newsletter.release.gate import Target, judge
+from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.compose.model import ComposeResult
+    from newsletter.delivery.plan import SendOptions
+
+
+def build_of(result: "ComposeResult", options: "SendOptions | None", settings: Settings) -> Build:
+    """The build ``compose`` and ``check`` print: the content, plus the audience when a list is given."""
+    if options is None:
+        return identify(result)
+    if not options.segment:  # conditions alone need no database
+        return identify(result, audiences.definition(None, options))
+    from newsletter.store import session
+
+    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+        return identify(result, audiences.definition(conn, options))
+
+
+def target(conn: Any, result: "ComposeResult", options: "SendOptions") -> Target:
+    """The build for ``options`` and the members it reaches now (``InputError`` for an unknown list or segment)."""
+    from newsletter.delivery.engine import _audience as engine_audience
+    from newsletter.store import subscribers as people
+
+    list_id = people.find_list(conn, options.list_name)
+    if list_id is None:
+        raise InputError("no such list (see `newsletter lists`)", subject=options.list_name)
+    audience = engine_audience(conn, options, list_id)
+    build = identify(result, audiences.definition(conn, options))
+    members = audiences.live_members(conn, list_id, audience)
+    return Target(build, members, list_id, audience, members.count)
+
+
+@dataclass
+class Approved:
+    """What ``approve`` did."""
+
+    approval: Approval
+    path: Path
+    added: bool  # False: this person had already approved this build
+
+
+def approve(issue: str | Path, options: "SendOptions", settings: Settings, *, note: str = "", as_: str | None = None,
+            sign: bool = False, key: str | None = None, clock: Clock = system_clock) -> Approved:
+    """Record (in the approvals file, and the audit log) that someone approved this build for this audience."""
+    from newsletter.delivery.engine import compose_checked
+    from newsletter.store import audit
+    from newsletter.store import release as store
+    from newsletter.store import sends as ledger
+    from newsletter.store import session
+
+    issue = Path(issue)
+    result = compose_checked(issue, settings)
+    who = identity(as_, issue.resolve().parent)
+    path = approvals_path(issue)
+    now = stamp(clock())
+    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+        found = target(conn, result, options)
+        assert found.members is not None
+        approval = Approval(found.build, who, now, found.members.count, found.members.digest, note=note,
+                            segment=options.segment or "")
+        for earlier in load(path):
+            if (earlier.build.id, earlier.person, earlier.audience_digest) == (
+                    found.build.id, approval.person, approval.audience_digest) and \
+                    signature_status(earlier, settings) != "bad" and (earlier.signature or not sign):
+                return Approved(earlier, path, added=False)
+        if sign:
+            approval.signature = ssh.sign(approval.message(), signing_key(key, issue.resolve().parent))
+        store.save_snapshot(conn, found.members.digest, found.members.ids, now=now)
+        append(path, approval)
+        send = ledger.find_send(conn, result.issue.slug, found.list_id, found.audience.key)
+        audit.record(conn, "approve", at=now, send_id=send["id"] if send else None, slug=result.issue.slug,
+                     list_name=options.list_name, actor=who,
+                     detail=f"build {found.build.short}, {found.members.count} recipient(s)"
+                            + (", signed" if sign else "") + (f": {note}" if note else ""))
+    return Approved(approval, path, added=True)
+
+
+@dataclass
+class Reviewed:
+    """One approval on file, checked against the issue as it is now."""
+
+    approval: Approval
+    signature: str  # SIGNATURE_WORDS
+    counted: bool  # counts towards the gate for the current build
+    reason: str = ""
+
+
+@dataclass
+class Review:
+    """The approvals of an issue and whether each still matches."""
+
+    path: Path
+    required: int
+    reviewed: list[Reviewed] = field(default_factory=list)
+
+
+def review(issue: str | Path, settings: Settings) -> Review:
+    """Every approval on file for ``issue``: its signature, and whether it matches the current build and audience."""
+    from newsletter.delivery.engine import compose_checked
+    from newsletter.delivery.plan import SendOptions
+    from newsletter.store import session
+
+    issue = Path(issue)
+    path = approvals_path(issue)
+    found = Review(path, settings.newsletter_required_approvals)
+    approvals = load(path)
+    if not approvals:
+        return found
+    result = compose_checked(issue, settings, allow_errors=True)
+    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+        for approval in approvals:
+            audience = approval.build.audience
+            status = SIGNATURE_WORDS[signature_status(approval, settings)]
+            try:
+                now = target(conn, result, SendOptions(audience.list_name, where=audience.where))
+            except InputError as exc:
+                found.reviewed.append(Reviewed(approval, status, False, f"cannot check: {exc}"))
+                continue
+            assert now.members is not None
+            judged = judge(conn, now.build, now.members, now.list_id, [approval], settings).judged[0]
+            found.reviewed.append(Reviewed(approval, status, judged.counted, judged.reason))
+    return found

@@ -1,0 +1,166 @@
+"""Build identity: one id for everything a subscriber receives, and to whom it goes.
+
+A build is the composed issue minus per-recipient values – subject,
+preheader, sender, reply-to, HTML, text, links, layout – plus the audience
+definition (the list and the segment's or ``--where`` conditions, in the
+canonical order of the send engine's ``Audience.key``). Each part is hashed;
+the build id is the hash of those hashes, so two builds can be compared part
+by part (``changes``) and an approval names exactly what the approver saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from newsletter.compose.model import ComposeResult
+
+VERSION = 1
+#: The parts of a build, in the order changes are named.
+PARTS = ("subject", "preheader", "from", "reply_to", "html", "text", "links", "layout", "audience")
+
+
+def _sha256(value: str | bytes) -> str:
+    return hashlib.sha256(value.encode("utf-8") if isinstance(value, str) else value).hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class AudienceDef:
+    """Who a build is for: a list and conditions (``KEY=VALUE`` texts, sorted, distinct)."""
+
+    list_name: str = ""
+    where: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, list_name: str, conditions: Iterable[object]) -> "AudienceDef":
+        """From a list name and conditions in any order (duplicates dropped), as the engine orders them."""
+        return cls(list_name, tuple(sorted({str(c) for c in conditions})))
+
+    @property
+    def key(self) -> str:
+        """The conditions as one text: the send engine's ``Audience.key``."""
+        return " ".join(self.where)
+
+    def describe(self) -> str:
+        """'list news where city=Oslo', or 'no list'."""
+        if not self.list_name:
+            return "no list"
+        return f"list {self.list_name}" + (f" where {self.key}" if self.where else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON/TOML-friendly form."""
+        return {"list": self.list_name, "where": list(self.where)}
+
+
+@dataclass(frozen=True)
+class Build:
+    """A build's id, the hash of each part, and the facts that say how much a part changed."""
+
+    id: str
+    parts: dict[str, str]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def short(self) -> str:
+        """The first 12 hex digits, as printed."""
+        return self.id[:12]
+
+    @property
+    def audience(self) -> AudienceDef:
+        """The audience definition this build is for."""
+        found = self.facts.get("audience") or {}
+        return AudienceDef(str(found.get("list", "")), tuple(found.get("where", ())))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything, for approvals and the store."""
+        return {"id": self.id, "parts": dict(self.parts), "facts": dict(self.facts)}
+
+    def as_meta(self) -> dict[str, Any]:
+        """What ``meta.json`` holds: the id, the audience and each part's hash."""
+        return {"id": self.id, "audience": self.audience.as_dict() if self.audience.list_name else None,
+                "parts": dict(self.parts)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Build":
+        """Back from ``as_dict``."""
+        return cls(str(data.get("id", "")), dict(data.get("parts") or {}), dict(data.get("facts") or {}))
+
+
+def identify(result: "ComposeResult", audience: AudienceDef | None = None) -> Build:
+    """The build of a composed issue for ``audience`` (none: the content alone)."""
+    issue = result.issue
+    audience = audience or AudienceDef()
+    links = [[link.kind, link.url] for link in result.links]
+    values: dict[str, Any] = {
+        "subject": issue.subject,
+        "preheader": issue.preheader,
+        "from": result.sender,
+        "reply_to": result.reply_to,
+        "links": links,
+        "audience": audience.as_dict(),
+    }
+    parts = {name: _sha256(_canonical(value)) for name, value in values.items()}
+    parts["html"] = _sha256(result.html)
+    parts["text"] = _sha256(result.text)
+    parts["layout"] = _sha256(_canonical([issue.layout, result.layout_sha256]))
+    parts = {name: parts[name] for name in PARTS}
+    build_id = _sha256(_canonical({"v": VERSION, "parts": parts}))
+    facts = {
+        "subject": issue.subject,
+        "preheader": issue.preheader,
+        "from": result.sender,
+        "reply_to": result.reply_to,
+        "html_bytes": len(result.html.encode("utf-8")),
+        "text_bytes": len(result.text.encode("utf-8")),
+        "links": [url for _, url in links],
+        "layout": issue.layout,
+        "audience": audience.as_dict(),
+    }
+    return Build(build_id, parts, facts)
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _few(urls: list[str]) -> str:
+    return ", ".join(urls[:2]) + (" ..." if len(urls) > 2 else "")
+
+
+def _size(delta: int) -> str:
+    return f"{delta:+,} bytes" if delta else "same size"
+
+
+def changes(before: Build, now: Build) -> list[str]:
+    """What differs from ``before`` to ``now``, one phrase per part, with how much ('' parts equal)."""
+    found = []
+    old, new = before.facts, now.facts
+    for part in PARTS:
+        if before.parts.get(part) == now.parts.get(part):
+            continue
+        if part in ("subject", "preheader", "from", "reply_to"):
+            found.append(f"{part} ({_quote(str(old.get(part, '')))} -> {_quote(str(new.get(part, '')))})")
+        elif part in ("html", "text"):
+            delta = int(new.get(f"{part}_bytes", 0)) - int(old.get(f"{part}_bytes", 0))
+            found.append(f"{part.upper() if part == 'html' else part} ({_size(delta)})")
+        elif part == "links":
+            was, is_ = set(old.get("links") or ()), set(new.get("links") or ())
+            added, removed = sorted(is_ - was), sorted(was - is_)
+            bits = [f"{len(added)} added ({_few(added)})"] if added else []
+            bits += [f"{len(removed)} removed ({_few(removed)})"] if removed else []
+            detail = ", ".join(bits) or "reordered"
+            found.append(f"links ({detail})")
+        elif part == "layout":
+            name_old, name_new = old.get("layout", ""), new.get("layout", "")
+            same = name_old == name_new
+            found.append(f"layout ({name_new}: its templates changed)" if same else f"layout ({name_old} -> {name_new})")
+        else:
+            found.append(f"audience ({before.audience.describe()} -> {now.audience.describe()})")
+    return found

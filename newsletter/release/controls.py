@@ -1,0 +1,212 @@
+"""Controls of a send after it was scheduled or started: cancel, pause, resume; listings with times and the log.
+
+- ``cancel`` before the send starts: a worker's scheduled send is removed with
+  its ledger; a send handed to SendGrid is cancelled through SendGrid's
+  scheduled-sends API first, and only until 10 minutes before ``send_at``
+  (past that point it refuses, and nothing is cancelled);
+- ``pause`` sets a flag the run loop reads between batches: the run stops
+  after the batches in flight and no worker starts or continues the send;
+- ``resume`` clears it: a worker's send is continued by a worker, a send
+  started from a terminal continues in this process.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from newsletter.errors import InputError
+from newsletter.release import ReleaseRefused
+from newsletter.release.clock import Clock, parse_stamp, stamp, system_clock
+from newsletter.release.when import local_text
+from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.delivery.plan import SendPlan, SendReport
+    from newsletter.delivery.run import Progress
+
+
+def _session(settings: Settings) -> Any:
+    from newsletter.store import session
+
+    return session(settings.newsletter_database, timeout=settings.newsletter_database_timeout)
+
+
+def _release(conn: Any, send_id: int) -> dict[str, Any]:
+    from newsletter.store import release as store
+    from newsletter.store import sends as ledger
+
+    row = store.get(conn, send_id)
+    if row is not None:
+        return row
+    if ledger.get_send(conn, send_id) is None:
+        raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
+    raise InputError("this send was not started through the release gate (an older version): "
+                     "re-run its `newsletter send` command", subject=str(send_id))
+
+
+def _when(row: dict[str, Any], settings: Settings) -> str:
+    return local_text(parse_stamp(row["run_at"]), settings.newsletter_timezone or row["zone"]) if row["run_at"] else ""
+
+
+def _log(conn: Any, action: str, row: dict[str, Any], actor: str, now: str, detail: str) -> None:
+    from newsletter.store import audit
+
+    audit.record(conn, action, at=now, send_id=row["send_id"], slug=row["slug"], list_name=row["list_name"],
+                 actor=actor, detail=detail)
+
+
+def cancel(send_id: int, settings: Settings, *, actor: str, clock: Clock = system_clock) -> str:
+    """Cancel a scheduled send before it starts; return what was done (``ReleaseRefused`` if it cannot be)."""
+    from newsletter.release.sendgrid_batches import CANCEL_CUTOFF, BatchAPI
+    from newsletter.store import release as store
+
+    now = clock()
+    with _session(settings) as conn:
+        row = _release(conn, send_id)
+        state = row["state"]
+        if state == "scheduled":
+            if not store.cancel(conn, send_id, now=stamp(now), states=("scheduled",), detail=f"cancelled by {actor}"):
+                raise ReleaseRefused("a worker started it a moment ago: pause it instead (`newsletter pause "
+                                     f"{send_id}`)", subject=str(send_id))
+            _log(conn, "cancel", row, actor, stamp(now), f"was scheduled for {_when(row, settings)}; nothing more is sent")
+            return f"Cancelled send {send_id} (was scheduled for {_when(row, settings)}): nothing more is sent."
+        if row["batch_id"] and state in ("handed-over", "incomplete", "failed") and row["run_at"]:
+            send_at = parse_stamp(row["run_at"])
+            if now >= send_at - CANCEL_CUTOFF:
+                cutoff = local_text(send_at - CANCEL_CUTOFF, settings.newsletter_timezone or row["zone"])
+                raise ReleaseRefused(
+                    f"too late to cancel: its messages are with SendGrid for {_when(row, settings)}, and SendGrid "
+                    f"cancels only until 10 minutes before ({cutoff}); nothing was cancelled", subject=str(send_id))
+            BatchAPI(settings).cancel(row["batch_id"])  # raises, and nothing changes, if SendGrid refuses
+            store.cancel(conn, send_id, now=stamp(now), states=(state,), detail=f"cancelled by {actor}", discard=True)
+            _log(conn, "cancel", row, actor, stamp(now),
+                 f"SendGrid batch {row['batch_id']} cancelled before {_when(row, settings)}; nothing will be delivered")
+            return (f"Cancelled send {send_id}: SendGrid discards its batch {row['batch_id']} "
+                    f"(was due {_when(row, settings)}); nothing will be delivered.")
+        if state == "cancelled":
+            return f"Send {send_id} was already cancelled."
+        if state in ("running", "stopped"):
+            raise ReleaseRefused(f"it has started (state {state}); `newsletter pause {send_id}` stops it after the "
+                                 "batches in flight", subject=str(send_id))
+        raise ReleaseRefused(f"it is not waiting to start (state {state}): nothing to cancel", subject=str(send_id))
+
+
+def pause(send_id: int, settings: Settings, *, actor: str, clock: Clock = system_clock) -> str:
+    """Pause a send: a running one stops after the batches in flight; a scheduled one does not start."""
+    from newsletter.store import release as store
+
+    now = stamp(clock())
+    with _session(settings) as conn:
+        row = _release(conn, send_id)
+        state = row["state"]
+        if state in ("done", "cancelled", "refused"):
+            raise ReleaseRefused(f"it is {state}: nothing to pause", subject=str(send_id))
+        if state == "handed-over":
+            raise ReleaseRefused(f"its messages are with SendGrid for {_when(row, settings)}: "
+                                 f"`newsletter cancel {send_id}` cancels them", subject=str(send_id))
+        if not store.set_paused(conn, send_id, paused=True, by=actor, now=now):
+            return f"Send {send_id} is already paused."
+        _log(conn, "pause", row, actor, now, f"state {state}")
+    if state == "running":
+        return f"Pausing send {send_id}: it stops after the batches in flight. `newsletter resume {send_id}` continues it."
+    return f"Paused send {send_id} ({state}): nothing more goes out until `newsletter resume {send_id}`."
+
+
+@dataclass
+class Resumed:
+    """What ``resume`` did: a message, and the run's report when it continued the send here."""
+
+    message: str
+    report: "SendReport | None" = None
+
+
+def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = system_clock,
+           confirm: Callable[["SendPlan"], bool] | None = None, progress: "Progress | None" = None,
+           stop: threading.Event | None = None) -> Resumed:
+    """Clear a pause; a worker's send is then continued by a worker, any other continues here (like ``send``)."""
+    from pathlib import Path
+
+    from newsletter.release.gate import options_from
+    from newsletter.release.schedule import send_now
+    from newsletter.store import release as store
+
+    now = clock()
+    with _session(settings) as conn:
+        row = _release(conn, send_id)
+        if store.set_paused(conn, send_id, paused=False, now=stamp(now)):
+            _log(conn, "resume", row, actor, stamp(now), f"state {row['state']}")
+        elif row["state"] != "stopped":
+            raise ReleaseRefused(f"it is not paused (state {row['state']})", subject=str(send_id))
+    state = row["state"]
+    if state == "scheduled":
+        due = parse_stamp(row["run_at"]) <= now
+        return Resumed(f"Resumed send {send_id}: " + ("due now, a worker starts it." if due
+                                                      else f"a worker starts it at {_when(row, settings)}."))
+    if state == "running":
+        return Resumed(f"Resumed send {send_id}: its run had not stopped yet and goes on.")
+    if state != "stopped":
+        return Resumed(f"Resumed send {send_id} ({state}).")
+    report, _hooks = send_now(Path(row["issue_path"]), options_from(row["options"]), settings, actor=actor,
+                              confirm=confirm, progress=progress, stop=stop, clock=clock)
+    return Resumed(f"Resumed send {send_id}.", report)
+
+
+def list_sends(settings: Settings, send_id: int | None = None, *, clock: Clock = system_clock) -> list[dict[str, Any]]:
+    """``engine.list_sends`` with each send's release (schedule, pause, state) and cancelled sends added."""
+    from newsletter.delivery.engine import list_sends as ledger_sends
+    from newsletter.delivery.plan import Totals
+    from newsletter.store import release as store
+
+    rows = ledger_sends(settings, send_id)
+    with _session(settings) as conn:
+        releases = {r["send_id"]: r for r in store.list_releases(conn, send_id)}
+    now = stamp(clock())
+    for row in rows:
+        _overlay(row, releases.pop(row["id"], None), settings, now)
+    for release in releases.values():  # cancelled: the send itself is gone
+        if release["state"] == "cancelled":
+            subject = release["build"].get("facts", {}).get("subject", "")
+            gone = {"id": release["send_id"], "slug": release["slug"], "list": release["list_name"],
+                    "audience": release["audience"], "backend": "", "subject": subject,
+                    "created_at": release["created_at"], "started_at": None, "finished_at": release["updated_at"],
+                    "totals": Totals()}
+            rows.append(_overlay(gone, release, settings, now))
+    return sorted(rows, key=lambda r: r["id"], reverse=True)
+
+
+def _overlay(row: dict[str, Any], release: dict[str, Any] | None, settings: Settings, now: str) -> dict[str, Any]:
+    """Add the release's schedule to a listed send; its status when the ledger cannot tell it."""
+    row.update(scheduled_for=None, zone=None, release=None, paused=False)
+    if release is None:
+        return row
+    state = release["state"]
+    row.update(release=state, paused=bool(release["paused_at"]), error=release["error"])
+    if release["run_at"] and state in ("scheduled", "handed-over", "cancelled", "refused"):
+        row.update(scheduled_for=_when(release, settings), zone=settings.newsletter_timezone or release["zone"])
+    released = state == "handed-over" and release["run_at"] <= now  # SendGrid has sent it: the ledger's status
+    if state in ("scheduled", "handed-over", "cancelled", "refused", "stopped") and not released:
+        row["status"] = state
+    if row["paused"]:
+        row["status"] = "paused"
+    return row
+
+
+def send_log(settings: Settings, send_id: int) -> list[dict[str, Any]]:
+    """The audit log of a send (and the approvals of its issue and list), oldest first."""
+    from newsletter.store import audit
+    from newsletter.store import release as store
+    from newsletter.store import sends as ledger
+
+    with _session(settings) as conn:
+        found = ledger.get_send(conn, send_id)
+        release = store.get(conn, send_id)
+        if found is None and release is None:
+            raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
+        if release is not None:
+            slug, list_name = release["slug"], release["list_name"]
+        else:
+            listed = ledger.list_sends(conn, send_id)[0]
+            slug, list_name = listed["slug"], listed["list"]
+        return audit.entries(conn, send_id, slug, list_name)

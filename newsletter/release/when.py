@@ -1,0 +1,89 @@
+"""When a scheduled send goes out: ``--at "YYYY-MM-DD HH:MM"`` in a named time zone.
+
+A wall-clock time that the zone skips (spring forward) or passes twice (fall
+back) is refused with a message saying so: a send is never moved an hour
+silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from newsletter.errors import ConfigError, InputError
+
+FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
+
+
+def zone(name: str, *, subject: str = "--tz") -> ZoneInfo:
+    """The IANA zone ``name`` (such as Europe/Berlin); an error naming ``subject`` if there is none."""
+    error = ConfigError if subject.isupper() else InputError
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise error(f"unknown time zone {name!r} (use a name such as Europe/Berlin or America/New_York)",
+                    subject=subject) from None
+
+
+def _offset(delta: timedelta | None) -> str:
+    minutes = int((delta or timedelta()).total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A scheduled moment: in UTC, and the zone it was given in."""
+
+    utc: datetime
+    zone: str
+
+    def local(self, zone_name: str = "") -> str:
+        """'2026-12-02 09:00 CET' in ``zone_name`` (default: the zone it was given in)."""
+        return local_text(self.utc, zone_name or self.zone)
+
+
+def local_text(moment: datetime, zone_name: str) -> str:
+    """``moment`` as wall-clock time with the zone's abbreviation ('2026-12-02 09:00 CET')."""
+    shown = moment.astimezone(zone(zone_name) if zone_name else timezone.utc)
+    return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or zone_name)
+
+
+def parse_at(text: str, zone_name: str | None, default_zone: str, now: datetime) -> Moment:
+    """The moment ``--at text`` names in ``zone_name`` (else ``default_zone``); ``InputError`` if unusable.
+
+    Refused: a malformed time, no zone, a time the zone skips or passes twice
+    (daylight saving), a time not in the future.
+    """
+    for pattern in FORMATS:
+        try:
+            wall = datetime.strptime(text.strip(), pattern)
+            break
+        except ValueError:
+            continue
+    else:
+        raise InputError(f"{text!r} is not a time: write \"YYYY-MM-DD HH:MM\", such as \"2026-12-02 09:00\"", subject="--at")
+    name = zone_name or default_zone
+    if not name:
+        raise InputError("a time zone is needed: pass --tz (such as Europe/Berlin) or set NEWSLETTER_TIMEZONE",
+                         subject="--tz")
+    tz = zone(name, subject="--tz" if zone_name else "NEWSLETTER_TIMEZONE")
+    first, second = wall.replace(tzinfo=tz, fold=0), wall.replace(tzinfo=tz, fold=1)
+    if first.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != wall:
+        raise InputError(
+            f"{wall:%Y-%m-%d %H:%M} does not exist in {name}: the clocks jump forward over it "
+            f"(from {_offset(first.utcoffset())} to {_offset(second.utcoffset())}); choose a time outside the gap",
+            subject="--at",
+        )
+    if first.utcoffset() != second.utcoffset():
+        raise InputError(
+            f"{wall:%Y-%m-%d %H:%M} happens twice in {name}: once at {_offset(first.utcoffset())} and again at "
+            f"{_offset(second.utcoffset())} after the clocks go back; choose a time outside that hour",
+            subject="--at",
+        )
+    moment = first.astimezone(timezone.utc)
+    if moment <= now:
+        raise InputError(f"{wall:%Y-%m-%d %H:%M} {name} is not in the future (now: {local_text(now, name)}); "
+                         "to send now, leave out --at", subject="--at")
+    return Moment(moment, name)

@@ -1,0 +1,96 @@
+"""``newsletter worker``: start scheduled sends when they are due, one worker per send.
+
+Any number of workers (threads, processes, hosts) may share a database:
+``store.release.claim_due`` hands each due send to exactly one of them, and
+the send's run lease keeps a second run off it while it is being sent. A
+worker composes the issue again at start; the gate refuses the send if the
+build is no longer the one scheduled or approved (the release row then says
+why, and so does the audit log).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from newsletter.errors import NewsletterError
+from newsletter.release.clock import Clock, parse_stamp, stamp, system_clock
+from newsletter.settings import Settings
+
+
+@dataclass
+class Started:
+    """One send a worker started, and how its run ended."""
+
+    send_id: int
+    state: str
+    detail: str = ""
+
+
+@dataclass
+class Worker:
+    """Starts due sends (``run_once``), or keeps doing so until stopped (``run``)."""
+
+    settings: Settings
+    clock: Clock = system_clock
+    name: str = field(default_factory=lambda: f"worker {socket.gethostname()}:{os.getpid()}")
+    log: Callable[[str], None] = lambda line: None
+
+    def claim(self) -> dict | None:
+        """The next due send, now this worker's (``None`` when nothing is due)."""
+        from newsletter.store import release as store
+        from newsletter.store import session
+
+        with session(self.settings.newsletter_database, timeout=self.settings.newsletter_database_timeout) as conn:
+            return store.claim_due(conn, stamp(self.clock()), self.name)
+
+    def run_once(self, stop: threading.Event | None = None) -> list[Started]:
+        """Start every send due now, one after another; return what became of each."""
+        stop = stop or threading.Event()
+        started = []
+        while not stop.is_set():
+            row = self.claim()
+            if row is None:
+                break
+            started.append(self.start(row, stop))
+        return started
+
+    def start(self, row: dict, stop: threading.Event) -> Started:
+        """Run one claimed send through the gate; record how it ended."""
+        from newsletter.delivery.engine import send_issue
+        from newsletter.release.gate import ReleaseHooks, options_from
+        from newsletter.release.schedule import finish
+
+        send_id = int(row["send_id"])
+        self.log(f"starting send {send_id} ({row['slug']} to {row['list_name']}), due {row['run_at']}")
+        options = options_from(row["options"])
+        hooks = ReleaseHooks(self.settings, Path(row["issue_path"]), options, mode="start", actor=self.name,
+                             clock=self.clock)
+        try:
+            report = send_issue(row["issue_path"], options, self.settings, hooks=hooks, stop=stop)
+        except NewsletterError as exc:
+            state = finish(hooks, self.settings, error=exc, send_id=send_id)
+            self.log(f"send {send_id} {state}: {exc}")
+            return Started(send_id, state, str(exc))
+        state = finish(hooks, self.settings, report=report)
+        self.log(f"send {send_id} {state}: {report.totals.line()}")
+        return Started(send_id, state, report.totals.line())
+
+    def run(self, stop: threading.Event) -> None:
+        """Start due sends until ``stop`` is set, looking every NEWSLETTER_WORKER_POLL_SECONDS (sooner if one is due)."""
+        from newsletter.store import release as store
+        from newsletter.store import session
+
+        poll = self.settings.newsletter_worker_poll_seconds
+        while not stop.is_set():
+            self.run_once(stop)
+            with session(self.settings.newsletter_database, timeout=self.settings.newsletter_database_timeout) as conn:
+                due = store.next_due(conn)
+            wait = poll
+            if due is not None:
+                wait = min(poll, max(0.1, (parse_stamp(due) - self.clock()).total_seconds()))
+            stop.wait(wait)

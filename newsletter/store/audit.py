@@ -1,0 +1,39 @@
+"""SQL for the audit log: every approve, schedule, start, pause, resume, cancel (and refuse, finish).
+
+Rows are only ever added. An approval may come before its send exists, so a
+row names the issue (slug) and list as well as the send.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from newsletter.store import transaction
+
+ACTIONS = ("approve", "schedule", "start", "pause", "resume", "cancel", "refuse", "finish")
+
+
+def record(conn: sqlite3.Connection, action: str, *, at: str, send_id: int | None = None, slug: str = "",
+           list_name: str = "", actor: str = "", detail: str = "") -> None:
+    """Add one entry to the audit log."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO audit_log (at, action, send_id, slug, list_name, actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (at, action, send_id, slug, list_name, actor, detail[:2000]),
+        )
+
+
+def entries(conn: sqlite3.Connection, send_id: int, slug: str, list_name: str) -> list[dict[str, Any]]:
+    """The log of send ``send_id`` (of issue ``slug`` to ``list_name``) and that issue's approvals for the list.
+
+    Oldest first.
+    """
+    rows = conn.execute(
+        "SELECT at, action, send_id, slug, list_name, actor, detail FROM audit_log"
+        " WHERE (send_id = ? AND slug = ?) OR (action = 'approve' AND slug = ? AND list_name = ?) ORDER BY id",
+        (send_id, slug, slug, list_name),
+    ).fetchall()
+    return [dict(r) for r in rows]

@@ -85,6 +85,8 @@ def import_events(
     from newsletter.tracking.events import import_events_file
 
     result = import_events_file(file, load())
+    for line, reason in result.unusable:
+        typer.echo(f"{file}:{line}: skipped: {reason}", err=True)
     typer.echo(
         f"{result.received} events read: {result.stored} stored, {result.duplicates} already known, "
         f"{result.ignored} unusable, {result.status_changes} subscriber status changes."

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from newsletter.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from newsletter.settings import Settings
 
 
 def settings(**overrides: Any) -> Settings:
     """Settings from env and .env, with the command's explicit options on top."""
+    from newsletter.settings import load_settings  # here, not above: `newsletter --help` needs no settings
+
     return load_settings().with_overrides(**overrides)
 
 

@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/compose.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/scale.py --sizes 10000,100000
 
 clean:
 	rm -rf $(VENV) build outbox newsletter.egg-info

@@ -80,14 +80,8 @@ def _check_list_name(name: str) -> str:
     return name
 
 
-@dataclass(slots=True)
-class _Row:
-    """One CSV row, validated: the address as normalised, the name, the other columns."""
-
-    line: int
-    email: str
-    name: str
-    attributes: dict[str, str]
+#: A valid row: the address as normalised, the name, the other non-empty columns.
+_Row = tuple[str, str, dict[str, str]]
 
 
 def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
@@ -105,7 +99,7 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
                 raise InputError("no 'email' column in the header row", subject=str(path))
             extra = [(name, index) for name, index in columns.items() if name and name not in _NAME_COLUMNS]
             email_at, name_at = columns["email"], columns.get("name")
-            first_at, last_at = columns.get("first_name"), columns.get("last_name")
+            name_parts = [columns[part] for part in ("first_name", "last_name") if part in columns]
             width = len(header)
             for cells in reader:
                 line = reader.line_num
@@ -116,9 +110,8 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
                 try:
                     email = normalize_email(cells[email_at])
                     name = cells[name_at].strip() if name_at is not None else ""
-                    if not name:
-                        parts = (cells[i].strip() for i in (first_at, last_at) if i is not None)
-                        name = " ".join(part for part in parts if part)
+                    if not name and name_parts:
+                        name = " ".join(filter(None, [cells[index].strip() for index in name_parts]))
                     name = clean_name(name)
                 except InputError as exc:
                     reason = f"{exc.subject}: {exc.message}" if exc.subject else exc.message
@@ -127,7 +120,7 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
                         result.invalid.append((line, reason))
                     continue
                 attributes = {key: value for key, index in extra if (value := cells[index].strip())}
-                yield _Row(line, email, name, attributes)
+                yield email, name, attributes
     except FileNotFoundError:
         raise InputError("file not found", subject=str(path)) from None
     except UnicodeDecodeError:
@@ -138,28 +131,29 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
         raise InputError(f"cannot read CSV: {exc.strerror or exc}", subject=str(path)) from None
 
 
-def _batches(rows: Iterator[_Row], size: int) -> Iterator[tuple[list[tuple[str, str, dict[str, Any]]], int]]:
-    """Rows grouped into batches of ``size`` distinct addresses, with the count of repeats merged in each.
+def _batches(rows: Iterator[_Row], size: int) -> Iterator[tuple[list[tuple[str, str, str, dict[str, str]]], int]]:
+    """Rows as ``(email, email_key, name, attributes)`` in batches of ``size`` distinct addresses,
+    each with the count of repeats merged into it.
 
     A repeated address within a batch merges into its first row: a later
     non-empty name wins, attributes merge (later values win).
     """
-    pending: dict[str, _Row] = {}
+    pending: dict[str, list] = {}  # email_key -> [email, email_key, name, attributes]
     repeats = 0
-    for row in rows:
-        key = row.email.lower()
+    for email, name, attributes in rows:
+        key = email.lower()
         first = pending.get(key)
         if first is None:
-            pending[key] = row
+            pending[key] = [email, key, name, attributes]
             if len(pending) >= size:
-                yield [(r.email, r.name, r.attributes) for r in pending.values()], repeats
+                yield [tuple(row) for row in pending.values()], repeats
                 pending, repeats = {}, 0
         else:
             repeats += 1
-            first.name = row.name or first.name
-            first.attributes.update(row.attributes)
+            first[2] = name or first[2]
+            first[3].update(attributes)
     if pending or repeats:
-        yield [(r.email, r.name, r.attributes) for r in pending.values()], repeats
+        yield [tuple(row) for row in pending.values()], repeats
 
 
 def import_csv(path: str | Path, list_name: str, settings: Settings) -> ImportResult:

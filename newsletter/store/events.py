@@ -88,6 +88,21 @@ _STATUS_UPDATE = (
 )
 
 
+#: Page cache of a connection that imports a large event file (KiB; SQLite's default is 2 MB).
+IMPORT_CACHE_KIB = 64 * 1024
+
+
+def prepare_for_import(conn: sqlite3.Connection) -> None:
+    """Give ``conn`` a page cache large enough for a long import transaction.
+
+    A transaction larger than the cache spills pages to the write-ahead log
+    and reads them back; with a million events in one transaction that was a
+    quarter of the import's time, in system calls. 64 MB of cache removes most
+    of it and keeps the import's memory well under 150 MB.
+    """
+    conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+
+
 def store_events(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> StoreOutcome:
     """Store ``rows`` in one transaction of their own (see ``store_event_batch``)."""
     with transaction(conn):

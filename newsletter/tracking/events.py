@@ -189,6 +189,7 @@ def import_events_file(path: str | Path, settings: Settings) -> IngestResult:
         raise InputError(f"cannot read file: {exc.strerror or exc}", subject=str(path)) from None
     conn = connect(settings.newsletter_database)
     try:
+        event_store.prepare_for_import(conn)
         with handle, transaction(conn):
             batch: list[event_store.EventRow] = []
             for line, item in iter_json_array(handle, subject=str(path)):
@@ -215,6 +216,7 @@ def import_events_file(path: str | Path, settings: Settings) -> IngestResult:
 
         raise InputError("not UTF-8 text", subject=f"{path}:{line_of_bad_utf8(path)}") from None
     finally:
+        handle.close()
         conn.close()
     return IngestResult(received=received, stored=stored, duplicates=duplicates, ignored=ignored,
                         status_changes=status_changes, unusable=tuple(unusable))

@@ -29,7 +29,7 @@ from newsletter.textfiles import line_of_bad_utf8
 __all__ = ["ImportResult", "AddResult", "normalize_email", "clean_name", "import_csv", "add_subscriber",
            "unsubscribe", "list_subscribers", "list_lists"]
 
-#: Distinct addresses written per batch (three statements each).
+#: Distinct addresses written per batch (a few SQL statements each).
 IMPORT_BATCH = 5000
 #: Invalid rows kept (with their reasons) in ``ImportResult.invalid``; all of them are counted.
 INVALID_KEPT = 1000
@@ -162,8 +162,9 @@ def import_csv(path: str | Path, list_name: str, settings: Settings) -> ImportRe
     ``email`` is required; ``name`` (or ``first_name``/``last_name``) is
     optional; other columns become attributes. Invalid rows are skipped,
     counted and reported as ``(line, reason)`` (the first ``INVALID_KEPT``);
-    duplicates (any case) merge; a suppressed address stays suppressed. The import is one transaction: a file that cannot be read to
-    its end leaves the database as it was.
+    duplicates (any case) merge; a suppressed address stays suppressed. The
+    import is one transaction: a file that cannot be read to its end leaves
+    the database as it was.
     """
     from newsletter.store import subscribers as store
     from newsletter.store import transaction

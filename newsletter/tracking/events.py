@@ -181,8 +181,9 @@ def import_events_file(path: str | Path, settings: Settings) -> IngestResult:
     from newsletter.tracking.jsonstream import iter_json_array
 
     path = Path(path)
-    received = stored = duplicates = ignored = status_changes = 0
+    received = ignored = 0
     unusable: list[tuple[int, str]] = []
+    outcomes: list[event_store.StoreOutcome] = []  # one per batch: a few hundred for a million events
     try:
         handle = path.open(encoding="utf-8-sig")
     except OSError as exc:
@@ -202,13 +203,9 @@ def import_events_file(path: str | Path, settings: Settings) -> IngestResult:
                     continue
                 batch.append(event.to_row())
                 if len(batch) >= IMPORT_BATCH:
-                    outcome = event_store.store_event_batch(conn, batch)
-                    stored, duplicates, status_changes = (stored + outcome.stored, duplicates + outcome.duplicates,
-                                                          status_changes + outcome.status_changes)
+                    outcomes.append(event_store.store_event_batch(conn, batch))
                     batch = []
-            outcome = event_store.store_event_batch(conn, batch)
-            stored, duplicates, status_changes = (stored + outcome.stored, duplicates + outcome.duplicates,
-                                                  status_changes + outcome.status_changes)
+            outcomes.append(event_store.store_event_batch(conn, batch))
             if received and ignored == received:
                 raise InputError("no SendGrid events found (objects with an \"event\" field)", subject=str(path))
     except UnicodeDecodeError:
@@ -218,8 +215,10 @@ def import_events_file(path: str | Path, settings: Settings) -> IngestResult:
     finally:
         handle.close()
         conn.close()
-    return IngestResult(received=received, stored=stored, duplicates=duplicates, ignored=ignored,
-                        status_changes=status_changes, unusable=tuple(unusable))
+    return IngestResult(
+        received=received, stored=sum(o.stored for o in outcomes), duplicates=sum(o.duplicates for o in outcomes),
+        ignored=ignored, status_changes=sum(o.status_changes for o in outcomes), unusable=tuple(unusable),
+    )
 
 
 def record_tracking(conn: sqlite3.Connection, kind: str, send_id: int, subscriber_id: int, url: str = "") -> None:

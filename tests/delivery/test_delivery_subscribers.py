@@ -132,3 +132,16 @@ def test_a_file_that_breaks_halfway_writes_nothing_and_names_its_line(cli, setti
         assert run.stderr.strip().splitlines() == [run.stderr.strip()], run.stderr  # one line
         assert run.stderr.startswith(f"Error: {path}:{line}: {message}"), run.stderr
         assert table_counts(settings.newsletter_database) == before
+
+
+def test_only_the_first_invalid_rows_are_listed_but_all_are_counted(cli, settings, tmp_path, monkeypatch):
+    import newsletter.subscribers as subscribers
+
+    monkeypatch.setattr(subscribers, "INVALID_KEPT", 2)
+    csv_path = tmp_path / "people.csv"
+    write_list(csv_path, 30, bad_every=5)
+    run = cli(settings, "subscribers", "import", csv_path, "--list", "news")
+    assert "24 added, 0 updated, 6 invalid" in run.stdout
+    lines = run.stderr.splitlines()
+    assert [line.split(": skipped: ")[0] for line in lines[:2]] == [f"{csv_path}:2", f"{csv_path}:7"]
+    assert lines[2:] == [f"{csv_path}: 4 more invalid rows not shown"]

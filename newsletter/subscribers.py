@@ -1,35 +1,51 @@
 """Subscribers and lists: CSV import, add, unsubscribe, listing.
 
 Library functions: they take settings, return result objects and raise
-``InputError`` for unusable input before anything is written (an import is a
-single transaction: it lands completely or not at all).
+``InputError`` for unusable input.
+
+An import streams: the CSV is read row by row and written in batches of
+``IMPORT_BATCH`` addresses, so memory stays flat however long the list. It
+is still all or nothing: every batch is written inside one transaction, and a
+file that turns out to be unreadable halfway (bad UTF-8, a broken quote, a
+killed process) rolls back to what was there before. SQLite spills the
+transaction's pages to its write-ahead log, not to memory.
 """
 
 from __future__ import annotations
 
 import csv
-import re
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from newsletter.addresses import CONTROL as _CONTROL
+from newsletter.addresses import normalize_email
 from newsletter.errors import InputError
 from newsletter.settings import Settings
+from newsletter.textfiles import line_of_bad_utf8
 
-#: Control characters (C0, DEL, C1) never belong in a name or an address: they
-#: would end up in a header.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+__all__ = ["ImportResult", "AddResult", "normalize_email", "clean_name", "import_csv", "add_subscriber",
+           "unsubscribe", "list_subscribers", "list_lists"]
+
+#: Distinct addresses written per batch (a few SQL statements each).
+IMPORT_BATCH = 5000
+#: Invalid rows kept (with their reasons) in ``ImportResult.invalid``; all of them are counted.
+INVALID_KEPT = 1000
+_NAME_COLUMNS = ("email", "name", "first_name", "last_name")
 
 
 @dataclass
 class ImportResult:
-    """What ``import_csv`` did: counts plus the invalid rows as ``(line, reason)``."""
+    """What ``import_csv`` did: counts, plus the first ``INVALID_KEPT`` invalid rows as ``(line, reason)``."""
 
     list_name: str
     added: int = 0
     updated: int = 0
     suppressed: int = 0
     duplicates: int = 0
+    invalid_count: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -49,21 +65,6 @@ def _open(settings: Settings):
     return connect(settings.newsletter_database)
 
 
-def normalize_email(raw: str) -> str:
-    """The normalised form of an address; ``InputError`` if it is not a valid address (syntax only)."""
-    from email_validator import EmailNotValidError, validate_email
-
-    text = (raw or "").strip()
-    if not text:
-        raise InputError("empty address")
-    if _CONTROL.search(text):
-        raise InputError("control characters in address")
-    try:
-        return validate_email(text, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise InputError(str(exc), subject=text) from None
-
-
 def clean_name(raw: str) -> str:
     """A name with surrounding blanks removed; ``InputError`` if it has control characters."""
     text = (raw or "").strip()
@@ -79,6 +80,82 @@ def _check_list_name(name: str) -> str:
     return name
 
 
+#: A valid row: the address as normalised, the name, the other non-empty columns.
+_Row = tuple[str, str, dict[str, str]]
+
+
+def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
+    """Valid rows of the CSV at ``path``, in order; invalid ones are counted (and the first kept) in ``result``.
+
+    ``InputError`` naming ``file:line`` if the file cannot be read as CSV.
+    """
+    reader = None
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, strict=True)  # a broken quote is an error, not a field that eats the file
+            header = [(name or "").strip().lower() for name in next(reader, [])]
+            columns = {name: index for index, name in enumerate(header)}  # a repeated column: the last one counts
+            if "email" not in columns:
+                raise InputError("no 'email' column in the header row", subject=str(path))
+            extra = [(name, index) for name, index in columns.items() if name and name not in _NAME_COLUMNS]
+            email_at, name_at = columns["email"], columns.get("name")
+            name_parts = [columns[part] for part in ("first_name", "last_name") if part in columns]
+            width = len(header)
+            for cells in reader:
+                line = reader.line_num
+                if len(cells) < width:
+                    cells += [""] * (width - len(cells))
+                if not "".join(cells).strip():
+                    continue  # a blank line
+                try:
+                    email = normalize_email(cells[email_at])
+                    name = cells[name_at].strip() if name_at is not None else ""
+                    if not name and name_parts:
+                        name = " ".join(filter(None, [cells[index].strip() for index in name_parts]))
+                    name = clean_name(name)
+                except InputError as exc:
+                    reason = f"{exc.subject}: {exc.message}" if exc.subject else exc.message
+                    result.invalid_count += 1
+                    if len(result.invalid) < INVALID_KEPT:
+                        result.invalid.append((line, reason))
+                    continue
+                attributes = {key: value for key, index in extra if (value := cells[index].strip())}
+                yield email, name, attributes
+    except FileNotFoundError:
+        raise InputError("file not found", subject=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", subject=f"{path}:{line_of_bad_utf8(path)}") from None
+    except csv.Error as exc:
+        raise InputError(f"not valid CSV ({exc})", subject=f"{path}:{reader.line_num if reader else 1}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read CSV: {exc.strerror or exc}", subject=str(path)) from None
+
+
+def _batches(rows: Iterator[_Row], size: int) -> Iterator[tuple[list[tuple[str, str, str, dict[str, str]]], int]]:
+    """Rows as ``(email, email_key, name, attributes)`` in batches of ``size`` distinct addresses,
+    each with the count of repeats merged into it.
+
+    A repeated address within a batch merges into its first row: a later
+    non-empty name wins, attributes merge (later values win).
+    """
+    pending: dict[str, list] = {}  # email_key -> [email, email_key, name, attributes]
+    repeats = 0
+    for email, name, attributes in rows:
+        key = email.lower()
+        first = pending.get(key)
+        if first is None:
+            pending[key] = [email, key, name, attributes]
+            if len(pending) >= size:
+                yield [tuple(row) for row in pending.values()], repeats
+                pending, repeats = {}, 0
+        else:
+            repeats += 1
+            first[2] = name or first[2]
+            first[3].update(attributes)
+    if pending or repeats:
+        yield [tuple(row) for row in pending.values()], repeats
+
+
 def import_csv(
     path: str | Path,
     list_name: str,
@@ -89,10 +166,13 @@ def import_csv(
     """Import subscribers from a CSV file with a header row into list ``list_name``.
 
     ``email`` is required; ``name`` (or ``first_name``/``last_name``) is
-    optional; other columns become attributes. Invalid rows are skipped and
-    reported with their line numbers; duplicates (any case) merge; a
-    suppressed address stays suppressed. ``progress(done, total)`` is called
-    as subscribers are written.
+    optional; other columns become attributes. Invalid rows are skipped,
+    counted and reported as ``(line, reason)`` (the first ``INVALID_KEPT``);
+    duplicates (any case) merge; a suppressed address stays suppressed. The
+    import is one transaction: a file that cannot be read to its end leaves
+    the database as it was. ``progress(rows done, None)`` is called after
+    every batch (the total is not known while streaming), and
+    ``progress(total, total)`` at the end.
     """
     from newsletter.audience import consent
     from newsletter.store import subscribers as store
@@ -100,71 +180,31 @@ def import_csv(
 
     list_name = _check_list_name(list_name)
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("file not found", subject=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read CSV: {exc}", subject=str(path)) from None
-    reader = csv.DictReader(text.splitlines(keepends=True))
-    columns = {(c or "").strip().lower(): c for c in (reader.fieldnames or [])}
-    if "email" not in columns:
-        raise InputError("no 'email' column in the header row", subject=str(path))
-
     result = ImportResult(list_name=list_name)
-    parsed: dict[str, tuple[str, str, dict[str, Any]]] = {}  # email_key -> (email, name, attributes)
-    try:
-        for row in reader:
-            line = reader.line_num
-            values = {key: (row.get(original) or "").strip() for key, original in columns.items()}
-            if not any(values.values()):
-                continue  # blank line
-            try:
-                email = normalize_email(values["email"])
-                name = clean_name(values.get("name") or " ".join(
-                    v for v in (values.get("first_name", ""), values.get("last_name", "")) if v
-                ))
-            except InputError as exc:
-                result.invalid.append((line, exc.message if not exc.subject else f"{exc.subject}: {exc.message}"))
-                continue
-            attributes = {
-                k: v for k, v in values.items() if k not in ("email", "name", "first_name", "last_name") and k and v
-            }
-            key = email.lower()
-            if key in parsed:
-                result.duplicates += 1
-                old_email, old_name, old_attrs = parsed[key]
-                parsed[key] = (old_email, name or old_name, {**old_attrs, **attributes})
-            else:
-                parsed[key] = (email, name, attributes)
-    except csv.Error as exc:
-        raise InputError(f"line {reader.line_num}: {exc}", subject=str(path)) from None
-
+    rows = _read_rows(path, result)
+    first = next(rows, None)  # header and file errors surface before the database is opened
     conn = _open(settings)
     try:
         with transaction(conn):
-            list_id = store.ensure_list(conn, list_name)
-            now = store.utcnow()
+            writer = store.BulkImport(conn, list_name)
             erased = consent.erased_check(conn, settings)  # audience: erased addresses stay out
-            for done, (email, name, attributes) in enumerate(parsed.values()):
-                if progress and done % 1000 == 0:
-                    progress(done, len(parsed))
-                if erased(email):  # audience
-                    result.suppressed += 1
-                    continue
-                sid, action, status = store.upsert_subscriber(conn, email, name, attributes, now=now)
-                membership = store.add_membership(conn, list_id, sid, now=now)
-                if status != "active" or membership != "active":
-                    result.suppressed += 1
-                elif action == "added":
-                    result.added += 1
-                else:
-                    result.updated += 1
-            consent.record_joins(conn, list_id, "import", path.name, since=now)  # audience: consent records
+            done = 0
+            for batch, repeats in _batches(itertools.chain([first] if first else [], rows), IMPORT_BATCH):
+                kept = [row for row in batch if not erased(row[0])]
+                result.suppressed += len(batch) - len(kept)
+                counts = writer.write(kept)
+                result.added += counts.added
+                result.updated += counts.updated
+                result.suppressed += counts.suppressed
+                result.duplicates += counts.duplicates + repeats
+                done += len(batch) + repeats
+                if progress is not None:
+                    progress(done, None)
+            consent.record_joins(conn, writer.list_id, "import", path.name, since=writer.now)  # audience: consent
     finally:
         conn.close()
-    if progress:
-        progress(len(parsed), len(parsed))
+    if progress is not None:
+        progress(done, done)  # the end: now the total is known
     return result
 
 

@@ -8,9 +8,12 @@ guessed or enumerated without the key. Verification failures all raise the
 same ``InvalidToken`` with no detail: a caller must not tell an attacker which
 part was wrong.
 
-The standard library's ``hmac`` does the work directly: a send signs one
-URL per recipient (and one per link with tracking on), and the per-call set-up
-of a general-purpose serializer was most of the time of a 100,000-recipient send.
+A send signs one URL per recipient (and one per link with tracking on), so
+signing is kept cheap: the HMAC's inner and outer SHA-256 states are keyed once
+per (key, purpose) and copied per token (RFC 2104 exactly, the same tag as
+``hmac.new(key, body, sha256)``, which a test checks), and payloads that are
+lists of integers (every payload the URLs below sign) are written without the
+JSON encoder, byte for byte as it would write them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import functools
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from newsletter.errors import ConfigError, NewsletterError
 
@@ -52,18 +55,34 @@ def require_key(secret_key: str) -> None:
         )
 
 
+class _Pads(NamedTuple):
+    """SHA-256 states after absorbing the HMAC key XOR ipad / XOR opad (RFC 2104)."""
+
+    inner: "hashlib._Hash"
+    outer: "hashlib._Hash"
+
+
+_BLOCK = hashlib.sha256().block_size
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
 @functools.lru_cache(maxsize=16)
-def _purpose_mac(secret_key: str, purpose: str) -> "hmac.HMAC":
-    """A keyed HMAC for ``purpose``, to be ``copy()``-ed per token (cheaper than re-keying)."""
+def _purpose_pads(secret_key: str, purpose: str) -> _Pads:
+    """The keyed HMAC-SHA256 states for ``purpose``, to be copied per token (cheaper than re-keying)."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     require_key(secret_key)
     key = hmac.new(secret_key.encode("utf-8"), b"newsletter.token." + purpose.encode(), hashlib.sha256).digest()
-    return hmac.new(key, digestmod=hashlib.sha256)
+    block = key.ljust(_BLOCK, b"\0")  # a 32-byte key is shorter than a block: RFC 2104 pads it with zeros
+    return _Pads(hashlib.sha256(block.translate(_IPAD)), hashlib.sha256(block.translate(_OPAD)))
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+_B64_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False).translate(_B64_URLSAFE).rstrip(b"=")
 
 
 def _unb64(text: str) -> bytes:
@@ -71,24 +90,33 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
-def _mac(keyed: "hmac.HMAC", body: str) -> bytes:
-    mac = keyed.copy()
-    mac.update(body.encode("ascii"))
-    return mac.digest()[:SIGNATURE_BYTES]
+def _mac(pads: _Pads, body: bytes) -> bytes:
+    inner = pads.inner.copy()
+    inner.update(body)
+    outer = pads.outer.copy()
+    outer.update(inner.digest())
+    return outer.digest()[:SIGNATURE_BYTES]
+
+
+def _encode(payload: Any) -> bytes:
+    """Compact JSON of ``payload``; a list of plain ints is written directly (same bytes, a third of the time)."""
+    if type(payload) is list and all(type(v) is int for v in payload):
+        return repr(payload).replace(" ", "").encode("ascii")  # an int's repr is its JSON; no spaces inside
+    return _JSON.encode(payload).encode("utf-8")
 
 
 def sign(secret_key: str, purpose: str, payload: Any) -> str:
     """Return a URL-safe token carrying ``payload`` (JSON-able) for ``purpose``."""
-    body = _b64(_JSON.encode(payload).encode("utf-8"))
-    return f"{body}.{_b64(_mac(_purpose_mac(secret_key, purpose), body))}"
+    body = _b64(_encode(payload))
+    return (body + b"." + _b64(_mac(_purpose_pads(secret_key, purpose), body))).decode("ascii")
 
 
 def verify(secret_key: str, purpose: str, token: str) -> Any:
     """Return the payload of a valid ``token`` for ``purpose``; raise ``InvalidToken`` otherwise."""
-    key = _purpose_mac(secret_key, purpose)
+    pads = _purpose_pads(secret_key, purpose)
     body, _, signature = (token or "").rpartition(".")
     try:
-        if not body or not body.isascii() or not hmac.compare_digest(_unb64(signature), _mac(key, body)):
+        if not body or not body.isascii() or not hmac.compare_digest(_unb64(signature), _mac(pads, body.encode("ascii"))):
             raise InvalidToken()
         return json.loads(_unb64(body))
     except (binascii.Error, ValueError, UnicodeError):

@@ -63,3 +63,22 @@ def test_payload_swapped_under_a_valid_signature_fails():
         tokens.read_unsubscribe(KEY, genuine + "!")  # one spelling per token
     with pytest.raises(tokens.InvalidToken):
         tokens.read_unsubscribe(KEY, "é" + genuine)
+
+
+def test_signature_is_standard_hmac_sha256_of_the_json_payload():
+    """The fast path (precomputed HMAC states, ints written directly) gives the textbook token."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    for purpose, payload in [("unsubscribe", [42, 7]), ("click", [-1, 0, 10**30]), ("open", [True, 2]),
+                             ("unsubscribe", {"a": "é"}), ("open", [])]:
+        key = hmac.new(KEY.encode(), b"newsletter.token." + purpose.encode(), hashlib.sha256).digest()
+        body = b64(json.dumps(payload, separators=(",", ":")).encode())
+        expected = f"{body}.{b64(hmac.new(key, body.encode(), hashlib.sha256).digest()[:16])}"
+        assert tokens.sign(KEY, purpose, payload) == expected
+        assert tokens.verify(KEY, purpose, expected) == payload

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, TextIO
 
 import typer
 
-from newsletter.settings import Settings, load_settings
-
 if TYPE_CHECKING:
     from rich.console import Console
+    from newsletter.settings import Settings
     from rich.progress import Progress, TaskID
 
 JSON_HELP = "Print one JSON document (an array for lists)."
@@ -27,6 +26,8 @@ JSONL_HELP = "Print one JSON object per line (JSON Lines), as each is read."
 
 def settings(**overrides: Any) -> Settings:
     """Settings from env and .env, with the command's explicit options on top."""
+    from newsletter.settings import load_settings  # here, not above: `newsletter --help` needs no settings
+
     return load_settings().with_overrides(**overrides)
 
 

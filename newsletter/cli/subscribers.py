@@ -34,9 +34,11 @@ def import_(
         result = import_csv(file, list_name, settings(), progress=progress)
     for line, reason in result.invalid:
         typer.echo(f"{file}:{line}: skipped: {reason}", err=True)
+    if result.invalid_count > len(result.invalid):
+        typer.echo(f"{file}: {result.invalid_count - len(result.invalid)} more invalid rows not shown", err=True)
     typer.echo(
         f"List {result.list_name!r}: {result.added} added, {result.updated} updated, "
-        f"{len(result.invalid)} invalid, {result.suppressed} suppressed"
+        f"{result.invalid_count} invalid, {result.suppressed} suppressed"
         + (f", {result.duplicates} duplicate rows merged" if result.duplicates else "")
     )
 

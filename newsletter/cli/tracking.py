@@ -87,6 +87,10 @@ def import_events(
 
     with ProgressReporter("Importing", "events") as progress:
         result = import_events_file(file, load(), progress=progress)
+    for line, reason in result.unusable:
+        typer.echo(f"{file}:{line}: skipped: {reason}", err=True)
+    if result.ignored > len(result.unusable):
+        typer.echo(f"{file}: {result.ignored - len(result.unusable)} more unusable elements not shown", err=True)
     typer.echo(
         f"{result.received} events read: {result.stored} stored, {result.duplicates} already known, "
         f"{result.ignored} unusable, {result.status_changes} subscriber status changes."

@@ -89,44 +89,64 @@ _STATUS_UPDATE = (
 )
 
 
+#: Page cache of a connection that imports a large event file (KiB; SQLite's default is 2 MB).
+IMPORT_CACHE_KIB = 64 * 1024
+
+
+def prepare_for_import(conn: sqlite3.Connection) -> None:
+    """Give ``conn`` a page cache large enough for a long import transaction.
+
+    A transaction larger than the cache spills pages to the write-ahead log
+    and reads them back; with a million events in one transaction that was a
+    quarter of the import's time, in system calls. 64 MB of cache removes most
+    of it and keeps the import's memory well under 150 MB.
+    """
+    conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+
+
 def store_events(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> StoreOutcome:
-    """Store ``rows`` in one transaction, skipping any whose ``event_key`` is known.
+    """Store ``rows`` in one transaction of their own (see ``store_event_batch``)."""
+    with transaction(conn):
+        return store_event_batch(conn, rows)
+
+
+def store_event_batch(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> StoreOutcome:
+    """Store ``rows`` inside the caller's transaction, skipping any whose ``event_key`` is known.
 
     Duplicates (already stored, or repeated within the batch) are skipped
     before the insert, so status changes are applied only for events seen for
     the first time: a retried old bounce cannot undo a later re-subscription.
     """
     rows = list(rows)
-    with transaction(conn):
-        known = _existing_keys(conn, [r.event_key for r in rows if r.event_key])
-        fresh: list[EventRow] = []
-        for row in rows:
-            if row.event_key:
-                if row.event_key in known:
-                    continue
-                known.add(row.event_key)
-            fresh.append(row)
+    known = _existing_keys(conn, [r.event_key for r in rows if r.event_key])
+    fresh: list[EventRow] = []
+    for row in rows:
+        if row.event_key:
+            if row.event_key in known:
+                continue
+            known.add(row.event_key)
+        fresh.append(row)
+    conn.executemany(
+        _INSERT,
+        [
+            (r.source, r.event_key, r.type, r.send_id, r.subscriber_id, r.email.strip().lower(),
+             r.email, r.url, r.occurred_at, r.raw, r.attempt)
+            for r in fresh
+        ],
+    )
+    changes = [r for r in fresh if r.new_status]
+    before = conn.total_changes
+    if changes:
+        now = utc_now()
         conn.executemany(
-            _INSERT,
+            _STATUS_UPDATE,
             [
-                (r.source, r.event_key, r.type, r.send_id, r.subscriber_id, r.email.strip().lower(),
-                 r.email, r.url, r.occurred_at, r.raw, r.attempt)
-                for r in fresh
+                (r.new_status, r.status_reason, now, r.subscriber_id, r.email.strip().lower(),
+                 STATUS_RANK[r.new_status])
+                for r in changes
             ],
         )
-        changes = [r for r in fresh if r.new_status]
-        before = conn.total_changes
-        if changes:
-            now = utc_now()
-            conn.executemany(
-                _STATUS_UPDATE,
-                [
-                    (r.new_status, r.status_reason, now, r.subscriber_id, r.email.strip().lower(),
-                     STATUS_RANK[r.new_status])
-                    for r in changes
-                ],
-            )
-        status_changes = conn.total_changes - before
+    status_changes = conn.total_changes - before
     return StoreOutcome(stored=len(fresh), duplicates=len(rows) - len(fresh), status_changes=status_changes)
 
 

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
@@ -255,3 +255,104 @@ def iter_subscribers(
             row.status = r["listed"]
             yield row
         after = rows[-1]["id"]
+
+
+# --- bulk import --------------------------------------------------------------
+
+
+@dataclass
+class BatchCounts:
+    """What ``import_batch`` did with one batch of rows."""
+
+    added: int = 0
+    updated: int = 0
+    suppressed: int = 0
+    duplicates: int = 0
+
+
+def last_subscriber_id(conn: sqlite3.Connection) -> int:
+    """The highest subscriber id so far (0 if none)."""
+    return conn.execute("SELECT COALESCE(MAX(id), 0) FROM subscribers").fetchone()[0]
+
+
+_UPSERT = (
+    "INSERT INTO subscribers (email, email_key, name, attributes, status, created_at, updated_at)"
+    " VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?5)"
+    " ON CONFLICT (email_key) DO UPDATE SET"
+    "  name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE subscribers.name END,"
+    "  attributes = CASE WHEN excluded.attributes = '{}' THEN subscribers.attributes"
+    "               ELSE json_patch(subscribers.attributes, excluded.attributes) END,"
+    "  updated_at = excluded.updated_at"
+)
+
+
+class BulkImport:
+    """Writes one import's rows in batches, inside the import's single transaction.
+
+    Same rules as ``upsert_subscriber`` (a suppressed status stays, a
+    non-empty name replaces, attributes merge), a few statements a batch.
+    Counts need to know which subscribers this import already touched: those
+    it added have ids above ``added_after`` (SQLite gives a new row the
+    highest rowid plus one), and those that were there before are marked in a
+    bitmap of ids, an eighth of a byte per subscriber, so memory stays flat.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, list_name: str) -> None:
+        self.conn = conn
+        self.list_id = ensure_list(conn, list_name)
+        self.added_after = last_subscriber_id(conn)
+        self.now = utcnow()
+        self._seen = bytearray(self.added_after // 8 + 1)  # bit per subscriber id present before the import
+
+    def write(self, rows: Sequence[tuple[str, str, str, dict[str, str]]]) -> BatchCounts:
+        """Upsert ``(email, email_key, name, attributes)`` rows (distinct keys) and put them on the list."""
+        import orjson  # a tenth of the time of json.dumps for the attributes of every row
+
+        conn, now = self.conn, self.now
+        before = last_subscriber_id(conn)
+        existing: list[tuple[int, str]] = []  # (id, status) of subscribers present before the import
+        if self.added_after:  # an import into an empty database has none: skip the look-up
+            keys = orjson.dumps([key for _, key, _, _ in rows]).decode()
+            existing = conn.execute(
+                "SELECT id, status FROM subscribers WHERE email_key IN (SELECT value FROM json_each(?)) AND id <= ?",
+                (keys, self.added_after),
+            ).fetchall()
+        conn.executemany(
+            _UPSERT,
+            [(email, key, name, orjson.dumps(attributes).decode(), now) for email, key, name, attributes in rows],
+        )
+        after = last_subscriber_id(conn)
+        # New subscribers have the ids just above ``before``; the others were looked up above.
+        conn.execute(
+            "INSERT OR IGNORE INTO memberships (list_id, subscriber_id, created_at, status, updated_at)"
+            " SELECT ?, id, ?, 'active', ? FROM subscribers WHERE id > ? AND id <= ?",
+            (self.list_id, now, now, before, after),
+        )
+        first_time = []
+        for sid, status in existing:
+            byte, bit = sid >> 3, 1 << (sid & 7)
+            if not self._seen[byte] & bit:
+                self._seen[byte] |= bit
+                first_time.append((sid, status))
+        # As ``add_membership``: a pending signup becomes active (the team vouches for the
+        # address); a member who left the list stays 'unsubscribed' and counts as suppressed.
+        conn.executemany(
+            "INSERT INTO memberships (list_id, subscriber_id, created_at, status, updated_at) VALUES (?, ?, ?, 'active', ?)"
+            " ON CONFLICT (list_id, subscriber_id) DO UPDATE SET status = 'active', updated_at = excluded.updated_at"
+            " WHERE memberships.status = 'pending'",
+            [(self.list_id, sid, now, now) for sid, _ in first_time],
+        )
+        left = {
+            row[0] for row in conn.execute(
+                "SELECT subscriber_id FROM memberships WHERE list_id = ? AND status != 'active'"
+                " AND subscriber_id IN (SELECT value FROM json_each(?))",
+                (self.list_id, orjson.dumps([sid for sid, _ in first_time]).decode()),
+            )
+        } if first_time else set()
+        suppressed = sum(1 for sid, status in first_time if status != "active" or sid in left)
+        return BatchCounts(
+            added=after - before,
+            updated=len(first_time) - suppressed,
+            suppressed=suppressed,
+            duplicates=len(rows) - (after - before) - len(first_time),
+        )

@@ -18,10 +18,13 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from newsletter.errors import InputError
 from newsletter.store import events as event_store
+
+if TYPE_CHECKING:
+    from newsletter.settings import Settings
 
 #: Subscriber status each event type implies (the store only ever worsens a status).
 STATUS_BY_TYPE = {
@@ -61,9 +64,19 @@ class Event:
         return event_store.EventRow(
             source=self.source, type=self.type, event_key=self.event_key, send_id=self.send_id,
             subscriber_id=self.subscriber_id, email=self.email, url=self.url, occurred_at=self.occurred_at,
-            attempt=self.attempt, raw=json.dumps(self.raw, separators=(",", ":"), ensure_ascii=False),
+            attempt=self.attempt, raw=_compact_json(self.raw),
             new_status=status, status_reason=f"{self.source} {self.type}" if status else "",
         )
+
+
+def _compact_json(value: dict[str, Any]) -> str:
+    """``value`` as compact UTF-8 JSON (NaN and infinities, which JSON lacks, become null)."""
+    import orjson  # several times faster than json.dumps; it refuses integers over 64 bits, which json writes
+
+    try:
+        return orjson.dumps(value).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,7 @@ class IngestResult:
     duplicates: int
     ignored: int
     status_changes: int
+    unusable: tuple[tuple[int, str], ...] = ()  # (line, reason) of the first skipped elements of a file
 
     def as_dict(self) -> dict[str, int]:
         """JSON-friendly form (the webhook's answer)."""
@@ -83,18 +97,20 @@ class IngestResult:
 
 
 def _positive_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    kind = type(value)  # exact types: a JSON true is a bool, which is an int to isinstance
+    if kind is int:
         return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
-        number = int(value.strip())
-        return number if number > 0 else None
+    if kind is str:
+        text = value.strip()
+        # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+        if text.isascii() and text.isdigit() and len(text) < 19:
+            number = int(text)
+            return number if number > 0 else None
     return None
 
 
 def _iso_time(value: Any) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if type(value) is int or type(value) is float:  # not bool
         try:
             return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
         except (OverflowError, OSError, ValueError):
@@ -117,21 +133,21 @@ def normalise_sendgrid(item: Any) -> Event | None:
     """One SendGrid webhook event as an ``Event``; None if it is not a usable event."""
     if not isinstance(item, dict):
         return None
-    kind = item.get("event")
-    if not isinstance(kind, str) or not kind or len(kind) > 64:
+    get = item.get
+    kind = get("event")
+    if type(kind) is not str or not kind or len(kind) > 64:
         return None
-    email = item.get("email")
-    url = item.get("url")
+    email, url = get("email"), get("url")
     return Event(
         source="sendgrid",
         type=kind,
-        occurred_at=_iso_time(item.get("timestamp")),
-        send_id=_positive_int(item.get("send_id")),
-        subscriber_id=_positive_int(item.get("subscriber_id")),
-        email=email if isinstance(email, str) else "",
-        url=url if isinstance(url, str) else "",
+        occurred_at=_iso_time(get("timestamp")),
+        send_id=_positive_int(get("send_id")),
+        subscriber_id=_positive_int(get("subscriber_id")),
+        email=email if type(email) is str else "",
+        url=url if type(url) is str else "",
         event_key=_sendgrid_key(item, kind),
-        attempt=_positive_int(item.get("attempt")),
+        attempt=_positive_int(get("attempt")),
         raw=item,
     )
 
@@ -158,40 +174,72 @@ def ingest_sendgrid(conn: sqlite3.Connection, items: Iterable[Any]) -> IngestRes
     )
 
 
-#: Events stored per transaction by ``import_events_file`` (progress is reported between them).
-IMPORT_BATCH = 5000
+#: Events normalised and stored per batch by ``import_events_file``.
+IMPORT_BATCH = 2000
+
+
+#: Unusable elements whose line ``import_events_file`` reports (all are counted).
+UNUSABLE_KEPT = 1000
 
 
 def import_events_file(
-    path: str | Path, settings, *, progress: Callable[[int, int | None], None] | None = None
+    path: str | Path, settings: Settings, *, progress: Callable[[int, int | None], None] | None = None
 ) -> IngestResult:
     """Load a saved SendGrid event array (``newsletter events import``) into the database.
 
-    Events are stored in batches of ``IMPORT_BATCH``, each its own transaction
-    (repeats are skipped, so re-running after an interruption is safe);
-    ``progress(done, total)`` is called after each batch.
+    The file is streamed (one event decoded at a time, stored in batches of
+    ``IMPORT_BATCH``) inside one transaction: a file that turns out not to be
+    a JSON array halfway leaves the database as it was, and the error names
+    ``file:line``. Elements that are not events are skipped and counted; the
+    first ``UNUSABLE_KEPT`` are reported as ``(line, reason)``. ``progress(events
+    read, None)`` is called after every batch, and ``progress(total, total)`` at the end.
     """
-    from newsletter.store import connect
+    from newsletter.store import connect, transaction
+    from newsletter.tracking.jsonstream import iter_json_array
 
     path = Path(path)
+    received = ignored = 0
+    unusable: list[tuple[int, str]] = []
+    outcomes: list[event_store.StoreOutcome] = []  # one per batch: a few hundred for a million events
     try:
-        data = path.read_bytes()
+        handle = path.open(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", subject=str(path)) from None
-    items = parse_event_array(data, subject=str(path))
-    if items and not any(isinstance(i, dict) and isinstance(i.get("event"), str) for i in items):
-        raise InputError("no SendGrid events found (objects with an \"event\" field)", subject=str(path))
     conn = connect(settings.newsletter_database)
-    totals = dict.fromkeys(("received", "stored", "duplicates", "ignored", "status_changes"), 0)
     try:
-        for start in range(0, len(items), IMPORT_BATCH):
-            batch = ingest_sendgrid(conn, items[start:start + IMPORT_BATCH])
-            totals = {key: totals[key] + value for key, value in batch.as_dict().items()}
-            if progress:
-                progress(start + batch.received, len(items))
+        event_store.prepare_for_import(conn)
+        with handle, transaction(conn):
+            batch: list[event_store.EventRow] = []
+            for line, item in iter_json_array(handle, subject=str(path)):
+                received += 1
+                event = normalise_sendgrid(item)
+                if event is None:
+                    ignored += 1
+                    if len(unusable) < UNUSABLE_KEPT:
+                        unusable.append((line, "not a SendGrid event (an object with an \"event\" field)"))
+                    continue
+                batch.append(event.to_row())
+                if len(batch) >= IMPORT_BATCH:
+                    outcomes.append(event_store.store_event_batch(conn, batch))
+                    batch = []
+                    if progress is not None:
+                        progress(received, None)
+            outcomes.append(event_store.store_event_batch(conn, batch))
+            if progress is not None:
+                progress(received, received)  # the end: now the total is known
+            if received and ignored == received:
+                raise InputError("no SendGrid events found (objects with an \"event\" field)", subject=str(path))
+    except UnicodeDecodeError:
+        from newsletter.textfiles import line_of_bad_utf8
+
+        raise InputError("not UTF-8 text", subject=f"{path}:{line_of_bad_utf8(path)}") from None
     finally:
+        handle.close()
         conn.close()
-    return IngestResult(**totals)
+    return IngestResult(
+        received=received, stored=sum(o.stored for o in outcomes), duplicates=sum(o.duplicates for o in outcomes),
+        ignored=ignored, status_changes=sum(o.status_changes for o in outcomes), unusable=tuple(unusable),
+    )
 
 
 def record_tracking(conn: sqlite3.Connection, kind: str, send_id: int, subscriber_id: int, url: str = "") -> None:

@@ -76,12 +76,85 @@ def test_bad_input_is_one_line_and_writes_nothing(cli, settings, tmp_path):
     assert table_counts(settings.newsletter_database) == {"subscribers": 0, "lists": 0, "memberships": 0}
 
 
-def test_import_reports_progress(settings, tmp_path):
+def test_import_reports_progress(settings, tmp_path, monkeypatch):
+    import newsletter.subscribers as subscribers
     from newsletter.subscribers import import_csv
 
+    monkeypatch.setattr(subscribers, "IMPORT_BATCH", 1000)
     path = tmp_path / "people.csv"
     path.write_text("email\n" + "".join(f"p{i}@example.org\n" for i in range(2500)), encoding="utf-8")
     calls: list[tuple[int, int | None]] = []
     result = import_csv(path, "news", settings, progress=lambda done, total: calls.append((done, total)))
     assert result.added == 2500
-    assert calls == [(0, 2500), (1000, 2500), (2000, 2500), (2500, 2500)]
+    assert calls == [(1000, None), (2000, None), (2500, None), (2500, 2500)]  # the total is known at the end
+
+
+def write_list(path, rows: int, *, bad_every: int = 0, tail: str = "") -> None:
+    """A CSV of ``rows`` people (person<i>@example.org on line i + 2), an invalid address every ``bad_every`` rows."""
+    lines = ["email,name,team"]
+    for i in range(rows):
+        email = f"person{i}.example.org" if bad_every and i % bad_every == 0 else f"person{i}@example.org"
+        lines.append(f"{email},Person {i},team{i % 3}")
+    path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
+
+
+def test_streaming_import_reports_bad_rows_by_line_across_batches(cli, settings, tmp_path, monkeypatch):
+    import newsletter.subscribers as subscribers
+
+    monkeypatch.setattr(subscribers, "IMPORT_BATCH", 7)  # many batches, so rows cross batch boundaries
+    csv_path = tmp_path / "people.csv"
+    write_list(csv_path, 60, bad_every=10, tail="PERSON1@EXAMPLE.ORG,Person One Again,\n")
+    run = cli(settings, "subscribers", "import", csv_path, "--list", "news")
+    assert run.exit_code == 0, run.output
+    assert "54 added, 0 updated, 6 invalid, 0 suppressed, 1 duplicate rows merged" in run.stdout
+    skipped = [line.split(": skipped:")[0] for line in run.stderr.splitlines()]
+    assert skipped == [f"{csv_path}:{i + 2}" for i in range(0, 60, 10)]
+    assert table_counts(settings.newsletter_database) == {"subscribers": 54, "lists": 1, "memberships": 54}
+    rows = {r["email"]: r for r in map(json.loads, cli(settings, "subscribers", "list", "--jsonl").stdout.splitlines())}
+    assert rows["person1@example.org"]["name"] == "Person One Again"  # a repeat in a later batch merges too
+    assert rows["person1@example.org"]["attributes"] == {"team": "team1"}
+
+    # Again, with one person suppressed meanwhile: updates, not additions, and the suppression stays.
+    assert cli(settings, "subscribers", "unsubscribe", "person3@example.org").exit_code == 0
+    run = cli(settings, "subscribers", "import", csv_path, "--list", "other")
+    assert "0 added, 53 updated, 6 invalid, 1 suppressed, 1 duplicate rows merged" in run.stdout
+    assert table_counts(settings.newsletter_database) == {"subscribers": 54, "lists": 2, "memberships": 108}
+
+
+def test_a_file_that_breaks_halfway_writes_nothing_and_names_its_line(cli, settings, tmp_path, monkeypatch):
+    import newsletter.subscribers as subscribers
+
+    monkeypatch.setattr(subscribers, "IMPORT_BATCH", 5)
+    good = tmp_path / "good.csv"
+    write_list(good, 3)
+    assert cli(settings, "subscribers", "import", good, "--list", "news").exit_code == 0
+    before = table_counts(settings.newsletter_database)
+
+    not_utf8 = tmp_path / "latin1.csv"
+    write_list(not_utf8, 200_000 // 50)  # well past the first batches and the reader's first block
+    with not_utf8.open("ab") as out:
+        out.write("zoë@example.org,Zoë,x\n".encode("latin-1"))
+    broken_quote = tmp_path / "quote.csv"
+    write_list(broken_quote, 40, tail='x@example.org,"Unclosed,team\n')
+    stray_quote = tmp_path / "stray.csv"
+    write_list(stray_quote, 40, tail='x@example.org,"Ann" Lee,team\n' + "more@example.org,More,team\n" * 20)
+    cases = [(not_utf8, 4002, "not UTF-8"), (broken_quote, 42, "not valid CSV"), (stray_quote, 42, "not valid CSV")]
+    for path, line, message in cases:
+        run = cli(settings, "subscribers", "import", path, "--list", "news")
+        assert run.exit_code == 2, run.output
+        assert run.stderr.strip().splitlines() == [run.stderr.strip()], run.stderr  # one line
+        assert run.stderr.startswith(f"Error: {path}:{line}: {message}"), run.stderr
+        assert table_counts(settings.newsletter_database) == before
+
+
+def test_only_the_first_invalid_rows_are_listed_but_all_are_counted(cli, settings, tmp_path, monkeypatch):
+    import newsletter.subscribers as subscribers
+
+    monkeypatch.setattr(subscribers, "INVALID_KEPT", 2)
+    csv_path = tmp_path / "people.csv"
+    write_list(csv_path, 30, bad_every=5)
+    run = cli(settings, "subscribers", "import", csv_path, "--list", "news")
+    assert "24 added, 0 updated, 6 invalid" in run.stdout
+    lines = run.stderr.splitlines()
+    assert [line.split(": skipped: ")[0] for line in lines[:2]] == [f"{csv_path}:2", f"{csv_path}:7"]
+    assert lines[2:] == [f"{csv_path}: 4 more invalid rows not shown"]

@@ -109,6 +109,62 @@ def test_events_import_reports_progress_per_batch(tmp_path, seed_send, settings,
     monkeypatch.setattr(events, "IMPORT_BATCH", 2)
     calls: list[tuple[int, int | None]] = []
     result = events.import_events_file(path, settings, progress=lambda done, total: calls.append((done, total)))
-    assert calls == [(2, 6), (4, 6), (6, 6)]
+    assert calls == [(2, None), (4, None), (6, 6)]  # after every full batch; the total is known at the end
     assert (result.received, result.stored, result.ignored, result.status_changes) == (6, 5, 1, 1)
     assert status_of(ann) == "bounced"
+
+
+def event_lines(events: list) -> str:
+    """A saved event array with one element per line (element i on line i + 2)."""
+    return "[\n" + ",\n".join(json.dumps(e) for e in events) + "\n]\n"
+
+
+def test_events_import_streams_in_batches_and_reports_unusable_lines(tmp_path, seed_send, cli_env, db, monkeypatch):
+    import newsletter.tracking.events as events
+    import newsletter.tracking.jsonstream as jsonstream
+
+    monkeypatch.setattr(events, "IMPORT_BATCH", 3)
+    monkeypatch.setattr(jsonstream, "BLOCK_CHARS", 100)  # elements cut across blocks
+    ids = seed_send()
+    send, ann = ids["send_id"], ids["subscribers"][0]
+    items: list = [sg("open", send, ann, n) for n in range(20)]
+    items[4], items[11] = "not an event", {"no": "event field"}
+    items.append(sg("open", send, ann, 0))  # a repeat, in another batch
+    path = tmp_path / "events.json"
+    path.write_text(event_lines(items), encoding="utf-8")
+    result = CliRunner().invoke(app, ["events", "import", str(path)], env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert "21 events read: 18 stored, 1 already known, 2 unusable" in result.stdout
+    assert [line.split(": skipped:")[0] for line in result.stderr.splitlines()] == [f"{path}:6", f"{path}:13"]
+    assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 18
+
+
+def test_events_file_broken_halfway_stores_nothing_and_names_its_line(tmp_path, seed_send, cli_env, db, monkeypatch):
+    import newsletter.tracking.events as events
+
+    monkeypatch.setattr(events, "IMPORT_BATCH", 3)
+    ids = seed_send()
+    send, ann = ids["send_id"], ids["subscribers"][0]
+    good = event_lines([sg("bounce", send, ann, n) for n in range(30)])
+    cases = {
+        "syntax.json": (good.replace('"event": "bounce", "sg_event_id": "evt-bounce-17"',
+                                     '"event": "bounce" "sg_event_id": "evt-bounce-17"'), 19, "not valid JSON"),
+        "unclosed.json": (good.rstrip().removesuffix("]"), 32, "not valid JSON (the array is not closed)"),
+        "trailing.json": (good + "{}\n", 33, "not valid JSON (text after the array)"),
+        "latin1.json": (good.replace("evt-bounce-25", "évt-bounce-25"), 27, "not UTF-8"),
+    }
+    for name, (text, line, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(text.encode("latin-1" if name == "latin1.json" else "utf-8"))
+        result = CliRunner().invoke(app, ["events", "import", str(path)], env=cli_env)
+        assert result.exit_code == 2, (name, result.output)
+        assert result.output.strip() == result.output.strip().splitlines()[0], result.output
+        assert result.output.startswith(f"Error: {path}:{line}: {message}"), result.output
+        assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0, name
+    assert db.execute("SELECT status FROM subscribers WHERE id = ?", (ann,)).fetchone()[0] == "active"
+
+
+def test_ids_are_plain_positive_integers_or_nothing():
+    for value, expected in [("12", 12), (" 7 ", 7), (3, 3), ("²", None), ("١٢", None), (True, None), (0, None),
+                            ("-4", None), (2.0, None), ("9" * 19, None)]:
+        assert normalise_sendgrid({"event": "open", "send_id": value}).send_id == expected, value

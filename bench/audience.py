@@ -70,7 +70,7 @@ def main() -> None:
 
     from newsletter.audience import confirmation, consent, segments, signup
     from newsletter.store import segments as segment_store
-    from newsletter.subscribers import list_subscribers
+    from newsletter.audience.members import list_subscribers
 
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.db"

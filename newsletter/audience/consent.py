@@ -91,7 +91,7 @@ def record_joins(conn: sqlite3.Connection, list_id: int, method: str, source: st
 
 def _find(conn: sqlite3.Connection, email: str, settings: Settings):
     from newsletter.store import subscribers as people
-    from newsletter.subscribers import normalize_email
+    from newsletter.audience.members import normalize_email
 
     address = normalize_email(email)
     found = people.find_subscriber(conn, address)
@@ -158,7 +158,7 @@ def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
     """
     from newsletter.store import privacy, transaction
     from newsletter.store import subscribers as people
-    from newsletter.subscribers import normalize_email
+    from newsletter.audience.members import normalize_email
 
     address = normalize_email(email)
     digest = address_hash(settings, address)  # needs the key: check before anything changes

@@ -51,7 +51,7 @@ def save(conn: sqlite3.Connection, subscriber_id: int, name: str, keep: Iterable
     """Apply the page's form: leave the public lists not in ``keep``, set the name; return the new view."""
     from newsletter.store import consent as store
     from newsletter.store import transaction
-    from newsletter.subscribers import clean_name
+    from newsletter.audience.members import clean_name
 
     name = clean_name(name)
     if len(name) > MAX_NAME:

@@ -66,7 +66,7 @@ def parse_form(fields: Mapping[str, Any]) -> SignupForm:
 
     A filled honeypot makes ``is_bot`` true and skips every other check.
     """
-    from newsletter.subscribers import clean_name, normalize_email
+    from newsletter.audience.members import clean_name, normalize_email
 
     if _text(fields, HONEYPOT).strip():
         return SignupForm("", "", "", True)

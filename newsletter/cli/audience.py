@@ -28,7 +28,7 @@ def lists(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
     """Show every list: members, active and pending counts, signup on/off, title."""
     if ctx.invoked_subcommand is not None:
         return
-    from newsletter.subscribers import list_lists
+    from newsletter.audience.members import list_lists
 
     rows = list_lists(settings())
     if as_json:

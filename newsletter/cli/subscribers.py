@@ -28,7 +28,7 @@ def import_(
     list_name: str = typer.Option(..., "--list", help="List to put the subscribers on (created if new)."),
 ) -> None:
     """Import subscribers from a CSV file (invalid rows are reported and skipped)."""
-    from newsletter.subscribers import import_csv
+    from newsletter.audience.members import import_csv
 
     with ProgressReporter("Importing", "subscribers") as progress:
         result = import_csv(file, list_name, settings(), progress=progress)
@@ -50,7 +50,7 @@ def add(
     name: str = typer.Option("", "--name", help="The subscriber's name."),
 ) -> None:
     """Add one subscriber (or update their name) and put them on a list."""
-    from newsletter.subscribers import add_subscriber
+    from newsletter.audience.members import add_subscriber
 
     result = add_subscriber(email, list_name, settings(), name=name)
     note = "" if result.status == "active" else f" (status stays {result.status})"
@@ -60,7 +60,7 @@ def add(
 @subscribers_app.command("unsubscribe")
 def unsubscribe(email: str = typer.Argument(..., help="The address.", show_default=False)) -> None:
     """Mark a subscriber unsubscribed: they are never sent to again."""
-    from newsletter.subscribers import unsubscribe as unsubscribe_address
+    from newsletter.audience.members import unsubscribe as unsubscribe_address
 
     previous = unsubscribe_address(email, settings())
     if previous == "active":
@@ -77,7 +77,7 @@ def list_(
     as_jsonl: bool = typer.Option(False, "--jsonl", help=JSONL_HELP),
 ) -> None:
     """List subscribers (email, status, name)."""
-    from newsletter.subscribers import list_subscribers
+    from newsletter.audience.members import list_subscribers
 
     rows = list_subscribers(settings(), list_name=list_name, status=status)
     if as_json or as_jsonl:

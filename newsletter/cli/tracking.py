@@ -83,7 +83,7 @@ def import_events(
     file: Path = typer.Argument(..., metavar="FILE.json", help="A saved SendGrid event array."),
 ) -> None:
     """Load a saved SendGrid event array (same de-duplication as the webhook)."""
-    from newsletter.tracking.events import import_events_file
+    from newsletter.tracking.provider_events import import_events_file
 
     with ProgressReporter("Importing", "events") as progress:
         result = import_events_file(file, load(), progress=progress)

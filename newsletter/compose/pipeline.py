@@ -17,7 +17,7 @@ from newsletter.compose import adapters
 from newsletter.compose.checks import check_issue, check_links
 from newsletter.compose.clientsupport import check_client_support, read_acknowledged
 from newsletter.compose.layout import HTML_TEMPLATE, TEXT_TEMPLATE, find_layout, layout_digest, markup, render_layout
-from newsletter.compose.lines import wrap_long_lines
+from newsletter.compose.line_length import wrap_long_lines
 from newsletter.compose.links import LinkRewriter
 from newsletter.compose.markdown import build_body
 from newsletter.compose.minify import minify_html

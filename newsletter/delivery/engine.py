@@ -362,7 +362,7 @@ def send_review_copies(
     Goes through the configured backend; nothing is recorded as a send.
     """
     from newsletter.personalize import SAMPLE_VALUES
-    from newsletter.subscribers import normalize_email
+    from newsletter.audience.members import normalize_email
 
     addresses = [normalize_email(a) for a in (list(to) or settings.reviewers)]
     if not addresses:

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from newsletter.delivery.addresses import wire_address
+from newsletter.delivery.wire_addresses import wire_address
 from newsletter.delivery.base import Recipient
 from newsletter.errors import ConfigError, HeaderError
 from newsletter.personalize import personalize

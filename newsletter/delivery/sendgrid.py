@@ -43,7 +43,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any, Callable, Sequence
 
-from newsletter.delivery.addresses import wire_address
+from newsletter.delivery.wire_addresses import wire_address
 from newsletter.delivery.base import (
     ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Journal, NoJournal, Outcome, Recipient,
 )
@@ -123,13 +123,11 @@ class SendGridBackend(Backend):
         *,
         send_id: int,
         attachments: Sequence[Path] = (),
-        sleep: Callable[[float], None] | None = None,
     ) -> None:
         """``result`` is the composed issue, ``headers`` its ``SharedHeaders``."""
         check_settings(settings)
         self.settings = settings
         self.send_id = send_id
-        self.sleep = sleep or _sleep
         self.url = settings.sendgrid_api_url.rstrip("/")
         self._base = self._base_body(result, headers, attachments)
         self._html = result.html
@@ -299,7 +297,7 @@ class SendGridBackend(Backend):
             if answer.status not in (0, 429):
                 return answer
             if attempt + 1 < MAX_ATTEMPTS:
-                self.sleep(self._wait_for(answer, attempt))
+                _sleep(self._wait_for(answer, attempt))
         return answer
 
     def read_result(self, ids: Sequence[int], answer: Answer) -> BatchResult:

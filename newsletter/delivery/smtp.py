@@ -24,7 +24,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from newsletter.delivery.addresses import wire_address
+from newsletter.delivery.wire_addresses import wire_address
 from newsletter.delivery.base import (
     ACCEPTED, FAILED, IN_DOUBT, RETRY, BatchResult, Build, Journal, MessageBackend, Outcome, Recipient,
 )

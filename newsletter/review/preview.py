@@ -116,7 +116,7 @@ def create_preview_app(issue_path: str | Path, settings: Settings, *, watch: boo
     from starlette.routing import Route
 
     from newsletter.review.page import PAGE
-    from newsletter.review.variants import SCHEMES, force_color_scheme, sample_html, sample_text
+    from newsletter.review.reviewer_view import SCHEMES, force_color_scheme, sample_html, sample_text
 
     path = Path(issue_path)
     if not path.parent.is_dir():

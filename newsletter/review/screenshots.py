@@ -130,7 +130,7 @@ def capture(result, out_dir: Path, *, executable: str | None = None) -> list[Pat
 
         with ThreadPoolExecutor(max_workers=1) as pool:
             return pool.submit(capture, result, out_dir, executable=executable).result()
-    from newsletter.review.variants import sample_html
+    from newsletter.review.reviewer_view import sample_html
 
     out = Path(out_dir)
     html = sample_html(result.html)

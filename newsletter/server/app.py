@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from newsletter import tokens
 from newsletter.errors import InputError, StoreError
-from newsletter.server import preferences, signup, tracking, unsubscribe, webhook
+from newsletter.server import opens_clicks, preferences, signup, unsubscribe, webhook
 from newsletter.server.common import INVALID_LINK, ThreadConnections, plain, with_db
 from newsletter.store import connect
 
@@ -102,8 +102,8 @@ def create_app(settings) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/u/{token}", unsubscribe.unsubscribe_page, methods=["GET"]),
             Route("/u/{token}", unsubscribe.unsubscribe_now, methods=["POST"]),
-            Route("/o/{token}.gif", tracking.open_pixel, methods=["GET"]),
-            Route("/c/{token}", tracking.click_redirect, methods=["GET"]),
+            Route("/o/{token}.gif", opens_clicks.open_pixel, methods=["GET"]),
+            Route("/c/{token}", opens_clicks.click_redirect, methods=["GET"]),
             Route("/webhooks/sendgrid", webhook.sendgrid_events, methods=["POST"]),
             Route("/subscribe/{list}", signup.subscribe_page, methods=["GET"]),
             Route("/subscribe/{list}", signup.subscribe, methods=["POST"]),

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse
 from newsletter import tokens
 from newsletter.server.common import html_page, with_db
 from newsletter.store import events as event_store
-from newsletter.tracking import events
+from newsletter.tracking import provider_events as events
 
 
 async def unsubscribe_page(request: Request) -> HTMLResponse:

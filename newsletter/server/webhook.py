@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from newsletter.server.common import SAFE_HEADERS, plain, with_db
-from newsletter.tracking import events
+from newsletter.tracking import provider_events as events
 
 log = logging.getLogger("newsletter.server")
 

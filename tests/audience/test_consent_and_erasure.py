@@ -13,7 +13,7 @@ from seeding import seed  # tests/tracking
 from newsletter.audience import signup
 from newsletter.audience.consent import text_sha256
 from newsletter.store import connect
-from newsletter.tracking import events
+from newsletter.tracking import provider_events as events
 from newsletter.tracking.stats import collect_stats
 
 ADDRESS = "Zeb.Erasable@Example.org"

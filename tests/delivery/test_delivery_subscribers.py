@@ -77,8 +77,8 @@ def test_bad_input_is_one_line_and_writes_nothing(cli, settings, tmp_path):
 
 
 def test_import_reports_progress(settings, tmp_path, monkeypatch):
-    import newsletter.subscribers as subscribers
-    from newsletter.subscribers import import_csv
+    import newsletter.audience.members as subscribers
+    from newsletter.audience.members import import_csv
 
     monkeypatch.setattr(subscribers, "IMPORT_BATCH", 1000)
     path = tmp_path / "people.csv"
@@ -99,7 +99,7 @@ def write_list(path, rows: int, *, bad_every: int = 0, tail: str = "") -> None:
 
 
 def test_streaming_import_reports_bad_rows_by_line_across_batches(cli, settings, tmp_path, monkeypatch):
-    import newsletter.subscribers as subscribers
+    import newsletter.audience.members as subscribers
 
     monkeypatch.setattr(subscribers, "IMPORT_BATCH", 7)  # many batches, so rows cross batch boundaries
     csv_path = tmp_path / "people.csv"
@@ -122,7 +122,7 @@ def test_streaming_import_reports_bad_rows_by_line_across_batches(cli, settings,
 
 
 def test_a_file_that_breaks_halfway_writes_nothing_and_names_its_line(cli, settings, tmp_path, monkeypatch):
-    import newsletter.subscribers as subscribers
+    import newsletter.audience.members as subscribers
 
     monkeypatch.setattr(subscribers, "IMPORT_BATCH", 5)
     good = tmp_path / "good.csv"
@@ -148,7 +148,7 @@ def test_a_file_that_breaks_halfway_writes_nothing_and_names_its_line(cli, setti
 
 
 def test_only_the_first_invalid_rows_are_listed_but_all_are_counted(cli, settings, tmp_path, monkeypatch):
-    import newsletter.subscribers as subscribers
+    import newsletter.audience.members as subscribers
 
     monkeypatch.setattr(subscribers, "INVALID_KEPT", 2)
     csv_path = tmp_path / "people.csv"

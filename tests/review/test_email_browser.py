@@ -8,7 +8,7 @@ import pytest
 
 from newsletter.compose import compose_issue
 from newsletter.review.screenshots import PAGE_URL
-from newsletter.review.variants import sample_html
+from newsletter.review.reviewer_view import sample_html
 
 from review_helpers import CTA_URL, HERO_URL, contrast, luminance, png_bytes
 

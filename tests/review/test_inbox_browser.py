@@ -12,7 +12,7 @@ import pytest
 
 from newsletter.compose import compose_issue
 from newsletter.review.screenshots import PAGE_URL
-from newsletter.review.variants import sample_html
+from newsletter.review.reviewer_view import sample_html
 from review_helpers import contrast, png_bytes
 from sample_issues import SAMPLE_NAMES, sample, write_long_issue
 

@@ -61,12 +61,12 @@ def test_healthz_and_unknown_routes(client):
 
 
 def test_a_server_bug_is_a_bare_500_and_logged_without_traceback_to_the_client(client, monkeypatch, caplog, seed_send):
-    from newsletter.tracking import events
+    from newsletter.tracking import provider_events
 
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail that must not leak")
 
-    monkeypatch.setattr(events, "record_tracking", broken)
+    monkeypatch.setattr(provider_events, "record_tracking", broken)
     ids = seed_send()
     answer = client.get(_tail(tokens.open_url("http://x", SECRET, ids["send_id"], 1), "/o/"))
     assert answer.status_code == 500 and answer.text == "internal error\n"

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from newsletter.cli import app
-from newsletter.tracking.events import ingest_sendgrid
+from newsletter.tracking.provider_events import ingest_sendgrid
 from newsletter.tracking.stats import collect_stats
 
 

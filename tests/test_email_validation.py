@@ -7,7 +7,7 @@ import random
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from newsletter.addresses import fast_normalize, normalize_email
+from newsletter.email_validation import fast_normalize, normalize_email
 from newsletter.errors import InputError
 
 TRICKY = [

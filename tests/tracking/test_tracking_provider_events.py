@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from newsletter.cli import app
-from newsletter.tracking.events import ingest_sendgrid, normalise_sendgrid
+from newsletter.tracking.provider_events import ingest_sendgrid, normalise_sendgrid
 
 
 def sg(kind: str, send_id, subscriber_id, n: int, **extra) -> dict:
@@ -99,7 +99,7 @@ def test_events_import_bad_files_are_one_line_exit_2(tmp_path, cli_env, settings
 
 
 def test_events_import_reports_progress_per_batch(tmp_path, seed_send, settings, status_of, monkeypatch):
-    from newsletter.tracking import events
+    from newsletter.tracking import provider_events as events
 
     ids = seed_send()
     send, ann = ids["send_id"], ids["subscribers"][0]
@@ -120,7 +120,7 @@ def event_lines(events: list) -> str:
 
 
 def test_events_import_streams_in_batches_and_reports_unusable_lines(tmp_path, seed_send, cli_env, db, monkeypatch):
-    import newsletter.tracking.events as events
+    import newsletter.tracking.provider_events as events
     import newsletter.tracking.jsonstream as jsonstream
 
     monkeypatch.setattr(events, "IMPORT_BATCH", 3)
@@ -140,7 +140,7 @@ def test_events_import_streams_in_batches_and_reports_unusable_lines(tmp_path, s
 
 
 def test_events_file_broken_halfway_stores_nothing_and_names_its_line(tmp_path, seed_send, cli_env, db, monkeypatch):
-    import newsletter.tracking.events as events
+    import newsletter.tracking.provider_events as events
 
     monkeypatch.setattr(events, "IMPORT_BATCH", 3)
     ids = seed_send()

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from newsletter import tokens
 from newsletter.server.common import INVALID_LINK, SAFE_HEADERS, plain, with_db
 from newsletter.store import events as event_store
-from newsletter.tracking import events
+from newsletter.tracking import provider_events as events
 
 #: The smallest transparent 1x1 GIF.
 PIXEL_GIF = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.review.variants import force_color_scheme, sample_html, sample_text
+from newsletter.review.reviewer_view import force_color_scheme, sample_html, sample_text
 
 EMAIL = """<html><head><style>
 body { background: #fff; }

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from newsletter.addresses import CONTROL as _CONTROL
-from newsletter.addresses import normalize_email
+from newsletter.email_validation import CONTROL as _CONTROL
+from newsletter.email_validation import normalize_email
 from newsletter.errors import InputError
 from newsletter.settings import Settings
 from newsletter.textfiles import line_of_bad_utf8

@@ -172,11 +172,14 @@ def send_issue(
             return report
         created = existing is None
         if created:
-            plan.send_id, _size = ledger.create_send(
+            plan.send_id, _size, created = ledger.create_send(
                 conn, slug=slug, list_id=list_id, html_sha256=result.html_sha256, backend=backend_name,
                 subject=result.issue.subject, links=result.web_links, audience=audience.key,
                 where=audience.where, params=audience.params,
             )
+        elif options.worker and (plan.changed or existing["backend"] != backend_name):
+            raise InputError("a worker joins a send only with the same issue and backend as the send started with",
+                             subject=str(path))
         elif plan.changed or existing["backend"] != backend_name:
             ledger.update_send_version(conn, plan.send_id, html_sha256=result.html_sha256,
                                        subject=result.issue.subject, links=result.web_links, backend=backend_name)
@@ -209,7 +212,7 @@ def _audience(conn: Any, options: SendOptions, list_id: int) -> Audience:
             raise InputError(f"the segment belongs to another list, not {options.list_name!r}", subject=options.segment)
         conditions = list(saved) + conditions
     unique = sorted({str(c): c for c in conditions}.items())
-    where, params = where_sql([c for _, c in unique])
+    where, params = where_sql([c for _, c in unique], dialect=conn.dialect)
     return Audience(" ".join(key for key, _ in unique), where, tuple(params))
 
 
@@ -244,7 +247,7 @@ def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: boo
     from newsletter.store import sends as ledger
 
     lease = Lease(conn, settings.newsletter_database, send_id, seconds=settings.newsletter_lease_seconds,
-                  timeout=settings.newsletter_database_timeout)
+                  timeout=settings.newsletter_database_timeout, worker=options.worker)
     try:
         lease.acquire()
     except NewsletterError:

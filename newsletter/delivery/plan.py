@@ -25,6 +25,7 @@ class SendOptions:
     include_new: bool = False
     where: tuple[str, ...] = ()  # KEY=VALUE / KEY!=VALUE conditions on subscriber attributes
     segment: str | None = None  # a saved segment of the list
+    worker: bool = False  # share the send with other worker runs (several processes or hosts)
     retry_delays: Sequence[float] = RETRY_DELAYS
 
 

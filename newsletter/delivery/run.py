@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Outcome, Recipient
 from newsletter.delivery.lease import Lease
 from newsletter.errors import DeliveryError, NewsletterError
+from newsletter.store import display_name
 from newsletter.store import sends as ledger
 
 Progress = Callable[[int, int, dict[str, int]], None]
@@ -109,15 +110,21 @@ class SendRun:
     def execute(self, sources: Sequence[str]) -> RunCounts:
         """Send every row in ``sources`` (e.g. in_doubt, failed, queued) in turn, then retry temporary refusals."""
         for source in sources:
-            after = 0
+            after, passes = 0, 2 if self.lease.worker else 1
             while not self._stopping():
                 self.batch_no += 1
                 rows, seen = ledger.claim(
                     self.conn, self.send_id, self.list_id, self.lease.run_id, source=source, after_id=after,
                     limit=self.size, batch=self.batch_no, handed_over=not self.backend.per_message,
                 )
-                if seen == after:  # nothing left in this state
-                    break
+                if seen == after:  # nothing left in this state above ``after``
+                    passes -= 1
+                    if not passes or not after:
+                        break
+                    # A worker skips the rows other workers are claiming; one more pass from the
+                    # start takes any they gave back (or that a dead worker's claims returned).
+                    after = 0
+                    continue
                 after = seen
                 if rows:
                     self._send(rows)
@@ -141,7 +148,7 @@ class SendRun:
         if self.lease.lost.is_set():
             raise DeliveryError(
                 f"this run lost its hold on send {self.send_id} (its lease expired and another run took it over); "
-                "what it had in flight is in doubt", subject=self.lease.database,
+                "what it had in flight is in doubt", subject=display_name(self.lease.database),
             )
         return self.stop.is_set()
 

@@ -73,12 +73,12 @@ def _existing_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
 
 
 _INSERT = (
-    "INSERT OR IGNORE INTO events"
+    "INSERT INTO events"
     " (source, event_key, type, send_id, subscriber_id, email, url, occurred_at, raw, attempt)"
     " VALUES (?, ?, ?,"
     " (SELECT id FROM sends WHERE id = ?),"
     " COALESCE((SELECT id FROM subscribers WHERE id = ?), (SELECT id FROM subscribers WHERE email_key = ?)),"
-    " ?, ?, ?, ?, ?)"
+    " ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
 _STATUS_UPDATE = (
@@ -95,6 +95,10 @@ def store_events(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> StoreOut
     Duplicates (already stored, or repeated within the batch) are skipped
     before the insert, so status changes are applied only for events seen for
     the first time: a retried old bounce cannot undo a later re-subscription.
+    The unique ``event_key`` settles the race of two processes storing the
+    same event at once (``serve --workers``): one row, and ``stored`` counts
+    only the rows actually written. Subscribers are updated in id order (in
+    arrival order for each one), so two such processes lock them alike.
     """
     rows = list(rows)
     with transaction(conn):
@@ -106,28 +110,27 @@ def store_events(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> StoreOut
                     continue
                 known.add(row.event_key)
             fresh.append(row)
-        conn.executemany(
+        stored = conn.executemany(
             _INSERT,
             [
                 (r.source, r.event_key, r.type, r.send_id, r.subscriber_id, r.email.strip().lower(),
                  r.email, r.url, r.occurred_at, r.raw, r.attempt)
                 for r in fresh
             ],
-        )
-        changes = [r for r in fresh if r.new_status]
-        before = conn.total_changes
+        ).rowcount if fresh else 0
+        changes = sorted((r for r in fresh if r.new_status), key=lambda r: (r.subscriber_id or 0, r.email))
+        status_changes = 0
         if changes:
             now = utc_now()
-            conn.executemany(
+            status_changes = conn.executemany(
                 _STATUS_UPDATE,
                 [
                     (r.new_status, r.status_reason, now, r.subscriber_id, r.email.strip().lower(),
                      STATUS_RANK[r.new_status])
                     for r in changes
                 ],
-            )
-        status_changes = conn.total_changes - before
-    return StoreOutcome(stored=len(fresh), duplicates=len(rows) - len(fresh), status_changes=status_changes)
+            ).rowcount
+    return StoreOutcome(stored=stored, duplicates=len(rows) - stored, status_changes=status_changes)
 
 
 # --- lookups used by the tracking server ------------------------------------
@@ -212,10 +215,9 @@ def event_counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
         marks = ",".join("?" * len(types))
         parts.append(f"COUNT(DISTINCT CASE WHEN type IN ({marks}) THEN {_WHO} END) AS {name}")
         params.extend(types)
-    parts.append(
-        f"COUNT(DISTINCT CASE WHEN type = 'open' AND json_extract(raw, '$.sg_machine_open') IN (1, 'true')"
-        f" THEN {_WHO} END) AS machine_opens"
-    )
+    machine, machine_params = conn.dialect.json_text("raw", "sg_machine_open")  # type: ignore[attr-defined]
+    parts.append(f"COUNT(DISTINCT CASE WHEN type = 'open' AND {machine} IN ('1', 'true') THEN {_WHO} END) AS machine_opens")
+    params.extend(machine_params)
     row = conn.execute(f"SELECT {', '.join(parts)} FROM events WHERE send_id = ?", (*params, send_id)).fetchone()
     return {key: int(row[key]) for key in row.keys()}
 

@@ -31,6 +31,12 @@ def issue(write_issue) -> Path:
 
 
 @pytest.fixture
+def settings(settings, database):
+    """The shared test settings on a fresh database of each kind (SQLite, then PostgreSQL)."""
+    return settings.with_overrides(newsletter_database=database)
+
+
+@pytest.fixture
 def sendgrid_server():
     """A running SendGrid stand-in (see delivery_fakes)."""
     server = SendGridStandIn().start()

@@ -249,3 +249,19 @@ def send(issue, config, list_name: str = "news", **options):
     from newsletter.delivery.plan import SendOptions
 
     return send_issue(issue, SendOptions(list_name, **options), config)
+
+
+def rows(database: str, sql: str, *params) -> list[tuple]:
+    """The rows of one query on ``database`` (SQLite file or PostgreSQL URL), as tuples."""
+    from newsletter.store import connect
+
+    conn = connect(database, migrate_schema=False)
+    try:
+        return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+    finally:
+        conn.close()
+
+
+def table_counts(database: str, *tables: str) -> tuple[int, ...]:
+    """How many rows each of ``tables`` holds."""
+    return tuple(rows(database, f"SELECT COUNT(*) FROM {t}")[0][0] for t in tables)

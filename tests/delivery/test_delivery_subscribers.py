@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+
+import delivery_fakes
 
 CSV = """email,first_name,last_name,company
 ada@example.org,Ada,Lovelace,Engines
@@ -15,12 +16,9 @@ gone@example.org,Gone,Person,
 """
 
 
-def table_counts(path) -> dict[str, int]:
-    conn = sqlite3.connect(path)
-    try:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("subscribers", "lists", "memberships")}
-    finally:
-        conn.close()
+def table_counts(database) -> dict[str, int]:
+    tables = ("subscribers", "lists", "memberships")
+    return dict(zip(tables, delivery_fakes.table_counts(database, *tables)))
 
 
 def test_import_counts_invalid_lines_duplicates_and_suppressed(cli, settings, tmp_path):

@@ -21,7 +21,7 @@ def send(conn):
             sid, _, _ = store.upsert_subscriber(conn, f"s{i}@example.org", f"S {i}", {})
             store.add_membership(conn, list_id, sid)
         store.set_status(conn, 3, "unsubscribed")
-    send_id, size = ledger.create_send(conn, slug="x", html_sha256="abc", list_id=list_id, backend="outbox",
+    send_id, size, _ = ledger.create_send(conn, slug="x", html_sha256="abc", list_id=list_id, backend="outbox",
                                        subject="S", links=["https://a"])
     assert size == 9  # 3 is unsubscribed: not in the audience
     return send_id, list_id
@@ -107,6 +107,8 @@ def test_an_unsent_send_can_be_removed_without_trace(conn, send):
     run_id, _, _ = start_run(conn, send_id)
     ids = claim(conn, send_id, list_id, run_id, limit=3)
     ledger.release(conn, send_id, run_id, ids)
+    assert ledger.delete_unsent(conn, send_id) is False  # a run still holds it (a worker that joined)
+    runs.end(conn, run_id, send_id, "failed")
     assert ledger.delete_unsent(conn, send_id) is True
     assert ledger.get_send(conn, send_id) is None
 

@@ -83,6 +83,7 @@ def send(
     include_new: bool = typer.Option(False, "--include-new", help="Also send to members who joined the list after the send started."),
     where: Optional[List[str]] = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable; all must hold)."),
     segment: Optional[str] = typer.Option(None, "--segment", help="Only the members of this saved segment of the list (see `newsletter segments`)."),
+    worker: bool = typer.Option(False, "--worker", help="Share the send with other `send --worker` processes, on this host or others (PostgreSQL)."),
 ) -> None:
     """Send an issue to a list, each subscriber exactly once (re-run to resume).
 
@@ -99,7 +100,7 @@ def send(
     options = SendOptions(
         list_name=list_name, dry_run=dry_run, rate=rate, allow_changed=allow_changed,
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
-        include_new=include_new, where=tuple(where or ()), segment=segment,
+        include_new=include_new, where=tuple(where or ()), segment=segment, worker=worker,
     )
 
     def confirm(plan) -> bool:

@@ -20,7 +20,7 @@ operation:
 - introspection (``tables``, ``columns``, ``references``), used by ``db
   status``, ``db copy`` and erasure;
 - erasure: ``scrub``, ``prepare_erasure`` and ``compact``;
-- ``copy_rows`` / ``after_copy``: bulk loading for ``db copy``.
+- ``read_rows``, ``copy_rows``, ``after_copy``: streaming out and bulk loading for ``db copy``.
 
 Why migrations are one translated file and not one file per database: a
 migration is written once, in the SQLite dialect the project always used,
@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 
 class Cursor(Protocol):
@@ -173,6 +173,10 @@ class Dialect:
 
     # --- db copy ------------------------------------------------------------
 
+    def read_rows(self, conn: Database, sql: str) -> Iterator[Sequence[Any]]:
+        """The rows of ``sql``, streamed (inside the caller's transaction), so memory stays flat."""
+        yield from conn.execute(sql)
+
     def copy_rows(self, conn: Database, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         """Insert ``rows`` into ``table`` (inside the caller's transaction); return how many."""
         names = ", ".join(f'"{c}"' for c in columns)
@@ -278,6 +282,13 @@ class PostgresDialect(Dialect):
 
     # --- db copy ------------------------------------------------------------
 
+    def read_rows(self, conn: Database, sql: str) -> Iterator[Sequence[Any]]:
+        # A server-side cursor: the rows come in slices, not all at once.
+        with conn.raw.cursor(name="newsletter_read_rows") as cursor:  # type: ignore[attr-defined]
+            cursor.itersize = 5000
+            cursor.execute(sql)
+            yield from cursor
+
     def copy_rows(self, conn: Database, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         names = ", ".join(f'"{c}"' for c in columns)
         count = 0
@@ -290,6 +301,8 @@ class PostgresDialect(Dialect):
 
     def after_copy(self, conn: Database, tables: Sequence[str]) -> None:
         for table in tables:
+            if "id" not in {name for name, _ in self.columns(conn, table)}:
+                continue
             sequence = conn.execute("SELECT pg_get_serial_sequence(?, 'id')", (f'"{table}"',)).fetchone()
             if sequence is None or sequence[0] is None:
                 continue

@@ -37,7 +37,13 @@ _OPERATIONAL = (
     ("57P", "the database server shut down or restarted"),
     ("08", "lost the connection to the database server"),
     ("28", "the database server refused the login (user name or password)"),
-    ("3D000", "no such database on the server"),
+    ("3D000", "no such database on the server (create it first, e.g. with createdb)"),
+)
+#: Connection failures carry no SQLSTATE: libpq's words, matched.
+_CONNECTING = (
+    ("password authentication failed", "28"),
+    ("no password supplied", "28"),
+    ("does not exist", "3D000"),
 )
 
 
@@ -62,12 +68,15 @@ def redact(url: str) -> str:
 def describe(exc: BaseException, timeout: float) -> str:
     """A one-line, plain description of a psycopg failure (never a password: libpq does not repeat it)."""
     sqlstate = getattr(exc, "sqlstate", None) or ""
+    text = str(exc)
+    if not sqlstate:
+        sqlstate = next((code for needle, code in _CONNECTING if needle in text), "")
     for code, words in _OPERATIONAL:
         if sqlstate.startswith(code):
             return words.format(timeout=timeout)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "connection" in text.lower() or not sqlstate:
-        return f"cannot reach the database server: {text}"
+    text = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if not sqlstate:  # libpq's "connection failed: connection to server at ... failed: <why>"
+        return f"cannot reach the database server: {text.rsplit('failed: ', 1)[-1].strip()}"
     return f"database error: {text}"
 
 

@@ -297,28 +297,35 @@ def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: boo
 def _finish(conn: Any, report: SendReport, send_id: int) -> None:
     from newsletter.store import sends as ledger
 
-    report.totals = Totals.from_counts(ledger.counts(conn, send_id))
+    # Other workers may still be sending it: their rows are in flight, not in doubt.
+    report.totals = Totals.from_counts(ledger.counts(conn, send_id), live=bool(_live_runs(conn, send_id)))
     report.failures = ledger.emails_in(conn, send_id, "failed") if report.totals.failed else []
     report.in_doubt_sample = [e for e, _ in ledger.emails_in(conn, send_id, "in_doubt")] if report.totals.in_doubt else []
 
 
 def list_sends(settings: Settings, send_id: int | None = None) -> list[dict[str, Any]]:
     """Every send (or one) with its status and counts, derived from the ledger, newest first."""
-    from newsletter.delivery.lease import is_gone
-    from newsletter.store import runs as run_store
     from newsletter.store import session
     from newsletter.store import sends as ledger
 
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
-        import time
-
-        now = time.time()
-        live = {r.send_id for r in run_store.open_runs(conn) if r.expires_at > now and not is_gone(r)}
+        live = {r.send_id for r in _live_runs(conn)}
         rows = ledger.list_sends(conn, send_id)
     for row in rows:
         totals = Totals.from_counts(row, live=row["id"] in live)
         row.update({"status": totals.status, "totals": totals})
     return rows
+
+
+def _live_runs(conn: Any, send_id: int | None = None) -> list[Any]:
+    """Open runs (of one send, or of all) whose lease is fresh and whose process lives."""
+    import time
+
+    from newsletter.delivery.lease import is_gone
+    from newsletter.store import runs as run_store
+
+    now = time.time()
+    return [r for r in run_store.open_runs(conn, send_id) if r.expires_at > now and not is_gone(r)]
 
 
 @dataclass

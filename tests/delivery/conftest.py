@@ -96,6 +96,32 @@ def make_list(settings):
 
 
 @pytest.fixture
+def make_many(settings):
+    """``make_many(n, name="news")``: list ``name`` with ``n`` subscribers user<i>@example.org, written in bulk."""
+    from newsletter.store import connect, transaction
+    from newsletter.store import subscribers as store
+
+    def make(n: int, name: str = "news") -> list[str]:
+        emails = [f"user{i}@example.org" for i in range(1, n + 1)]
+        conn = connect(settings.newsletter_database)
+        try:
+            with transaction(conn):
+                list_id = store.ensure_list(conn, name)
+                now = store.utcnow()
+                conn.executemany(
+                    "INSERT INTO subscribers (email, email_key, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    [(e, e, f"User {i}", now, now) for i, e in enumerate(emails, start=1)],
+                )
+                conn.execute("INSERT INTO memberships (list_id, subscriber_id, created_at) SELECT ?, id, ? FROM subscribers",
+                             (list_id, now))
+        finally:
+            conn.close()
+        return emails
+
+    return make
+
+
+@pytest.fixture
 def cli(monkeypatch):
     """``cli(config, *args)`` runs the real CLI in-process with ``config`` as its environment."""
     from typer.testing import CliRunner

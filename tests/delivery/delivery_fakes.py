@@ -15,7 +15,9 @@ can inject faults, one per request, from ``faults``:
 - ``"hang-before"``: like ``"hang"`` but without accepting anything.
 
 ``too_large_over``: answer 413 to requests with more personalizations.
-``delivered`` counts accepted messages per address.
+``delay_s``: wait this long before answering each request (a provider's latency).
+``delivered`` counts accepted messages per address; ``hung_request`` is the
+body of the request a ``"hang"`` fault holds.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class SendGridStandIn:
         self.faults: list[str | None] = []
         self.too_large_over = 0
         self.slow_s = 5.0
+        self.delay_s = 0.0
+        self.hung_request: dict[str, Any] | None = None
         self.requests: list[dict[str, Any]] = []
         self.accepted: list[dict[str, Any]] = []  # one per accepted personalization, with the request body
         self.delivered: Counter[str] = Counter()
@@ -136,10 +140,13 @@ class SendGridStandIn:
         if fault == "timeout":
             time.sleep(self.slow_s)
         if fault == "hang":
+            self.hung_request = body
             self.hung.set()
             self.release.wait(120)
             h.close_connection = True
             return None
+        if self.delay_s:
+            time.sleep(self.delay_s)
         self._answer(h, 202, None, {"X-Message-Id": f"msg-{len(self.requests)}"})
 
     def _accept(self, body: dict[str, Any]) -> None:

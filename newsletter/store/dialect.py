@@ -12,7 +12,7 @@ operation:
   workers skip the rows another worker holds);
 - ``id_in`` / ``id_list``: a column tested against a list of ids bound as one
   parameter (``json_each`` vs ``= ANY(array)``);
-- ``json_text``: one key of a JSON object kept in a TEXT column;
+- ``json_text`` / ``json_text_literal``: one key of a JSON object kept in a TEXT column;
 - migrations: ``migration_sql`` picks a file's dialect sections and
   translates its DDL for PostgreSQL (types, ``WITHOUT ROWID``, the time
   default), ``apply`` runs it, ``migration_lock`` serialises processes
@@ -100,6 +100,10 @@ class Dialect:
         """SQL for the text of ``key`` in the JSON object in ``column`` (NULL when absent), and its parameters."""
         # The key travels as a bound JSON path, quoted so dots and blanks in it are plain characters.
         return f"CAST(json_extract({column}, ?) AS TEXT)", ['$."' + key + '"']
+
+    def json_text_literal(self, column: str, key: str) -> str:
+        """``json_text`` for a fixed key, written out (an index on the expression can then serve it)."""
+        return f"CAST(json_extract({column}, '$.\"{_plain_key(key)}\"') AS TEXT)"
 
     # --- migrations ---------------------------------------------------------
 
@@ -220,6 +224,9 @@ class PostgresDialect(Dialect):
     def json_text(self, column: str, key: str) -> tuple[str, list[Any]]:
         return f"(CAST({column} AS JSONB) ->> ?)", [key]
 
+    def json_text_literal(self, column: str, key: str) -> str:
+        return f"(CAST({column} AS JSONB) ->> '{_plain_key(key)}')"
+
     # --- migrations ---------------------------------------------------------
 
     def migration_sql(self, sql: str) -> str:
@@ -311,6 +318,12 @@ class PostgresDialect(Dialect):
 
 SQLITE = Dialect()
 POSTGRESQL = PostgresDialect()
+
+
+def _plain_key(key: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        raise ValueError(f"not a plain key: {key!r}")
+    return key
 
 
 def _sections(sql: str, name: str) -> str:

@@ -206,28 +206,41 @@ COUNTED_TYPES = {
 _WHO = "COALESCE('s' || subscriber_id, 'e' || lower(email))"
 
 
+def _machine_open(conn: sqlite3.Connection) -> str:
+    """Opens SendGrid flags as machine opens (Apple MPP pre-fetches): migration 0007's partial index
+    ``events_machine_opens`` is on this very condition."""
+    flag = conn.dialect.json_text_literal("raw", "sg_machine_open")  # type: ignore[attr-defined]
+    return f"type = 'open' AND {flag} IN ('1', 'true')"
+
+
 def event_counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
     """Distinct recipients per kind of event (see ``COUNTED_TYPES``) for a send,
-    plus ``machine_opens`` (opens SendGrid flags as Apple MPP pre-fetches)."""
-    parts = []
-    params: list[str] = []
+    plus ``machine_opens`` (opens SendGrid flags as Apple MPP pre-fetches).
+
+    Each kind is read from the index on (send_id, type, subscriber_id, ...)
+    alone; the few events that matched no subscriber are counted by address
+    apart (an id and an address never stand for the same recipient here).
+    """
+    parts: list[str] = []
+    params: list[object] = []
     for name, types in COUNTED_TYPES.items():
-        marks = ",".join("?" * len(types))
-        parts.append(f"COUNT(DISTINCT CASE WHEN type IN ({marks}) THEN {_WHO} END) AS {name}")
-        params.extend(types)
-    machine, machine_params = conn.dialect.json_text("raw", "sg_machine_open")  # type: ignore[attr-defined]
-    parts.append(f"COUNT(DISTINCT CASE WHEN type = 'open' AND {machine} IN ('1', 'true') THEN {_WHO} END) AS machine_opens")
-    params.extend(machine_params)
-    row = conn.execute(f"SELECT {', '.join(parts)} FROM events WHERE send_id = ?", (*params, send_id)).fetchone()
+        where = f"FROM events WHERE send_id = ? AND type IN ({','.join('?' * len(types))})"
+        parts.append(f"(SELECT COUNT(DISTINCT subscriber_id) {where} AND subscriber_id IS NOT NULL)"
+                     f" + (SELECT COUNT(DISTINCT lower(email)) {where} AND subscriber_id IS NULL) AS {name}")
+        params += [send_id, *types, send_id, *types]
+    parts.append(f"(SELECT COUNT(DISTINCT {_WHO}) FROM events WHERE send_id = ? AND {_machine_open(conn)}) AS machine_opens")
+    params.append(send_id)
+    row = conn.execute(f"SELECT {', '.join(parts)}", params).fetchone()
     return {key: int(row[key]) for key in row.keys()}
 
 
 def top_links(conn: sqlite3.Connection, send_id: int, limit: int = 10) -> list[tuple[str, int, int]]:
-    """``(url, clicks, unique clickers)`` of a send's most clicked links."""
-    rows = conn.execute(
-        f"SELECT url, COUNT(*) AS clicks, COUNT(DISTINCT {_WHO}) AS people FROM events"
-        " WHERE send_id = ? AND type = 'click' AND url != ''"
-        " GROUP BY url ORDER BY clicks DESC, url LIMIT ?",
-        (send_id, limit),
-    ).fetchall()
-    return [(r[0], int(r[1]), int(r[2])) for r in rows]
+    """``(url, clicks, unique clickers)`` of a send's most clicked links (read from the index, as above)."""
+    where = "FROM events WHERE send_id = ? AND type = 'click' AND url != ''"
+    links = {r[0]: [int(r[1]), int(r[2])] for r in conn.execute(
+        f"SELECT url, COUNT(*), COUNT(DISTINCT subscriber_id) {where} GROUP BY url", (send_id,))}
+    for url, people in conn.execute(
+            f"SELECT url, COUNT(DISTINCT lower(email)) {where} AND subscriber_id IS NULL GROUP BY url", (send_id,)):
+        links[url][1] += int(people)
+    ranked = sorted(links.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+    return [(url, clicks, people) for url, (clicks, people) in ranked]

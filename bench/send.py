@@ -42,15 +42,18 @@ Read [the post](https://news.example.org/blog/post) and [the docs](https://docs.
 
 """ + "\n\n".join(f"Paragraph {i} with some text about the project and its people." for i in range(40)) + "\n"
 
+# argv[1]: milliseconds added to each answer (a provider's latency; 0 by default).
 SENDGRID_SERVER = r"""
-import json, sys
+import json, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+LATENCY = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.0
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         assert len(body["personalizations"]) <= 1000
+        time.sleep(LATENCY)
         self.send_response(202); self.send_header("Content-Length", "0"); self.end_headers()
 s = ThreadingHTTPServer(("127.0.0.1", 0), H)
 print(s.server_address[1], flush=True)
@@ -148,8 +151,9 @@ def child(args: argparse.Namespace) -> None:
                       "in_doubt": report.in_doubt, "peak_mb": peak_mb}))
 
 
-def start_server(code: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+def start_server(code: str, *args: str) -> tuple[subprocess.Popen, int]:
+    """Run a stand-in server's ``code`` in a child process; returns it and the port it listens on."""
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
     return proc, int(proc.stdout.readline())
 
 

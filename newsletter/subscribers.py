@@ -147,7 +147,7 @@ def import_csv(
             now = store.utcnow()
             erased = consent.erased_check(conn, settings)  # audience: erased addresses stay out
             if conn.dialect.bulk_import:  # PostgreSQL: COPY, in batches
-                _import_in_bulk(conn, list_id, parsed.values(), erased, now, result, progress)
+                _import_in_bulk(conn, list_id, parsed.values(), erased, now, path.name, result, progress)
                 parsed_rows: Any = ()
             else:
                 parsed_rows = parsed.values()
@@ -177,22 +177,26 @@ def import_csv(
 BULK_BATCH = 1000
 
 
-def _import_in_bulk(conn: Any, list_id: int, rows: Any, erased: Callable[[str], bool], now: str,
+def _import_in_bulk(conn: Any, list_id: int, rows: Any, erased: Callable[[str], bool], now: str, source: str,
                     result: ImportResult, progress: Callable[[int, int | None], None] | None) -> None:
-    """Write parsed rows through the database's bulk path, ``BULK_BATCH`` at a time, counting into ``result``."""
+    """Write parsed rows through the database's bulk path, ``BULK_BATCH`` at a time, counting into ``result``
+    (consent records included: ``record_joins`` then finds nothing left to write)."""
     rows = list(rows)
-    for start in range(0, len(rows), BULK_BATCH):
+    for number, start in enumerate(range(0, len(rows), BULK_BATCH), start=1):
         if progress:
             progress(start, len(rows))
+        if number & (number - 1) == 0:  # batches 1, 2, 4, 8, ...: the tables doubled since the last look
+            conn.dialect.refresh_statistics(conn, ("subscribers", "memberships", "consents"))
         batch = []
         for row in rows[start:start + BULK_BATCH]:
             if erased(row[0]):
                 result.suppressed += 1
             else:
                 batch.append(row)
-        added, updated, suppressed = conn.dialect.import_subscribers(conn, list_id, batch, now)
+        added, updated, suppressed = conn.dialect.import_subscribers(conn, list_id, batch, now, source)
         result.added, result.updated, result.suppressed = (result.added + added, result.updated + updated,
                                                            result.suppressed + suppressed)
+    conn.dialect.refresh_statistics(conn, ("subscribers", "memberships", "consents"))
 
 
 def add_subscriber(email: str, list_name: str, settings: Settings, *, name: str = "") -> AddResult:

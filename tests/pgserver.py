@@ -70,7 +70,9 @@ class PostgresServer:
     """One server in a temporary folder; ``url(name)`` for a database on it; ``stop()`` removes everything.
 
     ``fast`` turns off what protects against power loss (fsync and friends):
-    right for tests, wrong for benchmarks that compare with SQLite's durability.
+    right for tests; benchmarks keep fsync and set ``synchronous_commit=off``,
+    the durability of the SQLite store's ``synchronous=NORMAL`` (a crash of the
+    process loses nothing, a power cut may lose the last commits).
     """
 
     user = "newsletter"
@@ -109,8 +111,8 @@ class PostgresServer:
         if made.returncode != 0:
             raise RuntimeError(f"initdb failed: {made.stderr.strip() or made.stdout.strip()}")
         options = [f"-c listen_addresses=127.0.0.1 -p {{port}} -k {self.folder} -c max_connections=300"]
-        if self.fast:
-            options.append("-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        options.append("-c fsync=off -c synchronous_commit=off -c full_page_writes=off" if self.fast
+                       else "-c synchronous_commit=off -c shared_buffers=512MB -c max_wal_size=4GB")
         for _attempt in range(5):  # another process may take the free port first
             self.port = free_port()
             started = self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.folder / "server.log", "-w",

@@ -204,10 +204,14 @@ class Dialect:
     #: Whether ``import_subscribers`` is this database's fast path (else the import writes row by row).
     bulk_import = False
 
+    def refresh_statistics(self, conn: Database, tables: Sequence[str]) -> None:
+        """Tell the planner how big ``tables`` grew during a bulk write (SQLite plans without it)."""
+
     def import_subscribers(self, conn: Database, list_id: int, rows: Sequence[tuple[str, str, dict[str, Any]]],
-                           now: str) -> tuple[int, int, int]:
+                           now: str, source: str) -> tuple[int, int, int]:
         """Upsert distinct ``(email, name, attributes)`` rows and put them on the list (inside the import's
-        transaction), with ``upsert_subscriber``'s and ``add_membership``'s rules; ``(added, updated, suppressed)``."""
+        transaction), with ``upsert_subscriber``'s, ``add_membership``'s and ``record_joins``' rules (consent
+        records from ``source``); return ``(added, updated, suppressed)``."""
         raise NotImplementedError
 
 
@@ -331,11 +335,16 @@ class PostgresDialect(Dialect):
 
     bulk_import = True
 
+    def refresh_statistics(self, conn: Database, tables: Sequence[str]) -> None:
+        # Inside the import's transaction too: without it the planner takes a table that just
+        # grew from nothing to a million rows for empty, and joins it row by row.
+        conn.execute("ANALYZE " + ", ".join(f'"{t}"' for t in tables))
+
     def import_subscribers(self, conn: Database, list_id: int, rows: Sequence[tuple[str, str, dict[str, Any]]],
-                           now: str) -> tuple[int, int, int]:
+                           now: str, source: str) -> tuple[int, int, int]:
         # COPY into a temporary table, then one statement: subscribers upserted (a suppressed status
         # stays, a non-empty name replaces, attributes merge), memberships added (pending becomes
-        # active, one who left stays away), and the counts.
+        # active, one who left stays away), consent records for who joined, and the counts.
         with conn.raw.cursor() as cursor:  # type: ignore[attr-defined]
             cursor.execute("CREATE TEMP TABLE IF NOT EXISTS import_rows"
                            " (email TEXT, email_key TEXT, name TEXT, attributes TEXT) ON COMMIT DROP")
@@ -343,7 +352,7 @@ class PostgresDialect(Dialect):
             with cursor.copy("COPY import_rows (email, email_key, name, attributes) FROM STDIN") as copy:
                 for email, name, attributes in rows:
                     copy.write_row((email, email.lower(), name, json.dumps(attributes, ensure_ascii=False)))
-        row = conn.execute(_IMPORT_BATCH, (now, now, list_id, now, now, list_id)).fetchone()
+        row = conn.execute(_IMPORT_BATCH, (now, now, list_id, now, now, list_id, list_id, source, now, now, list_id)).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
 
 
@@ -364,9 +373,16 @@ WITH up AS (
         WHERE memberships.status = 'pending'
     RETURNING subscriber_id, status
 ), outcome AS (
-    SELECT up.added, up.status = 'active' AND COALESCE(joined.status, m.status) = 'active' AS gets_issues
+    SELECT up.id, up.added, up.status = 'active' AND COALESCE(joined.status, m.status) = 'active' AS gets_issues,
+           joined.subscriber_id IS NOT NULL AS just_joined
     FROM up LEFT JOIN joined ON joined.subscriber_id = up.id
     LEFT JOIN memberships m ON m.subscriber_id = up.id AND m.list_id = ?
+), consented AS (
+    INSERT INTO consents (subscriber_id, list_id, method, source, requested_at, confirmed_at)
+    SELECT o.id, CAST(? AS BIGINT), 'import', ?, ?, ? FROM outcome o
+    WHERE o.gets_issues AND o.just_joined AND NOT EXISTS (
+        SELECT 1 FROM consents c WHERE c.subscriber_id = o.id AND c.list_id = ?
+        AND c.confirmed_at IS NOT NULL AND c.left_at IS NULL)
 )
 SELECT COUNT(*) FILTER (WHERE added AND gets_issues), COUNT(*) FILTER (WHERE NOT added AND gets_issues),
        COUNT(*) FILTER (WHERE NOT gets_issues) FROM outcome

@@ -99,6 +99,14 @@ def database(request, tmp_path):
     server.drop_database(url)
 
 
+@pytest.fixture
+def postgres_database(postgres_server):
+    """A fresh, migrated PostgreSQL database alone (for what only PostgreSQL does): its URL."""
+    url = postgres_server.create_database(template=postgres_server.template)
+    yield url
+    postgres_server.drop_database(url)
+
+
 def pytest_collection_modifyitems(config, items):
     """A ``sqlite_only`` test runs with the SQLite ``database`` alone."""
     keep, drop = [], []

@@ -7,7 +7,6 @@ evidence, next to what the ledger and the CLI say.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import signal
 import sqlite3
@@ -17,6 +16,7 @@ import time
 
 import pytest
 
+from databases import migration_versions, open_together
 from delivery_fakes import RecordingHandler, free_port, rows, send, settings_env
 from delivery_fakes import table_counts as count_rows
 
@@ -280,27 +280,10 @@ def test_a_plain_http_public_url_is_a_warning_for_real_backends(cli, smtp_settin
 # 12. first open of a fresh database from several processes at once -----------------------
 
 
-def _open(path, barrier) -> None:
-    from newsletter.store import connect
-
-    barrier.wait()
-    connect(path).close()
-
-
 def test_concurrent_first_open_applies_each_migration_once(tmp_path):
     from newsletter.store import list_migrations
 
-    context = multiprocessing.get_context("fork")
     for trial in range(5):
-        path = tmp_path / f"fresh-{trial}.db"
-        barrier = context.Barrier(6)
-        procs = [context.Process(target=_open, args=(path, barrier)) for _ in range(6)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(60)
-        assert [p.exitcode for p in procs] == [0] * 6
-        conn = sqlite3.connect(path)
-        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
-        conn.close()
-        assert versions == [n for n, _, _ in list_migrations()]
+        path = str(tmp_path / f"fresh-{trial}.db")
+        assert open_together(path) == [0] * 6
+        assert migration_versions(path) == [n for n, _, _ in list_migrations()]

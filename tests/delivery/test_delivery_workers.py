@@ -22,11 +22,9 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.timeout(240)]
 
 
 @pytest.fixture
-def database(postgres_server):
+def database(postgres_database):
     """Workers are a PostgreSQL feature: these tests run on it alone."""
-    url = postgres_server.create_database(template=postgres_server.template)
-    yield url
-    postgres_server.drop_database(url)
+    return postgres_database
 
 
 def start_worker(config, issue) -> subprocess.Popen:

@@ -28,11 +28,9 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.timeout(180)]
 
 
 @pytest.fixture
-def database(postgres_server):
+def database(postgres_database):
     """Several processes on one store: PostgreSQL."""
-    url = postgres_server.create_database(template=postgres_server.template)
-    yield url
-    postgres_server.drop_database(url)
+    return postgres_database
 
 
 @contextmanager

@@ -22,10 +22,9 @@ CSV = "email,name,city\nann@example.org,Ann,Oslo\nbob@example.org,Bob,Bergen\ncy
 
 
 @pytest.fixture
-def pg(postgres_server):
-    url = postgres_server.create_database(template=postgres_server.template)
-    yield url
-    postgres_server.drop_database(url)
+def pg(postgres_database):
+    """A fresh PostgreSQL database: its URL."""
+    return postgres_database
 
 
 def fill(settings, issue, tmp_path) -> None:

@@ -3,9 +3,9 @@ a password that never shows; and what must be the same on both: the schema."""
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
+
+from databases import migration_versions, open_together
 
 from newsletter import store
 from newsletter.errors import StoreError
@@ -17,11 +17,9 @@ pytestmark = pytest.mark.postgresql
 
 
 @pytest.fixture
-def pg(postgres_server):
+def pg(postgres_database):
     """A fresh, migrated PostgreSQL database: its URL."""
-    url = postgres_server.create_database(template=postgres_server.template)
-    yield url
-    postgres_server.drop_database(url)
+    return postgres_database
 
 
 def test_placeholders_leave_quoted_text_alone():
@@ -95,27 +93,12 @@ def test_a_row_lock_held_too_long_is_one_plain_error(pg):
         waiter.close()
 
 
-def _open(url, barrier) -> None:
-    barrier.wait()
-    store.connect(url).close()
-
-
 def test_concurrent_first_start_on_an_empty_database_applies_each_migration_once(postgres_server):
-    context = multiprocessing.get_context("fork")
     for _trial in range(3):
         url = postgres_server.create_database()  # empty: no template
         try:
-            barrier = context.Barrier(6)
-            procs = [context.Process(target=_open, args=(url, barrier)) for _ in range(6)]
-            for p in procs:
-                p.start()
-            for p in procs:
-                p.join(120)
-            assert [p.exitcode for p in procs] == [0] * 6
-            conn = store.connect(url, migrate_schema=False)
-            versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
-            conn.close()
-            assert versions == [n for n, _, _ in store.list_migrations()]
+            assert open_together(url) == [0] * 6
+            assert migration_versions(url) == [n for n, _, _ in store.list_migrations()]
         finally:
             postgres_server.drop_database(url)
 

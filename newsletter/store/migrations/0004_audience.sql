@@ -55,7 +55,6 @@ CREATE TABLE segments (
 -- Whatever path suppresses a subscriber (one-click page, provider webhook,
 -- CLI), the confirmed consent records it ends say when and how. A trigger
 -- keeps every one of those paths right without each having to remember.
--- dialect: sqlite
 CREATE TRIGGER consents_close_on_suppression AFTER UPDATE OF status ON subscribers
 WHEN OLD.status = 'active' AND NEW.status != 'active'
 BEGIN
@@ -70,23 +69,3 @@ BEGIN
         left_detail = NEW.status_reason
     WHERE subscriber_id = NEW.id AND left_at IS NULL AND confirmed_at IS NOT NULL;
 END;
-
--- dialect: postgresql
-CREATE FUNCTION consents_close_on_suppression() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE consents
-    SET left_at = NEW.updated_at,
-        left_how = CASE
-            WHEN NEW.status = 'bounced' THEN 'bounce'
-            WHEN NEW.status = 'complained' THEN 'complaint'
-            WHEN NEW.status_reason IN ('manual', 'preferences', 'erasure') THEN NEW.status_reason
-            ELSE 'one-click'
-        END,
-        left_detail = NEW.status_reason
-    WHERE subscriber_id = NEW.id AND left_at IS NULL AND confirmed_at IS NOT NULL;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER consents_close_on_suppression AFTER UPDATE OF status ON subscribers
-FOR EACH ROW WHEN (OLD.status = 'active' AND NEW.status != 'active')
-EXECUTE FUNCTION consents_close_on_suppression();

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from newsletter.errors import ConfigError, StoreError
 from newsletter.store.dialect import POSTGRESQL
@@ -53,16 +53,26 @@ def is_url(target: str) -> bool:
 
 
 def redact(url: str) -> str:
-    """``url`` with its password (and any ``password=`` parameter) replaced by ``***``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = re.sub(r"(?i)(^|&)(password)=[^&]*", r"\1\2=***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """``url`` with its password (and any ``password=`` parameter) replaced by ``***``.
+
+    Plain text rules, not a URL parser: a malformed URL must lose its password too.
+    """
+    text = re.sub(r"(?i)^([a-z][a-z0-9+.-]*://[^:/@?#]*:).*@", r"\1***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", text)
+
+
+def _secrets_of(url: str) -> list[str]:
+    """The password in ``url``, as written and percent-decoded (what a message must never contain)."""
+    found = re.findall(r"(?i)^[a-z][a-z0-9+.-]*://[^:/@?#]*:(.*)@", url) + re.findall(r"(?i)[?&]password=([^&#]*)", url)
+    return sorted({form for secret in found if secret for form in (secret, unquote(secret))}, key=len, reverse=True)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (a driver's message) without ``url``'s password: libpq repeats bad parts of a URL."""
+    text = text.replace(url, redact(url))
+    for secret in _secrets_of(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 def describe(exc: BaseException, timeout: float) -> str:
@@ -208,27 +218,34 @@ def _settings(timeout: float) -> dict[str, Any]:
 
 def check_url(url: str) -> None:
     """``ConfigError`` naming ``NEWSLETTER_DATABASE`` (without the password) if the URL cannot work."""
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         parts.port
     except ValueError:
         raise ConfigError(f"not a valid PostgreSQL URL: {redact(url)}", subject="NEWSLETTER_DATABASE") from None
     if not parts.hostname and "host=" not in parts.query:
         raise ConfigError(f"no host in the PostgreSQL URL: {redact(url)}", subject="NEWSLETTER_DATABASE")
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise ConfigError("a PostgreSQL URL needs psycopg: pip install 'newsletter[postgresql]'",
+                          subject="NEWSLETTER_DATABASE") from None
+    try:
+        conninfo_to_dict(url)  # libpq's own reading, before anything (a pool's log) can repeat a bad part
+    except Exception as exc:
+        raise ConfigError(f"not a valid PostgreSQL URL ({scrub(str(exc).strip(), url)}): {redact(url)}",
+                          subject="NEWSLETTER_DATABASE") from None
 
 
 def connect(url: str, *, timeout: float) -> PostgresConnection:
     """A new connection to the database at ``url``; ``StoreError`` (password-free) if that fails."""
     check_url(url)
-    try:
-        import psycopg
-    except ImportError:
-        raise ConfigError("a PostgreSQL URL needs psycopg: pip install 'newsletter[postgresql]'",
-                          subject="NEWSLETTER_DATABASE") from None
+    import psycopg
+
     try:
         raw = psycopg.connect(url, **_settings(timeout))
     except psycopg.Error as exc:
-        raise StoreError(describe(exc, timeout), subject=redact(url)) from None
+        raise StoreError(scrub(describe(exc, timeout), url), subject=redact(url)) from None
     return PostgresConnection(raw, redact(url), timeout)
 
 

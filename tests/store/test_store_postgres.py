@@ -122,3 +122,14 @@ def test_redact_hides_the_password_wherever_the_url_carries_one():
     assert postgres.redact("postgres://db/news?password=s3cret&sslmode=require") == \
         "postgres://db/news?password=***&sslmode=require"
     assert postgres.redact("postgresql://ann@db/news") == "postgresql://ann@db/news"
+
+
+@pytest.mark.parametrize("url", ["postgresql://ann:s3cr%zzet@db/news", "postgresql://ann:s3cret@db/news?bogus=1",
+                                 "postgresql://ann:s3cret@[db/news"])
+def test_a_malformed_url_is_a_settings_error_without_its_password(url):
+    from newsletter.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        store.connect(url)
+    assert str(caught.value).startswith("NEWSLETTER_DATABASE: not a valid PostgreSQL URL")
+    assert "s3cr" not in str(caught.value) and "postgresql://ann:***@" in str(caught.value)

@@ -114,6 +114,7 @@ def create_send(
             f" SELECT ?, id, 'queued', ? FROM ({_members_sql(where)}) AS a ORDER BY id",
             (send_id, now, list_id, *params, slug, send_id),
         ).rowcount
+    conn.dialect.refresh_statistics(conn, ("deliveries",))  # the claims' plans must know it grew
     return send_id, size, True
 
 

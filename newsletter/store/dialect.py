@@ -20,16 +20,19 @@ operation:
 - introspection (``tables``, ``columns``, ``references``), used by ``db
   status``, ``db copy`` and erasure;
 - erasure: ``scrub``, ``prepare_erasure`` and ``compact``;
-- ``read_rows``, ``copy_rows``, ``after_copy``: streaming out and bulk loading for ``db copy``.
+- ``read_rows``, ``copy_rows``, ``after_copy``: streaming out and bulk loading for ``db copy``;
+- ``import_subscribers`` (PostgreSQL's COPY path for ``subscribers import``) and
+  ``refresh_statistics`` (the planner's view of a table a bulk write just grew).
 
 Why migrations are one translated file and not one file per database: a
 migration is written once, in the SQLite dialect the project always used,
 and the mechanical differences are translated here, so the two schemas
 cannot drift apart and a migration written by someone who never runs
 PostgreSQL still applies there. The rare statement that cannot be
-translated (a table rebuild, a trigger) sits in the same file under a
-``-- dialect: sqlite`` / ``-- dialect: postgresql`` heading, next to its
-twin (``-- dialect: all`` ends such a section).
+translated (migration 0003's table rebuild, which PostgreSQL does with
+ALTER TABLE; a partial index on a JSON expression) sits in the same file
+under a ``-- dialect: sqlite`` / ``-- dialect: postgresql`` heading, next to
+its twin (``-- dialect: all`` ends such a section).
 """
 
 from __future__ import annotations
@@ -58,9 +61,9 @@ class Database(Protocol):
     dialect: "Dialect"
     path: str
 
-    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
 
-    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
 
     def close(self) -> None: ...
 

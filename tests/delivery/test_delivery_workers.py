@@ -47,9 +47,11 @@ def wait_until(condition, procs, timeout: float = 120) -> None:
 @pytest.mark.parametrize("workers", [2, 4])
 def test_workers_share_a_send_and_a_killed_one_leaves_only_its_batch_in_doubt(
         workers, sendgrid_settings, sendgrid_server, issue, make_many):
-    emails = make_many(2000 * workers)  # two requests of 1,000 for each worker
-    sendgrid_server.delay_s = 0.15
-    sendgrid_server.faults = [None] * workers + ["hang"]  # the first request of the second round hangs: halfway
+    emails = make_many(3000 * workers)  # three requests of 1,000 for each worker
+    sendgrid_server.delay_s = 0.3
+    # The first request of the second round hangs (about halfway); the others still have two rounds to go,
+    # so they are sending when the killed worker's process is gone and see it.
+    sendgrid_server.faults = [None] * workers + ["hang"]
     config = sendgrid_settings.with_overrides(newsletter_lease_seconds=2.0)
     procs = [start_worker(config, issue) for _ in range(workers)]
     try:

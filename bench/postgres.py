@@ -83,14 +83,18 @@ def bench_send(server: pgserver.PostgresServer, recipients: int, latency_ms: flo
             start = time.perf_counter()
             procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                      for _ in range(count)]
-            for proc in procs:
-                out, err = proc.communicate()
-                assert proc.returncode == 0, (out, err)
+            outputs = [proc.communicate() for proc in procs]
             seconds = time.perf_counter() - start
             conn = store.connect(url)
             states = dict(conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall())
+            errors = conn.execute("SELECT state, error, COUNT(*) FROM deliveries WHERE state != 'accepted'"
+                                  " GROUP BY state, error").fetchall()
+            runs = conn.execute("SELECT id, pid, outcome, started_at, ended_at FROM send_runs").fetchall()
             conn.close()
-            assert states == {"accepted": recipients}, states
+            if states != {"accepted": recipients} or any(p.returncode for p in procs):
+                for proc, (out, err) in zip(procs, outputs):
+                    print(f"  worker {proc.pid} exit {proc.returncode}: {out.strip()[-400:]} {err.strip()[-600:]}")
+                raise SystemExit(f"not all accepted: {states} {[tuple(e) for e in errors]} {[tuple(r) for r in runs]}")
             results[count] = seconds
             print(f"  send, {count} worker(s): {recipients:,} recipients in {seconds:.1f} s "
                   f"= {recipients / seconds:,.0f}/s", flush=True)

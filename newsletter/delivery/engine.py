@@ -297,8 +297,11 @@ def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: boo
 def _finish(conn: Any, report: SendReport, send_id: int) -> None:
     from newsletter.store import sends as ledger
 
-    # Other workers may still be sending it: their rows are in flight, not in doubt.
-    report.totals = Totals.from_counts(ledger.counts(conn, send_id), live=bool(_live_runs(conn, send_id)))
+    # Other workers may still be sending it: their rows are in flight, not in doubt. Asked before the
+    # counts, so a worker that ends in between is not taken for a dead one with rows on the wire.
+    live = bool(_live_runs(conn, send_id))
+    counts = ledger.counts(conn, send_id)
+    report.totals = Totals.from_counts(counts, live=live and counts["claimed"] + counts["sending"] > 0)
     report.failures = ledger.emails_in(conn, send_id, "failed") if report.totals.failed else []
     report.in_doubt_sample = [e for e, _ in ledger.emails_in(conn, send_id, "in_doubt")] if report.totals.in_doubt else []
 

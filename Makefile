@@ -19,7 +19,7 @@ help:
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,screenshots]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,screenshots,postgresql]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -58,7 +58,7 @@ lock:
 	rm -rf $(LOCK_VENV) build/lib build/bdist.*  # setuptools builds in the tree
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
-	$(LOCK_VENV)/bin/pip install --quiet '.[dev,screenshots]'
+	$(LOCK_VENV)/bin/pip install --quiet '.[dev,screenshots,postgresql]'
 	{ echo "# Exact versions for 'pip install -c constraints.txt'. Refresh with 'make lock'."; \
 	  $(LOCK_VENV)/bin/pip freeze --all --exclude newsletter --exclude pip; } > constraints.txt
 	rm -rf $(LOCK_VENV) build/lib build/bdist.*  # setuptools builds in the tree

@@ -45,10 +45,11 @@ Read [the post](https://news.example.org/blog/post) and [the docs](https://docs.
 
 """ + "\n\n".join(f"Paragraph {i} with some text about the project and its people." for i in range(40)) + "\n"
 
+# argv[1]: milliseconds added to each answer (a provider's latency; 0 by default).
 SENDGRID_SERVER = r"""
 import json, sys, time
-LATENCY = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+LATENCY = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.0
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
@@ -155,8 +156,9 @@ def child(args: argparse.Namespace) -> None:
                       "in_doubt": report.in_doubt, "peak_mb": peak_mb}))
 
 
-def start_server(code: str, *argv: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, text=True)
+def start_server(code: str, *args: str) -> tuple[subprocess.Popen, int]:
+    """Run a stand-in server's ``code`` in a child process; returns it and the port it listens on."""
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
     return proc, int(proc.stdout.readline())
 
 
@@ -166,7 +168,7 @@ def run(backend: str, n: int, runs: int, server_code: str, work: Path, issue: Pa
     if not template.exists():
         make_database(template, n)
     rates, peaks, walls = [], [], []
-    server, port = start_server(server_code, str(latency))
+    server, port = start_server(server_code, str(latency * 1000))
     label = f"{backend} (latency {latency * 1000:.0f} ms, {concurrency} in flight)" if backend == "sendgrid" else backend
     try:
         for i in range(runs):

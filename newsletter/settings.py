@@ -49,7 +49,7 @@ class Settings:
     newsletter_utm_source: str = "newsletter"
     newsletter_web_fonts: bool = False
     # --- store and delivery ----------------------------------------------
-    newsletter_database: str = "newsletter.db"
+    newsletter_database: str = field(default="newsletter.db", repr=False)  # a PostgreSQL URL may hold a password
     newsletter_backend: str = "outbox"
     newsletter_outbox: str = "outbox"
     newsletter_public_url: str = "http://127.0.0.1:8000"

@@ -3,6 +3,14 @@
 Every test runs with a clean configuration: no NEWSLETTER_*/SMTP_*/SENDGRID_*
 variables from the developer's shell and no ./.env, so results do not depend
 on the machine.
+
+``database`` is a fresh, migrated database of each kind in turn: a SQLite
+file, then a database on a real PostgreSQL server that the session starts
+itself (``pgserver.py``); the store, delivery, tracking and server tests take
+their database from it. Where PostgreSQL is not installed, its half is
+skipped with a reason saying how to get it. A test marked ``sqlite_only``
+(it is about SQLite itself: a lock held by another connection, a file path)
+runs on SQLite alone.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import pgserver  # tests/pgserver.py (see pythonpath in pyproject.toml)
 from newsletter.settings import Settings, load_settings, setting_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,3 +64,56 @@ def write_issue(tmp_path):
         return path
 
     return write
+
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server for the whole session, with a migrated template database; skipped if not installed."""
+    why = pgserver.unavailable()
+    if why:
+        pytest.skip(why)
+    from newsletter.store import connect
+
+    server = pgserver.PostgresServer().start()
+    try:
+        template = server.create_database(prefix="template_newsletter_")
+        connect(template).close()  # every migration, applied once; each test's database is a copy
+        server.template = template.rsplit("/", 1)[1]
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=DATABASES)
+def database(request, tmp_path):
+    """``NEWSLETTER_DATABASE`` of a fresh, migrated database: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "newsletter.db")
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.create_database(template=server.template)
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture
+def postgres_database(postgres_server):
+    """A fresh, migrated PostgreSQL database alone (for what only PostgreSQL does): its URL."""
+    url = postgres_server.create_database(template=postgres_server.template)
+    yield url
+    postgres_server.drop_database(url)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A ``sqlite_only`` test runs with the SQLite ``database`` alone."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database") == "postgresql"
+        (drop if on_postgres and item.get_closest_marker("sqlite_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -164,7 +164,7 @@ def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
     digest = address_hash(settings, address)  # needs the key: check before anything changes
     conn = _open(settings)
     try:
-        conn.execute("PRAGMA secure_delete = ON")  # zero what the erasure frees
+        privacy.prepare(conn)  # what the erasure frees is overwritten
         with transaction(conn):
             found = people.find_subscriber(conn, address)
             if found is None:

@@ -86,9 +86,9 @@ def _root(
 
 
 def _register_all() -> None:
-    from newsletter.cli import audience, compose, delivery, init_repo, release, review, subscribers, tracking
+    from newsletter.cli import audience, compose, db, delivery, init_repo, release, review, subscribers, tracking
 
-    for module in (init_repo, compose, review, subscribers, audience, delivery, release, tracking):
+    for module in (init_repo, compose, review, subscribers, audience, delivery, release, tracking, db):
         module.register(app)
 
 

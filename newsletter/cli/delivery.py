@@ -86,6 +86,7 @@ def send(
     segment: Optional[str] = typer.Option(None, "--segment", help="Only the members of this saved segment of the list (see `newsletter segments`)."),
     at: Optional[str] = typer.Option(None, "--at", help='Schedule it for this time, "YYYY-MM-DD HH:MM" (see `newsletter worker`).'),
     tz: Optional[str] = typer.Option(None, "--tz", help="The time zone of --at, such as Europe/Berlin [default: NEWSLETTER_TIMEZONE]."),
+    worker: bool = typer.Option(False, "--worker", help="Share the send with other `send --worker` processes, on this host or others (PostgreSQL)."),
 ) -> None:
     """Send an issue to a list, each subscriber exactly once (re-run to resume), now or --at a time.
 
@@ -108,6 +109,7 @@ def send(
         list_name=list_name, dry_run=dry_run, rate=rate, allow_changed=allow_changed,
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
         include_new=include_new, where=tuple(where or ()), segment=segment, allow_clipping=allow_clipping,
+        worker=worker,
     )
     if at is not None or tz is not None:
         return _schedule(issue, options, config, at, tz, yes)

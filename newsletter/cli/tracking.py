@@ -14,11 +14,13 @@ from newsletter.cli.common import settings as load
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="Processes serving requests (with PostgreSQL, on one host or several)."),
 ) -> None:
     """Run the tracking server: one-click unsubscribe, SendGrid webhook, open/click tracking."""
     from newsletter.server import run_server
 
-    run_server(load(), host=host, port=port)
+    run_server(load(), host=host, port=port, workers=workers)
 
 
 def stats(

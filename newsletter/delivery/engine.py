@@ -182,11 +182,14 @@ def send_issue(
             return report
         created = existing is None
         if created:
-            plan.send_id, _size = ledger.create_send(
+            plan.send_id, _size, created = ledger.create_send(
                 conn, slug=slug, list_id=list_id, html_sha256=result.html_sha256, backend=backend_name,
                 subject=result.issue.subject, links=result.web_links, audience=audience.key,
                 where=audience.where, params=audience.params,
             )
+        elif options.worker and (plan.changed or existing["backend"] != backend_name):
+            raise InputError("a worker joins a send only with the same issue and backend as the send started with",
+                             subject=str(path))
         elif plan.changed or existing["backend"] != backend_name:
             ledger.update_send_version(conn, plan.send_id, html_sha256=result.html_sha256,
                                        subject=result.issue.subject, links=result.web_links, backend=backend_name)
@@ -219,7 +222,7 @@ def _audience(conn: Any, options: SendOptions, list_id: int) -> Audience:
             raise InputError(f"the segment belongs to another list, not {options.list_name!r}", subject=options.segment)
         conditions = list(saved) + conditions
     unique = sorted({str(c): c for c in conditions}.items())
-    where, params = where_sql([c for _, c in unique])
+    where, params = where_sql([c for _, c in unique], dialect=conn.dialect)
     return Audience(" ".join(key for key, _ in unique), where, tuple(params))
 
 
@@ -255,7 +258,7 @@ def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: boo
     from newsletter.store import sends as ledger
 
     lease = Lease(conn, settings.newsletter_database, send_id, seconds=settings.newsletter_lease_seconds,
-                  timeout=settings.newsletter_database_timeout)
+                  timeout=settings.newsletter_database_timeout, worker=options.worker)
     try:
         lease.acquire()
     except NewsletterError:
@@ -309,28 +312,38 @@ def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: boo
 def _finish(conn: Any, report: SendReport, send_id: int) -> None:
     from newsletter.store import sends as ledger
 
-    report.totals = Totals.from_counts(ledger.counts(conn, send_id))
+    # Other workers may still be sending it: their rows are in flight, not in doubt. Asked before the
+    # counts, so a worker that ends in between is not taken for a dead one with rows on the wire.
+    live = bool(_live_runs(conn, send_id))
+    counts = ledger.counts(conn, send_id)
+    report.totals = Totals.from_counts(counts, live=live and counts["claimed"] + counts["sending"] > 0)
     report.failures = ledger.emails_in(conn, send_id, "failed") if report.totals.failed else []
     report.in_doubt_sample = [e for e, _ in ledger.emails_in(conn, send_id, "in_doubt")] if report.totals.in_doubt else []
 
 
 def list_sends(settings: Settings, send_id: int | None = None) -> list[dict[str, Any]]:
     """Every send (or one) with its status and counts, derived from the ledger, newest first."""
-    from newsletter.delivery.lease import is_gone
-    from newsletter.store import runs as run_store
     from newsletter.store import session
     from newsletter.store import sends as ledger
 
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
-        import time
-
-        now = time.time()
-        live = {r.send_id for r in run_store.open_runs(conn) if r.expires_at > now and not is_gone(r)}
+        live = {r.send_id for r in _live_runs(conn)}
         rows = ledger.list_sends(conn, send_id)
     for row in rows:
         totals = Totals.from_counts(row, live=row["id"] in live)
         row.update({"status": totals.status, "totals": totals})
     return rows
+
+
+def _live_runs(conn: Any, send_id: int | None = None) -> list[Any]:
+    """Open runs (of one send, or of all) whose lease is fresh and whose process lives."""
+    import time
+
+    from newsletter.delivery.lease import is_gone
+    from newsletter.store import runs as run_store
+
+    now = time.time()
+    return [r for r in run_store.open_runs(conn, send_id) if r.expires_at > now and not is_gone(r)]
 
 
 @dataclass

@@ -4,6 +4,9 @@ The lease, not a lock file, decides who may send: it works whatever path
 the database is reached by, survives nothing but its process, and is what
 several workers on several hosts need. A run whose process is gone from this
 host is taken over at once; one on another host when its lease expires.
+Worker runs (``send --worker``) share a send; each worker's heartbeat also
+ends the dead runs beside it, so what a killed worker had in flight becomes
+in doubt while the others carry on.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import threading
 from pathlib import Path
 
 from newsletter.errors import BusyError, NewsletterError
-from newsletter.store import connect
+from newsletter.store import connect, display_name
 from newsletter.store import runs as run_store
 
 HOST = socket.gethostname()
@@ -50,9 +53,11 @@ class Lease:
     expired while the process was stalled): the run must stop at once.
     """
 
-    def __init__(self, conn, database: str, send_id: int, *, seconds: float, timeout: float) -> None:
+    def __init__(self, conn, database: str, send_id: int, *, seconds: float, timeout: float,
+                 worker: bool = False) -> None:
         self.conn = conn
         self.database = database
+        self.worker = worker
         self.send_id = send_id
         self.seconds = seconds
         self.timeout = timeout
@@ -67,14 +72,17 @@ class Lease:
         pid = os.getpid()
         run_id, doubt, holder = run_store.start(
             self.conn, self.send_id, owner=secrets.token_hex(8), host=HOST, pid=pid,
-            pid_started=process_started(pid), lease_s=self.seconds, is_gone=is_gone,
+            pid_started=process_started(pid), lease_s=self.seconds, is_gone=is_gone, worker=self.worker,
         )
         if holder is not None:
-            raise BusyError(
-                f"send {self.send_id} is being sent by process {holder.pid} on {holder.host} "
-                f"(since {holder.started_at}); wait for it to finish, or stop it",
-                subject=self.database,
-            )
+            held = f"send {self.send_id} is being sent by process {holder.pid} on {holder.host} (since {holder.started_at})"
+            if self.worker:
+                message = f"{held}, which is not a worker; wait for it to finish, or stop it"
+            elif holder.worker:
+                message = f"{held}, a worker; join it with --worker, or wait for the workers to finish"
+            else:
+                message = f"{held}; wait for it to finish, or stop it"
+            raise BusyError(message, subject=display_name(self.database))
         self.run_id, self.taken_over = run_id, doubt
         self._thread = threading.Thread(target=self._beat, name="lease", daemon=True)
         self._thread.start()
@@ -88,6 +96,8 @@ class Lease:
                 if not run_store.renew(conn, self.run_id, self.seconds):
                     self.lost.set()
                     return
+                if self.worker:
+                    run_store.reap(conn, self.run_id, self.send_id, is_gone)
         except NewsletterError:
             pass  # cannot renew: the lease runs out and the run is treated as gone
         finally:
@@ -100,4 +110,4 @@ class Lease:
         if self._thread is not None:
             self._thread.join()
         if self.run_id and not self.lost.is_set():
-            run_store.end(self.conn, self.run_id, self.send_id, outcome)
+            run_store.end(self.conn, self.run_id, self.send_id, outcome, is_gone=is_gone)

@@ -26,6 +26,7 @@ class SendOptions:
     where: tuple[str, ...] = ()  # KEY=VALUE / KEY!=VALUE conditions on subscriber attributes
     segment: str | None = None  # a saved segment of the list
     allow_clipping: bool = False  # send HTML larger than Gmail shows whole
+    worker: bool = False  # share the send with other worker runs (several processes or hosts)
     retry_delays: Sequence[float] = RETRY_DELAYS
 
 
@@ -136,5 +137,11 @@ class SendReport:
 
     @property
     def ok(self) -> bool:
-        """True when every recipient is accepted, skipped or suppressed, and nothing is pending."""
-        return self.status == "done" and not self.cancelled and not self.interrupted
+        """True when every recipient is accepted, skipped or suppressed, and nothing is pending.
+
+        A worker that finished while other workers still send the rest is ok
+        if nothing has failed or is in doubt.
+        """
+        t = self.totals
+        shared = self.plan.options.worker and t.live and not (t.failed or t.in_doubt or t.pending)
+        return (self.status == "done" or shared) and not self.cancelled and not self.interrupted

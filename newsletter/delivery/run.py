@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator, Sequence
 from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Outcome, Recipient
 from newsletter.delivery.lease import Lease
 from newsletter.errors import DeliveryError, NewsletterError
+from newsletter.store import display_name
 from newsletter.store import sends as ledger
 
 Progress = Callable[[int, int, dict[str, int]], None]
@@ -148,7 +149,7 @@ class SendRun:
         return self.counts
 
     def _claims(self, source: str) -> Iterator[Sequence[tuple[int, str, str, int]]]:
-        after = 0
+        after, passes = 0, 2 if self.lease.worker else 1
         while True:
             self.batch_no += 1
             with self.journal.lock:
@@ -156,8 +157,14 @@ class SendRun:
                     self.conn, self.send_id, self.list_id, self.lease.run_id, source=source, after_id=after,
                     limit=self.size, batch=self.batch_no, handed_over=not self.backend.per_message,
                 )
-            if seen == after:  # nothing left in this state
-                return
+            if seen == after:  # nothing left in this state above ``after``
+                passes -= 1
+                if not passes or not after:
+                    return
+                # A worker skips the rows other workers are claiming; one more pass from the
+                # start takes any they gave back (or that a dead worker's claims returned).
+                after = 0
+                continue
             after = seen
             if rows:
                 yield rows
@@ -175,7 +182,7 @@ class SendRun:
         if self.lease.lost.is_set():
             raise DeliveryError(
                 f"this run lost its hold on send {self.send_id} (its lease expired and another run took it over); "
-                "what it had in flight is in doubt", subject=self.lease.database,
+                "what it had in flight is in doubt", subject=display_name(self.lease.database),
             )
         return self.stop.is_set() or self.error is not None
 

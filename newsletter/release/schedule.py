@@ -139,7 +139,7 @@ def _fix_audience(checker: ReleaseHooks, result: Any, settings: Settings, option
         if existing is not None and not ledger.delete_unsent(conn, existing["id"]):
             send_id = int(existing["id"])  # partly sent already: the worker continues it at its time
         else:
-            send_id, _size = ledger.create_send(
+            send_id, _size, _created = ledger.create_send(
                 conn, slug=result.issue.slug, list_id=target.list_id, html_sha256=result.html_sha256,
                 backend=settings.newsletter_backend, subject=result.issue.subject, links=result.web_links,
                 audience=audience.key, where=audience.where, params=audience.params,

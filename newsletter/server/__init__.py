@@ -10,16 +10,22 @@ CLI start-up.
 from __future__ import annotations
 
 
-def run_server(settings, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the tracking app on ``host:port`` until interrupted (blocks)."""
-    import logging
+def run_server(settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the tracking app on ``host:port`` until interrupted (blocks).
 
+    ``workers`` > 1 runs that many processes (uvicorn's workers) on one socket;
+    each builds its app from the environment and .env, as ``settings`` were,
+    and they share nothing but the database.
+    """
     import uvicorn
 
-    from newsletter.server.app import create_app
+    from newsletter.server.app import configure_logging, create_app
 
-    # uvicorn configures only its own loggers; ours say what the webhook refused and why.
-    logging.basicConfig(level=logging.INFO, format="%(levelname)-9s %(name)s: %(message)s")
-    app = create_app(settings)
+    configure_logging()
     # proxy_headers: production runs behind the team's HTTPS proxy on loopback.
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, server_header=False, log_level="info")
+    options = dict(host=host, port=port, proxy_headers=True, server_header=False, log_level="info")
+    if workers > 1:
+        create_app(settings)  # refuse bad settings (and migrate) once, before any worker starts
+        uvicorn.run("newsletter.server.app:create_app_from_environment", factory=True, workers=workers, **options)
+        return
+    uvicorn.run(create_app(settings), **options)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -92,12 +94,20 @@ def create_app(settings) -> Starlette:
 
     tokens.require_key(settings.newsletter_secret_key)  # fail at start-up, not at the first click
     check_ip_mode(settings)
-    conn = connect(settings.newsletter_database)
+    conn = connect(settings.newsletter_database, timeout=settings.newsletter_database_timeout)
     try:
         purge_pending_on(conn, settings.newsletter_pending_days)  # then again after signups, hourly
     finally:
         conn.close()
+    db = ThreadConnections(settings.newsletter_database, settings.newsletter_database_timeout)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        db.close()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/u/{token}", unsubscribe.unsubscribe_page, methods=["GET"]),
@@ -121,7 +131,7 @@ def create_app(settings) -> Starlette:
         },
     )
     app.state.settings = settings
-    app.state.db = ThreadConnections(settings.newsletter_database)
+    app.state.db = db
     app.state.verifier = webhook.load_verifier(settings.sendgrid_webhook_public_key)
     app.state.signup_limits = SignupLimits(settings)
     app.state.purged_at = time.monotonic()
@@ -129,3 +139,16 @@ def create_app(settings) -> Starlette:
     # answered here and never re-raised to the server as a traceback.
     app.add_middleware(CatchAllMiddleware)
     return app
+
+
+def create_app_from_environment() -> Starlette:
+    """``create_app`` on the settings of the environment and .env: what each ``serve --workers`` process runs."""
+    from newsletter.settings import load_settings
+
+    configure_logging()
+    return create_app(load_settings())
+
+
+def configure_logging() -> None:
+    """Our loggers' lines on stderr (uvicorn configures only its own)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)-9s %(name)s: %(message)s")

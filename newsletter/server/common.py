@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
 
 from newsletter.errors import StoreError
-from newsletter.store import connect
+from newsletter.store import connect, is_postgres
 
 #: Sent with every page and plain answer: nothing to sniff, no token leaking
 #: through a Referer header, nothing to cache.
@@ -63,22 +63,32 @@ def plain(message: str, status: int = 200) -> PlainTextResponse:
 
 
 class ThreadConnections:
-    """One SQLite connection per worker thread, for one app's database.
+    """Database connections for one app's worker threads.
 
-    sqlite3 connections may not move between threads, and opening one per
-    request costs a checkpoint of the WAL on every close; a connection kept per
-    worker thread avoids both. A connection that saw an error is dropped.
+    SQLite: one connection per worker thread (sqlite3 connections may not
+    move between threads, and opening one per request costs a checkpoint of
+    the WAL on every close). PostgreSQL: a pool (``psycopg_pool``) that the
+    threads borrow from, opened at the first request. A connection that saw
+    an error is dropped.
     """
 
-    def __init__(self, path: str) -> None:
+    #: Most PostgreSQL connections one ``serve`` process holds (its threads wait for one beyond that).
+    POOL_SIZE = 10
+
+    def __init__(self, path: str, timeout: float = 30.0) -> None:
         self.path = path
+        self.timeout = timeout
         self._local = threading.local()
+        self._pool: Any = None
+        self._pool_lock = threading.Lock()
 
     def run(self, work: Callable[..., Any], *args: Any) -> Any:
-        """``work(conn, *args)`` on this thread's connection; SQLite failures become ``StoreError``."""
+        """``work(conn, *args)`` on a connection of this thread; database failures become ``StoreError``."""
+        if is_postgres(self.path):
+            return self._run_pooled(work, *args)
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = connect(self.path, migrate_schema=False)
+            conn = self._local.conn = connect(self.path, migrate_schema=False, timeout=self.timeout)
         try:
             return work(conn, *args)
         except BaseException as exc:
@@ -87,6 +97,25 @@ class ThreadConnections:
             if isinstance(exc, sqlite3.Error):  # e.g. still locked after the busy timeout
                 raise StoreError(f"database error: {type(exc).__name__}") from None
             raise
+
+    def _run_pooled(self, work: Callable[..., Any], *args: Any) -> Any:
+        with self._pool_lock:
+            if self._pool is None:
+                from newsletter.store.postgres import Pool
+
+                self._pool = Pool(self.path, timeout=self.timeout, size=self.POOL_SIZE)
+        conn = self._pool.connection()
+        try:
+            return work(conn, *args)
+        finally:
+            conn.close()  # back to the pool, rolled back if a transaction was left open
+
+    def close(self) -> None:
+        """Close the pool (the app is shutting down); SQLite connections close with their threads."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
 
 async def with_db(request: Request, work: Callable[..., Any], *args: Any) -> Any:

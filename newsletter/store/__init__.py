@@ -1,13 +1,18 @@
 """The data layer: every SQL statement of the project lives in this package.
 
-``connect()`` opens the SQLite database named by ``NEWSLETTER_DATABASE`` and
+``connect()`` opens the database named by ``NEWSLETTER_DATABASE`` – a SQLite
+file (a path, or ``sqlite:///path``) or a PostgreSQL server
+(``postgresql://user:password@host:5432/dbname``, see ``postgres.py``) – and
 brings its schema up to date with the numbered migrations in
 ``migrations/NNNN_name.sql``; each applied migration is recorded in the
-``schema_migrations`` table, so upgrading is just running the tool.
+``schema_migrations`` table, so upgrading is just running the tool. Both
+kinds of connection take the same SQL; where the two databases differ,
+``dialect.py`` says how (``conn.dialect``).
 ``session()`` is the one way commands use a database: it opens, migrates and
-closes it. Operational failures of SQLite (locked, read-only, full, an I/O
-error) become a ``StoreError`` that names the database and says what happened
-in plain words, wherever in the code they occur.
+closes it. Operational failures (locked, read-only, full, an I/O error, a
+server that cannot be reached) become a ``StoreError`` that names the
+database – never its password – and says what happened in plain words,
+wherever in the code they occur.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from newsletter.errors import StoreError
+from newsletter.store.dialect import SQLITE, Database
+
+#: A connection of either kind, as the store's functions take it.
+DB = Database
 
 #: SQLite's default busy timeout is 0; a second process (``serve`` next to
 #: ``send``) should wait for the lock rather than fail.
@@ -57,6 +66,7 @@ class Connection(sqlite3.Connection):
 
     path = ""
     timeout = BUSY_TIMEOUT_S
+    dialect = SQLITE
 
     def _fail(self, exc: sqlite3.Error) -> StoreError:
         return StoreError(describe(exc, self.timeout), subject=self.path)
@@ -88,70 +98,73 @@ def list_migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-def _applied(conn: sqlite3.Connection) -> set[int]:
-    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").fetchone()
-    return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")} if exists else set()
+_SCHEMA_MIGRATIONS = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL,"
+    " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))"
+)
 
 
-def migrate(conn: sqlite3.Connection) -> list[str]:
+def applied_migrations(conn: DB) -> dict[int, tuple[str, str]]:
+    """Migrations recorded in the database: ``{number: (name, applied_at)}``."""
+    if "schema_migrations" not in conn.dialect.tables(conn):
+        return {}
+    return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT version, name, applied_at FROM schema_migrations")}
+
+
+def migrate(conn: DB) -> list[str]:
     """Apply every migration not yet recorded; return the names applied.
 
     Safe when several processes open a fresh database at once: the check of
-    what is applied happens inside the write lock (``BEGIN IMMEDIATE``), so
-    only one process applies each migration and the others see its record.
-    Each migration runs in its own transaction together with its record, so a
-    failure leaves the database at the previous version. Foreign keys are off
-    meanwhile, as SQLite's table rebuilds need.
+    what is applied happens inside a lock that only one migrating process
+    holds (SQLite's write lock, taken by ``BEGIN IMMEDIATE``; a PostgreSQL
+    advisory lock), so only one process applies each migration and the
+    others see its record. Each migration runs in its own transaction
+    together with its record, so a failure leaves the database at the
+    previous version. SQLite's foreign keys are off meanwhile, as its table
+    rebuilds need.
     """
+    dialect = conn.dialect
     wanted = list_migrations()
-    if {n for n, _, _ in wanted} <= _applied(conn):  # the common case: no lock needed
+    if {n for n, _, _ in wanted} <= set(applied_migrations(conn)):  # the common case: no lock needed
         return []
     applied = []
-    conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before BEGIN
+    if dialect is SQLITE:
+        conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before BEGIN
     try:
         for number, name, sql in wanted:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(dialect.begin)
             try:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                    " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))"
-                )
-                if number in _applied(conn):
+                dialect.migration_lock(conn)
+                conn.execute(dialect.migration_sql(_SCHEMA_MIGRATIONS))
+                if number in applied_migrations(conn):
                     conn.execute("COMMIT")
                     continue
-                for statement in _statements(sql):
-                    conn.execute(statement)
-                problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+                dialect.apply(conn, dialect.migration_sql(sql))
+                problems = dialect.check_references(conn)
                 if problems:
-                    raise StoreError(f"migration {name} would break {len(problems)} reference(s)")
+                    raise StoreError(f"migration {name} would break {problems} reference(s)")
                 conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (number, name))
                 conn.execute("COMMIT")
             except BaseException as exc:
-                conn.execute("ROLLBACK")
+                _rollback_quietly(conn)
                 if isinstance(exc, (sqlite3.Error, StoreError)):
                     why = exc.message if isinstance(exc, StoreError) else str(exc)
-                    raise StoreError(f"migration {name} failed: {why}", subject=str(getattr(conn, "path", "")) or None) from None
+                    raise StoreError(f"migration {name} failed: {why}", subject=conn.path or None) from None
                 raise
             applied.append(name)
     finally:
-        conn.execute("PRAGMA foreign_keys = ON")
+        if dialect is SQLITE:
+            conn.execute("PRAGMA foreign_keys = ON")
     return applied
 
 
-def _statements(sql: str) -> list[str]:
-    # executescript() would commit implicitly; splitting on complete statements
-    # keeps the migration inside our transaction.
-    statements, buffer = [], ""
-    for line in sql.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip() and not buffer.strip().startswith("--"):
-        statements.append(buffer.strip())
-    return statements
+def _rollback_quietly(conn: DB) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except (sqlite3.Error, StoreError):
+            pass  # the original error is the one to report
 
 
 def _wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -168,16 +181,47 @@ def _wal(conn: sqlite3.Connection, timeout: float) -> None:
             time.sleep(0.01)
 
 
-def connect(path: str | Path, *, migrate_schema: bool = True, timeout: float = BUSY_TIMEOUT_S,
-            threads: bool = False) -> Connection:
-    """Open (creating if needed) the database at ``path`` and migrate it.
+def is_postgres(target: str | Path) -> bool:
+    """True if ``target`` (``NEWSLETTER_DATABASE``) names a PostgreSQL database rather than a SQLite file."""
+    from newsletter.store.postgres import is_url
 
-    The connection is in autocommit mode (``isolation_level=None``): callers
-    group writes with ``transaction(conn)`` so that each journal step is one
-    explicit, durable transaction. ``threads`` allows use from several threads
-    (the caller serialises it).
+    return is_url(str(target))
+
+
+def display_name(target: str | Path) -> str:
+    """``target`` as messages may show it: a PostgreSQL URL loses its password."""
+    from newsletter.store.postgres import is_url, redact
+
+    return redact(str(target)) if is_url(str(target)) else str(target)
+
+
+def sqlite_path(target: str | Path) -> Path:
+    """The file a SQLite ``target`` names: a path, or ``sqlite:///relative`` / ``sqlite:////absolute``."""
+    text = str(target)
+    return Path(text[len("sqlite:///"):] if text.startswith("sqlite:///") else text)
+
+
+def connect(target: str | Path, *, migrate_schema: bool = True, timeout: float = BUSY_TIMEOUT_S,
+            threads: bool = False) -> DB:
+    """Open the database ``target`` (creating a SQLite file if needed) and migrate it.
+
+    The connection is in autocommit mode: callers group writes with
+    ``transaction(conn)`` so that each journal step is one explicit, durable
+    transaction. ``threads`` allows a SQLite connection's use from several
+    threads (the caller serialises it; psycopg's connections allow it anyway).
     """
-    path = Path(path)
+    if is_postgres(target):
+        from newsletter.store import postgres
+
+        pg = postgres.connect(str(target), timeout=timeout)
+        try:
+            if migrate_schema:
+                migrate(pg)
+        except BaseException:
+            pg.close()
+            raise
+        return pg
+    path = sqlite_path(target)
     if path.parent and not path.parent.exists():
         raise StoreError("folder does not exist", subject=str(path.parent))
     try:
@@ -206,9 +250,9 @@ def connect(path: str | Path, *, migrate_schema: bool = True, timeout: float = B
 
 
 @contextmanager
-def session(path: str | Path, *, timeout: float = BUSY_TIMEOUT_S, threads: bool = False) -> Iterator[Connection]:
-    """``with session(path) as conn:`` an open, migrated database, closed afterwards."""
-    conn = connect(path, timeout=timeout, threads=threads)
+def session(target: str | Path, *, timeout: float = BUSY_TIMEOUT_S, threads: bool = False) -> Iterator[DB]:
+    """``with session(target) as conn:`` an open, migrated database, closed afterwards."""
+    conn = connect(target, timeout=timeout, threads=threads)
     try:
         yield conn
     finally:
@@ -216,17 +260,19 @@ def session(path: str | Path, *, timeout: float = BUSY_TIMEOUT_S, threads: bool 
 
 
 class transaction:
-    """``with transaction(conn):`` runs the block in BEGIN IMMEDIATE ... COMMIT.
+    """``with transaction(conn):`` runs the block in one transaction (BEGIN ... COMMIT).
 
-    IMMEDIATE takes the write lock up front, so two processes cannot both
-    read-then-write the same journal rows.
+    On SQLite, BEGIN IMMEDIATE takes the write lock up front, so two
+    processes cannot both read-then-write the same journal rows. On
+    PostgreSQL the store locks the rows it reads to write (``dialect.lock_rows``)
+    or writes with ``ON CONFLICT``.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: DB) -> None:
         self.conn = conn
 
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+    def __enter__(self) -> DB:
+        self.conn.execute(self.conn.dialect.begin)
         return self.conn
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -240,8 +286,4 @@ class transaction:
         self._rollback()
 
     def _rollback(self) -> None:
-        if self.conn.in_transaction:
-            try:
-                self.conn.execute("ROLLBACK")
-            except (sqlite3.Error, StoreError):
-                pass  # the original error is the one to report
+        _rollback_quietly(self.conn)

@@ -11,10 +11,10 @@ preference page closes that list's records here.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from newsletter.store import DB
 from newsletter.store.subscribers import ON_LIST, utcnow
 
 
@@ -38,7 +38,7 @@ class SignupOutcome:
 
 
 def register_signup(
-    conn: sqlite3.Connection,
+    conn: DB,
     list_id: int,
     email: str,
     name: str,
@@ -57,16 +57,16 @@ def register_signup(
     rename an existing subscriber.
     """
     now = now or utcnow()
-    row = conn.execute("SELECT id, status FROM subscribers WHERE email_key = ?", (email.lower(),)).fetchone()
-    if row is None:
-        subscriber_id = conn.execute(
-            "INSERT INTO subscribers (email, email_key, name, attributes, status, created_at, updated_at)"
-            " VALUES (?, ?, '', '{}', 'active', ?, ?)",
-            (email, email.lower(), now, now),
-        ).lastrowid
-        subscriber_status = "active"
-    else:
-        subscriber_id, subscriber_status = row["id"], row["status"]
+    # Two signups of a new address at once (``serve`` on several processes) make one subscriber;
+    # the row lock then lets one signup at a time go on for this address.
+    conn.execute(
+        "INSERT INTO subscribers (email, email_key, name, attributes, status, created_at, updated_at)"
+        " VALUES (?, ?, '', '{}', 'active', ?, ?) ON CONFLICT (email_key) DO NOTHING",
+        (email, email.lower(), now, now),
+    )
+    row = conn.execute("SELECT id, status FROM subscribers WHERE email_key = ?" + conn.dialect.lock_rows(),
+                       (email.lower(),)).fetchone()
+    subscriber_id, subscriber_status = row["id"], row["status"]
     member = conn.execute(
         "SELECT status FROM memberships WHERE list_id = ? AND subscriber_id = ?", (list_id, subscriber_id)
     ).fetchone()
@@ -90,9 +90,9 @@ def register_signup(
     if open_record is None:
         consent_id = conn.execute(
             "INSERT INTO consents (subscriber_id, list_id, method, source, consent_text, consent_sha256, ip, name,"
-            " requested_at) VALUES (?, ?, 'form', ?, ?, ?, ?, ?, ?)",
+            " requested_at) VALUES (?, ?, 'form', ?, ?, ?, ?, ?, ?) RETURNING id",
             (subscriber_id, list_id, *values),
-        ).lastrowid
+        ).fetchone()[0]
     else:
         consent_id = open_record["id"]
         conn.execute(
@@ -107,12 +107,12 @@ def register_signup(
     return SignupOutcome(subscriber_id, consent_id, send)
 
 
-def unmark_mailed(conn: sqlite3.Connection, consent_id: int) -> None:
+def unmark_mailed(conn: DB, consent_id: int) -> None:
     """Clear a record's ``mailed_at`` (its confirmation could not be sent)."""
     conn.execute("UPDATE consents SET mailed_at = NULL WHERE id = ?", (consent_id,))
 
 
-def pending_record(conn: sqlite3.Connection, consent_id: int, subscriber_id: int, list_id: int) -> dict[str, Any] | None:
+def pending_record(conn: DB, consent_id: int, subscriber_id: int, list_id: int) -> dict[str, Any] | None:
     """The form consent record a confirm link names, with the address and list title; ``None`` if gone."""
     row = conn.execute(
         "SELECT c.id, c.confirmed_at, s.email, s.email_key, l.name AS list_name, l.title AS list_title"
@@ -123,7 +123,7 @@ def pending_record(conn: sqlite3.Connection, consent_id: int, subscriber_id: int
     return dict(row) if row else None
 
 
-def confirm_signup(conn: sqlite3.Connection, consent_id: int, *, now: str | None = None) -> bool:
+def confirm_signup(conn: DB, consent_id: int, *, now: str | None = None) -> bool:
     """Confirm an unconfirmed form record (call inside a transaction); False if it was confirmed already.
 
     The membership becomes active and the typed name, if any, becomes the
@@ -134,7 +134,7 @@ def confirm_signup(conn: sqlite3.Connection, consent_id: int, *, now: str | None
     now = now or utcnow()
     record = conn.execute(
         "SELECT c.subscriber_id, c.list_id, c.name, c.confirmed_at, s.status FROM consents c"
-        " JOIN subscribers s ON s.id = c.subscriber_id WHERE c.id = ?",
+        " JOIN subscribers s ON s.id = c.subscriber_id WHERE c.id = ?" + conn.dialect.lock_rows("c"),
         (consent_id,),
     ).fetchone()
     if record is None or record["confirmed_at"] is not None:
@@ -161,7 +161,7 @@ def confirm_signup(conn: sqlite3.Connection, consent_id: int, *, now: str | None
     return True
 
 
-def record_joins(conn: sqlite3.Connection, list_id: int, method: str, source: str, since: str) -> int:
+def record_joins(conn: DB, list_id: int, method: str, source: str, since: str) -> int:
     """Write a confirmed consent record for each active member of ``list_id`` who joined or was
     reactivated at ``since`` or later and has no open record for the list; return how many.
 
@@ -181,7 +181,7 @@ def record_joins(conn: sqlite3.Connection, list_id: int, method: str, source: st
 # --- the preference page ----------------------------------------------------
 
 
-def memberships_of(conn: sqlite3.Connection, subscriber_id: int) -> list[dict[str, Any]]:
+def memberships_of(conn: DB, subscriber_id: int) -> list[dict[str, Any]]:
     """Every membership of a subscriber with its list's name, title and signup flag, by list name."""
     rows = conn.execute(
         "SELECT l.id AS list_id, l.name, l.title, l.signup, m.status, m.created_at, m.updated_at"
@@ -191,7 +191,7 @@ def memberships_of(conn: sqlite3.Connection, subscriber_id: int) -> list[dict[st
     return [{**dict(r), "signup": bool(r["signup"])} for r in rows]
 
 
-def leave_lists(conn: sqlite3.Connection, subscriber_id: int, list_ids: list[int], how: str, *, now: str | None = None) -> int:
+def leave_lists(conn: DB, subscriber_id: int, list_ids: list[int], how: str, *, now: str | None = None) -> int:
     """Take a subscriber off some lists (membership 'unsubscribed', consent records closed); return how many."""
     now = now or utcnow()
     left = 0
@@ -208,7 +208,7 @@ def leave_lists(conn: sqlite3.Connection, subscriber_id: int, list_ids: list[int
     return left
 
 
-def rename(conn: sqlite3.Connection, subscriber_id: int, name: str, *, now: str | None = None) -> None:
+def rename(conn: DB, subscriber_id: int, name: str, *, now: str | None = None) -> None:
     """Set a subscriber's name."""
     conn.execute("UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ?", (name, now or utcnow(), subscriber_id))
 
@@ -216,7 +216,7 @@ def rename(conn: sqlite3.Connection, subscriber_id: int, name: str, *, now: str 
 # --- reading and purging ----------------------------------------------------
 
 
-def consents_of(conn: sqlite3.Connection, subscriber_id: int) -> list[dict[str, Any]]:
+def consents_of(conn: DB, subscriber_id: int) -> list[dict[str, Any]]:
     """Every consent record of a subscriber with the list's name, oldest first."""
     rows = conn.execute(
         "SELECT c.*, l.name AS list FROM consents c JOIN lists l ON l.id = c.list_id"
@@ -226,7 +226,7 @@ def consents_of(conn: sqlite3.Connection, subscriber_id: int) -> list[dict[str, 
     return [dict(r) for r in rows]
 
 
-def purge_unconfirmed(conn: sqlite3.Connection, before: str) -> int:
+def purge_unconfirmed(conn: DB, before: str) -> int:
     """Delete signups not confirmed since ``before``; return how many pending memberships went.
 
     Their unconfirmed consent records go too, and so does each such
@@ -234,7 +234,8 @@ def purge_unconfirmed(conn: sqlite3.Connection, before: str) -> int:
     event). Call inside a transaction.
     """
     stale = conn.execute(
-        "SELECT id, subscriber_id, list_id FROM consents WHERE confirmed_at IS NULL AND requested_at < ?", (before,)
+        "SELECT id, subscriber_id, list_id FROM consents WHERE confirmed_at IS NULL AND requested_at < ? ORDER BY id",
+        (before,)
     ).fetchall()
     removed = 0
     for record in stale:

@@ -73,12 +73,12 @@ def _existing_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
 
 
 _INSERT = (
-    "INSERT OR IGNORE INTO events"
+    "INSERT INTO events"
     " (source, event_key, type, send_id, subscriber_id, email, url, occurred_at, raw, attempt)"
     " VALUES (?, ?, ?,"
     " (SELECT id FROM sends WHERE id = ?),"
     " COALESCE((SELECT id FROM subscribers WHERE id = ?), (SELECT id FROM subscribers WHERE email_key = ?)),"
-    " ?, ?, ?, ?, ?)"
+    " ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
 _STATUS_UPDATE = (
@@ -101,7 +101,8 @@ def prepare_for_import(conn: sqlite3.Connection) -> None:
     quarter of the import's time, in system calls. 64 MB of cache removes most
     of it and keeps the import's memory well under 150 MB.
     """
-    conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+    if conn.dialect.name == "sqlite":  # PostgreSQL's server manages its own buffers
+        conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
 
 
 def store_events(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> StoreOutcome:
@@ -116,6 +117,10 @@ def store_event_batch(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> Sto
     Duplicates (already stored, or repeated within the batch) are skipped
     before the insert, so status changes are applied only for events seen for
     the first time: a retried old bounce cannot undo a later re-subscription.
+    The unique ``event_key`` settles the race of two processes storing the
+    same event at once (``serve --workers``): one row, and ``stored`` counts
+    only the rows actually written. Subscribers are updated in id order (in
+    arrival order for each one), so two such processes lock them alike.
     """
     rows = list(rows)
     known = _existing_keys(conn, [r.event_key for r in rows if r.event_key])
@@ -126,28 +131,29 @@ def store_event_batch(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> Sto
                 continue
             known.add(row.event_key)
         fresh.append(row)
-    conn.executemany(
+    # Counted by what each statement did: a concurrent process may store the same event meanwhile.
+    stored = conn.executemany(
         _INSERT,
         [
             (r.source, r.event_key, r.type, r.send_id, r.subscriber_id, r.email.strip().lower(),
              r.email, r.url, r.occurred_at, r.raw, r.attempt)
             for r in fresh
         ],
-    )
-    changes = [r for r in fresh if r.new_status]
-    before = conn.total_changes
+    ).rowcount if fresh else 0
+    # Same order in every process, so two updating the same subscribers cannot deadlock.
+    changes = sorted((r for r in fresh if r.new_status), key=lambda r: (r.subscriber_id or 0, r.email))
+    status_changes = 0
     if changes:
         now = utc_now()
-        conn.executemany(
+        status_changes = conn.executemany(
             _STATUS_UPDATE,
             [
                 (r.new_status, r.status_reason, now, r.subscriber_id, r.email.strip().lower(),
                  STATUS_RANK[r.new_status])
                 for r in changes
             ],
-        )
-    status_changes = conn.total_changes - before
-    return StoreOutcome(stored=len(fresh), duplicates=len(rows) - len(fresh), status_changes=status_changes)
+        ).rowcount
+    return StoreOutcome(stored=stored, duplicates=len(rows) - stored, status_changes=status_changes)
 
 
 # --- lookups used by the tracking server ------------------------------------
@@ -223,29 +229,41 @@ COUNTED_TYPES = {
 _WHO = "COALESCE('s' || subscriber_id, 'e' || lower(email))"
 
 
+def _machine_open(conn: sqlite3.Connection) -> str:
+    """Opens SendGrid flags as machine opens (Apple MPP pre-fetches): migration 0007's partial index
+    ``events_machine_opens`` is on this very condition."""
+    flag = conn.dialect.json_text_literal("raw", "sg_machine_open")  # type: ignore[attr-defined]
+    return f"type = 'open' AND {flag} IN ('1', 'true')"
+
+
 def event_counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
     """Distinct recipients per kind of event (see ``COUNTED_TYPES``) for a send,
-    plus ``machine_opens`` (opens SendGrid flags as Apple MPP pre-fetches)."""
-    parts = []
-    params: list[str] = []
+    plus ``machine_opens`` (opens SendGrid flags as Apple MPP pre-fetches).
+
+    Each kind is read from the index on (send_id, type, subscriber_id, ...)
+    alone; the few events that matched no subscriber are counted by address
+    apart (an id and an address never stand for the same recipient here).
+    """
+    parts: list[str] = []
+    params: list[object] = []
     for name, types in COUNTED_TYPES.items():
-        marks = ",".join("?" * len(types))
-        parts.append(f"COUNT(DISTINCT CASE WHEN type IN ({marks}) THEN {_WHO} END) AS {name}")
-        params.extend(types)
-    parts.append(
-        f"COUNT(DISTINCT CASE WHEN type = 'open' AND json_extract(raw, '$.sg_machine_open') IN (1, 'true')"
-        f" THEN {_WHO} END) AS machine_opens"
-    )
-    row = conn.execute(f"SELECT {', '.join(parts)} FROM events WHERE send_id = ?", (*params, send_id)).fetchone()
+        where = f"FROM events WHERE send_id = ? AND type IN ({','.join('?' * len(types))})"
+        parts.append(f"(SELECT COUNT(DISTINCT subscriber_id) {where} AND subscriber_id IS NOT NULL)"
+                     f" + (SELECT COUNT(DISTINCT lower(email)) {where} AND subscriber_id IS NULL) AS {name}")
+        params += [send_id, *types, send_id, *types]
+    parts.append(f"(SELECT COUNT(DISTINCT {_WHO}) FROM events WHERE send_id = ? AND {_machine_open(conn)}) AS machine_opens")
+    params.append(send_id)
+    row = conn.execute(f"SELECT {', '.join(parts)}", params).fetchone()
     return {key: int(row[key]) for key in row.keys()}
 
 
 def top_links(conn: sqlite3.Connection, send_id: int, limit: int = 10) -> list[tuple[str, int, int]]:
-    """``(url, clicks, unique clickers)`` of a send's most clicked links."""
-    rows = conn.execute(
-        f"SELECT url, COUNT(*) AS clicks, COUNT(DISTINCT {_WHO}) AS people FROM events"
-        " WHERE send_id = ? AND type = 'click' AND url != ''"
-        " GROUP BY url ORDER BY clicks DESC, url LIMIT ?",
-        (send_id, limit),
-    ).fetchall()
-    return [(r[0], int(r[1]), int(r[2])) for r in rows]
+    """``(url, clicks, unique clickers)`` of a send's most clicked links (read from the index, as above)."""
+    where = "FROM events WHERE send_id = ? AND type = 'click' AND url != ''"
+    links = {r[0]: [int(r[1]), int(r[2])] for r in conn.execute(
+        f"SELECT url, COUNT(*), COUNT(DISTINCT subscriber_id) {where} GROUP BY url", (send_id,))}
+    for url, people in conn.execute(
+            f"SELECT url, COUNT(DISTINCT lower(email)) {where} AND subscriber_id IS NULL GROUP BY url", (send_id,)):
+        links[url][1] += int(people)
+    ranked = sorted(links.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+    return [(url, clicks, people) for url, (clicks, people) in ranked]

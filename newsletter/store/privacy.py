@@ -6,18 +6,18 @@ journal and the events still count the same in ``stats``; every address,
 name, attribute and IP goes. ``scrub_everywhere`` then replaces any copy of
 the address left in any text column of any table (an SMTP error message, a
 provider's raw event), so a column added later cannot keep one by accident.
-``compact`` rewrites the file so no freed page or write-ahead-log frame still
-holds the old bytes.
+``compact`` rewrites the store so no freed page (or, on SQLite, no
+write-ahead-log frame) still holds the old bytes. How each database does
+these two is in ``dialect.py``.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import sqlite3
 from typing import Any
 
 from newsletter.errors import StoreError
+from newsletter.store import DB
 from newsletter.store import consent as consent_store
 from newsletter.store.subscribers import utcnow
 
@@ -28,34 +28,34 @@ RAW_EVENT_KEYS = ("event", "type", "timestamp", "sg_event_id", "sg_message_id", 
                   "sg_machine_open", "url", "category")
 
 
-def is_suppressed(conn: sqlite3.Connection, address_hash: str) -> bool:
+def is_suppressed(conn: DB, address_hash: str) -> bool:
     """True if an erased address with this keyed hash is on the suppression list."""
     return conn.execute("SELECT 1 FROM suppressions WHERE address_hash = ?", (address_hash,)).fetchone() is not None
 
 
-def suppression_hashes(conn: sqlite3.Connection) -> set[str]:
+def suppression_hashes(conn: DB) -> set[str]:
     """Every hash on the suppression list (it holds erased addresses only, so it stays small)."""
     return {r[0] for r in conn.execute("SELECT address_hash FROM suppressions")}
 
 
-def suppress(conn: sqlite3.Connection, address_hash: str, *, now: str | None = None) -> None:
+def suppress(conn: DB, address_hash: str, *, now: str | None = None) -> None:
     """Put an erased address's hash on the suppression list (no-op if there)."""
     conn.execute(
-        "INSERT OR IGNORE INTO suppressions (address_hash, reason, created_at) VALUES (?, 'erasure', ?)",
+        "INSERT INTO suppressions (address_hash, reason, created_at) VALUES (?, 'erasure', ?) ON CONFLICT DO NOTHING",
         (address_hash, now or utcnow()),
     )
 
 
-def lift_suppression(conn: sqlite3.Connection, address_hash: str) -> None:
+def lift_suppression(conn: DB, address_hash: str) -> None:
     """Take an address off the suppression list (its owner confirmed a new signup)."""
     conn.execute("DELETE FROM suppressions WHERE address_hash = ?", (address_hash,))
 
 
-def _rows(conn: sqlite3.Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
+def _rows(conn: DB, sql: str, *params: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(sql, params)]
 
 
-def export_person(conn: sqlite3.Connection, subscriber_id: int) -> dict[str, Any]:
+def export_person(conn: DB, subscriber_id: int) -> dict[str, Any]:
     """Every row held about one subscriber, by table (``SELECT *``: new columns are exported too)."""
     profile = _rows(conn, "SELECT * FROM subscribers WHERE id = ?", subscriber_id)[0]
     profile["attributes"] = json.loads(profile["attributes"] or "{}")
@@ -76,7 +76,7 @@ def export_person(conn: sqlite3.Connection, subscriber_id: int) -> dict[str, Any
     }
 
 
-def erase_person(conn: sqlite3.Connection, subscriber_id: int, address_hash: str, *, now: str | None = None) -> str:
+def erase_person(conn: DB, subscriber_id: int, address_hash: str, *, now: str | None = None) -> str:
     """Erase one subscriber's personal data, keeping ``address_hash`` on the suppression list (call inside a transaction).
 
     Returns the placeholder address the row now carries. Open consent records
@@ -120,38 +120,32 @@ def _scrubbed_raw(raw: str) -> str:
     return json.dumps({k: event[k] for k in RAW_EVENT_KEYS if k in event}, separators=(",", ":"), ensure_ascii=False)
 
 
-def scrub_everywhere(conn: sqlite3.Connection, address: str) -> int:
-    """Replace ``address`` (any case) by ``ERASED`` in every text value of every table; return the values changed.
+#: Tables an erasure changes: what ``compact`` must rewrite.
+ERASURE_TABLES = ("subscribers", "consents", "memberships", "events", "deliveries", "suppressions")
 
-    SQLite-specific (the table list and a Python function inside UPDATE); the
-    PostgreSQL store will need its own version of this one function.
-    """
-    pattern = re.compile(re.escape(address), re.IGNORECASE)
-    conn.create_function("newsletter_scrub", 1, lambda value: pattern.sub(ERASED, value), deterministic=True)
+
+def scrub_everywhere(conn: DB, address: str) -> int:
+    """Replace ``address`` (any case) by ``ERASED`` in every text value of every table; return the values changed."""
+    dialect = conn.dialect
     changed = 0
-    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-    for table in tables:
-        for column in conn.execute(f'PRAGMA table_info("{table}")').fetchall():
-            name = column["name"]
-            changed += conn.execute(
-                f'UPDATE "{table}" SET "{name}" = newsletter_scrub("{name}")'
-                f' WHERE typeof("{name}") = \'text\' AND instr(lower("{name}"), ?) > 0',
-                (address.lower(),),
-            ).rowcount
+    for table in dialect.tables(conn):
+        for column, is_text in dialect.columns(conn, table):
+            if is_text:
+                changed += dialect.scrub(conn, table, column, address, ERASED)
     return changed
 
 
-def compact(conn: sqlite3.Connection) -> None:
-    """Rewrite the database file and empty the write-ahead log, so no old copy of erased data stays on disk.
+def prepare(conn: DB) -> None:
+    """Before an erasure: make what it frees be overwritten (outside its transaction)."""
+    conn.dialect.prepare_erasure(conn)
 
-    ``secure_delete`` zeroes what the erasure freed; VACUUM rebuilds every page
-    (dropping older leftovers in free space too); the TRUNCATE checkpoint copies
-    the log into the file and cuts the log to zero bytes. Must run outside a
-    transaction; ``StoreError`` if another process kept the log from being emptied.
+
+def compact(conn: DB) -> None:
+    """Rewrite the store so no old copy of erased data stays on disk (see ``Dialect.compact``).
+
+    Must run outside a transaction; ``StoreError`` if another process kept
+    SQLite's write-ahead log from being emptied.
     """
-    conn.execute("PRAGMA secure_delete = ON")
-    conn.execute("VACUUM")
-    busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    if busy:
+    if not conn.dialect.compact(conn, ERASURE_TABLES):
         raise StoreError("the erasure is done, but another process is reading the database, so the write-ahead log "
                          "still holds old pages: stop `newsletter serve` and run the erasure again")

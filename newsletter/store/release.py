@@ -77,17 +77,19 @@ def claim_due(conn: sqlite3.Connection, now: str, worker: str) -> dict[str, Any]
     with transaction(conn):
         row = conn.execute(
             "SELECT send_id FROM releases WHERE state = 'scheduled' AND mode = 'worker' AND run_at <= ?"
-            " AND paused_at IS NULL ORDER BY run_at, send_id LIMIT 1",
+            " AND paused_at IS NULL ORDER BY run_at, send_id LIMIT 1" + conn.dialect.claim_rows("releases"),
             (now,),
         ).fetchone()
         if row is None:
             return None
-        conn.execute(
+        taken = conn.execute(
             "UPDATE releases SET state = 'running', claimed_by = ?, error = '', updated_at = ?"
             " WHERE send_id = ? AND state = 'scheduled'",
             (worker, now, row[0]),
-        )
-    return get(conn, row[0])
+        ).rowcount
+    # PostgreSQL: the row was locked (or skipped) as it was read; either way only the
+    # caller whose UPDATE moved it from 'scheduled' owns it.
+    return get(conn, row[0]) if taken == 1 else None
 
 
 def next_due(conn: sqlite3.Connection) -> str | None:
@@ -185,8 +187,8 @@ def departures(conn: sqlite3.Connection, list_id: int, ids: Sequence[int]) -> tu
     """
     unsubscribed = conn.execute(
         "SELECT COUNT(*) FROM subscribers s LEFT JOIN memberships m ON m.subscriber_id = s.id AND m.list_id = ?"
-        " WHERE s.id IN (SELECT value FROM json_each(?)) AND (s.status != 'active' OR m.status = 'unsubscribed')",
-        (list_id, json.dumps(list(ids))),
+        f" WHERE {conn.dialect.id_in('s.id')} AND (s.status != 'active' OR m.status = 'unsubscribed')",
+        (list_id, conn.dialect.id_list(ids)),
     ).fetchone()[0]
     return int(unsubscribed), len(ids) - int(unsubscribed)
 
@@ -195,7 +197,8 @@ def save_snapshot(conn: sqlite3.Connection, digest: str, ids: Sequence[int], *, 
     """Keep the member ids an approver counted, under their digest (once)."""
     blob = zlib.compress(",".join(map(str, ids)).encode("ascii"), 6)
     with transaction(conn):
-        conn.execute("INSERT OR IGNORE INTO audience_snapshots (digest, members, ids, created_at) VALUES (?, ?, ?, ?)",
+        conn.execute("INSERT INTO audience_snapshots (digest, members, ids, created_at) VALUES (?, ?, ?, ?)"
+                     " ON CONFLICT DO NOTHING",
                      (digest, len(ids), blob, now))
 
 

@@ -5,16 +5,22 @@ lives. Another run refuses while the lease is fresh; once it expired, or its
 process is provably gone from this host, the lease is taken over and only
 that run's rows change: 'sending' becomes 'in_doubt', 'claimed' returns to
 where it was.
+
+Worker runs (``send --worker``) share a send: any number of them may hold it
+at once, each claiming its own batches, while a run that is not a worker
+still holds a send alone (it refuses to start next to workers, and workers
+refuse to start next to it). A worker's heartbeat also ends the runs of the
+same send whose lease expired or whose process is gone (``reap``), so a
+killed worker's rows in flight become in doubt while the others carry on.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from newsletter.store import transaction
+from newsletter.store import DB, transaction
 from newsletter.store.subscribers import utcnow
 
 
@@ -30,18 +36,19 @@ class RunRow:
     pid_started: str
     started_at: str
     expires_at: float
+    worker: bool = False
 
 
-def open_runs(conn: sqlite3.Connection, send_id: int | None = None) -> list[RunRow]:
+def open_runs(conn: DB, send_id: int | None = None) -> list[RunRow]:
     """Runs that have not ended (of one send, or of all)."""
-    sql = ("SELECT id, send_id, owner, host, pid, pid_started, started_at, expires_at FROM send_runs"
+    sql = ("SELECT id, send_id, owner, host, pid, pid_started, started_at, expires_at, worker FROM send_runs"
            " WHERE ended_at IS NULL")
-    rows = conn.execute(sql + (" AND send_id = ?" if send_id is not None else ""),
+    rows = conn.execute(sql + (" AND send_id = ?" if send_id is not None else "") + " ORDER BY id",
                         (send_id,) if send_id is not None else ()).fetchall()
-    return [RunRow(*tuple(r)) for r in rows]
+    return [RunRow(*tuple(r[:8]), worker=bool(r[8])) for r in rows]
 
 
-def _orphans_to_doubt(conn: sqlite3.Connection, send_id: int, now: str) -> int:
+def _orphans_to_doubt(conn: DB, send_id: int, now: str) -> int:
     # Rows held by no open run: their run is over, so what it handed over is
     # in doubt and what it only claimed goes back.
     held = "(run_id IS NULL OR run_id NOT IN (SELECT id FROM send_runs WHERE ended_at IS NULL))"
@@ -59,8 +66,30 @@ def _orphans_to_doubt(conn: sqlite3.Connection, send_id: int, now: str) -> int:
     return doubt
 
 
+def _live_runs(conn: DB, send_id: int, is_gone: Callable[[RunRow], bool], now: str, *, keep: int = 0) -> list[RunRow]:
+    """End the send's open runs that are dead (lease expired, or process gone); return the live ones.
+
+    Call inside a transaction that holds the send's row lock. ``keep``: a run
+    never ended here (the caller's own).
+    """
+    now_s = time.time()
+    live = []
+    for run in open_runs(conn, send_id):
+        if run.id == keep or (run.expires_at > now_s and not is_gone(run)):
+            live.append(run)
+        else:
+            conn.execute("UPDATE send_runs SET ended_at = ?, outcome = 'taken-over' WHERE id = ? AND ended_at IS NULL",
+                         (now, run.id))
+    return live
+
+
+def _lock_send(conn: DB, send_id: int) -> None:
+    # One process at a time decides who holds a send (SQLite's write lock already does that).
+    conn.execute("SELECT id FROM sends WHERE id = ?" + conn.dialect.lock_rows(), (send_id,))
+
+
 def start(
-    conn: sqlite3.Connection,
+    conn: DB,
     send_id: int,
     *,
     owner: str,
@@ -69,28 +98,31 @@ def start(
     pid_started: str,
     lease_s: float,
     is_gone: Callable[[RunRow], bool],
+    worker: bool = False,
 ) -> tuple[int, int, RunRow | None]:
     """Open a run of ``send_id``: ``(run id, rows turned in doubt, None)``, or ``(0, 0, holder)`` if held.
 
     ``is_gone(run)`` says whether an unexpired run's process is provably dead.
+    A worker run may start next to other live worker runs; any other
+    combination is refused while the holder lives.
     """
     now_s, now = time.time(), utcnow()
     with transaction(conn):
-        for run in open_runs(conn, send_id):
-            if run.expires_at > now_s and not is_gone(run):
-                return 0, 0, run
-            conn.execute("UPDATE send_runs SET ended_at = ?, outcome = 'taken-over' WHERE id = ?", (now, run.id))
+        _lock_send(conn, send_id)
+        live = _live_runs(conn, send_id, is_gone, now)
         doubt = _orphans_to_doubt(conn, send_id, now)
+        holders = [run for run in live if not (worker and run.worker)]
+        if holders:
+            return 0, 0, holders[0]
         run_id = conn.execute(
-            "INSERT INTO send_runs (send_id, owner, host, pid, pid_started, started_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (send_id, owner, host, pid, pid_started, now, now_s + lease_s),
-        ).lastrowid
-        assert run_id is not None
-    return run_id, doubt, None
+            "INSERT INTO send_runs (send_id, owner, host, pid, pid_started, started_at, expires_at, worker)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (send_id, owner, host, pid, pid_started, now, now_s + lease_s, int(worker)),
+        ).fetchone()[0]
+    return int(run_id), doubt, None
 
 
-def renew(conn: sqlite3.Connection, run_id: int, lease_s: float) -> bool:
+def renew(conn: DB, run_id: int, lease_s: float) -> bool:
     """Extend a run's lease; False if it is no longer open (it was taken over)."""
     with transaction(conn):
         return conn.execute(
@@ -98,11 +130,26 @@ def renew(conn: sqlite3.Connection, run_id: int, lease_s: float) -> bool:
         ).rowcount == 1
 
 
-def end(conn: sqlite3.Connection, run_id: int, send_id: int, outcome: str) -> None:
-    """Close a run; whatever it still holds is settled as for a dead run."""
+def reap(conn: DB, run_id: int, send_id: int, is_gone: Callable[[RunRow], bool]) -> int:
+    """End the other runs of the send that are dead and settle their rows; return how many rows became in doubt."""
     now = utcnow()
     with transaction(conn):
+        _lock_send(conn, send_id)
+        before = len(open_runs(conn, send_id))
+        if len(_live_runs(conn, send_id, is_gone, now, keep=run_id)) == before:
+            return 0
+        return _orphans_to_doubt(conn, send_id, now)
+
+
+def end(conn: DB, run_id: int, send_id: int, outcome: str,
+        is_gone: Callable[[RunRow], bool] | None = None) -> None:
+    """Close a run; whatever it still holds is settled as for a dead run (and so is what dead runs left)."""
+    now = utcnow()
+    with transaction(conn):
+        _lock_send(conn, send_id)
         conn.execute("UPDATE send_runs SET ended_at = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
                      (now, outcome, run_id))
+        if is_gone is not None:
+            _live_runs(conn, send_id, is_gone, now)
         _orphans_to_doubt(conn, send_id, now)
         conn.execute("UPDATE sends SET finished_at = ? WHERE id = ?", (now, send_id))

@@ -7,16 +7,17 @@ its recipient query. Attributes are the JSON object in
 ``subscribers.attributes``; values compare as text, exactly (case matters).
 ``KEY!=VALUE`` also matches members who have no ``KEY`` at all.
 
-Only ``attribute_sql`` knows the SQL dialect (SQLite's ``json_extract``);
-PostgreSQL's store replaces that one function.
+``attribute_sql`` asks the database's dialect how to read one key of the
+JSON (``store/dialect.py``).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any, Iterator, NamedTuple, Sequence
 
+from newsletter.store import DB
+from newsletter.store.dialect import SQLITE, Dialect
 from newsletter.store.subscribers import ON_LIST, utcnow
 
 OPERATORS = ("=", "!=")
@@ -33,20 +34,19 @@ class Condition(NamedTuple):
         return f"{self.key}{self.op}{self.value}"
 
 
-def attribute_sql(key: str, alias: str = "s") -> tuple[str, list[Any]]:
+def attribute_sql(key: str, alias: str = "s", dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
     """SQL for the text value of attribute ``key`` of ``alias`` (NULL when absent), and its parameters."""
-    # The key travels as a bound JSON path, quoted so dots and blanks in it are plain characters.
-    return f"CAST(json_extract({alias}.attributes, ?) AS TEXT)", ['$."' + key + '"']
+    return dialect.json_text(f"{alias}.attributes", key)
 
 
-def where_sql(conditions: Sequence[Condition], alias: str = "s") -> tuple[str, list[Any]]:
+def where_sql(conditions: Sequence[Condition], alias: str = "s", dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
     """``(sql, params)``: a fragment true for subscribers matching every condition ('1 = 1' for none)."""
     parts: list[str] = []
     params: list[Any] = []
     for condition in conditions:
         if condition.op not in OPERATORS:
             raise ValueError(f"unknown operator {condition.op!r}")
-        value, value_params = attribute_sql(condition.key, alias)
+        value, value_params = attribute_sql(condition.key, alias, dialect)
         if condition.op == "=":
             parts.append(f"{value} = ?")
             params += [*value_params, condition.value]
@@ -57,10 +57,10 @@ def where_sql(conditions: Sequence[Condition], alias: str = "s") -> tuple[str, l
 
 
 def iter_matching(
-    conn: sqlite3.Connection, list_id: int, conditions: Sequence[Condition], *, page: int = 1000
+    conn: DB, list_id: int, conditions: Sequence[Condition], *, page: int = 1000
 ) -> Iterator[tuple[int, str]]:
     """``(subscriber_id, email)`` of the list's active members matching ``conditions``, in id order."""
-    where, params = where_sql(conditions)
+    where, params = where_sql(conditions, dialect=conn.dialect)
     after = 0
     while True:
         rows = conn.execute(
@@ -74,9 +74,9 @@ def iter_matching(
         after = rows[-1][0]
 
 
-def count_matching(conn: sqlite3.Connection, list_id: int, conditions: Sequence[Condition]) -> int:
+def count_matching(conn: DB, list_id: int, conditions: Sequence[Condition]) -> int:
     """How many active members of the list match ``conditions``."""
-    where, params = where_sql(conditions)
+    where, params = where_sql(conditions, dialect=conn.dialect)
     return conn.execute(
         "SELECT COUNT(*) FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
         f" WHERE m.list_id = ? AND {ON_LIST} AND {where}",
@@ -84,7 +84,7 @@ def count_matching(conn: sqlite3.Connection, list_id: int, conditions: Sequence[
     ).fetchone()[0]
 
 
-def save_segment(conn: sqlite3.Connection, name: str, list_id: int, conditions: Sequence[Condition]) -> str:
+def save_segment(conn: DB, name: str, list_id: int, conditions: Sequence[Condition]) -> str:
     """Create or replace segment ``name``; return 'created' or 'updated'."""
     now = utcnow()
     encoded = json.dumps([list(c) for c in conditions], ensure_ascii=False)
@@ -102,7 +102,7 @@ def save_segment(conn: sqlite3.Connection, name: str, list_id: int, conditions: 
     return "updated"
 
 
-def _segment(row: sqlite3.Row) -> dict[str, Any]:
+def _segment(row: Any) -> dict[str, Any]:
     return {
         "name": row["name"],
         "list": row["list"],
@@ -116,12 +116,12 @@ def _segment(row: sqlite3.Row) -> dict[str, Any]:
 _SELECT = "SELECT g.*, l.name AS list FROM segments g JOIN lists l ON l.id = g.list_id"
 
 
-def get_segment(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
+def get_segment(conn: DB, name: str) -> dict[str, Any] | None:
     """Segment ``name`` as ``{name, list, list_id, conditions, created_at, updated_at}``, or ``None``."""
     row = conn.execute(f"{_SELECT} WHERE g.name = ?", (name,)).fetchone()
     return _segment(row) if row else None
 
 
-def list_segments(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def list_segments(conn: DB) -> list[dict[str, Any]]:
     """Every saved segment, by name."""
     return [_segment(r) for r in conn.execute(f"{_SELECT} ORDER BY g.name")]

@@ -19,10 +19,9 @@ Counts and statuses are derived from these rows (``counts``,
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any, Iterable, Sequence
 
-from newsletter.store import transaction
+from newsletter.store import DB, transaction
 from newsletter.store.subscribers import ON_LIST, utcnow
 
 STATES = ("queued", "claimed", "sending", "accepted", "failed", "in_doubt", "skipped", "suppressed")
@@ -40,7 +39,7 @@ _ON_LIST = (
 )
 
 
-def find_send(conn: sqlite3.Connection, slug: str, list_id: int, audience: str = "") -> dict[str, Any] | None:
+def find_send(conn: DB, slug: str, list_id: int, audience: str = "") -> dict[str, Any] | None:
     """The send of issue ``slug`` to list ``list_id`` (and segment ``audience``), or ``None``."""
     row = conn.execute(
         "SELECT * FROM sends WHERE slug = ? AND list_id = ? AND audience = ?", (slug, list_id, audience)
@@ -48,7 +47,7 @@ def find_send(conn: sqlite3.Connection, slug: str, list_id: int, audience: str =
     return dict(row) if row else None
 
 
-def get_send(conn: sqlite3.Connection, send_id: int) -> dict[str, Any] | None:
+def get_send(conn: DB, send_id: int) -> dict[str, Any] | None:
     """The send with this id, or ``None``."""
     row = conn.execute("SELECT * FROM sends WHERE id = ?", (send_id,)).fetchone()
     return dict(row) if row else None
@@ -66,11 +65,11 @@ def _members_sql(where: str) -> str:
     )
 
 
-def count_audience(conn: sqlite3.Connection, slug: str, list_id: int, where: str = "",
+def count_audience(conn: DB, slug: str, list_id: int, where: str = "",
                    params: Sequence[Any] = ()) -> tuple[int, int]:
     """``(members to send, members suppressed)`` of a send not created yet (its plan)."""
     active = conn.execute(
-        f"SELECT COUNT(*) FROM ({_members_sql(where)})", (list_id, *params, slug, 0)
+        f"SELECT COUNT(*) FROM ({_members_sql(where)}) AS a", (list_id, *params, slug, 0)
     ).fetchone()[0]
     suppressed = conn.execute(
         "SELECT COUNT(*) FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
@@ -80,7 +79,7 @@ def count_audience(conn: sqlite3.Connection, slug: str, list_id: int, where: str
 
 
 def create_send(
-    conn: sqlite3.Connection,
+    conn: DB,
     *,
     slug: str,
     list_id: int,
@@ -91,25 +90,35 @@ def create_send(
     audience: str = "",
     where: str = "",
     params: Sequence[Any] = (),
-) -> tuple[int, int]:
-    """Create a send and fix its audience in one transaction; return ``(send id, audience size)``."""
+) -> tuple[int, int, bool]:
+    """Create a send and fix its audience in one transaction; return ``(send id, audience size, created)``.
+
+    If another process created the same send a moment earlier (workers
+    starting together), nothing is written and its id is returned with
+    ``created`` false.
+    """
     now = utcnow()
     with transaction(conn):
-        send_id = conn.execute(
+        row = conn.execute(
             "INSERT INTO sends (slug, list_id, audience, html_sha256, backend, subject, links, created_at, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug, list_id, audience) DO NOTHING RETURNING id",
             (slug, list_id, audience, html_sha256, backend, subject, json.dumps(list(links)), now, now),
-        ).lastrowid
-        assert send_id is not None
+        ).fetchone()
+        if row is None:
+            existing = find_send(conn, slug, list_id, audience)
+            assert existing is not None
+            return existing["id"], 0, False
+        send_id = row[0]
         size = conn.execute(
             "INSERT INTO deliveries (send_id, subscriber_id, state, updated_at)"
-            f" SELECT ?, id, 'queued', ? FROM ({_members_sql(where)}) ORDER BY id",
+            f" SELECT ?, id, 'queued', ? FROM ({_members_sql(where)}) AS a ORDER BY id",
             (send_id, now, list_id, *params, slug, send_id),
         ).rowcount
-    return send_id, size
+    conn.dialect.refresh_statistics(conn, ("deliveries",))  # the claims' plans must know it grew
+    return send_id, size, True
 
 
-def add_new_members(conn: sqlite3.Connection, send_id: int, list_id: int, slug: str, where: str = "",
+def add_new_members(conn: DB, send_id: int, list_id: int, slug: str, where: str = "",
                     params: Sequence[Any] = (), *, dry_run: bool = False) -> int:
     """Members who joined since the send started (no ledger row yet): count them, or queue them."""
     select = (
@@ -118,16 +127,19 @@ def add_new_members(conn: sqlite3.Connection, send_id: int, list_id: int, slug: 
     )
     args = (list_id, *params, slug, send_id, send_id)
     if dry_run:
-        return int(conn.execute(f"SELECT COUNT(*) FROM ({select})", args).fetchone()[0])
+        return int(conn.execute(f"SELECT COUNT(*) FROM ({select}) AS n", args).fetchone()[0])
     with transaction(conn):
+        # ON CONFLICT: workers starting together may both queue them ("WHERE true" tells SQLite's
+        # parser that ON starts the upsert, not a join).
         return conn.execute(
-            f"INSERT INTO deliveries (send_id, subscriber_id, state, updated_at) SELECT ?, id, 'queued', ? FROM ({select})",
+            "INSERT INTO deliveries (send_id, subscriber_id, state, updated_at)"
+            f" SELECT ?, id, 'queued', ? FROM ({select}) AS n WHERE true ON CONFLICT DO NOTHING",
             (send_id, utcnow(), *args),
         ).rowcount
 
 
 def update_send_version(
-    conn: sqlite3.Connection, send_id: int, *, html_sha256: str, subject: str, links: Sequence[str], backend: str
+    conn: DB, send_id: int, *, html_sha256: str, subject: str, links: Sequence[str], backend: str
 ) -> None:
     """Record a changed issue (``--allow-changed``) or backend on an existing send."""
     with transaction(conn):
@@ -137,12 +149,18 @@ def update_send_version(
         )
 
 
-def delete_unsent(conn: sqlite3.Connection, send_id: int) -> bool:
-    """Remove a send nothing of which was ever handed over (a refused login); return whether it did."""
+def delete_unsent(conn: DB, send_id: int) -> bool:
+    """Remove a send nothing of which was ever handed over (a refused login); return whether it did.
+
+    A send another run holds (a worker that joined it) stays.
+    """
     with transaction(conn):
+        conn.execute("SELECT id FROM sends WHERE id = ?" + conn.dialect.lock_rows(), (send_id,))
         if conn.execute(
             "SELECT 1 FROM deliveries WHERE send_id = ? AND (attempts > 0 OR state NOT IN ('queued', 'suppressed', 'claimed'))"
             " LIMIT 1", (send_id,)
+        ).fetchone() or conn.execute(
+            "SELECT 1 FROM send_runs WHERE send_id = ? AND ended_at IS NULL LIMIT 1", (send_id,)
         ).fetchone():
             return False
         conn.execute("DELETE FROM send_runs WHERE send_id = ?", (send_id,))
@@ -151,7 +169,7 @@ def delete_unsent(conn: sqlite3.Connection, send_id: int) -> bool:
         return True
 
 
-def counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
+def counts(conn: DB, send_id: int) -> dict[str, int]:
     """Ledger rows of a send by state (every state present)."""
     found = {state: 0 for state in STATES}
     for state, n in conn.execute("SELECT state, COUNT(*) FROM deliveries WHERE send_id = ? GROUP BY state", (send_id,)):
@@ -162,7 +180,7 @@ def counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
 # --- claims --------------------------------------------------------------------
 
 
-def _claimed_rows(conn: sqlite3.Connection, send_id: int, run_id: int, batch: int) -> list[Claimed]:
+def _claimed_rows(conn: DB, send_id: int, run_id: int, batch: int) -> list[Claimed]:
     rows = conn.execute(
         "SELECT s.id, s.email, s.name, d.attempts FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
         " WHERE d.send_id = ? AND d.run_id = ? AND d.batch = ? AND d.state IN ('claimed', 'sending')"
@@ -173,7 +191,7 @@ def _claimed_rows(conn: sqlite3.Connection, send_id: int, run_id: int, batch: in
 
 
 def claim(
-    conn: sqlite3.Connection,
+    conn: DB,
     send_id: int,
     list_id: int,
     run_id: int,
@@ -197,11 +215,15 @@ def claim(
         raise ValueError(f"cannot claim rows in state {source!r}")
     now = utcnow()
     state, bump = ("sending", 1) if handed_over else ("claimed", 0)
+    dialect = conn.dialect
     with transaction(conn):
+        # The rows read stay locked until COMMIT (SQLite: the write lock; PostgreSQL:
+        # row locks, and rows another worker is claiming right now are skipped).
         rows = conn.execute(
             f"SELECT d.subscriber_id, {_ON_LIST.replace('s.id', 'd.subscriber_id')} AS ok, s.email, s.name, d.attempts"
             " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
-            " WHERE d.send_id = ? AND d.state = ? AND d.subscriber_id > ? ORDER BY d.subscriber_id LIMIT ?",
+            " WHERE d.send_id = ? AND d.state = ? AND d.subscriber_id > ? ORDER BY d.subscriber_id LIMIT ?"
+            + dialect.claim_rows("d"),
             (list_id, send_id, source, after_id, limit),
         ).fetchall()
         if not rows:
@@ -211,22 +233,21 @@ def claim(
         if gone and source == "queued":
             conn.execute(
                 "UPDATE deliveries SET state = 'suppressed', updated_at = ?"
-                " WHERE send_id = ? AND subscriber_id IN (SELECT value FROM json_each(?))",
-                (now, send_id, json.dumps(gone)),
+                f" WHERE send_id = ? AND {dialect.id_in('subscriber_id')}",
+                (now, send_id, dialect.id_list(gone)),
             )
-        # What is left in ``source`` within the range read is exactly the rows wanted
-        # (the read and this write share one write-locked transaction).
-        skip = json.dumps(gone if source != "queued" else [])
-        conn.execute(
-            "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?, updated_at = ?"
-            " WHERE send_id = ? AND state = ? AND subscriber_id > ? AND subscriber_id <= ?"
-            " AND subscriber_id NOT IN (SELECT value FROM json_each(?))",
-            (state, run_id, batch, bump, now, send_id, source, after_id, last, skip),
-        )
-    return [(r[0], r[2], r[3], r[4] + bump) for r in rows if r[1]], last
+        taken = [r for r in rows if r[1]]  # in-doubt and failed rows of members who left stay as they are
+        if taken:
+            conn.execute(
+                "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"
+                f" updated_at = ? WHERE send_id = ? AND state = ? AND subscriber_id > ? AND subscriber_id <= ?"
+                f" AND {dialect.id_in('subscriber_id')}",
+                (state, run_id, batch, bump, now, send_id, source, after_id, last, dialect.id_list(r[0] for r in taken)),
+            )
+    return [(r[0], r[2], r[3], r[4] + bump) for r in taken], last
 
 
-def claim_ids(conn: sqlite3.Connection, send_id: int, run_id: int, ids: Sequence[int], *, batch: int,
+def claim_ids(conn: DB, send_id: int, run_id: int, ids: Sequence[int], *, batch: int,
               handed_over: bool) -> list[Claimed]:
     """Claim again the given rows that are still 'failed' (the end-of-run retry of temporary refusals)."""
     now = utcnow()
@@ -241,7 +262,7 @@ def claim_ids(conn: sqlite3.Connection, send_id: int, run_id: int, ids: Sequence
         return _claimed_rows(conn, send_id, run_id, batch)
 
 
-def mark_sending(conn: sqlite3.Connection, send_id: int, run_id: int, subscriber_id: int) -> bool:
+def mark_sending(conn: DB, send_id: int, run_id: int, subscriber_id: int) -> bool:
     """Journal that one claimed message is being handed over now; False if the claim is no longer ours."""
     with transaction(conn):
         return conn.execute(
@@ -251,7 +272,7 @@ def mark_sending(conn: sqlite3.Connection, send_id: int, run_id: int, subscriber
         ).rowcount == 1
 
 
-def record(conn: sqlite3.Connection, send_id: int, run_id: int,
+def record(conn: DB, send_id: int, run_id: int,
            outcomes: Iterable[tuple[int, str, str, str]]) -> int:
     """Record ``(subscriber_id, state, message_id, error)`` for rows this run holds; return how many matched.
 
@@ -273,28 +294,26 @@ def record(conn: sqlite3.Connection, send_id: int, run_id: int,
             matched += conn.execute(
                 "UPDATE deliveries SET state = ?, prior = NULL, run_id = NULL, message_id = ?, error = ?, updated_at = ?"
                 " WHERE send_id = ? AND run_id = ? AND state IN ('claimed', 'sending')"
-                " AND subscriber_id IN (SELECT value FROM json_each(?))",
-                (state, message_id, error, now, send_id, run_id, json.dumps(ids)),
+                f" AND {conn.dialect.id_in('subscriber_id')}",
+                (state, message_id, error, now, send_id, run_id, conn.dialect.id_list(ids)),
             ).rowcount
         return matched
 
 
-def release(conn: sqlite3.Connection, send_id: int, run_id: int, subscriber_ids: Sequence[int]) -> int:
+def release(conn: DB, send_id: int, run_id: int, subscriber_ids: Sequence[int]) -> int:
     """Undo claims whose messages certainly did not go out: each row returns to its prior state."""
     if not subscriber_ids:
         return 0
     with transaction(conn):
-        before = conn.total_changes
-        conn.executemany(
+        return conn.executemany(
             "UPDATE deliveries SET state = prior, prior = NULL, run_id = NULL, updated_at = ?,"
-            " attempts = attempts - (state = 'sending')"
+            " attempts = attempts - CASE WHEN state = 'sending' THEN 1 ELSE 0 END"
             " WHERE send_id = ? AND subscriber_id = ? AND run_id = ? AND state IN ('claimed', 'sending')",
             [(utcnow(), send_id, sid, run_id) for sid in subscriber_ids],
-        )
-        return conn.total_changes - before
+        ).rowcount
 
 
-def skip_in_doubt(conn: sqlite3.Connection, send_id: int) -> int:
+def skip_in_doubt(conn: DB, send_id: int) -> int:
     """Mark every in-doubt row 'skipped' (the user decided not to re-send); return how many."""
     with transaction(conn):
         return conn.execute(
@@ -303,7 +322,7 @@ def skip_in_doubt(conn: sqlite3.Connection, send_id: int) -> int:
         ).rowcount
 
 
-def settle_from_events(conn: sqlite3.Connection, send_id: int, *, dry_run: bool = False) -> tuple[int, int]:
+def settle_from_events(conn: DB, send_id: int, *, dry_run: bool = False) -> tuple[int, int]:
     """Settle in-doubt rows from the provider's own record; return ``(accepted, failed)``.
 
     An event proving the hand-over (processed, delivered, deferred, bounce,
@@ -340,7 +359,7 @@ def settle_from_events(conn: sqlite3.Connection, send_id: int, *, dry_run: bool 
     return accepted, failed
 
 
-def next_batch_number(conn: sqlite3.Connection, send_id: int) -> int:
+def next_batch_number(conn: DB, send_id: int) -> int:
     """A batch number never used before in this send."""
     return (conn.execute("SELECT MAX(batch) FROM deliveries WHERE send_id = ?", (send_id,)).fetchone()[0] or 0) + 1
 
@@ -348,7 +367,7 @@ def next_batch_number(conn: sqlite3.Connection, send_id: int) -> int:
 # --- reports -------------------------------------------------------------------
 
 
-def emails_in(conn: sqlite3.Connection, send_id: int, state: str, limit: int = 20) -> list[tuple[str, str]]:
+def emails_in(conn: DB, send_id: int, state: str, limit: int = 20) -> list[tuple[str, str]]:
     """Some ``(email, error)`` of rows in ``state`` (for the report)."""
     return [
         (r[0], r[1])
@@ -360,15 +379,15 @@ def emails_in(conn: sqlite3.Connection, send_id: int, state: str, limit: int = 2
     ]
 
 
-def list_sends(conn: sqlite3.Connection, send_id: int | None = None) -> list[dict[str, Any]]:
+def list_sends(conn: DB, send_id: int | None = None) -> list[dict[str, Any]]:
     """Every send (or one), newest first, with its list name, ledger counts by state and open runs."""
-    state_sums = ", ".join(f"COALESCE(SUM(d.state = '{s}'), 0) AS {s}" for s in STATES)
+    state_sums = ", ".join(f"COUNT(*) FILTER (WHERE d.state = '{s}') AS {s}" for s in STATES)
     rows = conn.execute(
         f"SELECT s.id, s.slug, l.name AS list, s.audience, s.backend, s.subject, s.created_at, s.started_at,"
         f" s.finished_at, COUNT(d.subscriber_id) AS recipients, {state_sums}"
         " FROM sends s JOIN lists l ON l.id = s.list_id LEFT JOIN deliveries d ON d.send_id = s.id"
         + (" WHERE s.id = ?" if send_id is not None else "")
-        + " GROUP BY s.id ORDER BY s.id DESC",
+        + " GROUP BY s.id, l.name ORDER BY s.id DESC",
         (send_id,) if send_id is not None else (),
     ).fetchall()
     return [dict(r) for r in rows]

@@ -95,7 +95,8 @@ def ensure_list(conn: sqlite3.Connection, name: str) -> int:
     found = find_list(conn, name)
     if found is not None:
         return found
-    return conn.execute("INSERT INTO lists (name, created_at) VALUES (?, ?)", (name, utcnow())).lastrowid
+    conn.execute("INSERT INTO lists (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (name, utcnow()))
+    return find_list(conn, name)  # type: ignore[return-value]  (just made, by us or a process beside us)
 
 
 def get_list(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
@@ -119,9 +120,9 @@ def list_summaries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     count of active members (those who get issues) and count of pending signups."""
     rows = conn.execute(
         "SELECT l.name, l.title, l.signup, l.created_at,"
-        " COALESCE(SUM(m.status = 'active'), 0) AS members,"
-        f" COALESCE(SUM({ON_LIST}), 0) AS active,"
-        " COALESCE(SUM(m.status = 'pending'), 0) AS pending"
+        " COUNT(*) FILTER (WHERE m.status = 'active') AS members,"
+        f" COUNT(*) FILTER (WHERE {ON_LIST}) AS active,"
+        " COUNT(*) FILTER (WHERE m.status = 'pending') AS pending"
         " FROM lists l LEFT JOIN memberships m ON m.list_id = l.id"
         " LEFT JOIN subscribers s ON s.id = m.subscriber_id"
         " GROUP BY l.id ORDER BY l.name"
@@ -176,9 +177,9 @@ def upsert_subscriber(
     if row is None:
         new_id = conn.execute(
             "INSERT INTO subscribers (email, email_key, name, attributes, status, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, 'active', ?, ?)",
+            " VALUES (?, ?, ?, ?, 'active', ?, ?) RETURNING id",
             (email, key, name, json.dumps(attributes, ensure_ascii=False), now, now),
-        ).lastrowid
+        ).fetchone()[0]
         return new_id, "added", "active"
     merged = {**json.loads(row["attributes"] or "{}"), **attributes}
     conn.execute(

@@ -31,6 +31,12 @@ def issue(write_issue) -> Path:
 
 
 @pytest.fixture
+def settings(settings, database):
+    """The shared test settings on a fresh database of each kind (SQLite, then PostgreSQL)."""
+    return settings.with_overrides(newsletter_database=database)
+
+
+@pytest.fixture
 def sendgrid_server():
     """A running SendGrid stand-in (see delivery_fakes)."""
     server = SendGridStandIn().start()
@@ -87,6 +93,32 @@ def make_list(settings):
                 store.add_membership(conn, list_id, sid)
                 emails.append(email.lower())
         conn.close()
+        return emails
+
+    return make
+
+
+@pytest.fixture
+def make_many(settings):
+    """``make_many(n, name="news")``: list ``name`` with ``n`` subscribers user<i>@example.org, written in bulk."""
+    from newsletter.store import connect, transaction
+    from newsletter.store import subscribers as store
+
+    def make(n: int, name: str = "news") -> list[str]:
+        emails = [f"user{i}@example.org" for i in range(1, n + 1)]
+        conn = connect(settings.newsletter_database)
+        try:
+            with transaction(conn):
+                list_id = store.ensure_list(conn, name)
+                now = store.utcnow()
+                conn.executemany(
+                    "INSERT INTO subscribers (email, email_key, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    [(e, e, f"User {i}", now, now) for i, e in enumerate(emails, start=1)],
+                )
+                conn.execute("INSERT INTO memberships (list_id, subscriber_id, created_at) SELECT ?, id, ? FROM subscribers",
+                             (list_id, now))
+        finally:
+            conn.close()
         return emails
 
     return make

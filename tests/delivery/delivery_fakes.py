@@ -25,6 +25,9 @@ its time; ``POST /v3/user/scheduled_sends`` (and ``PATCH``/``DELETE``/``GET`` on
 ``/v3/user/scheduled_sends/{id}``) cancels, pauses or resumes a batch, refused
 with 400 later than 10 minutes before ``send_at``. A cancelled batch is never
 released (``discarded`` counts its messages); a paused one is held.
+``delay_s``: wait this long before answering each request (a provider's latency).
+``delivered`` counts accepted messages per address; ``hung_request`` is the
+body of the request a ``"hang"`` fault holds.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ class SendGridStandIn:
         self.active = 0  # requests being handled right now
         self.max_active = 0
         self.arrivals: list[float] = []  # time.monotonic() of each request
+        self.delay_s = 0.0
+        self.hung_request: dict[str, Any] | None = None
         self.requests: list[dict[str, Any]] = []
         self.accepted: list[dict[str, Any]] = []  # one per accepted personalization, with the request body
         self.delivered: Counter[str] = Counter()
@@ -175,12 +180,15 @@ class SendGridStandIn:
         if fault == "timeout":
             time.sleep(self.slow_s)
         if fault == "hang":
+            self.hung_request = body
             self.hung.set()
             self.release.wait(120)
             h.close_connection = True
             return None
         if self.latency_s:
             self.release.wait(self.latency_s)
+        if self.delay_s:
+            time.sleep(self.delay_s)
         self._answer(h, 202, None, {"X-Message-Id": f"msg-{len(self.requests)}"})
 
     def _accept(self, body: dict[str, Any]) -> None:
@@ -394,3 +402,19 @@ def wait_for(condition, proc, timeout: float = 60) -> None:
             raise AssertionError(f"the process ended early: {proc.communicate()}")
         assert time.monotonic() < deadline, "the condition never came true"
         time.sleep(0.02)
+
+
+def rows(database: str, sql: str, *params) -> list[tuple]:
+    """The rows of one query on ``database`` (SQLite file or PostgreSQL URL), as tuples."""
+    from newsletter.store import connect
+
+    conn = connect(database, migrate_schema=False)
+    try:
+        return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+    finally:
+        conn.close()
+
+
+def table_counts(database: str, *tables: str) -> tuple[int, ...]:
+    """How many rows each of ``tables`` holds."""
+    return tuple(rows(database, f"SELECT COUNT(*) FROM {t}")[0][0] for t in tables)

@@ -8,30 +8,25 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import signal
 import sqlite3
 
 import pytest
 
-from delivery_fakes import RecordingHandler, free_port, send, settings_env, start_send, wait_for
+from databases import migration_versions, open_together
+from delivery_fakes import RecordingHandler, free_port, rows, send, settings_env, start_send, wait_for
+from delivery_fakes import table_counts as count_rows
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def ledger_counts(database) -> dict[str, int]:
-    conn = sqlite3.connect(database)
-    try:
-        return dict(conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall())
-    finally:
-        conn.close()
+    return dict(rows(database, "SELECT state, COUNT(*) FROM deliveries GROUP BY state"))
 
 
-def table_counts(database) -> tuple[int, int]:
-    conn = sqlite3.connect(database)
-    try:
-        return tuple(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("sends", "deliveries"))
-    finally:
-        conn.close()
+def table_counts(database) -> tuple[int, ...]:
+    return count_rows(database, "sends", "deliveries")
 
 
 class RefuseAfterData(RecordingHandler):
@@ -100,6 +95,7 @@ def test_a_split_batch_whose_second_half_is_refused_keeps_the_first_half_accepte
 # 4. international addresses ----------------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # about SMTP; it makes a second database file
 def test_international_domains_go_out_as_idna_and_a_utf8_local_part_fails_alone(settings, issue, make_list):
     make_list("news", 3, extra=[("user@exämple.org", "Ü"), ("jörg@example.org", "Jörg")])
     for utf8 in (False, True):
@@ -166,9 +162,7 @@ def test_in_doubt_recipients_are_settled_from_sendgrid_events(cli, sendgrid_sett
     saved = tmp_path / "events.json"
     saved.write_text(json.dumps(events + events))
     assert cli(sendgrid_settings, "events", "import", saved).exit_code == 0
-    conn = sqlite3.connect(sendgrid_settings.newsletter_database)
-    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 4
-    conn.close()
+    assert count_rows(sendgrid_settings.newsletter_database, "events") == (4,)
     run = cli(sendgrid_settings, "send", issue, "--list", "news", "--yes", "--dry-run")
     assert "Settled:    4 in doubt settled from the provider's events (3 accepted, 1 failed)" in run.stdout
     run = cli(sendgrid_settings, "send", issue, "--list", "news", "--yes")
@@ -215,6 +209,7 @@ def test_a_full_disk_in_the_outbox_is_one_line_and_leaves_no_partial_file(cli, s
     assert run.exit_code == 0 and len(list(folder.glob("*.eml"))) == 10
 
 
+@pytest.mark.sqlite_only  # SQLite's file lock (PostgreSQL locks rows: see tests/store/test_store_postgres.py)
 def test_a_locked_database_is_one_line_and_nothing_is_written(cli, settings, issue, make_list):
     make_list("news", 3)
     holder = sqlite3.connect(settings.newsletter_database, isolation_level=None)
@@ -267,27 +262,10 @@ def test_a_plain_http_public_url_is_a_warning_for_real_backends(cli, smtp_settin
 # 12. first open of a fresh database from several processes at once -----------------------
 
 
-def _open(path, barrier) -> None:
-    from newsletter.store import connect
-
-    barrier.wait()
-    connect(path).close()
-
-
 def test_concurrent_first_open_applies_each_migration_once(tmp_path):
     from newsletter.store import list_migrations
 
-    context = multiprocessing.get_context("fork")
     for trial in range(5):
-        path = tmp_path / f"fresh-{trial}.db"
-        barrier = context.Barrier(6)
-        procs = [context.Process(target=_open, args=(path, barrier)) for _ in range(6)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(60)
-        assert [p.exitcode for p in procs] == [0] * 6
-        conn = sqlite3.connect(path)
-        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
-        conn.close()
-        assert versions == [n for n, _, _ in list_migrations()]
+        path = str(tmp_path / f"fresh-{trial}.db")
+        assert open_together(path) == [0] * 6
+        assert migration_versions(path) == [n for n, _, _ in list_migrations()]

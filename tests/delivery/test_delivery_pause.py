@@ -27,6 +27,7 @@ def ledger_states(database) -> dict[str, int]:
         conn.close()
 
 
+@pytest.mark.sqlite_only  # asserts over the SQLite file directly
 def test_pause_a_send_from_a_terminal_then_resume_it(cli, smtp_settings, smtp_server, issue, make_list):
     handler, _ = smtp_server
     emails = make_list("news", 40)
@@ -55,6 +56,7 @@ def test_pause_a_send_from_a_terminal_then_resume_it(cli, smtp_settings, smtp_se
     assert [line.split("\t")[1] for line in log.splitlines()] == ["start", "pause", "finish", "resume", "start", "finish"]
 
 
+@pytest.mark.sqlite_only  # asserts over the SQLite file directly
 def test_pause_a_workers_send_then_resume_it(cli, smtp_settings, smtp_server, issue, make_list):
     from newsletter.delivery.plan import SendOptions
     from newsletter.release.controls import pause, resume

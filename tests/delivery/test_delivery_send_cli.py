@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
-import sqlite3
 
-from delivery_fakes import send
+import pytest
+
+from delivery_fakes import send, table_counts
 
 
-def counts(path) -> tuple[int, int]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("SELECT COUNT(*) FROM sends").fetchone()[0], conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
-    finally:
-        conn.close()
+def counts(database) -> tuple[int, ...]:
+    return table_counts(database, "sends", "deliveries")
 
 
 def test_outbox_send_plan_summary_and_sends_listing(cli, settings, issue, make_list, tmp_path):
@@ -118,6 +115,7 @@ def test_tracking_rewrites_links_for_outbox(settings, issue, make_list, tmp_path
 
 
 
+@pytest.mark.sqlite_only  # a second path to the same file
 def test_a_send_held_by_a_live_run_is_refused_whatever_path_names_the_database(cli, settings, issue, make_list, tmp_path):
     """The lease is in the database: a second run through a symlink to it refuses too, and writes nothing."""
     import os
@@ -131,7 +129,7 @@ def test_a_send_held_by_a_live_run_is_refused_whatever_path_names_the_database(c
     conn = connect(settings.newsletter_database)
     from newsletter.store import sends as ledger
 
-    send_id, _ = ledger.create_send(conn, slug="test-issue", list_id=1, html_sha256="x", backend="outbox",
+    send_id, _, _ = ledger.create_send(conn, slug="test-issue", list_id=1, html_sha256="x", backend="outbox",
                                     subject="Test issue", links=[])
     pid = os.getpid()  # a live process on this host holds the lease
     run_id, _, _ = runs.start(conn, send_id, owner="other", host=HOST, pid=pid, pid_started=process_started(pid),

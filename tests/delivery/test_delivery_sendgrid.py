@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from newsletter.delivery import sendgrid as sg
-from delivery_fakes import send
+from delivery_fakes import send, table_counts
 
 
 @pytest.fixture(autouse=True)
@@ -16,12 +14,8 @@ def no_real_waiting(monkeypatch):
     monkeypatch.setattr(sg, "_sleep", lambda s: None)
 
 
-def db_counts(path) -> tuple[int, int]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("SELECT COUNT(*) FROM sends").fetchone()[0], conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
-    finally:
-        conn.close()
+def db_counts(database) -> tuple[int, ...]:
+    return table_counts(database, "sends", "deliveries")
 
 
 def test_large_send_in_batches_arrives_exactly_once_within_limits(sendgrid_settings, sendgrid_server, issue, make_list):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-import sqlite3
 
 from newsletter import tokens
-from delivery_fakes import send
+from delivery_fakes import send, table_counts
 from newsletter.store import connect
 from newsletter.store import sends as journal
 
@@ -83,7 +82,4 @@ def test_unreachable_smtp_host_is_one_line_and_writes_nothing(cli, settings, iss
     assert run.exit_code == 1
     assert run.stderr.strip().splitlines()[-1].startswith("Error: 127.0.0.1:")
     assert "cannot connect to SMTP server" in run.stderr and "Traceback" not in run.output
-    conn = sqlite3.connect(config.newsletter_database)
-    assert conn.execute("SELECT COUNT(*) FROM sends").fetchone()[0] == 0
-    assert conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 0
-    conn.close()
+    assert table_counts(config.newsletter_database, "sends", "deliveries") == (0, 0)

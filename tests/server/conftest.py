@@ -45,9 +45,9 @@ def keys() -> WebhookKeys:
 
 
 @pytest.fixture
-def settings(tmp_path, keys) -> Settings:
-    """Settings on a fresh database, with the webhook public key configured."""
-    return Settings(newsletter_database=str(tmp_path / "server.db"), newsletter_secret_key=SECRET,
+def settings(database, keys) -> Settings:
+    """Settings on a fresh database (SQLite, then PostgreSQL), with the webhook public key configured."""
+    return Settings(newsletter_database=database, newsletter_secret_key=SECRET,
                     newsletter_public_url="http://testserver", newsletter_brand="The <Example> News",
                     sendgrid_webhook_public_key=keys.public)
 
@@ -93,7 +93,7 @@ def serve():
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         app = create_app(settings.with_overrides(newsletter_public_url=url))
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         running.append((server, thread, sock))
@@ -132,10 +132,10 @@ def post_events(client, keys):
 
 @pytest.fixture
 def count_events(settings):
-    """``count_events(sql_where='1', *params)``: rows in the events table."""
+    """``count_events(sql_where='TRUE', *params)``: rows in the events table."""
     from newsletter.store import connect
 
-    def count(where: str = "1", *params) -> int:
+    def count(where: str = "TRUE", *params) -> int:
         conn = connect(settings.newsletter_database)
         try:
             return conn.execute(f"SELECT COUNT(*) FROM events WHERE {where}", params).fetchone()[0]

@@ -15,7 +15,7 @@ from newsletter.audience.lists import create_list
 
 expect = pytest.importorskip("playwright.sync_api", reason=NO_CHROMIUM).expect
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]  # about the pages, not the database
 
 
 @pytest.fixture(scope="module")

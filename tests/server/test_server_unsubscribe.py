@@ -37,7 +37,7 @@ def test_one_click_post_unsubscribes_and_the_next_send_skips_the_address(client,
 
     conn = connect(settings.newsletter_database)
     try:
-        new_send, size = sends.create_send(conn, slug="next", list_id=ids["list_id"], html_sha256="y",
+        new_send, size, _ = sends.create_send(conn, slug="next", list_id=ids["list_id"], html_sha256="y",
                                            backend="outbox", subject="Next", links=[])
         picked, _ = sends.claim(conn, new_send, ids["list_id"], 1, source="queued", after_id=0, limit=100,
                                 batch=1, handed_over=True)

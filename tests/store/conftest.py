@@ -1,4 +1,4 @@
-"""Fixtures for data-layer tests: a migrated database in tmp_path."""
+"""Fixtures for data-layer tests: a migrated database of each kind (see ``database`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 
 
 @pytest.fixture
-def conn(tmp_path):
-    """A fresh, migrated SQLite connection."""
+def conn(database):
+    """A fresh, migrated connection: SQLite, then PostgreSQL."""
     from newsletter.store import connect
 
-    connection = connect(tmp_path / "store.db")
+    connection = connect(database)
     yield connection
     connection.close()

@@ -100,3 +100,29 @@ def test_purge_removes_stale_signups_and_people_left_with_nothing(conn):
     assert people.get_subscriber(conn, member_stale.subscriber_id).status == "active"  # still on 'other'
     assert consent.consents_of(conn, member_stale.subscriber_id) == []
     assert people.count_members(conn, news)["pending"] == 1 and consent.consents_of(conn, fresh.subscriber_id)
+
+
+def test_erasure_scrubs_every_copy_of_the_address_and_compacts(conn):
+    from newsletter.store import privacy
+
+    with transaction(conn):
+        list_id = people.ensure_list(conn, "news")
+        sid, _, _ = people.upsert_subscriber(conn, "Ann.Erase+x@Example.org", "Ann", {"city": "Oslo"})
+        people.add_membership(conn, list_id, sid)
+        conn.execute("INSERT INTO events (source, type, subscriber_id, email, occurred_at, raw)"
+                     " VALUES ('sendgrid', 'bounce', ?, 'ann.erase+x@example.org', 'now', ?)",
+                     (sid, '{"email": "ANN.ERASE+X@example.org", "reason": "550 ann.erase+x@example.org unknown"}'))
+        conn.execute("INSERT INTO segments (name, list_id, conditions, created_at, updated_at)"
+                     " VALUES ('odd', ?, ?, 'now', 'now')", (list_id, '[["note", "=", "ann.erase+x@example.org"]]'))
+    privacy.prepare(conn)
+    with transaction(conn):
+        placeholder = privacy.erase_person(conn, sid, "hash-of-ann")
+    privacy.compact(conn)
+    assert placeholder == f"erased-{sid}@erased.invalid" and privacy.is_suppressed(conn, "hash-of-ann")
+    for table in conn.dialect.tables(conn):
+        for column, may_hold_text in conn.dialect.columns(conn, table):
+            if may_hold_text:
+                found = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE lower(CAST({column} AS TEXT)) LIKE ?",
+                                     ("%ann.erase+x@example.org%",)).fetchone()[0]
+                assert found == 0, (table, column)
+    assert conn.execute("SELECT conditions FROM segments").fetchone()[0] == '[["note", "=", "[erased]"]]'

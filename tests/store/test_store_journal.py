@@ -21,15 +21,15 @@ def send(conn):
             sid, _, _ = store.upsert_subscriber(conn, f"s{i}@example.org", f"S {i}", {})
             store.add_membership(conn, list_id, sid)
         store.set_status(conn, 3, "unsubscribed")
-    send_id, size = ledger.create_send(conn, slug="x", html_sha256="abc", list_id=list_id, backend="outbox",
+    send_id, size, _ = ledger.create_send(conn, slug="x", html_sha256="abc", list_id=list_id, backend="outbox",
                                        subject="S", links=["https://a"])
     assert size == 9  # 3 is unsubscribed: not in the audience
     return send_id, list_id
 
 
-def start_run(conn, send_id, *, gone=False, lease_s=60.0, owner="a"):
+def start_run(conn, send_id, *, gone=False, lease_s=60.0, owner="a", worker=False):
     return runs.start(conn, send_id, owner=owner, host="h", pid=1, pid_started="", lease_s=lease_s,
-                      is_gone=lambda run: gone)
+                      is_gone=lambda run: gone, worker=worker)
 
 
 def claim(conn, send_id, list_id, run_id, source="queued", limit=100, batch=1, handed_over=True, after=0):
@@ -88,6 +88,34 @@ def test_an_expired_lease_is_taken_over_and_a_renewal_then_fails(conn, send):
     assert runs.renew(conn, first, 60) is False and runs.renew(conn, second, 60) is True
 
 
+def test_workers_share_a_send_and_a_run_that_is_not_one_holds_it_alone(conn, send):
+    send_id, list_id = send
+    first, _, _ = start_run(conn, send_id, worker=True)
+    second, _, holder = start_run(conn, send_id, owner="b", worker=True)
+    assert first and second and holder is None  # workers side by side
+    refused, _, holder = start_run(conn, send_id, owner="c")
+    assert refused == 0 and holder.id == first and holder.worker  # a plain run waits for the workers
+    a = claim(conn, send_id, list_id, first, limit=4)
+    b = claim(conn, send_id, list_id, second, limit=4, after=a[-1], batch=2)
+    assert set(a).isdisjoint(b) and len(a) == len(b) == 4
+    # The first worker dies with its batch on the wire; the second one's heartbeat notices.
+    assert runs.reap(conn, second, send_id, is_gone=lambda run: run.id == first) == 4
+    counts = ledger.counts(conn, send_id)
+    assert (counts["in_doubt"], counts["sending"], counts["queued"]) == (4, 4, 1)  # the second one's rows untouched
+    assert ledger.record(conn, send_id, second, [(i, "accepted", "m", "") for i in b]) == 4
+    assert [r.id for r in runs.open_runs(conn, send_id)] == [second]
+
+
+def test_a_worker_waits_for_a_run_that_is_not_one(conn, send):
+    send_id, _ = send
+    first, _, _ = start_run(conn, send_id)
+    refused, _, holder = start_run(conn, send_id, owner="b", worker=True)
+    assert refused == 0 and holder.id == first and not holder.worker
+    runs.end(conn, first, send_id, "finished")
+    joined, _, holder = start_run(conn, send_id, owner="b", worker=True)
+    assert joined and holder is None
+
+
 def test_release_returns_rows_to_where_they_were(conn, send):
     send_id, list_id = send
     run_id, _, _ = start_run(conn, send_id)
@@ -107,6 +135,8 @@ def test_an_unsent_send_can_be_removed_without_trace(conn, send):
     run_id, _, _ = start_run(conn, send_id)
     ids = claim(conn, send_id, list_id, run_id, limit=3)
     ledger.release(conn, send_id, run_id, ids)
+    assert ledger.delete_unsent(conn, send_id) is False  # a run still holds it (a worker that joined)
+    runs.end(conn, run_id, send_id, "failed")
     assert ledger.delete_unsent(conn, send_id) is True
     assert ledger.get_send(conn, send_id) is None
 

@@ -15,9 +15,9 @@ SECRET = seeding.SECRET
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    """Settings on a fresh database under ``tmp_path``."""
-    return Settings(newsletter_database=str(tmp_path / "t.db"), newsletter_secret_key=SECRET,
+def settings(database) -> Settings:
+    """Settings on a fresh database (SQLite, then PostgreSQL)."""
+    return Settings(newsletter_database=database, newsletter_secret_key=SECRET,
                     newsletter_public_url="https://news.example.org")
 
 

@@ -24,20 +24,20 @@ def seed(db_path, *, emails=("ann@example.org", "bob@example.org", "cy@example.o
     try:
         list_id = conn.execute("SELECT id FROM lists WHERE name = ?", (list_name,)).fetchone()
         list_id = list_id[0] if list_id else conn.execute(
-            "INSERT INTO lists (name, created_at) VALUES (?, ?)", (list_name, NOW)).lastrowid
+            "INSERT INTO lists (name, created_at) VALUES (?, ?) RETURNING id", (list_name, NOW)).fetchone()[0]
         ids = []
         for email in emails:
             row = conn.execute("SELECT id FROM subscribers WHERE email_key = ?", (email.lower(),)).fetchone()
             sid = row[0] if row else conn.execute(
-                "INSERT INTO subscribers (email, email_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                (email, email.lower(), NOW, NOW)).lastrowid
-            conn.execute("INSERT OR IGNORE INTO memberships (list_id, subscriber_id, created_at) VALUES (?, ?, ?)",
-                         (list_id, sid, NOW))
+                "INSERT INTO subscribers (email, email_key, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id",
+                (email, email.lower(), NOW, NOW)).fetchone()[0]
+            conn.execute("INSERT INTO memberships (list_id, subscriber_id, created_at) VALUES (?, ?, ?)"
+                         " ON CONFLICT DO NOTHING", (list_id, sid, NOW))
             ids.append(sid)
         send_id = conn.execute(
             "INSERT INTO sends (slug, html_sha256, list_id, backend, subject, links, created_at)"
-            " VALUES (?, 'x', ?, 'sendgrid', 'Hello', ?, ?)",
-            (slug, list_id, json.dumps(links), NOW)).lastrowid
+            " VALUES (?, 'x', ?, 'sendgrid', 'Hello', ?, ?) RETURNING id",
+            (slug, list_id, json.dumps(links), NOW)).fetchone()[0]
         for sid in ids:
             conn.execute("INSERT INTO deliveries (send_id, subscriber_id, state, updated_at) VALUES (?, ?, ?, ?)",
                          (send_id, sid, "accepted" if accepted else "failed", NOW))

@@ -36,7 +36,8 @@ def test_ingest_dedups_and_matches(db, seed_send):
     assert (first.received, first.stored, first.duplicates, first.ignored) == (5, 3, 1, 1)
     again = ingest_sendgrid(db, batch)
     assert (again.stored, again.duplicates) == (0, 4)
-    rows = db.execute("SELECT type, send_id, subscriber_id, json_extract(raw, '$.sg_message_id') FROM events ORDER BY id").fetchall()
+    message_id, params = db.dialect.json_text("raw", "sg_message_id")
+    rows = db.execute(f"SELECT type, send_id, subscriber_id, {message_id} FROM events ORDER BY id", params).fetchall()
     assert [tuple(r) for r in rows] == [("delivered", send, ann, "m.1"), ("open", send, ann, "m.1"),
                                         ("delivered", send, bob, "m.1")]
 

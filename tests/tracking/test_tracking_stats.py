@@ -57,3 +57,27 @@ def test_serve_without_a_signing_key_is_one_clear_line(cli_env):
     result = CliRunner().invoke(app, ["serve", "--port", "0"], env={**cli_env, "NEWSLETTER_SECRET_KEY": ""})
     assert result.exit_code == 2
     assert result.output.startswith("Error: NEWSLETTER_SECRET_KEY: must be set") and "Traceback" not in result.output
+
+
+def test_recipients_are_counted_once_by_id_or_by_address_and_machine_opens_apart(db, seed_send, settings):
+    ids = seed_send()
+    send, (ann, bob, _) = str(ids["send_id"]), ids["subscribers"]
+
+    def event(n, kind, subscriber="", email="", **extra):
+        return {"event": kind, "sg_event_id": f"x{n}", "send_id": send, "subscriber_id": str(subscriber),
+                "email": email, "timestamp": 1795000000 + n, **extra}
+
+    ingest_sendgrid(db, [
+        event(1, "open", ann, sg_machine_open=True), event(2, "open", ann), event(3, "open", bob, sg_machine_open="true"),
+        event(4, "open", email="Stranger@Example.org", sg_machine_open=False),  # matches no subscriber
+        event(5, "open", email="stranger@example.org"), event(6, "click", ann, url="https://example.org/b"),
+        event(7, "click", email="stranger@example.org", url="https://example.org/b"),
+        event(8, "click", email="other@example.org", url="https://example.org/b"),
+        event(9, "click", bob, url="https://example.org/a"), event(10, "unsubscribe", bob),
+        event(11, "group_unsubscribe", bob), event(12, "delivered", ann),
+    ])
+    [stats] = collect_stats(settings)
+    assert (stats.unique_opens, stats.machine_opens, stats.unique_clicks) == (3, 2, 4)
+    assert (stats.unsubscribes, stats.delivered, stats.bounced) == (1, 1, 0)
+    assert [(link.url, link.clicks, link.unique_clicks) for link in stats.top_links] == [
+        ("https://example.org/b", 3, 3), ("https://example.org/a", 1, 1)]

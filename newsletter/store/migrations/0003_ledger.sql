@@ -1,9 +1,11 @@
 -- The ledger is the truth: a send's audience is fixed when it starts (one
 -- 'queued' row per member), its counts and status are derived from its rows,
 -- and the run that may send it holds a lease in `send_runs`.
--- (Runs with foreign keys off: the migration runner turns them off around
--- every migration, as SQLite's documented table rebuild needs.)
+-- SQLite rebuilds the two tables (with foreign keys off: the migration runner
+-- turns them off around every migration, as SQLite's documented table rebuild
+-- needs); PostgreSQL changes them in place.
 
+-- dialect: sqlite
 CREATE TABLE sends_new (
     id           INTEGER PRIMARY KEY,
     slug         TEXT NOT NULL,
@@ -55,6 +57,29 @@ ALTER TABLE sends_new RENAME TO sends;
 ALTER TABLE deliveries_new RENAME TO deliveries;
 CREATE INDEX deliveries_state ON deliveries(send_id, state, subscriber_id);
 CREATE INDEX deliveries_subscriber ON deliveries(subscriber_id);
+
+-- dialect: postgresql
+ALTER TABLE sends ADD COLUMN audience TEXT NOT NULL DEFAULT '';
+ALTER TABLE sends DROP CONSTRAINT sends_slug_list_id_key;
+ALTER TABLE sends ADD CONSTRAINT sends_slug_list_id_audience_key UNIQUE (slug, list_id, audience);
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_state_check;
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_state_check
+    CHECK (state IN ('queued', 'claimed', 'sending', 'accepted', 'failed', 'in_doubt', 'skipped', 'suppressed'));
+ALTER TABLE deliveries ADD COLUMN prior TEXT;
+ALTER TABLE deliveries ADD COLUMN run_id INTEGER;
+ALTER TABLE deliveries ALTER COLUMN attempts SET DEFAULT 0;
+INSERT INTO deliveries (send_id, subscriber_id, state, updated_at)
+    SELECT s.id, m.subscriber_id, 'queued', strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+    FROM sends s JOIN memberships m ON m.list_id = s.list_id JOIN subscribers p ON p.id = m.subscriber_id
+    WHERE s.status IN ('sending', 'partial') AND p.status = 'active'
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.send_id = s.id AND d.subscriber_id = m.subscriber_id);
+ALTER TABLE sends DROP COLUMN status, DROP COLUMN recipients, DROP COLUMN accepted, DROP COLUMN failed,
+    DROP COLUMN in_doubt, DROP COLUMN skipped;
+DROP INDEX deliveries_state;
+CREATE INDEX deliveries_state ON deliveries(send_id, state, subscriber_id);
+CREATE INDEX deliveries_subscriber ON deliveries(subscriber_id);
+
+-- dialect: all
 
 -- Who is sending a send right now. A run renews `expires_at` (Unix seconds)
 -- while it lives; a run whose lease expired, or whose process is gone from

@@ -37,7 +37,7 @@ class LedgerJournal:
     def __init__(self, conn: Any, send_id: int, run_id: int) -> None:
         self.conn, self.send_id, self.run_id = conn, send_id, run_id
         self.lock = threading.Lock()
-        self.recorded: set[int] = set()
+        self.recorded: set[int] = set()  # rows of the batch in flight already recorded
         self.lost = 0  # outcomes whose row was no longer this run's
 
     def handing_over(self, recipient: Recipient) -> bool:
@@ -147,6 +147,9 @@ class SendRun:
 
     def _send(self, rows: Sequence[tuple[int, str, str, int]]) -> None:
         batch = [self.make_recipient(row) for row in rows]
+        # What the journal recorded before is of earlier batches: a row retried
+        # at the end of the run must have this answer recorded too.
+        self.journal.recorded.clear()
         result = self.backend.send_batch(batch, self.journal)  # raises only if nothing went out
         self._record(batch, result)
         self.counts.done += len(batch)

@@ -1,0 +1,37 @@
+"""The run loop (``newsletter/delivery/run.py``): defects the fault-injection harness found, one test each."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsletter.delivery import sendgrid as sg
+from delivery_fakes import send
+
+
+@pytest.fixture(autouse=True)
+def no_real_waiting(monkeypatch):
+    monkeypatch.setattr(sg, "_sleep", lambda s: None)
+
+
+def test_recipients_accepted_in_the_end_of_run_retry_are_recorded_as_accepted(sendgrid_settings, sendgrid_server,
+                                                                               issue, make_list):
+    """A request refused with 429 until the backend gives up is retried at the end of the run;
+    what the retry's answer says is what the ledger records (it once stayed 'sending', then in doubt)."""
+    emails = make_list("news", 3)
+    sendgrid_server.faults = ["429"] * sg.MAX_ATTEMPTS
+    report = send(issue, sendgrid_settings, retry_delays=(0.0,))
+    assert sendgrid_server.delivered == {e: 1 for e in emails}
+    assert (report.accepted, report.failed, report.in_doubt) == (3, 0, 0)
+    assert (report.totals.accepted, report.totals.in_doubt, report.status) == (3, 0, "done")
+
+
+def test_a_message_refused_again_in_the_end_of_run_retry_is_failed_not_in_doubt(smtp_settings, smtp_server, issue,
+                                                                                make_list):
+    """An SMTP server answering 451 after DATA every time never took the message: failed (temporary), not in doubt."""
+    handler, _ = smtp_server
+    make_list("news", 2)
+    handler.refuse_data = {"sub2@example.org": ["451 4.7.1 try later"] * 3}
+    report = send(issue, smtp_settings, retry_delays=(0.0, 0.0))
+    assert handler.delivered() == {"sub1@example.org": 1}
+    assert (report.totals.accepted, report.totals.failed, report.totals.in_doubt) == (1, 1, 0)
+    assert report.failures == [("sub2@example.org", "temporary: message refused: 451 4.7.1 try later")]

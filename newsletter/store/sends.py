@@ -151,11 +151,20 @@ def delete_unsent(conn: sqlite3.Connection, send_id: int) -> bool:
         return True
 
 
+#: Claimed rows that go back to in doubt or failed (not to queued) when their run is gone.
+CLAIMED_BACK = ("claimed_in_doubt", "claimed_failed")
+_CLAIMED_BACK_SUMS = ", ".join(f"COALESCE(SUM(d.state = 'claimed' AND d.prior = '{k[8:]}'), 0) AS {k}" for k in CLAIMED_BACK)
+
+
 def counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
-    """Ledger rows of a send by state (every state present)."""
-    found = {state: 0 for state in STATES}
-    for state, n in conn.execute("SELECT state, COUNT(*) FROM deliveries WHERE send_id = ? GROUP BY state", (send_id,)):
-        found[state] = n
+    """Ledger rows of a send by state (every state present), plus ``CLAIMED_BACK``."""
+    found = {state: 0 for state in (*STATES, *CLAIMED_BACK)}
+    for state, prior, n in conn.execute(
+        "SELECT state, prior, COUNT(*) FROM deliveries WHERE send_id = ? GROUP BY state, prior", (send_id,)
+    ):
+        found[state] += n
+        if state == "claimed" and f"claimed_{prior}" in CLAIMED_BACK:
+            found[f"claimed_{prior}"] += n
     return found
 
 
@@ -359,7 +368,7 @@ def list_sends(conn: sqlite3.Connection, send_id: int | None = None) -> list[dic
     state_sums = ", ".join(f"COALESCE(SUM(d.state = '{s}'), 0) AS {s}" for s in STATES)
     rows = conn.execute(
         f"SELECT s.id, s.slug, l.name AS list, s.audience, s.backend, s.subject, s.created_at, s.started_at,"
-        f" s.finished_at, COUNT(d.subscriber_id) AS recipients, {state_sums}"
+        f" s.finished_at, COUNT(d.subscriber_id) AS recipients, {state_sums}, {_CLAIMED_BACK_SUMS}"
         " FROM sends s JOIN lists l ON l.id = s.list_id LEFT JOIN deliveries d ON d.send_id = s.id"
         + (" WHERE s.id = ?" if send_id is not None else "")
         + " GROUP BY s.id ORDER BY s.id DESC",

@@ -46,9 +46,16 @@ class LedgerJournal:
             return ledger.mark_sending(self.conn, self.send_id, self.run_id, recipient.subscriber_id)
 
     def answered(self, outcome: Outcome) -> None:
-        """Record a final outcome at once (so a crash cannot turn it into doubt)."""
+        """Record a final outcome at once (so a crash cannot turn it into doubt).
+
+        A ``retry`` (refused for now) is no longer in flight: its row goes back
+        to 'claimed', so a crash before the batch ends does not make it in doubt.
+        """
         if outcome.state in (ACCEPTED, FAILED, IN_DOUBT):
             self.record([outcome])
+        elif outcome.state == RETRY:
+            with self.lock:
+                ledger.unmark_sending(self.conn, self.send_id, self.run_id, outcome.subscriber_id)
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
         """Record final outcomes in one transaction."""

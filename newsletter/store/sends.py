@@ -256,6 +256,16 @@ def mark_sending(conn: sqlite3.Connection, send_id: int, run_id: int, subscriber
         ).rowcount == 1
 
 
+def unmark_sending(conn: sqlite3.Connection, send_id: int, run_id: int, subscriber_id: int) -> bool:
+    """Undo ``mark_sending``: the server refused the message, so it is not in flight (back to 'claimed')."""
+    with transaction(conn):
+        return conn.execute(
+            "UPDATE deliveries SET state = 'claimed', attempts = attempts - 1, updated_at = ?"
+            " WHERE send_id = ? AND subscriber_id = ? AND run_id = ? AND state = 'sending'",
+            (utcnow(), send_id, subscriber_id, run_id),
+        ).rowcount == 1
+
+
 def record(conn: sqlite3.Connection, send_id: int, run_id: int,
            outcomes: Iterable[tuple[int, str, str, str]]) -> int:
     """Record ``(subscriber_id, state, message_id, error)`` for rows this run holds; return how many matched.

@@ -126,3 +126,23 @@ def test_sends_right_after_a_kill_counts_claimed_rows_as_the_next_run_will(
     assert (row["status"], row["in_doubt"], row["pending"]) == ("partial", 3, 0)
     run = cli(config, "send", issue, "--list", "news", "--dry-run")
     assert "Recipients: 0 to send" in run.stdout and "In doubt:   3 from an earlier run" in run.stdout
+
+
+def test_a_kill_leaves_in_doubt_only_the_message_on_the_wire_not_one_the_server_refused(
+        cli, smtp_settings, smtp_server, issue, make_list):
+    """A 4xx at RCPT proves the message did not go out: killed later in the same batch, it is pending again."""
+    import json
+
+    handler, _ = smtp_server
+    make_list("news", 3)
+    config = smtp_settings.with_overrides(smtp_connections=1)
+    handler.refuse = {"sub1@example.org": "451 4.7.1 greylisted"}
+    handler.hang_after = 0  # sub1 is refused at RCPT; sub2's DATA stalls
+    proc = start_send(config, issue)
+    try:
+        wait_for(handler.hung.is_set, proc)
+    finally:
+        kill(proc)
+    handler.release.set()
+    row = json.loads(cli(config, "sends", "--json").stdout)[0]
+    assert (row["in_doubt"], row["pending"]) == (1, 2)  # sub2 only; sub1 and sub3 were never handed over

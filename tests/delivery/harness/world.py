@@ -1,0 +1,528 @@
+"""Playing a schedule: the real CLI and engine against the SendGrid stand-in and a
+real aiosmtpd server, with a record of what every run printed, what the ledger
+said after it and what the servers received."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import threading
+import time
+from collections import Counter
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from delivery_fakes import API_KEY, RecordingHandler, SendGridStandIn, free_port
+from harness.cli_main import context, run_cli
+from harness.schedule import Leave, Process, Report, Run, Schedule
+from harness.tuning import tuned
+
+LIST = "news"
+SLUG = "issue"  # the issue file is issue.md
+ISSUE = """---
+title: "Harness issue"
+seo:
+  url: https://news.example.org/blog/harness
+  description: What the harness sends
+---
+Hello %%name%%, this is the issue.
+
+Read [the post](https://news.example.org/blog/post).
+"""
+#: Longest wait for anything a run should do by itself (a stalled server, a process's end).
+DEADLINE_S = 120.0
+#: SENDGRID_TIMEOUT in the harness: the "timeout" answer comes this much later.
+SENDGRID_TIMEOUT_S = 1.0
+
+
+def wire(email: str) -> str:
+    """An address as the servers see it (international domain in IDNA form), lower case: receipts are matched on it."""
+    local, _, domain = email.rpartition("@")
+    if not domain.isascii():
+        import idna
+
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    return f"{local}@{domain}".lower()
+
+
+# --- what the ledger says ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The send's ledger rows as ``{email: (state, prior)}``, read with the harness's own SQL."""
+
+    send_id: int | None = None
+    rows: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    runs: int = 0  # rows in send_runs, open or ended
+
+    def state(self, email: str) -> str | None:
+        """The row's state as the next run will treat it ('sending' is in doubt, 'claimed' goes back to its prior state)."""
+        if email not in self.rows:
+            return None
+        state, prior = self.rows[email]
+        if state == "sending":
+            return "in_doubt"
+        if state == "claimed":
+            return prior or "queued"
+        return state
+
+    def counts(self) -> dict[str, int]:
+        """Recipients by state, as ``newsletter send`` and ``sends`` report them when no run is live."""
+        found = Counter(self.state(e) for e in self.rows)
+        return {"accepted": found["accepted"], "failed": found["failed"], "in_doubt": found["in_doubt"],
+                "skipped": found["skipped"], "suppressed": found["suppressed"], "pending": found["queued"]}
+
+    def status(self) -> str:
+        """done (nothing left to decide), partial, or planned (no recipients)."""
+        c = self.counts()
+        if not self.rows:
+            return "planned"
+        return "partial" if c["pending"] or c["failed"] or c["in_doubt"] else "done"
+
+    def emails_in(self, state: str) -> set[str]:
+        """Recipients in ``state`` (as the next run will treat them)."""
+        return {e for e in self.rows if self.state(e) == state}
+
+
+def read_ledger(database: Path) -> Ledger:
+    """The ledger of the harness's send (issue ``SLUG`` to list ``LIST``), if it exists."""
+    with closing(sqlite3.connect(database, timeout=60)) as conn:
+        row = conn.execute("SELECT s.id FROM sends s JOIN lists l ON l.id = s.list_id WHERE s.slug = ? AND l.name = ?",
+                           (SLUG, LIST)).fetchone()
+        if row is None:
+            return Ledger()
+        rows = conn.execute("SELECT p.email, d.state, d.prior FROM deliveries d JOIN subscribers p ON p.id = d.subscriber_id"
+                            " WHERE d.send_id = ?", (row[0],)).fetchall()
+        runs = conn.execute("SELECT COUNT(*) FROM send_runs WHERE send_id = ?", (row[0],)).fetchone()[0]
+    return Ledger(row[0], {email: (state, prior) for email, state, prior in rows}, runs)
+
+
+# --- the record -----------------------------------------------------------------------
+
+
+@dataclass
+class Output:
+    """What one command did: exit status (negative: killed by that signal), output, an exception that escaped."""
+
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    crash: str = ""
+
+
+@dataclass
+class SecondRun:
+    """A run started while another held the send."""
+
+    output: Output
+    holder_pid: int
+    runs_before: int
+    runs_after: int
+    listing: dict[str, Any] | None  # `sends --json` meanwhile
+
+
+@dataclass
+class LeaveRecord:
+    """One member leaving: their ledger state and how many copies they had received at that moment."""
+
+    email: str
+    status: str
+    step: int
+    state_at: str | None
+    received_at: int
+
+
+@dataclass
+class RunRecord:
+    """One run: what it was asked, what it printed, the ledger before and after, `sends --json` after."""
+
+    step: int
+    run: Run
+    output: Output
+    before: Ledger
+    after: Ledger
+    listing: dict[str, Any] | None
+    grants: frozenset[str]  # in doubt at its start, and --resend-in-doubt given: one more copy allowed
+    created: bool  # the send did not exist before this run
+    fired: bool  # the process event happened (the run reached its unit)
+    answers_used: tuple[str | None, ...] = ()  # the SendGrid answers its requests met
+    second: SecondRun | None = None
+
+
+@dataclass
+class ReportRecord:
+    """Events the provider reported: for whom, and what ``events import`` said."""
+
+    step: int
+    output: Output
+    proven: set[str]  # members with an event proving their message was handed over
+
+
+@dataclass
+class Record:
+    """Everything a schedule did."""
+
+    schedule: Schedule
+    runs: list[RunRecord] = field(default_factory=list)
+    leaves: list[LeaveRecord] = field(default_factory=list)
+    reports: list[ReportRecord] = field(default_factory=list)
+    received: Counter[str] = field(default_factory=Counter)
+    violations: list[str] = field(default_factory=list)  # requests breaking SendGrid's documented limits
+    final: Ledger = field(default_factory=Ledger)
+
+    def describe(self) -> str:
+        """The runs as they went (printed with a failure)."""
+        lines = []
+        for r in self.runs:
+            o = r.output
+            lines.append(f"  step {r.step + 1}: exit {o.exit_code}{' (unit reached)' if r.fired else ''}; "
+                         f"ledger after: {r.after.counts()}")
+            for text in (o.stdout, o.stderr, o.crash):
+                lines.extend(f"      | {line}" for line in text.strip().splitlines()[-6:] if line.strip())
+            if r.second is not None:
+                lines.append(f"      second run: exit {r.second.output.exit_code}: {r.second.output.stderr.strip()[-200:]}")
+        for leave in self.leaves:
+            lines.append(f"  {leave.email} {leave.status} at step {leave.step + 1} "
+                         f"(row {leave.state_at}, {leave.received_at} received)")
+        return "\n".join(lines)
+
+
+# --- the servers and the moment a run reaches ---------------------------------------
+
+
+class Servers:
+    """The SendGrid stand-in and the aiosmtpd server (SMTPUTF8 on) that a world's schedules share."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.sendgrid = SendGridStandIn().start()
+        self.sendgrid.server.handle_error = lambda request, address: None  # answers to killed clients fail: fine
+        self.smtp = RecordingHandler()
+        self.smtp_port = free_port()
+        self.controller = Controller(self.smtp, hostname="127.0.0.1", port=self.smtp_port, enable_SMTPUTF8=True)
+        self.controller.start()
+
+    def reset(self) -> None:
+        """Forget the last schedule (stalled handlers were released when its runs ended)."""
+        sg, smtp = self.sendgrid, self.smtp
+        with sg.lock:
+            sg.release.set()
+            sg.faults, sg.requests, sg.accepted, sg.statuses, sg.violations = [], [], [], [], []
+            sg.delivered = Counter()
+            sg.hung, sg.release, sg.tap = threading.Event(), threading.Event(), None
+            sg.slow_s = SENDGRID_TIMEOUT_S + 2.0
+        smtp.release.set()
+        smtp.messages, smtp.refuse, smtp.refuse_data = [], {}, {}
+        smtp.hung, smtp.release, smtp.tap = threading.Event(), threading.Event(), None
+
+    def received(self) -> Counter[str]:
+        """Copies received per address (``wire`` form), both servers together."""
+        with self.sendgrid.lock:
+            counts = Counter({wire(a): n for a, n in self.sendgrid.delivered.items()})
+        counts.update(wire(a) for _, rcpts, _ in list(self.smtp.messages) for a in rcpts)
+        return counts
+
+    def close(self) -> None:
+        """Stop both servers."""
+        self.smtp.release.set()
+        self.controller.stop()
+        self.sendgrid.stop()
+
+
+class Moment:
+    """Counts a run's units as the servers see them, and acts at the one the schedule chose.
+
+    kill/term: signal the run's process there (at ``lost`` the unit is then not
+    taken). concurrent: stall the server there until ``resume`` is set.
+    """
+
+    PHASE = {"request": "lost", "accepted": "taken", "answered": "answered",  # SendGrid's stages
+             "data": "lost", "taken": "taken"}  # SMTP's ("answered" is shared)
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self.cond = threading.Condition()
+        self.units = Counter[str]()
+        self.pid = 0
+        self.fired = self.stalled = self.over = False
+        self.resume = threading.Event()
+
+    def tap(self, stage: str, _what: Any) -> str | None:
+        """The servers' ``tap``: count, and act when the chosen unit comes."""
+        phase = self.PHASE[stage]
+        p = self.process
+        with self.cond:
+            self.units[phase] += 1
+            hit = p.kind != "inline" and not self.fired and phase == p.phase and self.units[phase] == p.at
+            self.fired = self.fired or hit
+            self.stalled = self.stalled or (hit and p.kind == "concurrent")
+            self.cond.notify_all()
+        if not hit:
+            return None
+        if p.kind in ("kill", "term"):
+            os.kill(self.pid, signal.SIGKILL if p.kind == "kill" else signal.SIGTERM)
+            return "drop" if phase == "lost" and p.kind == "kill" else None  # died before it all went out
+        self.resume.wait(DEADLINE_S)
+        return "drop" if phase == "lost" and p.then == "kill" else None
+
+    def wait_for(self, condition: Callable[[], bool]) -> bool:
+        """Wait until ``condition()`` (checked whenever a unit is counted or the run ends); False after the deadline."""
+        with self.cond:
+            return self.cond.wait_for(condition, DEADLINE_S)
+
+    def end(self) -> None:
+        """The run is over: wake every waiter, release a stall."""
+        with self.cond:
+            self.over = True
+            self.cond.notify_all()
+        self.resume.set()
+
+    def watch(self, child: Child) -> None:
+        """End the moment when ``child`` exits (the only thread that waits for it)."""
+        def wait() -> None:
+            child.process.join()
+            self.end()
+
+        threading.Thread(target=wait, name="harness-watch", daemon=True).start()
+
+
+class Child:
+    """``newsletter ARGS`` in a process of its own (see ``cli_main``); its output goes to two files."""
+
+    def __init__(self, args: list[str], env: dict[str, str], batch: int, folder: Path, name: str) -> None:
+        self.stdout, self.stderr = folder / f"{name}.out", folder / f"{name}.err"
+        self.process = context().Process(target=run_cli, args=(args, env, batch, str(self.stdout), str(self.stderr)),
+                                         name=f"newsletter {name}")
+        self.process.start()
+        assert self.process.pid is not None
+        self.pid: int = self.process.pid
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the process (if it still runs)."""
+        if self.process.exitcode is None:
+            os.kill(self.pid, signum)
+
+    def output(self, crash: str = "") -> Output:
+        """Its exit status and what it printed (once it has ended)."""
+        def read(path: Path) -> str:
+            return path.read_text("utf-8", "replace") if path.exists() else ""
+
+        return Output(self.process.exitcode, read(self.stdout), read(self.stderr), crash)
+
+
+# --- playing a schedule ----------------------------------------------------------------
+
+
+class World:
+    """Plays schedules, each in its own folder and database, on shared servers."""
+
+    def __init__(self, servers: Servers) -> None:
+        self.servers = servers
+
+    def play(self, schedule: Schedule, folder: Path) -> Record:
+        """Play ``schedule`` in ``folder``; return what happened."""
+        self.servers.reset()
+        self.schedule, self.folder = schedule, folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.issue = folder / f"{SLUG}.md"
+        self.issue.write_text(ISSUE, encoding="utf-8")
+        self.database = folder / "newsletter.db"
+        self.env = self._env(schedule)
+        self._make_list(schedule.members)
+        record = Record(schedule)
+        for step, item in enumerate(schedule.steps):
+            if isinstance(item, Leave):
+                record.leaves.extend(self._leave(item, step))
+            elif isinstance(item, Report):
+                record.reports.append(self._report(item, step, record))
+            else:
+                record.runs.append(self._run(step, item, record))
+        record.received = self.servers.received()
+        record.violations = list(self.servers.sendgrid.violations)
+        record.final = read_ledger(self.database)
+        return record
+
+    def _env(self, schedule: Schedule) -> dict[str, str]:
+        return {
+            "NEWSLETTER_ENV_FILE": str(self.folder / "no.env"),
+            "NEWSLETTER_DATABASE": str(self.database),
+            "NEWSLETTER_SECRET_KEY": "harness-secret-key-0123456789abcdef",
+            "NEWSLETTER_OUTBOX": str(self.folder / "outbox"),
+            "NEWSLETTER_BUILD_DIR": str(self.folder / "build"),
+            "SENDGRID_API_KEY": API_KEY,
+            "SENDGRID_API_URL": self.servers.sendgrid.url,
+            "SENDGRID_TIMEOUT": str(SENDGRID_TIMEOUT_S),
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.servers.smtp_port),
+            "SMTP_SECURITY": "none",
+            "SMTP_TIMEOUT": "20",
+            "SMTP_CONNECTIONS": str(schedule.smtp_connections),
+        }
+
+    def _make_list(self, members: tuple[str, ...]) -> None:
+        from newsletter.store import connect, transaction
+        from newsletter.store import subscribers as store
+
+        with closing(connect(self.database)) as conn, transaction(conn):
+            list_id = store.ensure_list(conn, LIST)
+            for i, email in enumerate(members, 1):
+                sid, _, _ = store.upsert_subscriber(conn, email, f"Member {i}", {})
+                store.add_membership(conn, list_id, sid)
+
+    # --- commands ---
+
+    def cli(self, *args: str | Path) -> Output:
+        """Run ``newsletter ARGS`` in this process (the real CLI, under the harness's tuning)."""
+        from typer.testing import CliRunner
+
+        from newsletter.cli import app
+
+        with tuned(self.schedule.batch):
+            result = CliRunner().invoke(app, [str(a) for a in args], env=self.env)
+        crash = ""
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            crash = f"{type(result.exception).__name__}: {result.exception}"
+        return Output(result.exit_code, result.stdout, result.stderr, crash)
+
+    def spawn(self, name: str, *args: str | Path) -> Child:
+        """Start ``newsletter ARGS`` in a process of its own (under the same tuning)."""
+        return Child([str(a) for a in args], self.env, self.schedule.batch, self.folder, name)
+
+    def listing(self) -> dict[str, Any] | None:
+        """This send's row of ``newsletter sends --json`` (None when there is no send)."""
+        out = self.cli("sends", "--json")
+        if out.exit_code != 0:
+            return {"error": out.stderr.strip() or out.crash}
+        rows = [r for r in json.loads(out.stdout) if r["issue"] == SLUG and r["list"] == LIST]
+        return rows[0] if rows else None
+
+    # --- steps ---
+
+    def _leave(self, leave: Leave, step: int) -> list[LeaveRecord]:
+        """Members leave; in the same transaction, note their ledger rows and what they had received."""
+        from newsletter.store import connect, transaction
+        from newsletter.store import subscribers as store
+
+        records = []
+        with closing(connect(self.database, migrate_schema=False)) as conn, transaction(conn):
+            send = conn.execute("SELECT s.id FROM sends s JOIN lists l ON l.id = s.list_id WHERE s.slug = ? AND l.name = ?",
+                                (SLUG, LIST)).fetchone()
+            for email in leave.who:
+                person = store.find_subscriber(conn, email)
+                assert person is not None, email
+                store.set_status(conn, person.id, leave.status, "harness")
+                row = conn.execute("SELECT state FROM deliveries WHERE send_id = ? AND subscriber_id = ?",
+                                   (send[0] if send else 0, person.id)).fetchone()
+                records.append(LeaveRecord(email, leave.status, step, row[0] if row else None, 0))
+            received = self.servers.received()  # under the write lock: no claim can happen meanwhile
+            for r in records:
+                r.received_at = received[wire(r.email)]
+        return records
+
+    def _report(self, report: Report, step: int, record: Record) -> ReportRecord:
+        """Events for a share of the messages SendGrid took for this send, imported as an operator would."""
+        ledger = read_ledger(self.database)
+        members = {wire(m): m for m in self.schedule.members}
+        with self.servers.sendgrid.lock:
+            taken = [a["personalization"] for a in self.servers.sendgrid.accepted]
+        rng = random.Random(self.schedule.seed * 1000 + step)
+        events, proven, bounced = [], set(), []
+        for i, p in enumerate(taken):
+            if p["custom_args"]["send_id"] != str(ledger.send_id) or rng.random() >= report.share:
+                continue
+            bounce = rng.random() < report.bounces
+            kind = "bounce" if bounce else rng.choice(("processed", "delivered", "deferred"))
+            email = members[wire(p["to"][0]["email"])]
+            events.append({"event": kind, "email": p["to"][0]["email"], "timestamp": int(time.time()),
+                           "sg_event_id": f"harness-{step}-{i}", **p["custom_args"],
+                           **({"type": "bounce", "reason": "550 5.1.1 no such user"} if bounce else {})})
+            proven.add(email)
+            if bounce:
+                bounced.append(email)
+        path = self.folder / f"events-{step}.json"
+        path.write_text(json.dumps(events), encoding="utf-8")
+        received = self.servers.received()  # no run is live: the ledger and the servers are still
+        record.leaves.extend(LeaveRecord(e, "bounced", step, ledger.rows.get(e, (None,))[0], received[wire(e)])
+                             for e in bounced)
+        return ReportRecord(step, self.cli("events", "import", path), proven)
+
+    def _arm(self, run: Run, moment: Moment) -> None:
+        sg, smtp = self.servers.sendgrid, self.servers.smtp
+        with sg.lock:
+            sg.faults = list(run.sendgrid_answers)
+        smtp.refuse = {wire(a): list(replies) for a, replies in run.rcpt_refusals}
+        smtp.refuse_data = {wire(a): list(replies) for a, replies in run.data_refusals}
+        sg.tap = smtp.tap = moment.tap
+
+    def _disarm(self, run: Run) -> tuple[str | None, ...]:
+        """Stop injecting; return the SendGrid answers the run's requests met."""
+        sg, smtp = self.servers.sendgrid, self.servers.smtp
+        with sg.lock:
+            used = run.sendgrid_answers[: len(run.sendgrid_answers) - len(sg.faults)]
+            sg.faults = []
+        sg.tap = smtp.tap = None
+        smtp.refuse, smtp.refuse_data = {}, {}
+        return used
+
+    def _run(self, step: int, run: Run, record: Record) -> RunRecord:
+        before = read_ledger(self.database)
+        grants = frozenset(before.emails_in("in_doubt")) if "--resend-in-doubt" in run.flags else frozenset()
+        args = ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend, *run.flags)
+        moment = Moment(run.process)
+        leaver = None
+        if run.leave is not None:
+            leave = run.leave
+            leaver = threading.Thread(target=self._leave_during, args=(leave, step, moment, record), name="harness-leave")
+        self._arm(run, moment)
+        second = None
+        try:
+            if leaver is not None:
+                leaver.start()
+            if run.process.kind == "inline":
+                output = self.cli(*args)
+            else:
+                output, second = self._in_subprocess(args, moment, run, step)
+        finally:
+            moment.end()
+            if leaver is not None:
+                leaver.join(DEADLINE_S)
+            used = self._disarm(run)
+        after = read_ledger(self.database)
+        return RunRecord(step, run, output, before, after, self.listing(), grants,
+                         created=before.send_id is None and after.send_id is not None, fired=moment.fired,
+                         answers_used=used, second=second)
+
+    def _leave_during(self, leave: Leave, step: int, moment: Moment, record: Record) -> None:
+        moment.wait_for(lambda: moment.units["taken"] >= leave.after or moment.over)
+        record.leaves.extend(self._leave(leave, step))
+
+    def _in_subprocess(self, args: tuple[str | Path, ...], moment: Moment, run: Run,
+                       step: int) -> tuple[Output, SecondRun | None]:
+        child = self.spawn(f"step-{step + 1}", *args)
+        moment.pid = child.pid
+        moment.watch(child)
+        second = None
+        if run.process.kind == "concurrent" and moment.wait_for(lambda: moment.stalled or moment.over) \
+                and moment.stalled:
+            second = self._second_run(child.pid, run.backend)
+            if run.process.then == "kill":
+                child.signal(signal.SIGKILL)
+            moment.resume.set()
+        if moment.wait_for(lambda: moment.over):
+            return child.output(), second
+        child.signal(signal.SIGKILL)
+        moment.wait_for(lambda: moment.over)
+        return child.output("the run did not end in time"), second
+
+    def _second_run(self, holder_pid: int, backend: str) -> SecondRun:
+        runs_before = read_ledger(self.database).runs
+        listing = self.listing()
+        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", backend)
+        return SecondRun(output, holder_pid, runs_before, read_ledger(self.database).runs, listing)

@@ -175,12 +175,11 @@ def send_issue(
                 conn, slug=slug, list_id=list_id, html_sha256=result.html_sha256, backend=backend_name,
                 subject=result.issue.subject, links=result.web_links,
             )
-        elif plan.changed or existing["backend"] != backend_name:
-            ledger.update_send_version(conn, plan.send_id, html_sha256=result.html_sha256,
-                                       subject=result.issue.subject, links=result.web_links, backend=backend_name)
+        # The new version or backend is written once the lease is held (a refused run writes nothing).
+        new_version = not created and (plan.changed or existing["backend"] != backend_name)
         assert plan.send_id is not None
         report.send_id = plan.send_id
-        _run(conn, plan.send_id, list_id, created, result, settings, options, report, progress, stop)
+        _run(conn, plan.send_id, list_id, created, result, settings, options, report, progress, stop, new_version)
         return report
 
 
@@ -206,8 +205,10 @@ def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id:
 
 
 def _run(conn: Any, send_id: int, list_id: int, created: bool, result: Any, settings: Settings,
-         options: SendOptions, report: SendReport, progress: Progress | None, stop: threading.Event | None) -> None:
-    """Hold the send's lease, settle what can be settled, open the backend and run the send."""
+         options: SendOptions, report: SendReport, progress: Progress | None, stop: threading.Event | None,
+         new_version: bool = False) -> None:
+    """Hold the send's lease, record a ``new_version`` (issue or backend), settle what can be settled,
+    open the backend and run the send."""
     from newsletter import tokens
     from newsletter.delivery.lease import Lease
     from newsletter.delivery.run import SendRun, interrupted_message
@@ -223,6 +224,9 @@ def _run(conn: Any, send_id: int, list_id: int, created: bool, result: Any, sett
         raise
     released = False
     try:
+        if new_version:
+            ledger.update_send_version(conn, send_id, html_sha256=result.html_sha256, subject=result.issue.subject,
+                                       links=result.web_links, backend=settings.newsletter_backend)
         report.settled = sum(ledger.settle_from_events(conn, send_id))
         if options.skip_in_doubt:
             ledger.skip_in_doubt(conn, send_id)

@@ -123,8 +123,8 @@ def _second_problems(r: RunRecord) -> list[str]:
     if s.output.exit_code != ERROR or f"process {s.holder_pid}" not in s.output.stderr:
         problems.append(f"a second run while process {s.holder_pid} sends was not refused with exit 1: "
                         f"exit {s.output.exit_code}, {(s.output.stderr + s.output.crash).strip()[-300:]!r}")
-    if s.runs_after != s.runs_before:
-        problems.append(f"the refused second run changed send_runs ({s.runs_before} -> {s.runs_after} rows)")
+    if s.after != s.before:
+        problems.append(f"the refused second run wrote to the database: {s.before} -> {s.after}")
     if s.listing is None or s.listing.get("status") != "sending":
         problems.append(f"`sends --json` while a run lives does not say 'sending': {s.listing}")
     return problems

@@ -76,11 +76,13 @@ class Process:
     at: int = 0
     phase: str = "taken"
     then: str = "finish"
+    other_backend: bool = False  # the second run asks for the other backend
 
     def describe(self) -> str:
         if self.kind == "inline":
             return "inline"
-        extra = f", then {self.then}" if self.kind == "concurrent" else ""
+        other = " via the other backend" if self.other_backend else ""
+        extra = f", second run{other}, then {self.then}" if self.kind == "concurrent" else ""
         return f"{self.kind} at unit {self.at} ({self.phase}{extra})"
 
 
@@ -169,7 +171,7 @@ def _process(rng: random.Random, units: int) -> Process:
         return Process()
     at = rng.randint(1, min(3, units)) if kind == "concurrent" else rng.randint(1, max(1, units))
     phases = ("lost", "taken") if kind == "concurrent" else ("lost", "taken", "answered")
-    return Process(kind, at, rng.choice(phases), rng.choice(("finish", "kill")))
+    return Process(kind, at, rng.choice(phases), rng.choice(("finish", "kill")), rng.random() < 0.4)
 
 
 def _leave(rng: random.Random, members: tuple[str, ...], after: int) -> Leave:

@@ -122,8 +122,8 @@ class SecondRun:
 
     output: Output
     holder_pid: int
-    runs_before: int
-    runs_after: int
+    before: tuple[Any, ...]  # its footprint: rows in send_runs, the send's row
+    after: tuple[Any, ...]
     listing: dict[str, Any] | None  # `sends --json` meanwhile
 
 
@@ -511,7 +511,8 @@ class World:
         second = None
         if run.process.kind == "concurrent" and moment.wait_for(lambda: moment.stalled or moment.over) \
                 and moment.stalled:
-            second = self._second_run(child.pid, run.backend)
+            other = "smtp" if run.backend == "sendgrid" else "sendgrid"
+            second = self._second_run(child.pid, other if run.process.other_backend else run.backend)
             if run.process.then == "kill":
                 child.signal(signal.SIGKILL)
             moment.resume.set()
@@ -522,7 +523,14 @@ class World:
         return child.output("the run did not end in time"), second
 
     def _second_run(self, holder_pid: int, backend: str) -> SecondRun:
-        runs_before = read_ledger(self.database).runs
+        before = self._footprint()
         listing = self.listing()
         output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", backend)
-        return SecondRun(output, holder_pid, runs_before, read_ledger(self.database).runs, listing)
+        return SecondRun(output, holder_pid, before, self._footprint(), listing)
+
+    def _footprint(self) -> tuple[Any, ...]:
+        """What a refused run must leave alone while another run holds the send (which changes only deliveries)."""
+        with closing(sqlite3.connect(self.database, timeout=60)) as conn:
+            runs = conn.execute("SELECT COUNT(*) FROM send_runs").fetchone()[0]
+            sends = conn.execute("SELECT * FROM sends ORDER BY id").fetchall()
+        return runs, sends

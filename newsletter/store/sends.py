@@ -270,9 +270,11 @@ def record(conn: sqlite3.Connection, send_id: int, run_id: int,
            outcomes: Iterable[tuple[int, str, str, str]]) -> int:
     """Record ``(subscriber_id, state, message_id, error)`` for rows this run holds; return how many matched.
 
-    ``state`` is final (accepted, failed, in_doubt). A row that is no longer
-    this run's (taken over after its lease expired) is not touched: the
-    caller compares the count and stops.
+    ``state`` is final (accepted, failed, in_doubt). A re-send of a row in
+    doubt that fails leaves it in doubt: its first copy may have arrived, and
+    'failed' must mean "not received" (``--retry-failed`` sends those again).
+    A row that is no longer this run's (taken over after its lease expired) is
+    not touched: the caller compares the count and stops.
     """
     now = utcnow()
     rows = []
@@ -284,9 +286,12 @@ def record(conn: sqlite3.Connection, send_id: int, run_id: int,
         return 0
     with transaction(conn):
         before = conn.total_changes
+        still_in_doubt = "?1 = 'failed' AND prior = 'in_doubt'"
         conn.executemany(
-            "UPDATE deliveries SET state = ?, prior = NULL, run_id = NULL, message_id = ?, error = ?, updated_at = ?"
-            " WHERE send_id = ? AND subscriber_id = ? AND run_id = ? AND state IN ('claimed', 'sending')",
+            f"UPDATE deliveries SET state = CASE WHEN {still_in_doubt} THEN 'in_doubt' ELSE ?1 END,"
+            f" error = CASE WHEN {still_in_doubt} THEN 'an earlier copy may have arrived; the re-send failed: ' || ?3"
+            " ELSE ?3 END, prior = NULL, run_id = NULL, message_id = ?2, updated_at = ?4"
+            " WHERE send_id = ?5 AND subscriber_id = ?6 AND run_id = ?7 AND state IN ('claimed', 'sending')",
             rows,
         )
         return conn.total_changes - before

@@ -35,3 +35,17 @@ def test_a_message_refused_again_in_the_end_of_run_retry_is_failed_not_in_doubt(
     assert handler.delivered() == {"sub1@example.org": 1}
     assert (report.totals.accepted, report.totals.failed, report.totals.in_doubt) == (1, 1, 0)
     assert report.failures == [("sub2@example.org", "temporary: message refused: 451 4.7.1 try later")]
+
+
+def test_a_resend_refused_for_good_leaves_the_recipient_in_doubt_not_failed(sendgrid_settings, sendgrid_server, issue,
+                                                                             make_list):
+    """The first copy may have arrived: a 400 to the re-send does not make it 'failed' (which --retry-failed
+    would send once more, without anyone choosing to risk a duplicate)."""
+    emails = make_list("news", 2)
+    sendgrid_server.faults = ["drop-after"]  # taken, then the connection drops: in doubt
+    assert send(issue, sendgrid_settings).totals.in_doubt == 2
+    sendgrid_server.faults = ["400"]
+    report = send(issue, sendgrid_settings, resend_in_doubt=True)
+    assert (report.totals.failed, report.totals.in_doubt) == (0, 2)
+    report = send(issue, sendgrid_settings, retry_failed=True)
+    assert report.accepted == 0 and sendgrid_server.delivered == {e: 1 for e in emails}

@@ -6,7 +6,7 @@
 2. Every member of the audience has a row, and it says accepted, failed, in
    doubt, skipped or suppressed (pending only when the last run did not end by
    itself); accepted means received; failed, suppressed and pending mean not
-   received (unless an earlier copy was in doubt).
+   received.
 3. What each run printed (its summary, or the totals on its error line),
    ``newsletter sends --json`` and the ledger (SQL over ``deliveries``) agree,
    and the exit status is the documented one.
@@ -14,7 +14,8 @@
    received nothing more after that moment.
 5. A second run while one lives is refused (exit 1) and writes nothing.
 6. A recipient the provider's events prove was handed the message is
-   settled as accepted by the next run, never left in doubt (nor re-sent).
+   settled as accepted by the next run (or stays skipped), never left in
+   doubt nor re-sent.
 7. In doubt only where a message may have gone out: a run leaves new rows in
    doubt only for answers that prove nothing (5xx, a lost connection, a
    timeout: one request each) and for what was in flight when it was killed
@@ -140,8 +141,6 @@ def _audience(record: Record) -> set[str]:
 def _final_problems(record: Record) -> list[str]:
     final, received, problems = record.final, record.received, []
     grants = {m: sum(m in r.grants for r in record.runs) for m in record.schedule.members}
-    ever_in_doubt = {m for r in record.runs for m in r.grants} | {
-        m for r in record.runs for m in r.after.emails_in("in_doubt")}
     audience = _audience(record) if final.send_id is not None else set()
     if final.send_id is not None and set(final.rows) != audience:
         problems.append(f"audience: missing {sorted(audience - set(final.rows))}, "
@@ -155,7 +154,7 @@ def _final_problems(record: Record) -> list[str]:
             problems.append(f"{member} received {copies} copies (allowed {allowed}; ledger: {state})")
         if state == "accepted" and copies == 0:
             problems.append(f"{member} is accepted but never received it")
-        if state in ("failed", "suppressed", "queued") and copies and member not in ever_in_doubt:
+        if state in ("failed", "suppressed", "queued") and copies:
             problems.append(f"{member} is {state} but received {copies} copies")
         raw = final.rows.get(member, ("", None))[0]
         if raw in ("queued", "claimed", "sending") and ended_by_itself:
@@ -172,7 +171,7 @@ def _report_problems(record: Record) -> list[str]:
             problems.append(f"step {report.step + 1}: `events import` failed: {report.output.stderr.strip()[-300:]}")
         for run in record.runs:
             if run.step > report.step:
-                unsettled = {m for m in report.proven if run.after.state(m) != "accepted"}
+                unsettled = {m for m in report.proven if run.after.state(m) not in ("accepted", "skipped")}
                 if unsettled:
                     problems.append(f"step {run.step + 1}: the events of step {report.step + 1} prove "
                                     f"{sorted(unsettled)} were handed over, yet the ledger says "

@@ -386,6 +386,8 @@ class World:
 
         with tuned(self.schedule.batch):
             result = CliRunner().invoke(app, [str(a) for a in args], env=self.env)
+        if result.exit_code == 130:  # nothing signals this process but the person who runs the harness: stop
+            raise KeyboardInterrupt
         crash = ""
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             crash = f"{type(result.exception).__name__}: {result.exception}"

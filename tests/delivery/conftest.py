@@ -107,7 +107,7 @@ def cli(monkeypatch):
 @pytest.fixture
 def harness_servers():
     """The SendGrid stand-in and an aiosmtpd server (SMTPUTF8 on) for the fault-injection harness."""
-    from harness.world import Servers
+    from harness.servers import Servers
 
     servers = Servers()
     yield servers

@@ -52,7 +52,7 @@ def test_random_schedules_hold(harness_servers, tmp_path, capsys):
 
 
 def test_schedules_are_reproducible_and_cover_every_fault():
-    from harness.schedule import SENDGRID_ANSWERS, Leave, Report, Run, make_schedule
+    from harness.schedule import SENDGRID_ANSWERS, Join, Leave, Report, Run, make_schedule
 
     assert make_schedule(7) == make_schedule(7) and make_schedule(7) != make_schedule(8)
     steps = [step for seed in range(300) for step in make_schedule(seed).steps]
@@ -64,9 +64,11 @@ def test_schedules_are_reproducible_and_cover_every_fault():
     assert {(r.process.kind, r.process.phase) for r in runs if r.process.kind != "inline"} >= {
         ("kill", "lost"), ("kill", "taken"), ("kill", "answered"), ("term", "taken"), ("concurrent", "lost"),
         ("concurrent", "taken")}
-    assert {f for r in runs for f in r.flags} == {"--resend-in-doubt", "--skip-in-doubt", "--retry-failed"}
+    assert {f for r in runs for f in r.flags} == {"--resend-in-doubt", "--skip-in-doubt", "--retry-failed",
+                                                  "--include-new"}
     assert {r.backend for r in runs} == {"sendgrid", "smtp"}
     assert any(r.leave for r in runs) and any(isinstance(s, Leave) for s in steps)
+    assert any(r.join for r in runs) and any(isinstance(s, Join) for s in steps)
     assert any(isinstance(s, Report) and s.bounces for s in steps)
 
 
@@ -75,7 +77,8 @@ def _record(received: dict[str, int], states: dict[str, str], summary: str, exit
     from collections import Counter
 
     from harness.schedule import Run, Schedule
-    from harness.world import Ledger, Output, Record, RunRecord
+    from harness.servers import Output
+    from harness.world import Ledger, Record, RunRecord
 
     after = Ledger(1, {e: (s, None) for e, s in states.items()}, 1)
     listing = {"status": after.status(), "recipients": len(states), **after.counts()}

@@ -2,7 +2,8 @@
 
 1. Nobody received the issue twice, except one more copy for each
    ``--resend-in-doubt`` run that started while their delivery was in doubt;
-   nobody outside the audience received it at all.
+   nobody outside the audience received it at all (the audience is fixed
+   when the send starts: who joins later gets it only with --include-new).
 2. Every member of the audience has a row, and it says accepted, failed, in
    doubt, skipped or suppressed (pending only when the last run did not end by
    itself); accepted means received; failed, suppressed and pending mean not
@@ -27,7 +28,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.world import Ledger, Record, RunRecord, wire
+from harness.servers import wire
+from harness.world import Ledger, Record, RunRecord
 
 TOTALS = r"(\d+) accepted, (\d+) failed, (\d+) in doubt, (\d+) skipped, (\d+) suppressed, (\d+) pending"
 SUMMARY = re.compile(rf"^Send (\d+) \((\w+)\): {TOTALS}(?:, (\d+) in flight)?; this run: (\d+) accepted", re.M)
@@ -132,22 +134,28 @@ def _second_problems(r: RunRecord) -> list[str]:
 
 
 def _audience(record: Record) -> set[str]:
-    """Members when the current send was created: everyone but those who left at an earlier step."""
+    """The send's audience: members when it was created (who had not left at an earlier step, and who had
+    joined at one), and those who joined later but before a run with --include-new."""
     created = max((r.step for r in record.runs if r.created), default=0)
     left = {leave.email for leave in record.leaves if leave.step < created}
-    return {m for m in record.schedule.members if m not in left}
+    audience = {m for m in record.schedule.members if m not in left}
+    for email, joined in record.joins.items():
+        if joined < created or any("--include-new" in r.run.flags and joined < r.step for r in record.runs):
+            audience.add(email)
+    return audience
 
 
 def _final_problems(record: Record) -> list[str]:
     final, received, problems = record.final, record.received, []
-    grants = {m: sum(m in r.grants for r in record.runs) for m in record.schedule.members}
+    everyone = record.schedule.members + tuple(record.joins)
+    grants = {m: sum(m in r.grants for r in record.runs) for m in everyone}
     audience = _audience(record) if final.send_id is not None else set()
     if final.send_id is not None and set(final.rows) != audience:
         problems.append(f"audience: missing {sorted(audience - set(final.rows))}, "
                         f"not expected {sorted(set(final.rows) - audience)}")
     last = record.runs[-1] if record.runs else None
     ended_by_itself = last is not None and last.output.exit_code in (DONE, INCOMPLETE)
-    for member in record.schedule.members:
+    for member in everyone:
         copies, state = received[wire(member)], final.state(member)
         allowed = 1 + grants[member] if member in audience else 0
         if copies > allowed:

@@ -44,13 +44,17 @@ class Tally:
                 seen[f"{r.run.process.kind} at {r.run.process.phase}"] += 1
             if r.second is not None:
                 seen["second run refused"] += r.second.output.exit_code == 1
+            to_act_on = {
+                "--resend-in-doubt": r.grants, "--skip-in-doubt": r.before.emails_in("in_doubt"),
+                "--retry-failed": r.before.emails_in("failed"),
+                "--include-new": {j for j, step in record.joins.items() if step < r.step and j not in r.before.rows},
+            }
             for flag in r.run.flags:
-                seen[f"{flag} with rows to act on"] += bool(
-                    r.grants if flag == "--resend-in-doubt" else r.before.emails_in(
-                        "in_doubt" if flag == "--skip-in-doubt" else "failed"))
+                seen[f"{flag} with rows to act on"] += bool(to_act_on[flag])
             seen.update(f"answer {a}" for a in r.answers_used if a)
             seen["in doubt after a run"] += len(r.after.emails_in("in_doubt") - r.before.emails_in("in_doubt"))
         seen.update(f"left with row {leave.state_at}" for leave in record.leaves)
+        seen["joined"] += len(record.joins)
         seen["copies resent to rows in doubt"] += sum(max(0, n - 1) for n in record.received.values())
 
 

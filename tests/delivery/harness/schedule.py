@@ -32,6 +32,8 @@ RCPT_REFUSALS = ("451 4.7.1 Greylisted, try again later", "452 4.2.2 Mailbox ful
 DATA_REFUSALS = ("451 4.7.1 Try again later", "421 4.7.0 Too many messages, closing", "554 5.7.1 Rejected as spam",
                  "552 5.3.4 Message too big")
 FLAGS = ((), ("--resend-in-doubt",), ("--skip-in-doubt",), ("--retry-failed",), ("--resend-in-doubt", "--retry-failed"))
+#: How often a run also passes --include-new (members who joined after the send started).
+INCLUDE_NEW = 0.15
 FLAG_WEIGHTS = (4.0, 2.5, 1.5, 2.0, 1.0)
 
 
@@ -46,6 +48,19 @@ class Leave:
     def describe(self) -> str:
         when = f" after {self.after} taken" if self.after else ""
         return f"{self.status}{when}: {', '.join(self.who)}"
+
+
+@dataclass(frozen=True)
+class Join:
+    """New members join the list (between runs, or during one when ``after`` > 0). A send's audience is
+    fixed when it starts: they get it only from a later run with ``--include-new``."""
+
+    who: tuple[str, ...]
+    after: int = 0
+
+    def describe(self) -> str:
+        when = f" after {self.after} taken" if self.after else ""
+        return f"join{when}: {', '.join(self.who)}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,7 @@ class Run:
     data_refusals: tuple[tuple[str, tuple[str, ...]], ...] = ()
     process: Process = field(default_factory=Process)
     leave: Leave | None = None
+    join: Join | None = None
 
     def describe(self) -> str:
         parts = [f"send via {self.backend} {' '.join(self.flags) or '(no flags)'}; {self.process.describe()}"]
@@ -106,8 +122,9 @@ class Run:
             for name, refusals in (("RCPT", self.rcpt_refusals), ("DATA", self.data_refusals)):
                 if refusals:
                     parts.append(f"{name} " + "; ".join(f"{a}: {' / '.join(r[:3] for r in rs)}" for a, rs in refusals))
-        if self.leave is not None:
-            parts.append("during: " + self.leave.describe())
+        for during in (self.leave, self.join):
+            if during is not None:
+                parts.append("during: " + during.describe())
         return " | ".join(parts)
 
 
@@ -119,7 +136,13 @@ class Schedule:
     members: tuple[str, ...]
     batch: int
     smtp_connections: int
-    steps: tuple[Run | Leave | Report, ...]
+    steps: tuple[Run | Leave | Join | Report, ...]
+
+    @property
+    def joiners(self) -> tuple[str, ...]:
+        """Everyone who joins the list after it was made."""
+        joins = [s for s in self.steps if isinstance(s, Join)] + [s.join for s in self.steps if isinstance(s, Run) and s.join]
+        return tuple(e for j in joins for e in j.who)
 
     def describe(self) -> str:
         """The schedule, one step a line (printed with a failure)."""
@@ -185,18 +208,30 @@ def make_schedule(seed: int) -> Schedule:
     members = _members(rng)
     batch = rng.choice((2, 3, 5, 8, 13))
     backend = rng.choice(BACKENDS)
-    steps: list[Run | Leave | Report] = []
+    steps: list[Run | Leave | Join | Report] = []
+    joined = 0
+
+    def join(after: int) -> Join:
+        nonlocal joined
+        who = tuple(f"new{joined + k}@example.org" for k in range(1, rng.randint(1, 3) + 1))
+        joined += len(who)
+        return Join(who, after)
+
     if rng.random() < 0.1:
         steps.append(_leave(rng, members, 0))  # before the send starts: never in its audience
     for i in range(rng.randint(2, 5)):
         if i and rng.random() < 0.25:
             steps.append(_leave(rng, members, 0))
+        if rng.random() < 0.15:
+            steps.append(join(0))
         if i and rng.random() < 0.2:
             steps.append(Report(rng.choice((0.3, 0.7, 1.0)), rng.choice((0.0, 0.2))))
         if i and rng.random() < 0.15:
             backend = "smtp" if backend == "sendgrid" else "sendgrid"  # an operator switches provider
         units = _units(len(members), batch, backend)
         flags = rng.choices(FLAGS, FLAG_WEIGHTS)[0] if i else ()
+        if i and rng.random() < INCLUDE_NEW:
+            flags += ("--include-new",)
         steps.append(Run(
             backend=backend,
             flags=flags,
@@ -205,5 +240,6 @@ def make_schedule(seed: int) -> Schedule:
             data_refusals=_refusals(rng, members, DATA_REFUSALS, 0.08) if backend == "smtp" else (),
             process=_process(rng, units),
             leave=_leave(rng, members, rng.randint(1, max(1, units // 2))) if rng.random() < 0.2 else None,
+            join=join(rng.randint(1, max(1, units // 2))) if rng.random() < 0.1 else None,
         ))
     return Schedule(seed, members, batch, rng.randint(1, 3), tuple(steps))

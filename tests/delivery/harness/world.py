@@ -5,7 +5,6 @@ said after it and what the servers received."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import sqlite3
@@ -15,11 +14,11 @@ from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from delivery_fakes import API_KEY, RecordingHandler, SendGridStandIn, free_port
-from harness.cli_main import context, run_cli
-from harness.schedule import Leave, Process, Report, Run, Schedule
+from delivery_fakes import API_KEY
+from harness.schedule import Join, Leave, Report, Run, Schedule
+from harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Moment, Output, Servers, wire
 from harness.tuning import tuned
 
 LIST = "news"
@@ -34,22 +33,6 @@ Hello %%name%%, this is the issue.
 
 Read [the post](https://news.example.org/blog/post).
 """
-#: Longest wait for anything a run should do by itself (a stalled server, a process's end).
-DEADLINE_S = 120.0
-#: SENDGRID_TIMEOUT in the harness: the "timeout" answer comes this much later.
-SENDGRID_TIMEOUT_S = 1.0
-
-
-def wire(email: str) -> str:
-    """An address as the servers see it (international domain in IDNA form), lower case: receipts are matched on it."""
-    local, _, domain = email.rpartition("@")
-    if not domain.isascii():
-        import idna
-
-        domain = idna.encode(domain, uts46=True).decode("ascii")
-    return f"{local}@{domain}".lower()
-
-
 # --- what the ledger says ----------------------------------------------------------
 
 
@@ -107,16 +90,6 @@ def read_ledger(database: Path) -> Ledger:
 
 
 @dataclass
-class Output:
-    """What one command did: exit status (negative: killed by that signal), output, an exception that escaped."""
-
-    exit_code: int | None
-    stdout: str = ""
-    stderr: str = ""
-    crash: str = ""
-
-
-@dataclass
 class SecondRun:
     """A run started while another held the send."""
 
@@ -171,6 +144,7 @@ class Record:
     schedule: Schedule
     runs: list[RunRecord] = field(default_factory=list)
     leaves: list[LeaveRecord] = field(default_factory=list)
+    joins: dict[str, int] = field(default_factory=dict)  # who joined the list, at which step
     reports: list[ReportRecord] = field(default_factory=list)
     received: Counter[str] = field(default_factory=Counter)
     violations: list[str] = field(default_factory=list)  # requests breaking SendGrid's documented limits
@@ -190,131 +164,8 @@ class Record:
         for leave in self.leaves:
             lines.append(f"  {leave.email} {leave.status} at step {leave.step + 1} "
                          f"(row {leave.state_at}, {leave.received_at} received)")
+        lines.extend(f"  {email} joined at step {step + 1}" for email, step in self.joins.items())
         return "\n".join(lines)
-
-
-# --- the servers and the moment a run reaches ---------------------------------------
-
-
-class Servers:
-    """The SendGrid stand-in and the aiosmtpd server (SMTPUTF8 on) that a world's schedules share."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.sendgrid = SendGridStandIn().start()
-        self.sendgrid.server.handle_error = lambda request, address: None  # answers to killed clients fail: fine
-        self.smtp = RecordingHandler()
-        self.smtp_port = free_port()
-        self.controller = Controller(self.smtp, hostname="127.0.0.1", port=self.smtp_port, enable_SMTPUTF8=True)
-        self.controller.start()
-
-    def reset(self) -> None:
-        """Forget the last schedule (stalled handlers were released when its runs ended)."""
-        sg, smtp = self.sendgrid, self.smtp
-        with sg.lock:
-            sg.release.set()
-            sg.faults, sg.requests, sg.accepted, sg.statuses, sg.violations = [], [], [], [], []
-            sg.delivered = Counter()
-            sg.hung, sg.release, sg.tap = threading.Event(), threading.Event(), None
-            sg.slow_s = SENDGRID_TIMEOUT_S + 2.0
-        smtp.release.set()
-        smtp.messages, smtp.refuse, smtp.refuse_data = [], {}, {}
-        smtp.hung, smtp.release, smtp.tap = threading.Event(), threading.Event(), None
-
-    def received(self) -> Counter[str]:
-        """Copies received per address (``wire`` form), both servers together."""
-        with self.sendgrid.lock:
-            counts = Counter({wire(a): n for a, n in self.sendgrid.delivered.items()})
-        counts.update(wire(a) for _, rcpts, _ in list(self.smtp.messages) for a in rcpts)
-        return counts
-
-    def close(self) -> None:
-        """Stop both servers."""
-        self.smtp.release.set()
-        self.controller.stop()
-        self.sendgrid.stop()
-
-
-class Moment:
-    """Counts a run's units as the servers see them, and acts at the one the schedule chose.
-
-    kill/term: signal the run's process there (at ``lost`` the unit is then not
-    taken). concurrent: stall the server there until ``resume`` is set.
-    """
-
-    PHASE = {"request": "lost", "accepted": "taken", "answered": "answered",  # SendGrid's stages
-             "data": "lost", "taken": "taken"}  # SMTP's ("answered" is shared)
-
-    def __init__(self, process: Process) -> None:
-        self.process = process
-        self.cond = threading.Condition()
-        self.units = Counter[str]()
-        self.pid = 0
-        self.fired = self.stalled = self.over = False
-        self.resume = threading.Event()
-
-    def tap(self, stage: str, _what: Any) -> str | None:
-        """The servers' ``tap``: count, and act when the chosen unit comes."""
-        phase = self.PHASE[stage]
-        p = self.process
-        with self.cond:
-            self.units[phase] += 1
-            hit = p.kind != "inline" and not self.fired and phase == p.phase and self.units[phase] == p.at
-            self.fired = self.fired or hit
-            self.stalled = self.stalled or (hit and p.kind == "concurrent")
-            self.cond.notify_all()
-        if not hit:
-            return None
-        if p.kind in ("kill", "term"):
-            os.kill(self.pid, signal.SIGKILL if p.kind == "kill" else signal.SIGTERM)
-            return "drop" if phase == "lost" and p.kind == "kill" else None  # died before it all went out
-        self.resume.wait(DEADLINE_S)
-        return "drop" if phase == "lost" and p.then == "kill" else None
-
-    def wait_for(self, condition: Callable[[], bool]) -> bool:
-        """Wait until ``condition()`` (checked whenever a unit is counted or the run ends); False after the deadline."""
-        with self.cond:
-            return self.cond.wait_for(condition, DEADLINE_S)
-
-    def end(self) -> None:
-        """The run is over: wake every waiter, release a stall."""
-        with self.cond:
-            self.over = True
-            self.cond.notify_all()
-        self.resume.set()
-
-    def watch(self, child: Child) -> None:
-        """End the moment when ``child`` exits (the only thread that waits for it)."""
-        def wait() -> None:
-            child.process.join()
-            self.end()
-
-        threading.Thread(target=wait, name="harness-watch", daemon=True).start()
-
-
-class Child:
-    """``newsletter ARGS`` in a process of its own (see ``cli_main``); its output goes to two files."""
-
-    def __init__(self, args: list[str], env: dict[str, str], batch: int, folder: Path, name: str) -> None:
-        self.stdout, self.stderr = folder / f"{name}.out", folder / f"{name}.err"
-        self.process = context().Process(target=run_cli, args=(args, env, batch, str(self.stdout), str(self.stderr)),
-                                         name=f"newsletter {name}")
-        self.process.start()
-        assert self.process.pid is not None
-        self.pid: int = self.process.pid
-
-    def signal(self, signum: int) -> None:
-        """Send ``signum`` to the process (if it still runs)."""
-        if self.process.exitcode is None:
-            os.kill(self.pid, signum)
-
-    def output(self, crash: str = "") -> Output:
-        """Its exit status and what it printed (once it has ended)."""
-        def read(path: Path) -> str:
-            return path.read_text("utf-8", "replace") if path.exists() else ""
-
-        return Output(self.process.exitcode, read(self.stdout), read(self.stderr), crash)
 
 
 # --- playing a schedule ----------------------------------------------------------------
@@ -338,8 +189,8 @@ class World:
         self._make_list(schedule.members)
         record = Record(schedule)
         for step, item in enumerate(schedule.steps):
-            if isinstance(item, Leave):
-                record.leaves.extend(self._leave(item, step))
+            if isinstance(item, (Leave, Join)):
+                self._change(item, step, record)
             elif isinstance(item, Report):
                 record.reports.append(self._report(item, step, record))
             else:
@@ -407,6 +258,23 @@ class World:
 
     # --- steps ---
 
+    def _change(self, change: Leave | Join, step: int, record: Record) -> None:
+        if isinstance(change, Leave):
+            record.leaves.extend(self._leave(change, step))
+        else:
+            self._join(change)
+            record.joins.update(dict.fromkeys(change.who, step))
+
+    def _join(self, join: Join) -> None:
+        from newsletter.store import connect, transaction
+        from newsletter.store import subscribers as store
+
+        with closing(connect(self.database, migrate_schema=False)) as conn, transaction(conn):
+            list_id = store.ensure_list(conn, LIST)
+            for email in join.who:
+                sid, _, _ = store.upsert_subscriber(conn, email, "Joined later", {})
+                store.add_membership(conn, list_id, sid)
+
     def _leave(self, leave: Leave, step: int) -> list[LeaveRecord]:
         """Members leave; in the same transaction, note their ledger rows and what they had received."""
         from newsletter.store import connect, transaction
@@ -431,7 +299,7 @@ class World:
     def _report(self, report: Report, step: int, record: Record) -> ReportRecord:
         """Events for a share of the messages SendGrid took for this send, imported as an operator would."""
         ledger = read_ledger(self.database)
-        members = {wire(m): m for m in self.schedule.members}
+        members = {wire(m): m for m in self.schedule.members + self.schedule.joiners}
         with self.servers.sendgrid.lock:
             taken = [a["personalization"] for a in self.servers.sendgrid.accepted]
         rng = random.Random(self.schedule.seed * 1000 + step)
@@ -478,32 +346,30 @@ class World:
         grants = frozenset(before.emails_in("in_doubt")) if "--resend-in-doubt" in run.flags else frozenset()
         args = ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend, *run.flags)
         moment = Moment(run.process)
-        leaver = None
-        if run.leave is not None:
-            leave = run.leave
-            leaver = threading.Thread(target=self._leave_during, args=(leave, step, moment, record), name="harness-leave")
+        changes = [threading.Thread(target=self._change_during, args=(change, step, moment, record), name="harness-change")
+                   for change in (run.leave, run.join) if change is not None]
         self._arm(run, moment)
         second = None
         try:
-            if leaver is not None:
-                leaver.start()
+            for thread in changes:
+                thread.start()
             if run.process.kind == "inline":
                 output = self.cli(*args)
             else:
                 output, second = self._in_subprocess(args, moment, run, step)
         finally:
             moment.end()
-            if leaver is not None:
-                leaver.join(DEADLINE_S)
+            for thread in changes:
+                thread.join(DEADLINE_S)
             used = self._disarm(run)
         after = read_ledger(self.database)
         return RunRecord(step, run, output, before, after, self.listing(), grants,
                          created=before.send_id is None and after.send_id is not None, fired=moment.fired,
                          answers_used=used, second=second)
 
-    def _leave_during(self, leave: Leave, step: int, moment: Moment, record: Record) -> None:
-        moment.wait_for(lambda: moment.units["taken"] >= leave.after or moment.over)
-        record.leaves.extend(self._leave(leave, step))
+    def _change_during(self, change: Leave | Join, step: int, moment: Moment, record: Record) -> None:
+        moment.wait_for(lambda: moment.units["taken"] >= change.after or moment.over)
+        self._change(change, step, record)
 
     def _in_subprocess(self, args: tuple[str | Path, ...], moment: Moment, run: Run,
                        step: int) -> tuple[Output, SecondRun | None]:

@@ -1,0 +1,168 @@
+"""The machinery under a schedule: the two servers, the moment a run reaches, and runs in processes of their own.
+
+``Servers`` holds the SendGrid stand-in and a real aiosmtpd server for many
+schedules. ``Moment`` is the servers' ``tap`` during one run: it counts the
+run's units (SendGrid requests, SMTP messages) and, at the one the schedule
+chose, kills or stops the run's process, or stalls the server while a second
+run is tried. ``Child`` is ``newsletter ARGS`` in a process the harness may kill.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from delivery_fakes import RecordingHandler, SendGridStandIn, free_port
+from harness.cli_main import context, run_cli
+from harness.schedule import Process
+
+#: Longest wait for anything a run should do by itself (a stalled server, a process's end).
+DEADLINE_S = 120.0
+#: SENDGRID_TIMEOUT in the harness: the "timeout" answer comes this much later.
+SENDGRID_TIMEOUT_S = 1.0
+
+
+def wire(email: str) -> str:
+    """An address as the servers see it (international domain in IDNA form), lower case: receipts are matched on it."""
+    local, _, domain = email.rpartition("@")
+    if not domain.isascii():
+        import idna
+
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    return f"{local}@{domain}".lower()
+
+
+@dataclass
+class Output:
+    """What one command did: exit status (negative: killed by that signal), output, an exception that escaped."""
+
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    crash: str = ""
+
+
+class Servers:
+    """The SendGrid stand-in and the aiosmtpd server (SMTPUTF8 on) that a world's schedules share."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.sendgrid = SendGridStandIn().start()
+        self.sendgrid.server.handle_error = lambda request, address: None  # answers to killed clients fail: fine
+        self.smtp = RecordingHandler()
+        self.smtp_port = free_port()
+        self.controller = Controller(self.smtp, hostname="127.0.0.1", port=self.smtp_port, enable_SMTPUTF8=True)
+        self.controller.start()
+
+    def reset(self) -> None:
+        """Forget the last schedule (stalled handlers were released when its runs ended)."""
+        sg, smtp = self.sendgrid, self.smtp
+        with sg.lock:
+            sg.release.set()
+            sg.faults, sg.requests, sg.accepted, sg.statuses, sg.violations = [], [], [], [], []
+            sg.delivered = Counter()
+            sg.hung, sg.release, sg.tap = threading.Event(), threading.Event(), None
+            sg.slow_s = SENDGRID_TIMEOUT_S + 2.0
+        smtp.release.set()
+        smtp.messages, smtp.refuse, smtp.refuse_data = [], {}, {}
+        smtp.hung, smtp.release, smtp.tap = threading.Event(), threading.Event(), None
+
+    def received(self) -> Counter[str]:
+        """Copies received per address (``wire`` form), both servers together."""
+        with self.sendgrid.lock:
+            counts = Counter({wire(a): n for a, n in self.sendgrid.delivered.items()})
+        counts.update(wire(a) for _, rcpts, _ in list(self.smtp.messages) for a in rcpts)
+        return counts
+
+    def close(self) -> None:
+        """Stop both servers."""
+        self.smtp.release.set()
+        self.controller.stop()
+        self.sendgrid.stop()
+
+
+class Moment:
+    """Counts a run's units as the servers see them, and acts at the one the schedule chose.
+
+    kill/term: signal the run's process there (at ``lost`` the unit is then not
+    taken). concurrent: stall the server there until ``resume`` is set.
+    """
+
+    PHASE = {"request": "lost", "accepted": "taken", "answered": "answered",  # SendGrid's stages
+             "data": "lost", "taken": "taken"}  # SMTP's ("answered" is shared)
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self.cond = threading.Condition()
+        self.units = Counter[str]()
+        self.pid = 0
+        self.fired = self.stalled = self.over = False
+        self.resume = threading.Event()
+
+    def tap(self, stage: str, _what: Any) -> str | None:
+        """The servers' ``tap``: count, and act when the chosen unit comes."""
+        phase = self.PHASE[stage]
+        p = self.process
+        with self.cond:
+            self.units[phase] += 1
+            hit = p.kind != "inline" and not self.fired and phase == p.phase and self.units[phase] == p.at
+            self.fired = self.fired or hit
+            self.stalled = self.stalled or (hit and p.kind == "concurrent")
+            self.cond.notify_all()
+        if not hit:
+            return None
+        if p.kind in ("kill", "term"):
+            os.kill(self.pid, signal.SIGKILL if p.kind == "kill" else signal.SIGTERM)
+            return "drop" if phase == "lost" and p.kind == "kill" else None  # died before it all went out
+        self.resume.wait(DEADLINE_S)
+        return "drop" if phase == "lost" and p.then == "kill" else None
+
+    def wait_for(self, condition: Callable[[], bool]) -> bool:
+        """Wait until ``condition()`` (checked whenever a unit is counted or the run ends); False after the deadline."""
+        with self.cond:
+            return self.cond.wait_for(condition, DEADLINE_S)
+
+    def end(self) -> None:
+        """The run is over: wake every waiter, release a stall."""
+        with self.cond:
+            self.over = True
+            self.cond.notify_all()
+        self.resume.set()
+
+    def watch(self, child: Child) -> None:
+        """End the moment when ``child`` exits (the only thread that waits for it)."""
+        def wait() -> None:
+            child.process.join()
+            self.end()
+
+        threading.Thread(target=wait, name="harness-watch", daemon=True).start()
+
+
+class Child:
+    """``newsletter ARGS`` in a process of its own (see ``cli_main``); its output goes to two files."""
+
+    def __init__(self, args: list[str], env: dict[str, str], batch: int, folder: Path, name: str) -> None:
+        self.stdout, self.stderr = folder / f"{name}.out", folder / f"{name}.err"
+        self.process = context().Process(target=run_cli, args=(args, env, batch, str(self.stdout), str(self.stderr)),
+                                         name=f"newsletter {name}")
+        self.process.start()
+        assert self.process.pid is not None
+        self.pid: int = self.process.pid
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the process (if it still runs)."""
+        if self.process.exitcode is None:
+            os.kill(self.pid, signum)
+
+    def output(self, crash: str = "") -> Output:
+        """Its exit status and what it printed (once it has ended)."""
+        def read(path: Path) -> str:
+            return path.read_text("utf-8", "replace") if path.exists() else ""
+
+        return Output(self.process.exitcode, read(self.stdout), read(self.stderr), crash)

@@ -13,7 +13,9 @@
    and the exit status is the documented one.
 4. A member who left (unsubscribed, bounced) before their row was claimed
    received nothing more after that moment.
-5. A second run while one lives is refused (exit 1) and writes nothing.
+5. A second run while one lives is refused (exit 1) and writes nothing; once
+   a stopped run's lease has expired, a second run takes the send over, and
+   the stopped run, resumed, stops at once (exit 1) and writes nothing more.
 6. A recipient the provider's events prove was handed the message is
    settled as accepted by the next run (or stays skipped), never left in
    doubt nor re-sent.
@@ -68,6 +70,8 @@ def _run_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
     problems.extend(_doubt_problems(r, batch, connections))
     if out.exit_code == -9:  # SIGKILL: nothing printed to compare
         return problems
+    if r.frozen_at is not None:
+        problems.extend(_frozen_problems(r))
     summary, stopped = SUMMARY.search(out.stdout), STOPPED.search(out.stderr)
     if summary:
         printed = _totals(summary, 3)
@@ -99,10 +103,22 @@ def _run_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
     return problems
 
 
+def _frozen_problems(r: RunRecord) -> list[str]:
+    problems = []
+    if r.output.exit_code != ERROR or "lost its hold" not in r.output.stderr:
+        problems.append(f"stopped, taken over, then resumed, it did not stop at once with exit 1: "
+                        f"exit {r.output.exit_code}, {r.output.stderr.strip()[-300:]!r}")
+    if r.takeover is not None and r.after.rows != r.takeover.after.rows:
+        changed = sorted(e for e in r.after.rows if r.after.rows[e] != r.takeover.after.rows.get(e))
+        problems.append(f"resumed after the takeover, it still wrote to the ledger: {changed}")
+    return problems
+
+
 def _doubt_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
-    new = r.after.emails_in("in_doubt") - r.before.emails_in("in_doubt")
+    end = r.frozen_at or r.after  # a run taken over: what it left in flight when its lease ran out
+    new = end.emails_in("in_doubt") - r.before.emails_in("in_doubt")
     uncertain = sum(a in UNCERTAIN for a in r.answers_used)
-    killed = r.output.exit_code == -9 or (r.second is not None and r.run.process.then == "kill")
+    killed = r.output.exit_code == -9 or r.frozen_at is not None
     in_flight = (batch if r.run.backend == "sendgrid" else connections) if killed else 0
     if len(new) > uncertain * batch + in_flight:
         return [f"{len(new)} new in doubt ({', '.join(sorted(new)[:5])}...), but only {uncertain} answer(s) "

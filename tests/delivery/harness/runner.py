@@ -44,6 +44,7 @@ class Tally:
                 seen[f"{r.run.process.kind} at {r.run.process.phase}"] += 1
             if r.second is not None:
                 seen["second run refused"] += r.second.output.exit_code == 1
+            seen["frozen run taken over"] += r.takeover is not None
             to_act_on = {
                 "--resend-in-doubt": r.grants, "--skip-in-doubt": r.before.emails_in("in_doubt"),
                 "--retry-failed": r.before.emails_in("failed"),

@@ -79,8 +79,11 @@ class Report:
 @dataclass(frozen=True)
 class Process:
     """What happens to the run's process: ``inline`` (runs to its end, in this process),
-    ``kill`` (SIGKILL) or ``term`` (SIGTERM) at the ``at``-th unit, or ``concurrent``
-    (stalled there while a second run is started, then ``then``: finish or kill).
+    ``kill`` (SIGKILL) or ``term`` (SIGTERM) at the ``at``-th unit, ``concurrent``
+    (stalled there while a second run is started, then ``then``: finish or kill),
+    or ``freeze`` (SIGSTOP there; once its lease has expired a second run takes
+    the send over and runs to its end; then SIGCONT: the first run must notice
+    it lost the send and write nothing more).
 
     A unit is a request (SendGrid) or a message (SMTP); ``phase`` says when it
     counts: ``lost`` (arrived, never taken), ``taken`` (taken, not answered)
@@ -189,11 +192,11 @@ def _refusals(rng: random.Random, members: tuple[str, ...], replies: tuple[str, 
 
 
 def _process(rng: random.Random, units: int) -> Process:
-    kind = rng.choices(("inline", "kill", "term", "concurrent"), (10.0, 3.5, 1.2, 1.8))[0]
+    kind = rng.choices(("inline", "kill", "term", "concurrent", "freeze"), (10.0, 3.5, 1.2, 1.8, 0.8))[0]
     if kind == "inline":
         return Process()
-    at = rng.randint(1, min(3, units)) if kind == "concurrent" else rng.randint(1, max(1, units))
-    phases = ("lost", "taken") if kind == "concurrent" else ("lost", "taken", "answered")
+    at = rng.randint(1, min(3, units)) if kind in ("concurrent", "freeze") else rng.randint(1, max(1, units))
+    phases = ("lost", "taken") if kind in ("concurrent", "freeze") else ("lost", "taken", "answered")
     return Process(kind, at, rng.choice(phases), rng.choice(("finish", "kill")), rng.random() < 0.4)
 
 

@@ -117,8 +117,8 @@ class Moment:
             self.cond.notify_all()
         if not hit:
             return None
-        if p.kind in ("kill", "term"):
-            os.kill(self.pid, signal.SIGKILL if p.kind == "kill" else signal.SIGTERM)
+        if p.kind in ("kill", "term", "freeze"):
+            os.kill(self.pid, {"kill": signal.SIGKILL, "term": signal.SIGTERM, "freeze": signal.SIGSTOP}[p.kind])
             return "drop" if phase == "lost" and p.kind == "kill" else None  # died before it all went out
         self.resume.wait(DEADLINE_S)
         return "drop" if phase == "lost" and p.then == "kill" else None
@@ -148,6 +148,7 @@ class Child:
     """``newsletter ARGS`` in a process of its own (see ``cli_main``); its output goes to two files."""
 
     def __init__(self, args: list[str], env: dict[str, str], batch: int, folder: Path, name: str) -> None:
+        """Start ``newsletter ARGS`` with the settings ``env`` and batches of ``batch``; ``name`` its output files."""
         self.stdout, self.stderr = folder / f"{name}.out", folder / f"{name}.err"
         self.process = context().Process(target=run_cli, args=(args, env, batch, str(self.stdout), str(self.stderr)),
                                          name=f"newsletter {name}")
@@ -159,6 +160,8 @@ class Child:
         """Send ``signum`` to the process (if it still runs)."""
         if self.process.exitcode is None:
             os.kill(self.pid, signum)
+            if signum == signal.SIGKILL:
+                os.kill(self.pid, signal.SIGCONT)  # a stopped process dies only once it runs
 
     def output(self, crash: str = "") -> Output:
         """Its exit status and what it printed (once it has ended)."""

@@ -21,6 +21,9 @@ from harness.schedule import Join, Leave, Report, Run, Schedule
 from harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Moment, Output, Servers, wire
 from harness.tuning import tuned
 
+#: NEWSLETTER_LEASE_SECONDS of a run that is stopped (SIGSTOP) to be taken over.
+FROZEN_LEASE_S = 1.5
+
 LIST = "news"
 SLUG = "issue"  # the issue file is issue.md
 ISSUE = """---
@@ -126,6 +129,8 @@ class RunRecord:
     fired: bool  # the process event happened (the run reached its unit)
     answers_used: tuple[str | None, ...] = ()  # the SendGrid answers its requests met
     second: SecondRun | None = None
+    frozen_at: Ledger | None = None  # stopped (SIGSTOP) and taken over: the ledger when its lease had run out
+    takeover: RunRecord | None = None  # the run that took the send over meanwhile
 
 
 @dataclass
@@ -194,7 +199,7 @@ class World:
             elif isinstance(item, Report):
                 record.reports.append(self._report(item, step, record))
             else:
-                record.runs.append(self._run(step, item, record))
+                self._run(step, item, record)
         record.received = self.servers.received()
         record.violations = list(self.servers.sendgrid.violations)
         record.final = read_ledger(self.database)
@@ -244,9 +249,9 @@ class World:
             crash = f"{type(result.exception).__name__}: {result.exception}"
         return Output(result.exit_code, result.stdout, result.stderr, crash)
 
-    def spawn(self, name: str, *args: str | Path) -> Child:
-        """Start ``newsletter ARGS`` in a process of its own (under the same tuning)."""
-        return Child([str(a) for a in args], self.env, self.schedule.batch, self.folder, name)
+    def spawn(self, name: str, *args: str | Path, env: dict[str, str] | None = None) -> Child:
+        """Start ``newsletter ARGS`` in a process of its own (under the same tuning), ``env`` over the settings."""
+        return Child([str(a) for a in args], {**self.env, **(env or {})}, self.schedule.batch, self.folder, name)
 
     def listing(self) -> dict[str, Any] | None:
         """This send's row of ``newsletter sends --json`` (None when there is no send)."""
@@ -341,54 +346,87 @@ class World:
         smtp.refuse, smtp.refuse_data = {}, {}
         return used
 
-    def _run(self, step: int, run: Run, record: Record) -> RunRecord:
+    def _run(self, step: int, run: Run, record: Record) -> None:
         before = read_ledger(self.database)
         grants = frozenset(before.emails_in("in_doubt")) if "--resend-in-doubt" in run.flags else frozenset()
         args = ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend, *run.flags)
         moment = Moment(run.process)
         changes = [threading.Thread(target=self._change_during, args=(change, step, moment, record), name="harness-change")
                    for change in (run.leave, run.join) if change is not None]
+        result = RunRecord(step, run, Output(None), before, before, None, grants, created=False, fired=False)
         self._arm(run, moment)
-        second = None
         try:
             for thread in changes:
                 thread.start()
             if run.process.kind == "inline":
-                output = self.cli(*args)
+                result.output = self.cli(*args)
             else:
-                output, second = self._in_subprocess(args, moment, run, step)
+                self._in_subprocess(args, moment, result)
         finally:
             moment.end()
             for thread in changes:
                 thread.join(DEADLINE_S)
             used = self._disarm(run)
-        after = read_ledger(self.database)
-        return RunRecord(step, run, output, before, after, self.listing(), grants,
-                         created=before.send_id is None and after.send_id is not None, fired=moment.fired,
-                         answers_used=used, second=second)
+        result.after = read_ledger(self.database)
+        result.listing = self.listing()
+        result.created = before.send_id is None and result.after.send_id is not None
+        result.fired = moment.fired
+        taken_over = Counter(result.takeover.answers_used if result.takeover else ())
+        result.answers_used = tuple((Counter(used) - taken_over).elements())  # (unordered when taken over)
+        record.runs.append(result)
+        if result.takeover is not None:
+            record.runs.append(result.takeover)
 
     def _change_during(self, change: Leave | Join, step: int, moment: Moment, record: Record) -> None:
         moment.wait_for(lambda: moment.units["taken"] >= change.after or moment.over)
         self._change(change, step, record)
 
-    def _in_subprocess(self, args: tuple[str | Path, ...], moment: Moment, run: Run,
-                       step: int) -> tuple[Output, SecondRun | None]:
-        child = self.spawn(f"step-{step + 1}", *args)
+    def _in_subprocess(self, args: tuple[str | Path, ...], moment: Moment, result: RunRecord) -> None:
+        run = result.run
+        lease = {"NEWSLETTER_LEASE_SECONDS": str(FROZEN_LEASE_S)} if run.process.kind == "freeze" else {}
+        child = self.spawn(f"step-{result.step + 1}", *args, env=lease)
         moment.pid = child.pid
         moment.watch(child)
-        second = None
-        if run.process.kind == "concurrent" and moment.wait_for(lambda: moment.stalled or moment.over) \
-                and moment.stalled:
-            other = "smtp" if run.backend == "sendgrid" else "sendgrid"
-            second = self._second_run(child.pid, other if run.process.other_backend else run.backend)
-            if run.process.then == "kill":
-                child.signal(signal.SIGKILL)
-            moment.resume.set()
+        if run.process.kind in ("concurrent", "freeze") and moment.wait_for(lambda: moment.fired or moment.over) \
+                and moment.fired:
+            if run.process.kind == "freeze":
+                self._take_over(result)
+                child.signal(signal.SIGCONT)
+            else:
+                other = "smtp" if run.backend == "sendgrid" else "sendgrid"
+                result.second = self._second_run(child.pid, other if run.process.other_backend else run.backend)
+                if run.process.then == "kill":
+                    child.signal(signal.SIGKILL)
+                moment.resume.set()
         if moment.wait_for(lambda: moment.over):
-            return child.output(), second
+            result.output = child.output()
+            return
         child.signal(signal.SIGKILL)
         moment.wait_for(lambda: moment.over)
-        return child.output("the run did not end in time"), second
+        result.output = child.output("the run did not end in time")
+
+    def _take_over(self, frozen: RunRecord) -> None:
+        """Once the stopped run's lease has run out, a second run takes the send over and runs to its end."""
+        with closing(sqlite3.connect(self.database, timeout=60, isolation_level=None)) as conn:
+            expires = conn.execute("SELECT MAX(expires_at) FROM send_runs WHERE ended_at IS NULL").fetchone()[0]
+            if expires is None:
+                return
+            # The lease runs out at a time, not on an event: wait for that time.
+            threading.Event().wait(max(0.0, expires - time.time()) + 0.05)
+            try:  # a process stopped inside a transaction holds the write lock: nobody can take over then
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                return
+        sg = self.servers.sendgrid
+        frozen.frozen_at = read_ledger(self.database)
+        answers_left = len(sg.faults)
+        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", frozen.run.backend)
+        answers = frozen.run.sendgrid_answers
+        used = answers[len(answers) - answers_left: len(answers) - len(sg.faults)]
+        frozen.takeover = RunRecord(frozen.step, Run(frozen.run.backend), output, frozen.frozen_at,
+                                    read_ledger(self.database), self.listing(), frozenset(), created=False,
+                                    fired=False, answers_used=used)
 
     def _second_run(self, holder_pid: int, backend: str) -> SecondRun:
         before = self._footprint()

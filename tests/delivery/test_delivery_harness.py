@@ -125,3 +125,16 @@ def test_the_checks_catch_a_copy_sent_after_the_member_left():
     record.leaves.append(LeaveRecord("b@example.org", "unsubscribed", 0, "queued", 0))
     problems = check(record)
     assert any("b@example.org left (unsubscribed) with the row queued, then received 1 more" in p for p in problems)
+
+
+def test_the_checks_catch_a_copy_made_for_someone_else():
+    from harness.invariants import check
+    from harness.servers import Copy
+
+    line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; this run: 1 accepted"
+    record = _record({"a@example.org": 1}, {"a@example.org": "accepted"}, line, exit_code=0)
+    record.people = {"a@example.org": (1, "Ann"), "b@example.org": (2, "Bob")}
+    record.copies = [Copy("a@example.org", "a@example.org", "Ann", 1)]
+    assert check(record) == []
+    record.copies = [Copy("a@example.org", "b@example.org", "Bob", 2)]
+    assert any("a@example.org (id 1, 'Ann') received a copy made for b@example.org" in p for p in check(record))

@@ -19,7 +19,8 @@
 6. A recipient the provider's events prove was handed the message is
    settled as accepted by the next run (or stays skipped), never left in
    doubt nor re-sent.
-7. In doubt only where a message may have gone out: a run leaves new rows in
+7. Every copy received is its recipient's own (their address, name, id in it).
+8. In doubt only where a message may have gone out: a run leaves new rows in
    doubt only for answers that prove nothing (5xx, a lost connection, a
    timeout: one request each) and for what was in flight when it was killed
    (a batch for SendGrid, one message per connection for SMTP).
@@ -185,6 +186,23 @@ def _final_problems(record: Record) -> list[str]:
             problems.append(f"{member} is still {raw} after a run that ended by itself")
     problems.extend(_leave_problems(record))
     problems.extend(_report_problems(record))
+    problems.extend(_copy_problems(record))
+    return problems
+
+
+def _copy_problems(record: Record) -> list[str]:
+    """Every copy is its recipient's own: their address, name (and, for SendGrid, subscriber id) in it."""
+    by_wire = {wire(e): e for e in record.people}
+    problems = []
+    for copy in record.copies:
+        person = by_wire.get(copy.to)
+        if person is None:
+            problems.append(f"a copy went to {copy.to}, who is no subscriber")
+            continue
+        sid, name = record.people[person]
+        if (copy.email, copy.name) != (copy.to, name or "there") or copy.subscriber_id not in (None, sid):
+            problems.append(f"{person} (id {sid}, {name!r}) received a copy made for {copy.email} "
+                            f"({copy.name!r}, id {copy.subscriber_id})")
     return problems
 
 

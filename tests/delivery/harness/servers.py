@@ -47,6 +47,16 @@ class Output:
     crash: str = ""
 
 
+@dataclass(frozen=True)
+class Copy:
+    """One copy a server received: for whom (envelope), and whose address, name and id it carries."""
+
+    to: str
+    email: str
+    name: str
+    subscriber_id: int | None  # SendGrid's custom_args (SMTP messages carry none in the clear)
+
+
 class Servers:
     """The SendGrid stand-in and the aiosmtpd server (SMTPUTF8 on) that a world's schedules share."""
 
@@ -79,6 +89,25 @@ class Servers:
             counts = Counter({wire(a): n for a, n in self.sendgrid.delivered.items()})
         counts.update(wire(a) for _, rcpts, _ in list(self.smtp.messages) for a in rcpts)
         return counts
+
+    def copies(self) -> list[Copy]:
+        """Every copy received, with what it says about its recipient."""
+        import email
+        import email.policy
+        import html
+
+        with self.sendgrid.lock:
+            personalizations = [a["personalization"] for a in self.sendgrid.accepted]
+        found = [Copy(wire(p["to"][0]["email"]), wire(html.unescape(p["substitutions"]["%%email%%"])),
+                      html.unescape(p["substitutions"]["%%name%%"]), int(p["custom_args"]["subscriber_id"]))
+                 for p in personalizations]
+        for _, rcpts, data in list(self.smtp.messages):
+            message = email.message_from_bytes(data, policy=email.policy.default)
+            text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            greeting = text.split("Hello ", 1)[-1].split(", this is the issue", 1)[0]
+            to = message["To"].addresses[0].addr_spec
+            found.extend(Copy(wire(r), wire(to), greeting, None) for r in rcpts)
+        return found
 
     def close(self) -> None:
         """Stop both servers."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from delivery_fakes import API_KEY
 from harness.schedule import Join, Leave, Report, Run, Schedule
-from harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Moment, Output, Servers, wire
+from harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Copy, Moment, Output, Servers, wire
 from harness.tuning import tuned
 
 #: NEWSLETTER_LEASE_SECONDS of a run that is stopped (SIGSTOP) to be taken over.
@@ -152,6 +152,8 @@ class Record:
     joins: dict[str, int] = field(default_factory=dict)  # who joined the list, at which step
     reports: list[ReportRecord] = field(default_factory=list)
     received: Counter[str] = field(default_factory=Counter)
+    copies: list[Copy] = field(default_factory=list)
+    people: dict[str, tuple[int, str]] = field(default_factory=dict)  # email -> (subscriber id, name)
     violations: list[str] = field(default_factory=list)  # requests breaking SendGrid's documented limits
     final: Ledger = field(default_factory=Ledger)
 
@@ -201,6 +203,9 @@ class World:
             else:
                 self._run(step, item, record)
         record.received = self.servers.received()
+        record.copies = self.servers.copies()
+        with closing(sqlite3.connect(self.database, timeout=60)) as conn:
+            record.people = {e: (i, n) for i, e, n in conn.execute("SELECT id, email, name FROM subscribers")}
         record.violations = list(self.servers.sendgrid.violations)
         record.final = read_ledger(self.database)
         return record

@@ -123,6 +123,7 @@ def test_declared_dependencies_match_the_package_imports():
 
 def test_test_and_bench_imports_are_declared():
     helpers = {p.stem for p in (ROOT / "tests").rglob("*.py") if not p.stem.startswith("test_")}
+    helpers |= {p.parent.name for p in (ROOT / "tests").rglob("__init__.py")}  # helper packages (tests/delivery/harness)
     imported = _distributions(_imported_modules(ROOT / "tests", helpers) | _imported_modules(ROOT / "bench"))
     declared = _declared("screenshots", "dev")
     assert imported - declared == set(), "imported by tests or bench but not declared"

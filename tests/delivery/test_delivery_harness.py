@@ -80,7 +80,7 @@ def _record(received: dict[str, int], states: dict[str, str], summary: str, exit
     from harness.servers import Output
     from harness.world import Ledger, Record, RunRecord
 
-    after = Ledger(1, {e: (s, None) for e, s in states.items()}, 1)
+    after = Ledger(1, {e: (s, None) for e, s in states.items()})
     listing = {"status": after.status(), "recipients": len(states), **after.counts()}
     fields = dict(step=0, run=Run("sendgrid"), output=Output(exit_code, summary), before=Ledger(), after=after,
                   listing=listing, grants=frozenset(), created=True, fired=False)

@@ -119,8 +119,9 @@ class Servers:
 class Moment:
     """Counts a run's units as the servers see them, and acts at the one the schedule chose.
 
-    kill/term: signal the run's process there (at ``lost`` the unit is then not
-    taken). concurrent: stall the server there until ``resume`` is set.
+    kill/term/freeze: send the run's process SIGKILL/SIGTERM/SIGSTOP there (a
+    kill at ``lost``: the unit is then not taken). concurrent: stall the server
+    there until ``resume`` is set.
     """
 
     PHASE = {"request": "lost", "accepted": "taken", "answered": "answered",  # SendGrid's stages
@@ -167,7 +168,7 @@ class Moment:
     def watch(self, child: Child) -> None:
         """End the moment when ``child`` exits (the only thread that waits for it)."""
         def wait() -> None:
-            child.process.join()
+            child.wait()
             self.end()
 
         threading.Thread(target=wait, name="harness-watch", daemon=True).start()
@@ -184,10 +185,16 @@ class Child:
         self.process.start()
         assert self.process.pid is not None
         self.pid: int = self.process.pid
+        self.ended = threading.Event()
+
+    def wait(self) -> None:
+        """Wait for the process to end (one thread only: multiprocessing reads its status once)."""
+        self.process.join()
+        self.ended.set()
 
     def signal(self, signum: int) -> None:
         """Send ``signum`` to the process (if it still runs)."""
-        if self.process.exitcode is None:
+        if not self.ended.is_set():
             os.kill(self.pid, signum)
             if signum == signal.SIGKILL:
                 os.kill(self.pid, signal.SIGCONT)  # a stopped process dies only once it runs

@@ -36,6 +36,8 @@ Hello %%name%%, this is the issue.
 
 Read [the post](https://news.example.org/blog/post).
 """
+
+
 # --- what the ledger says ----------------------------------------------------------
 
 
@@ -45,7 +47,6 @@ class Ledger:
 
     send_id: int | None = None
     rows: dict[str, tuple[str, str | None]] = field(default_factory=dict)
-    runs: int = 0  # rows in send_runs, open or ended
 
     def state(self, email: str) -> str | None:
         """The row's state as the next run will treat it ('sending' is in doubt, 'claimed' goes back to its prior state)."""
@@ -85,8 +86,7 @@ def read_ledger(database: Path) -> Ledger:
             return Ledger()
         rows = conn.execute("SELECT p.email, d.state, d.prior FROM deliveries d JOIN subscribers p ON p.id = d.subscriber_id"
                             " WHERE d.send_id = ?", (row[0],)).fetchall()
-        runs = conn.execute("SELECT COUNT(*) FROM send_runs WHERE send_id = ?", (row[0],)).fetchone()[0]
-    return Ledger(row[0], {email: (state, prior) for email, state, prior in rows}, runs)
+    return Ledger(row[0], {email: (state, prior) for email, state, prior in rows})
 
 
 # --- the record -----------------------------------------------------------------------
@@ -412,7 +412,7 @@ class World:
 
     def _take_over(self, frozen: RunRecord) -> None:
         """Once the stopped run's lease has run out, a second run takes the send over and runs to its end."""
-        with closing(sqlite3.connect(self.database, timeout=60, isolation_level=None)) as conn:
+        with closing(sqlite3.connect(self.database, timeout=0.5, isolation_level=None)) as conn:
             expires = conn.execute("SELECT MAX(expires_at) FROM send_runs WHERE ended_at IS NULL").fetchone()[0]
             if expires is None:
                 return

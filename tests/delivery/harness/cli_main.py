@@ -38,6 +38,9 @@ def run_cli(args: list[str], env: dict[str, str], batch: int, stdout: str, stder
     from newsletter.cli import main
     from newsletter.settings import setting_names
 
+    # A process group of its own: when the harness's group is orphaned (nohup, CI), the kernel sends every
+    # stopped member SIGCONT as soon as any member exits, which would end a SIGSTOP the harness sent.
+    os.setpgid(0, 0)
     for name in setting_names():
         os.environ.pop(name, None)
     os.environ.update(env)

@@ -108,7 +108,8 @@ def _frozen_problems(r: RunRecord) -> list[str]:
         problems.append(f"stopped, taken over, then resumed, it did not stop at once with exit 1: "
                         f"exit {r.output.exit_code}, {r.output.stderr.strip()[-300:]!r}")
     if r.takeover is not None and r.after.rows != r.takeover.after.rows:
-        changed = sorted(e for e in r.after.rows if r.after.rows[e] != r.takeover.after.rows.get(e))
+        changed = {e: (r.takeover.after.rows.get(e), r.after.rows[e])
+                   for e in sorted(r.after.rows) if r.after.rows[e] != r.takeover.after.rows.get(e)}
         problems.append(f"resumed after the takeover, it still wrote to the ledger: {changed}")
     return problems
 

@@ -199,6 +199,14 @@ class Child:
             if signum == signal.SIGKILL:
                 os.kill(self.pid, signal.SIGCONT)  # a stopped process dies only once it runs
 
+    def stopped(self) -> bool:
+        """Whether the process is stopped (SIGSTOP) right now."""
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[-1].split()[0] == "T"
+
     def output(self, crash: str = "") -> Output:
         """Its exit status and what it printed (once it has ended)."""
         def read(path: Path) -> str:

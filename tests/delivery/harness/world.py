@@ -392,25 +392,27 @@ class World:
         child = self.spawn(f"step-{result.step + 1}", *args, env=lease)
         moment.pid = child.pid
         moment.watch(child)
-        if run.process.kind in ("concurrent", "freeze") and moment.wait_for(lambda: moment.fired or moment.over) \
-                and moment.fired:
-            if run.process.kind == "freeze":
-                self._take_over(result)
-                child.signal(signal.SIGCONT)
-            else:
-                other = "smtp" if run.backend == "sendgrid" else "sendgrid"
-                result.second = self._second_run(child.pid, other if run.process.other_backend else run.backend)
-                if run.process.then == "kill":
-                    child.signal(signal.SIGKILL)
-                moment.resume.set()
-        if moment.wait_for(lambda: moment.over):
-            result.output = child.output()
-            return
-        child.signal(signal.SIGKILL)
-        moment.wait_for(lambda: moment.over)
-        result.output = child.output("the run did not end in time")
+        try:
+            if run.process.kind in ("concurrent", "freeze") and moment.wait_for(lambda: moment.fired or moment.over) \
+                    and moment.fired:
+                if run.process.kind == "freeze":
+                    self._take_over(result, child)
+                    child.signal(signal.SIGCONT)
+                else:
+                    other = "smtp" if run.backend == "sendgrid" else "sendgrid"
+                    result.second = self._second_run(child.pid, other if run.process.other_backend else run.backend)
+                    if run.process.then == "kill":
+                        child.signal(signal.SIGKILL)
+                    moment.resume.set()
+            if moment.wait_for(lambda: moment.over):
+                result.output = child.output()
+                return
+            result.output = child.output("the run did not end in time")
+        finally:  # whatever happened here (Ctrl-C too), the process does not outlive its step
+            child.signal(signal.SIGKILL)
+            moment.wait_for(lambda: moment.over)
 
-    def _take_over(self, frozen: RunRecord) -> None:
+    def _take_over(self, frozen: RunRecord, child: Child) -> None:
         """Once the stopped run's lease has run out, a second run takes the send over and runs to its end."""
         with closing(sqlite3.connect(self.database, timeout=0.5, isolation_level=None)) as conn:
             expires = conn.execute("SELECT MAX(expires_at) FROM send_runs WHERE ended_at IS NULL").fetchone()[0]
@@ -423,6 +425,8 @@ class World:
                 conn.execute("ROLLBACK")
             except sqlite3.OperationalError:
                 return
+        if not child.stopped():
+            raise RuntimeError(f"harness: process {child.pid} was sent SIGSTOP but is not stopped")
         sg = self.servers.sendgrid
         frozen.frozen_at = read_ledger(self.database)
         answers_left = len(sg.faults)
@@ -432,6 +436,8 @@ class World:
         frozen.takeover = RunRecord(frozen.step, Run(frozen.run.backend), output, frozen.frozen_at,
                                     read_ledger(self.database), self.listing(), frozenset(), created=False,
                                     fired=False, answers_used=used)
+        if not child.stopped():
+            raise RuntimeError(f"harness: process {child.pid} resumed before the takeover ended")
 
     def _second_run(self, holder_pid: int, backend: str) -> SecondRun:
         before = self._footprint()

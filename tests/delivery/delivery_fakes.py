@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -66,7 +67,7 @@ class SendGridStandIn:
             def do_POST(self) -> None:  # noqa: N802 (http.server naming)
                 stand_in._handle(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -165,6 +166,13 @@ class SendGridStandIn:
                 for to in p["to"]:
                     self.delivered[to["email"].lower()] += 1
                 self.accepted.append({"personalization": p, "body": body})
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Answering a client that went away (killed, timed out) fails: expected here.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def check_request(body: dict[str, Any]) -> list[str]:

@@ -93,7 +93,8 @@ def _record(received: dict[str, int], states: dict[str, str], summary: str, exit
 def test_the_checks_catch_a_second_copy_a_silent_loss_and_a_summary_that_disagrees():
     from harness.invariants import check
 
-    line = "Send 1 (partial): 2 accepted, 1 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; this run: 2 accepted"
+    line = ("Send 1 (partial): 2 accepted, 1 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; "
+            "this run: 2 accepted")
     states = {"a@example.org": "accepted", "b@example.org": "accepted", "c@example.org": "failed"}
     assert check(_record({"a@example.org": 1, "b@example.org": 1}, states, line)) == []
 

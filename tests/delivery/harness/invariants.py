@@ -77,7 +77,8 @@ def _run_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
     if summary:
         printed = _totals(summary, 3)
         if printed != r.after.counts() or summary.group(2) != r.after.status():
-            problems.append(f"summary says {summary.group(2)} {printed}, the ledger {r.after.status()} {r.after.counts()}")
+            problems.append(f"summary says {summary.group(2)} {printed}, "
+                            f"the ledger {r.after.status()} {r.after.counts()}")
         settled = SETTLED.search(out.stdout)
         this_run = int(summary.group(10)) + (int(settled.group(1)) if settled else 0)
         gained = len(r.after.emails_in("accepted")) - len(r.before.emails_in("accepted"))

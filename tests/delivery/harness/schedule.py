@@ -31,10 +31,11 @@ RCPT_REFUSALS = ("451 4.7.1 Greylisted, try again later", "452 4.2.2 Mailbox ful
                  "553 5.1.3 Bad recipient address")
 DATA_REFUSALS = ("451 4.7.1 Try again later", "421 4.7.0 Too many messages, closing", "554 5.7.1 Rejected as spam",
                  "552 5.3.4 Message too big")
+#: The operator's choices when resuming, with weights.
 FLAGS = ((), ("--resend-in-doubt",), ("--skip-in-doubt",), ("--retry-failed",), ("--resend-in-doubt", "--retry-failed"))
+FLAG_WEIGHTS = (4.0, 2.5, 1.5, 2.0, 1.0)
 #: How often a run also passes --include-new (members who joined after the send started).
 INCLUDE_NEW = 0.15
-FLAG_WEIGHTS = (4.0, 2.5, 1.5, 2.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,8 @@ class Schedule:
     @property
     def joiners(self) -> tuple[str, ...]:
         """Everyone who joins the list after it was made."""
-        joins = [s for s in self.steps if isinstance(s, Join)] + [s.join for s in self.steps if isinstance(s, Run) and s.join]
+        joins = [s for s in self.steps if isinstance(s, Join)]
+        joins += [s.join for s in self.steps if isinstance(s, Run) and s.join]
         return tuple(e for j in joins for e in j.who)
 
     def describe(self) -> str:
@@ -232,7 +234,7 @@ def make_schedule(seed: int) -> Schedule:
         if i and rng.random() < 0.15:
             backend = "smtp" if backend == "sendgrid" else "sendgrid"  # an operator switches provider
         units = _units(len(members), batch, backend)
-        flags = rng.choices(FLAGS, FLAG_WEIGHTS)[0] if i else ()
+        flags: tuple[str, ...] = rng.choices(FLAGS, FLAG_WEIGHTS)[0] if i else ()
         if i and rng.random() < INCLUDE_NEW:
             flags += ("--include-new",)
         steps.append(Run(

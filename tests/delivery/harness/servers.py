@@ -64,7 +64,6 @@ class Servers:
         from aiosmtpd.controller import Controller
 
         self.sendgrid = SendGridStandIn().start()
-        self.sendgrid.server.handle_error = lambda request, address: None  # answers to killed clients fail: fine
         self.smtp = RecordingHandler()
         self.smtp_port = free_port()
         self.controller = Controller(self.smtp, hostname="127.0.0.1", port=self.smtp_port, enable_SMTPUTF8=True)

@@ -49,7 +49,7 @@ class Ledger:
     rows: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def state(self, email: str) -> str | None:
-        """The row's state as the next run will treat it ('sending' is in doubt, 'claimed' goes back to its prior state)."""
+        """The row's state as the next run will treat it: 'sending' is in doubt, 'claimed' is its prior state."""
         if email not in self.rows:
             return None
         state, prior = self.rows[email]
@@ -77,16 +77,22 @@ class Ledger:
         return {e for e in self.rows if self.state(e) == state}
 
 
+def send_id(conn: sqlite3.Connection) -> int | None:
+    """The id of the harness's send (issue ``SLUG`` to list ``LIST``), if it exists."""
+    row = conn.execute("SELECT s.id FROM sends s JOIN lists l ON l.id = s.list_id WHERE s.slug = ? AND l.name = ?",
+                       (SLUG, LIST)).fetchone()
+    return row[0] if row else None
+
+
 def read_ledger(database: Path) -> Ledger:
-    """The ledger of the harness's send (issue ``SLUG`` to list ``LIST``), if it exists."""
+    """The ledger of the harness's send, if it exists."""
     with closing(sqlite3.connect(database, timeout=60)) as conn:
-        row = conn.execute("SELECT s.id FROM sends s JOIN lists l ON l.id = s.list_id WHERE s.slug = ? AND l.name = ?",
-                           (SLUG, LIST)).fetchone()
-        if row is None:
+        send = send_id(conn)
+        if send is None:
             return Ledger()
-        rows = conn.execute("SELECT p.email, d.state, d.prior FROM deliveries d JOIN subscribers p ON p.id = d.subscriber_id"
-                            " WHERE d.send_id = ?", (row[0],)).fetchall()
-    return Ledger(row[0], {email: (state, prior) for email, state, prior in rows})
+        rows = conn.execute("SELECT p.email, d.state, d.prior FROM deliveries d"
+                            " JOIN subscribers p ON p.id = d.subscriber_id WHERE d.send_id = ?", (send,)).fetchall()
+    return Ledger(send, {email: (state, prior) for email, state, prior in rows})
 
 
 # --- the record -----------------------------------------------------------------------
@@ -167,7 +173,8 @@ class Record:
             for text in (o.stdout, o.stderr, o.crash):
                 lines.extend(f"      | {line}" for line in text.strip().splitlines()[-6:] if line.strip())
             if r.second is not None:
-                lines.append(f"      second run: exit {r.second.output.exit_code}: {r.second.output.stderr.strip()[-200:]}")
+                second = r.second.output
+                lines.append(f"      second run: exit {second.exit_code}: {second.stderr.strip()[-200:]}")
         for leave in self.leaves:
             lines.append(f"  {leave.email} {leave.status} at step {leave.step + 1} "
                          f"(row {leave.state_at}, {leave.received_at} received)")
@@ -292,14 +299,13 @@ class World:
 
         records = []
         with closing(connect(self.database, migrate_schema=False)) as conn, transaction(conn):
-            send = conn.execute("SELECT s.id FROM sends s JOIN lists l ON l.id = s.list_id WHERE s.slug = ? AND l.name = ?",
-                                (SLUG, LIST)).fetchone()
+            send = send_id(conn) or 0
             for email in leave.who:
                 person = store.find_subscriber(conn, email)
                 assert person is not None, email
                 store.set_status(conn, person.id, leave.status, "harness")
                 row = conn.execute("SELECT state FROM deliveries WHERE send_id = ? AND subscriber_id = ?",
-                                   (send[0] if send else 0, person.id)).fetchone()
+                                   (send, person.id)).fetchone()
                 records.append(LeaveRecord(email, leave.status, step, row[0] if row else None, 0))
             received = self.servers.received()  # under the write lock: no claim can happen meanwhile
             for r in records:
@@ -354,10 +360,11 @@ class World:
     def _run(self, step: int, run: Run, record: Record) -> None:
         before = read_ledger(self.database)
         grants = frozenset(before.emails_in("in_doubt")) if "--resend-in-doubt" in run.flags else frozenset()
-        args = ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend, *run.flags)
+        args: tuple[str | Path, ...] = ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend,
+                                        *run.flags)
         moment = Moment(run.process)
-        changes = [threading.Thread(target=self._change_during, args=(change, step, moment, record), name="harness-change")
-                   for change in (run.leave, run.join) if change is not None]
+        changes = [threading.Thread(target=self._change_during, args=(c, step, moment, record), name="harness-change")
+                   for c in (run.leave, run.join) if c is not None]
         result = RunRecord(step, run, Output(None), before, before, None, grants, created=False, fired=False)
         self._arm(run, moment)
         try:

@@ -52,7 +52,8 @@ class Totals:
         """From ledger counts by state (``store.sends.counts`` or a ``list_sends`` row)."""
         n = {k: int(counts.get(k) or 0) for k in ("queued", "claimed", "sending", "accepted", "failed",
                                                   "in_doubt", "skipped", "suppressed")}
-        back_in_doubt, back_failed = (0, 0) if live else (int(counts.get(k) or 0) for k in CLAIMED_BACK)
+        back = {s: 0 if live else int(counts.get(key) or 0) for s, key in CLAIMED_BACK.items()}
+        back_in_doubt, back_failed = back["in_doubt"], back["failed"]
         return cls(
             recipients=sum(n.values()),
             accepted=n["accepted"],

@@ -151,20 +151,23 @@ def delete_unsent(conn: sqlite3.Connection, send_id: int) -> bool:
         return True
 
 
-#: Claimed rows that go back to in doubt or failed (not to queued) when their run is gone.
-CLAIMED_BACK = ("claimed_in_doubt", "claimed_failed")
-_CLAIMED_BACK_SUMS = ", ".join(f"COALESCE(SUM(d.state = 'claimed' AND d.prior = '{k[8:]}'), 0) AS {k}" for k in CLAIMED_BACK)
+#: Claimed rows that go back to in doubt or failed (not to queued) when their run is gone:
+#: the key of their count, by prior state.
+CLAIMED_BACK = {"in_doubt": "claimed_in_doubt", "failed": "claimed_failed"}
+_CLAIMED_BACK_SUMS = ", ".join(
+    f"COALESCE(SUM(d.state = 'claimed' AND d.prior = '{prior}'), 0) AS {key}" for prior, key in CLAIMED_BACK.items()
+)
 
 
 def counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
-    """Ledger rows of a send by state (every state present), plus ``CLAIMED_BACK``."""
-    found = {state: 0 for state in (*STATES, *CLAIMED_BACK)}
+    """Ledger rows of a send by state (every state present), plus the ``CLAIMED_BACK`` counts."""
+    found = {state: 0 for state in (*STATES, *CLAIMED_BACK.values())}
     for state, prior, n in conn.execute(
         "SELECT state, prior, COUNT(*) FROM deliveries WHERE send_id = ? GROUP BY state, prior", (send_id,)
     ):
         found[state] += n
-        if state == "claimed" and f"claimed_{prior}" in CLAIMED_BACK:
-            found[f"claimed_{prior}"] += n
+        if state == "claimed" and prior in CLAIMED_BACK:
+            found[CLAIMED_BACK[prior]] += n
     return found
 
 

@@ -145,7 +145,7 @@ class SendRun:
         return self.counts
 
     def _stopping(self) -> bool:
-        if self.lease.lost.is_set():
+        if not self.lease.check():
             raise DeliveryError(
                 f"this run lost its hold on send {self.send_id} (its lease expired and another run took it over); "
                 "what it had in flight is in doubt", subject=self.lease.database,

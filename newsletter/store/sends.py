@@ -184,6 +184,11 @@ def _claimed_rows(conn: sqlite3.Connection, send_id: int, run_id: int, batch: in
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
+def _run_is_open(conn: sqlite3.Connection, run_id: int) -> bool:
+    # A run taken over (its lease expired while it stalled) claims nothing more.
+    return conn.execute("SELECT 1 FROM send_runs WHERE id = ? AND ended_at IS NULL", (run_id,)).fetchone() is not None
+
+
 def claim(
     conn: sqlite3.Connection,
     send_id: int,
@@ -203,7 +208,8 @@ def claim(
     on the list become 'suppressed', so nobody who left a moment ago is sent
     to; in-doubt and failed rows of such members are left as they are. With
     ``handed_over`` the rows go straight to 'sending' (one request carries the
-    whole batch), else to 'claimed' for ``mark_sending`` per message.
+    whole batch), else to 'claimed' for ``mark_sending`` per message. A run
+    that no longer holds the send (taken over) claims nothing.
     """
     if source not in ("queued", "in_doubt", "failed"):
         raise ValueError(f"cannot claim rows in state {source!r}")
@@ -222,7 +228,7 @@ def claim(
             conn.executemany(
                 "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE send_id = ? AND subscriber_id = ?", gone
             )
-        wanted = [r[0] for r in rows if r[1]]
+        wanted = [r[0] for r in rows if r[1]] if _run_is_open(conn, run_id) else []
         if wanted:
             state, bump = ("sending", 1) if handed_over else ("claimed", 0)
             conn.executemany(
@@ -240,6 +246,8 @@ def claim_ids(conn: sqlite3.Connection, send_id: int, run_id: int, ids: Sequence
     now = utcnow()
     state, bump = ("sending", 1) if handed_over else ("claimed", 0)
     with transaction(conn):
+        if not _run_is_open(conn, run_id):
+            return []
         conn.executemany(
             "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"
             " updated_at = ? WHERE send_id = ? AND subscriber_id = ? AND state = 'failed'"

@@ -49,3 +49,29 @@ def test_a_resend_refused_for_good_leaves_the_recipient_in_doubt_not_failed(send
     assert (report.totals.failed, report.totals.in_doubt) == (0, 2)
     report = send(issue, sendgrid_settings, retry_failed=True)
     assert report.accepted == 0 and sendgrid_server.delivered == {e: 1 for e in emails}
+
+
+def test_a_run_taken_over_between_batches_claims_nothing_more(sendgrid_settings, sendgrid_server, issue, make_list,
+                                                              monkeypatch):
+    """A run stalled past its lease (here: between two batches) and taken over by another must not go on
+    claiming and sending when it resumes: it stops at once, before its heartbeat happens to notice."""
+    from newsletter.delivery.engine import send_issue
+    from newsletter.delivery.lease import HOST
+    from newsletter.delivery.plan import SendOptions
+    from newsletter.errors import DeliveryError
+    from newsletter.store import connect, runs
+
+    monkeypatch.setattr(sg.SendGridBackend, "max_batch", 2)
+    emails = make_list("news", 4)
+    database = sendgrid_settings.newsletter_database
+
+    def take_over_after_the_first_batch(done: int, total: int, counts: dict[str, int]) -> None:
+        if done == 2:  # another run starts meanwhile and takes the send over (this one looks gone)
+            conn = connect(database)
+            runs.start(conn, 1, owner="other", host=HOST, pid=1, pid_started="", lease_s=60,
+                       is_gone=lambda run: True)
+            conn.close()
+
+    with pytest.raises(DeliveryError, match="lost its hold"):
+        send_issue(issue, SendOptions("news"), sendgrid_settings, progress=take_over_after_the_first_batch)
+    assert sendgrid_server.delivered == {e: 1 for e in emails[:2]}  # the second batch is the other run's

@@ -82,31 +82,30 @@ class Servers:
         smtp.messages, smtp.refuse, smtp.refuse_data = [], {}, {}
         smtp.hung, smtp.release, smtp.tap = threading.Event(), threading.Event(), None
 
-    def received(self) -> Counter[str]:
-        """Copies received per address (``wire`` form), both servers together."""
-        with self.sendgrid.lock:
-            counts = Counter({wire(a): n for a, n in self.sendgrid.delivered.items()})
-        counts.update(wire(a) for _, rcpts, _ in list(self.smtp.messages) for a in rcpts)
-        return counts
-
-    def copies(self) -> list[Copy]:
-        """Every copy received, with what it says about its recipient."""
+    def copies(self, subject: str) -> list[Copy]:
+        """Every copy of the message with ``subject`` received, with what it says about its recipient."""
         import email
         import email.policy
         import html
 
         with self.sendgrid.lock:
-            personalizations = [a["personalization"] for a in self.sendgrid.accepted]
+            accepted = list(self.sendgrid.accepted)
         found = [Copy(wire(p["to"][0]["email"]), wire(html.unescape(p["substitutions"]["%%email%%"])),
                       html.unescape(p["substitutions"]["%%name%%"]), int(p["custom_args"]["subscriber_id"]))
-                 for p in personalizations]
+                 for a in accepted if a["body"]["subject"] == subject for p in [a["personalization"]]]
         for _, rcpts, data in list(self.smtp.messages):
             message = email.message_from_bytes(data, policy=email.policy.default)
+            if message["Subject"] != subject:
+                continue
             text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
             greeting = text.split("Hello ", 1)[-1].split(", this is the issue", 1)[0]
             to = message["To"].addresses[0].addr_spec
             found.extend(Copy(wire(r), wire(to), greeting, None) for r in rcpts)
         return found
+
+    def received(self, subject: str) -> Counter[str]:
+        """Copies of the message with ``subject`` received per address (``wire`` form), both servers together."""
+        return Counter(copy.to for copy in self.copies(subject))
 
     def close(self) -> None:
         """Stop both servers."""
@@ -140,7 +139,8 @@ class Moment:
         p = self.process
         with self.cond:
             self.units[phase] += 1
-            hit = p.kind != "inline" and not self.fired and phase == p.phase and self.units[phase] == p.at
+            hit = (p.kind != "inline" and self.pid > 0 and not self.fired and phase == p.phase
+                   and self.units[phase] == p.at)  # (a late message of an earlier run before this one started: no)
             self.fired = self.fired or hit
             self.stalled = self.stalled or (hit and p.kind == "concurrent")
             self.cond.notify_all()

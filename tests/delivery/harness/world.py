@@ -27,7 +27,7 @@ FROZEN_LEASE_S = 1.5
 LIST = "news"
 SLUG = "issue"  # the issue file is issue.md
 ISSUE = """---
-title: "Harness issue"
+title: "Harness issue {seed}"
 seo:
   url: https://news.example.org/blog/harness
   description: What the harness sends
@@ -197,7 +197,9 @@ class World:
         self.schedule, self.folder = schedule, folder
         folder.mkdir(parents=True, exist_ok=True)
         self.issue = folder / f"{SLUG}.md"
-        self.issue.write_text(ISSUE, encoding="utf-8")
+        # The seed in the subject: copies of an earlier schedule's messages that servers take late are not this one's.
+        self.issue.write_text(ISSUE.replace("{seed}", str(schedule.seed)), encoding="utf-8")
+        self.subject = f"Harness issue {schedule.seed}"
         self.database = folder / "newsletter.db"
         self.env = self._env(schedule)
         self._make_list(schedule.members)
@@ -209,8 +211,8 @@ class World:
                 record.reports.append(self._report(item, step, record))
             else:
                 self._run(step, item, record)
-        record.received = self.servers.received()
-        record.copies = self.servers.copies()
+        record.received = self.servers.received(self.subject)
+        record.copies = self.servers.copies(self.subject)
         with closing(sqlite3.connect(self.database, timeout=60)) as conn:
             record.people = {e: (i, n) for i, e, n in conn.execute("SELECT id, email, name FROM subscribers")}
         record.violations = list(self.servers.sendgrid.violations)
@@ -307,7 +309,7 @@ class World:
                 row = conn.execute("SELECT state FROM deliveries WHERE send_id = ? AND subscriber_id = ?",
                                    (send, person.id)).fetchone()
                 records.append(LeaveRecord(email, leave.status, step, row[0] if row else None, 0))
-            received = self.servers.received()  # under the write lock: no claim can happen meanwhile
+            received = self.servers.received(self.subject)  # under the write lock: no claim meanwhile
             for r in records:
                 r.received_at = received[wire(r.email)]
         return records
@@ -334,7 +336,7 @@ class World:
                 bounced.append(email)
         path = self.folder / f"events-{step}.json"
         path.write_text(json.dumps(events), encoding="utf-8")
-        received = self.servers.received()  # no run is live: the ledger and the servers are still
+        received = self.servers.received(self.subject)  # no run is live: ledger and servers are still
         record.leaves.extend(LeaveRecord(e, "bounced", step, ledger.rows.get(e, (None,))[0], received[wire(e)])
                              for e in bounced)
         return ReportRecord(step, self.cli("events", "import", path), proven)

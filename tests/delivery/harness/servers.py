@@ -193,10 +193,14 @@ class Child:
 
     def signal(self, signum: int) -> None:
         """Send ``signum`` to the process (if it still runs)."""
-        if not self.ended.is_set():
+        if self.ended.is_set():
+            return
+        try:
             os.kill(self.pid, signum)
             if signum == signal.SIGKILL:
                 os.kill(self.pid, signal.SIGCONT)  # a stopped process dies only once it runs
+        except ProcessLookupError:
+            pass  # it ended a moment ago (``ended`` is set once the waiting thread has seen it)
 
     def stopped(self) -> bool:
         """Whether the process is stopped (SIGSTOP) right now."""

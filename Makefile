@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test golden bench docs lock clean
+.PHONY: help install demo test harness golden bench docs lock clean
 
 help:
 	@echo "make demo    compose the example issue and send it to a sample list (outbox, offline)"
 	@echo "make test    install into .venv and run the test suite"
+	@echo "make harness play HARNESS_SCHEDULES random send schedules (from HARNESS_SEED) and count how many held"
 	@echo "make golden  refresh the golden files in tests/golden/ after an intended change"
 	@echo "make bench   run the benchmarks in bench/"
 	@echo "make docs    regenerate docs/cli.md from the commands' own help"
@@ -36,6 +37,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The send engine's fault-injection harness, long mode (make test plays a few dozen schedules).
+# An empty HARNESS_SEED picks a random one; a failing schedule prints the seed that replays it.
+HARNESS_SCHEDULES ?= 2000
+HARNESS_SEED ?=
+harness: $(STAMP)
+	HARNESS_SCHEDULES=$(HARNESS_SCHEDULES) HARNESS_SEED=$(HARNESS_SEED) $(BIN)/python -m pytest -q -s \
+		-p no:cacheprovider tests/delivery/test_delivery_harness.py::test_random_schedules_hold
 
 golden: $(STAMP)
 	$(BIN)/python tests/golden/refresh.py

@@ -124,6 +124,7 @@ def test_declared_dependencies_match_the_package_imports():
 
 def test_test_and_bench_imports_are_declared():
     helpers = {p.stem for p in (ROOT / "tests").rglob("*.py") if not p.stem.startswith("test_")}
+    helpers |= {p.parent.name for p in (ROOT / "tests").rglob("__init__.py")}  # helper packages (tests/delivery/harness)
     benches = {p.stem for p in (ROOT / "bench").glob("*.py")}  # a bench may reuse another's parts, or a test helper
     imported = _distributions(_imported_modules(ROOT / "tests", helpers) | _imported_modules(ROOT / "bench", helpers | benches))
     declared = _declared("screenshots", "dev", "postgresql")

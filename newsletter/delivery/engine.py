@@ -190,12 +190,12 @@ def send_issue(
         elif options.worker and (plan.changed or existing["backend"] != backend_name):
             raise InputError("a worker joins a send only with the same issue and backend as the send started with",
                              subject=str(path))
-        elif plan.changed or existing["backend"] != backend_name:
-            ledger.update_send_version(conn, plan.send_id, html_sha256=result.html_sha256,
-                                       subject=result.issue.subject, links=result.web_links, backend=backend_name)
+        # The new version or backend is written once the lease is held (a refused run writes nothing).
+        new_version = existing is not None and (plan.changed or existing["backend"] != backend_name)
         assert plan.send_id is not None
         report.send_id = plan.send_id
-        _run(conn, plan.send_id, list_id, audience, created, result, settings, options, report, progress, stop, hooks)
+        _run(conn, plan.send_id, list_id, audience, created, result, settings, options, report, progress, stop, hooks,
+             new_version)
         return report
 
 
@@ -250,8 +250,9 @@ def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id:
 
 def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: bool, result: Any, settings: Settings,
          options: SendOptions, report: SendReport, progress: Progress | None, stop: threading.Event | None,
-         hooks: SendHooks | None = None) -> None:
-    """Hold the send's lease, settle what can be settled, open the backend and run the send."""
+         hooks: SendHooks | None = None, new_version: bool = False) -> None:
+    """Hold the send's lease, record a ``new_version`` (issue or backend), settle what can be settled,
+    open the backend and run the send."""
     from newsletter import tokens
     from newsletter.delivery.lease import Lease
     from newsletter.delivery.run import SendRun, interrupted_message
@@ -269,6 +270,9 @@ def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: boo
     try:
         if hooks is not None:  # release: record the start; a pause in the store also stops the run
             stop = hooks.run_started(conn, send_id, stop or threading.Event())
+        if new_version:
+            ledger.update_send_version(conn, send_id, html_sha256=result.html_sha256, subject=result.issue.subject,
+                                       links=result.web_links, backend=settings.newsletter_backend)
         report.settled = sum(ledger.settle_from_events(conn, send_id))
         if options.skip_in_doubt:
             ledger.skip_in_doubt(conn, send_id)

@@ -49,8 +49,9 @@ def is_gone(run: run_store.RunRow) -> bool:
 class Lease:
     """Holds one run of a send; ``with Lease(...)`` renews it until the block ends.
 
-    ``lost`` is set when the heartbeat finds the run taken over (its lease
-    expired while the process was stalled): the run must stop at once.
+    ``lost`` is set when the heartbeat (or ``check``, before each claim) finds
+    the run taken over (its lease expired while the process was stalled): the
+    run must stop at once.
     """
 
     def __init__(self, conn, database: str, send_id: int, *, seconds: float, timeout: float,
@@ -103,6 +104,16 @@ class Lease:
         finally:
             if conn is not None:
                 conn.close()
+
+    def check(self) -> bool:
+        """Renew the lease now; False (and ``lost`` set) if the run was taken over meanwhile.
+
+        The heartbeat notices a takeover only at its next beat: a run resumed
+        after a stall longer than its lease checks here before it claims more.
+        """
+        if not self.lost.is_set() and not run_store.renew(self.conn, self.run_id, self.seconds):
+            self.lost.set()
+        return not self.lost.is_set()
 
     def release(self, outcome: str) -> None:
         """Stop renewing and close the run (what it still holds is settled as for a dead run)."""

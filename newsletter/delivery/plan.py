@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from newsletter.store.sends import CLAIMED_BACK
+
 #: Pauses before the end-of-run retry rounds for temporary refusals, in seconds.
 RETRY_DELAYS = (2.0, 10.0, 30.0)
 
@@ -35,7 +37,8 @@ class Totals:
     """A send's recipients by state, derived from its ledger rows and whether a run is live.
 
     Rows a dead run left 'sending' count as in doubt and rows it left
-    'claimed' as pending, exactly as the next run will treat them.
+    'claimed' as what they were before (pending, in doubt or failed), exactly
+    as the next run will treat them.
     """
 
     recipients: int = 0
@@ -53,14 +56,16 @@ class Totals:
         """From ledger counts by state (``store.sends.counts`` or a ``list_sends`` row)."""
         n = {k: int(counts.get(k) or 0) for k in ("queued", "claimed", "sending", "accepted", "failed",
                                                   "in_doubt", "skipped", "suppressed")}
+        back = {s: 0 if live else int(counts.get(key) or 0) for s, key in CLAIMED_BACK.items()}
+        back_in_doubt, back_failed = back["in_doubt"], back["failed"]
         return cls(
             recipients=sum(n.values()),
             accepted=n["accepted"],
-            failed=n["failed"],
-            in_doubt=n["in_doubt"] + (0 if live else n["sending"]),
+            failed=n["failed"] + back_failed,
+            in_doubt=n["in_doubt"] + back_in_doubt + (0 if live else n["sending"]),
             skipped=n["skipped"],
             suppressed=n["suppressed"],
-            pending=n["queued"] + (0 if live else n["claimed"]),
+            pending=n["queued"] + (0 if live else n["claimed"] - back_in_doubt - back_failed),
             in_flight=(n["claimed"] + n["sending"]) if live else 0,
             live=live,
         )

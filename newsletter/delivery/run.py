@@ -42,7 +42,7 @@ class LedgerJournal:
     def __init__(self, conn: Any, send_id: int, run_id: int) -> None:
         self.conn, self.send_id, self.run_id = conn, send_id, run_id
         self.lock = threading.Lock()
-        self.recorded: set[int] = set()
+        self.recorded: set[int] = set()  # rows of the batch in flight already recorded
         self.lost = 0  # outcomes whose row was no longer this run's
 
     def handing_over(self, recipient: Recipient) -> bool:
@@ -51,9 +51,16 @@ class LedgerJournal:
             return ledger.mark_sending(self.conn, self.send_id, self.run_id, recipient.subscriber_id)
 
     def answered(self, outcome: Outcome) -> None:
-        """Record a final outcome at once (so a crash cannot turn it into doubt)."""
+        """Record a final outcome at once (so a crash cannot turn it into doubt).
+
+        A ``retry`` (refused for now) is no longer in flight: its row goes back
+        to 'claimed', so a crash before the batch ends does not make it in doubt.
+        """
         if outcome.state in (ACCEPTED, FAILED, IN_DOUBT):
             self.record([outcome])
+        elif outcome.state == RETRY:
+            with self.lock:
+                ledger.unmark_sending(self.conn, self.send_id, self.run_id, outcome.subscriber_id)
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
         """Record final outcomes in one transaction."""
@@ -179,7 +186,7 @@ class SendRun:
                 yield rows
 
     def _stopping(self) -> bool:
-        if self.lease.lost.is_set():
+        if not self.lease.check():
             raise DeliveryError(
                 f"this run lost its hold on send {self.send_id} (its lease expired and another run took it over); "
                 "what it had in flight is in doubt", subject=display_name(self.lease.database),
@@ -255,6 +262,10 @@ class SendRun:
             self.counts.failed += len(temporary)
             self.temporary.extend(not_sent)
         self.journal.record([o for o in unrecorded if o.state != RETRY])
+        # What the journal recorded is of this batch only: a row retried at the end of
+        # the run must have its new answer recorded too.
+        with self.journal.lock:
+            self.journal.recorded.difference_update(r.subscriber_id for r in batch)
 
 
 def interrupted_message(error: NewsletterError, totals_line: str) -> NewsletterError:

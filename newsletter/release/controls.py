@@ -186,7 +186,7 @@ def _overlay(row: dict[str, Any], release: dict[str, Any] | None, settings: Sett
     if release["run_at"] and state in ("scheduled", "handed-over", "cancelled", "refused"):
         row.update(scheduled_for=_when(release, settings), zone=settings.newsletter_timezone or release["zone"])
     released = state == "handed-over" and release["run_at"] <= now  # SendGrid has sent it: the ledger's status
-    if state in ("scheduled", "handed-over", "cancelled", "refused", "stopped") and not released:
+    if state in ("scheduled", "handed-over", "cancelled", "refused") and not released:  # a stopped run: the ledger says
         row["status"] = state
     if row["paused"]:
         row["status"] = "paused"

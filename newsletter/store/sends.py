@@ -169,11 +169,23 @@ def delete_unsent(conn: DB, send_id: int) -> bool:
         return True
 
 
+#: Claimed rows that go back to in doubt or failed (not to queued) when their run is gone:
+#: the key of their count, by prior state.
+CLAIMED_BACK = {"in_doubt": "claimed_in_doubt", "failed": "claimed_failed"}
+_CLAIMED_BACK_SUMS = ", ".join(
+    f"COUNT(*) FILTER (WHERE d.state = 'claimed' AND d.prior = '{prior}') AS {key}" for prior, key in CLAIMED_BACK.items()
+)
+
+
 def counts(conn: DB, send_id: int) -> dict[str, int]:
-    """Ledger rows of a send by state (every state present)."""
-    found = {state: 0 for state in STATES}
-    for state, n in conn.execute("SELECT state, COUNT(*) FROM deliveries WHERE send_id = ? GROUP BY state", (send_id,)):
-        found[state] = n
+    """Ledger rows of a send by state (every state present), plus the ``CLAIMED_BACK`` counts."""
+    found = {state: 0 for state in (*STATES, *CLAIMED_BACK.values())}
+    for state, prior, n in conn.execute(
+        "SELECT state, prior, COUNT(*) FROM deliveries WHERE send_id = ? GROUP BY state, prior", (send_id,)
+    ):
+        found[state] += n
+        if state == "claimed" and prior in CLAIMED_BACK:
+            found[CLAIMED_BACK[prior]] += n
     return found
 
 
@@ -188,6 +200,11 @@ def _claimed_rows(conn: DB, send_id: int, run_id: int, batch: int) -> list[Claim
         (send_id, run_id, batch),
     ).fetchall()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def _run_is_open(conn: DB, run_id: int) -> bool:
+    # A run taken over (its lease expired while it stalled) claims nothing more.
+    return conn.execute("SELECT 1 FROM send_runs WHERE id = ? AND ended_at IS NULL", (run_id,)).fetchone() is not None
 
 
 def claim(
@@ -209,7 +226,8 @@ def claim(
     on the list become 'suppressed', so nobody who left a moment ago is sent
     to; in-doubt and failed rows of such members are left as they are. With
     ``handed_over`` the rows go straight to 'sending' (one request carries the
-    whole batch), else to 'claimed' for ``mark_sending`` per message.
+    whole batch), else to 'claimed' for ``mark_sending`` per message. A run
+    that no longer holds the send (taken over) claims nothing.
     """
     if source not in ("queued", "in_doubt", "failed"):
         raise ValueError(f"cannot claim rows in state {source!r}")
@@ -236,7 +254,9 @@ def claim(
                 f" WHERE send_id = ? AND {dialect.id_in('subscriber_id')}",
                 (now, send_id, dialect.id_list(gone)),
             )
-        taken = [r for r in rows if r[1]]  # in-doubt and failed rows of members who left stay as they are
+        # A run taken over (its lease expired while it stalled) claims nothing more; in-doubt and
+        # failed rows of members who left stay as they are.
+        taken = [r for r in rows if r[1]] if _run_is_open(conn, run_id) else []
         if taken:
             conn.execute(
                 "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"
@@ -253,6 +273,8 @@ def claim_ids(conn: DB, send_id: int, run_id: int, ids: Sequence[int], *, batch:
     now = utcnow()
     state, bump = ("sending", 1) if handed_over else ("claimed", 0)
     with transaction(conn):
+        if not _run_is_open(conn, run_id):
+            return []
         conn.executemany(
             "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"
             " updated_at = ? WHERE send_id = ? AND subscriber_id = ? AND state = 'failed'"
@@ -272,13 +294,25 @@ def mark_sending(conn: DB, send_id: int, run_id: int, subscriber_id: int) -> boo
         ).rowcount == 1
 
 
+def unmark_sending(conn: DB, send_id: int, run_id: int, subscriber_id: int) -> bool:
+    """Undo ``mark_sending``: the server refused the message, so it is not in flight (back to 'claimed')."""
+    with transaction(conn):
+        return conn.execute(
+            "UPDATE deliveries SET state = 'claimed', attempts = attempts - 1, updated_at = ?"
+            " WHERE send_id = ? AND subscriber_id = ? AND run_id = ? AND state = 'sending'",
+            (utcnow(), send_id, subscriber_id, run_id),
+        ).rowcount == 1
+
+
 def record(conn: DB, send_id: int, run_id: int,
            outcomes: Iterable[tuple[int, str, str, str]]) -> int:
     """Record ``(subscriber_id, state, message_id, error)`` for rows this run holds; return how many matched.
 
-    ``state`` is final (accepted, failed, in_doubt). A row that is no longer
-    this run's (taken over after its lease expired) is not touched: the
-    caller compares the count and stops.
+    ``state`` is final (accepted, failed, in_doubt). A re-send of a row in
+    doubt that fails leaves it in doubt: its first copy may have arrived, and
+    'failed' must mean "not received" (``--retry-failed`` sends those again).
+    A row that is no longer this run's (taken over after its lease expired) is
+    not touched: the caller compares the count and stops.
     """
     now = utcnow()
     groups: dict[tuple[str, str, str], list[int]] = {}
@@ -291,11 +325,16 @@ def record(conn: DB, send_id: int, run_id: int,
     with transaction(conn):
         matched = 0
         for (state, message_id, error), ids in groups.items():  # one statement per distinct outcome
+            # A failed re-send of a row that was in doubt stays in doubt: an earlier copy may have arrived.
+            again = "prior = 'in_doubt'" if state == "failed" else "1 = 0"
             matched += conn.execute(
-                "UPDATE deliveries SET state = ?, prior = NULL, run_id = NULL, message_id = ?, error = ?, updated_at = ?"
+                f"UPDATE deliveries SET state = CASE WHEN {again} THEN 'in_doubt' ELSE ? END,"
+                f" error = CASE WHEN {again} THEN ? ELSE ? END,"
+                " prior = NULL, run_id = NULL, message_id = ?, updated_at = ?"
                 " WHERE send_id = ? AND run_id = ? AND state IN ('claimed', 'sending')"
                 f" AND {conn.dialect.id_in('subscriber_id')}",
-                (state, message_id, error, now, send_id, run_id, conn.dialect.id_list(ids)),
+                (state, "an earlier copy may have arrived; the re-send failed: " + error, error, message_id, now,
+                 send_id, run_id, conn.dialect.id_list(ids)),
             ).rowcount
         return matched
 
@@ -384,7 +423,7 @@ def list_sends(conn: DB, send_id: int | None = None) -> list[dict[str, Any]]:
     state_sums = ", ".join(f"COUNT(*) FILTER (WHERE d.state = '{s}') AS {s}" for s in STATES)
     rows = conn.execute(
         f"SELECT s.id, s.slug, l.name AS list, s.audience, s.backend, s.subject, s.created_at, s.started_at,"
-        f" s.finished_at, COUNT(d.subscriber_id) AS recipients, {state_sums}"
+        f" s.finished_at, COUNT(d.subscriber_id) AS recipients, {state_sums}, {_CLAIMED_BACK_SUMS}"
         " FROM sends s JOIN lists l ON l.id = s.list_id LEFT JOIN deliveries d ON d.send_id = s.id"
         + (" WHERE s.id = ?" if send_id is not None else "")
         + " GROUP BY s.id, l.name ORDER BY s.id DESC",

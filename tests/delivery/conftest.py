@@ -137,3 +137,13 @@ def cli(monkeypatch):
         return CliRunner().invoke(app, [str(a) for a in args], input=input)
 
     return run
+
+
+@pytest.fixture
+def harness_servers():
+    """The SendGrid stand-in and an aiosmtpd server (SMTPUTF8 on) for the fault-injection harness."""
+    from harness.servers import Servers
+
+    servers = Servers()
+    yield servers
+    servers.close()

@@ -5,8 +5,8 @@ checks *every* request against SendGrid's documented limits (a violation is
 answered 400 and recorded in ``violations``, which tests assert is empty) and
 can inject faults, one per request, from ``faults``:
 
-- ``"400"``, ``"429"`` (with ``X-RateLimit-Reset``), ``"500"``/``"502"``/``"503"``/``"504"``, ``"401"``,
-  ``"413"``: answer that status without accepting anything;
+- ``"429"`` (with ``X-RateLimit-Reset``), ``"500"``/``"502"``/``"503"``/``"504"``, ``"400"``,
+  ``"401"``, ``"403"``, ``"413"``: answer that status without accepting anything;
 - ``"500-after"``, ``"502-after"``: accept the messages, then answer that status (a gateway);
 - ``"drop"``: close the connection without answering or accepting;
 - ``"drop-after"``: accept the messages, then close without answering;
@@ -28,6 +28,11 @@ released (``discarded`` counts its messages); a paused one is held.
 ``delay_s``: wait this long before answering each request (a provider's latency).
 ``delivered`` counts accepted messages per address; ``hung_request`` is the
 body of the request a ``"hang"`` fault holds.
+``tap(stage, body)``, if set, is called outside the lock at three moments
+of each request: ``"request"`` (received; a string it returns replaces the
+request's fault), ``"accepted"`` (the messages are taken, the answer is not
+sent yet) and ``"answered"`` (after a 202). Tests use it to act at an exact moment (kill the
+client, stall).
 """
 
 from __future__ import annotations
@@ -35,11 +40,12 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 API_KEY = "SG.test-key-not-real"
 
@@ -70,6 +76,7 @@ class SendGridStandIn:
         self.hung = threading.Event()
         self.release = threading.Event()
         self.lock = threading.Lock()
+        self.tap: Callable[[str, dict[str, Any]], str | None] | None = None
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,7 +97,7 @@ class SendGridStandIn:
             def do_DELETE(self) -> None:  # noqa: N802
                 stand_in._handle_batches(self, "DELETE")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -145,12 +152,18 @@ class SendGridStandIn:
         with self.lock:
             self.requests.append(body)
             fault = self.faults.pop(0) if self.faults else None
+        if self.tap is not None:
+            fault = self.tap("request", body) or fault
         if h.headers.get("Authorization") != f"Bearer {self.api_key}" or fault == "401":
             return self._answer(h, 401, {"errors": [{"message": "The provided authorization grant is invalid"}]})
+        if fault == "403":
+            return self._answer(h, 403, {"errors": [{"message": "access forbidden"}]})
         problems = check_request(body) + self._check_schedule(body)
         if problems:
             self.violations.extend(problems)
             return self._answer(h, 400, {"errors": [{"message": p} for p in problems]})
+        if fault == "400":
+            return self._answer(h, 400, {"errors": [{"message": "invalid request", "field": "personalizations"}]})
         count = len(body["personalizations"])
         if fault == "413" or (self.too_large_over and count > self.too_large_over):
             return self._answer(h, 413, {"errors": [{"message": "payload too large"}]})
@@ -171,6 +184,8 @@ class SendGridStandIn:
             h.close_connection = True
             return None
         self._accept(body)
+        if self.tap is not None:
+            self.tap("accepted", body)
         if fault in ("500-after", "502-after"):  # a gateway's error after the provider took the mail
             return self._answer(h, int(fault[:3]), {"errors": [{"message": "bad gateway"}]})
         if fault == "drop-after":
@@ -190,6 +205,8 @@ class SendGridStandIn:
         if self.delay_s:
             time.sleep(self.delay_s)
         self._answer(h, 202, None, {"X-Message-Id": f"msg-{len(self.requests)}"})
+        if self.tap is not None:
+            self.tap("answered", body)
 
     def _accept(self, body: dict[str, Any]) -> None:
         later = body.get("send_at", 0) > self.clock()
@@ -281,6 +298,13 @@ class SendGridStandIn:
                             if method == "POST" else None)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Answering a client that went away (killed, timed out) fails: expected here.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 def check_request(body: dict[str, Any]) -> list[str]:
     """Every documented limit this request breaks (empty when it is fine)."""
     problems = []
@@ -322,20 +346,51 @@ def check_request(body: dict[str, Any]) -> list[str]:
 
 
 class RecordingHandler:
-    """aiosmtpd handler keeping every message; ``refuse`` maps an address to an SMTP reply."""
+    """aiosmtpd handler keeping every message it takes, refusing chosen addresses.
+
+    ``refuse`` (at RCPT) and ``refuse_data`` (the final reply after DATA) map an
+    address to a reply: a string (a 4xx is given once, then the address is
+    accepted; a 5xx every time) or a list of replies given one per attempt, then
+    accepted. A refusal after DATA means the server did not take the message:
+    it is not kept.
+
+    ``tap(stage, address)``, if set, is called for each message at ``"data"``
+    (received, not yet kept: returning ``"drop"`` refuses it with 421,
+    ``"hang"`` stalls until ``release`` is set, then refuses it with 421),
+    ``"taken"`` (kept, reply not sent) and ``"answered"`` (just after the 250
+    reply was queued). It runs in a worker thread, so it may block.
+    """
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
-        self.refuse: dict[str, str] = {}
+        self.refuse: dict[str, str | list[str]] = {}
+        self.refuse_data: dict[str, str | list[str]] = {}
         self.hang_after: int | None = None  # accept this many, then stall DATA replies
         self.hung = threading.Event()
         self.release = threading.Event()
+        self.tap: Callable[[str, str], str | None] | None = None
+
+    @staticmethod
+    def _refusal(table: dict[str, str | list[str]], address: str) -> str | None:
+        key = address.lower()
+        reply = table.get(key)
+        if isinstance(reply, list):
+            if not reply:
+                table.pop(key)
+                return None
+            return reply.pop(0)
+        if reply and reply.startswith("4"):
+            table.pop(key)  # a temporary refusal: accept next time
+        return reply
+
+    async def _tap(self, stage: str, address: str) -> str | None:
+        if self.tap is None:
+            return None
+        return await asyncio.get_running_loop().run_in_executor(None, self.tap, stage, address)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd API)
-        reply = self.refuse.get(address.lower())
+        reply = self._refusal(self.refuse, address)
         if reply:
-            if reply.startswith("4"):
-                self.refuse.pop(address.lower())  # a temporary refusal: accept next time
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -346,7 +401,20 @@ class RecordingHandler:
             while not self.release.is_set():
                 await asyncio.sleep(0.05)
             return "421 closing"
+        address = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
+        action = await self._tap("data", address)
+        if action == "hang":
+            self.hung.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 120)
+        if action in ("drop", "hang"):
+            return "421 4.3.0 closing, message not taken"
+        refusal = self._refusal(self.refuse_data, address)
+        if refusal:
+            return refusal
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        await self._tap("taken", address)
+        if self.tap is not None:
+            asyncio.get_running_loop().call_soon(self.tap, "answered", address)
         return "250 OK queued"
 
     def delivered(self) -> Counter:

@@ -98,3 +98,51 @@ def test_kill_while_the_smtp_server_stalls_and_between_batches(smtp_settings, sm
     assert set(report.in_doubt_sample) >= in_doubt
     report = send(issue, config, skip_in_doubt=True)
     assert report.status == "done" and max(handler.delivered().values()) == 1
+
+
+def test_sends_right_after_a_kill_counts_claimed_rows_as_the_next_run_will(
+        cli, settings, sendgrid_server, smtp_server, issue, make_list):
+    """Killed while re-sending rows in doubt, the rows it had only claimed are still in doubt, not pending."""
+    import json
+
+    from delivery_fakes import API_KEY
+
+    handler, port = smtp_server
+    make_list("news", 3)
+    config = settings.with_overrides(sendgrid_api_key=API_KEY, sendgrid_api_url=sendgrid_server.url,
+                                     smtp_host="127.0.0.1", smtp_port=port, smtp_connections=1)
+    sendgrid_server.faults = ["500"]  # all three in doubt
+    assert cli(config, "send", issue, "--list", "news", "--yes", "--backend", "sendgrid").exit_code == 3
+
+    handler.hang_after = 0  # the first message over SMTP stalls: the other two are only claimed
+    proc = start_send(config.with_overrides(newsletter_backend="smtp"), issue, "--resend-in-doubt")
+    try:
+        wait_for(handler.hung.is_set, proc)
+    finally:
+        kill(proc)
+    handler.release.set()
+    run = cli(config, "sends", "--json")
+    row = json.loads(run.stdout)[0]
+    assert (row["status"], row["in_doubt"], row["pending"]) == ("partial", 3, 0)
+    run = cli(config, "send", issue, "--list", "news", "--dry-run")
+    assert "Recipients: 0 to send" in run.stdout and "In doubt:   3 from an earlier run" in run.stdout
+
+
+def test_a_kill_leaves_in_doubt_only_the_message_on_the_wire_not_one_the_server_refused(
+        cli, smtp_settings, smtp_server, issue, make_list):
+    """A 4xx at RCPT proves the message did not go out: killed later in the same batch, it is pending again."""
+    import json
+
+    handler, _ = smtp_server
+    make_list("news", 3)
+    config = smtp_settings.with_overrides(smtp_connections=1)
+    handler.refuse = {"sub1@example.org": "451 4.7.1 greylisted"}
+    handler.hang_after = 0  # sub1 is refused at RCPT; sub2's DATA stalls
+    proc = start_send(config, issue)
+    try:
+        wait_for(handler.hung.is_set, proc)
+    finally:
+        kill(proc)
+    handler.release.set()
+    row = json.loads(cli(config, "sends", "--json").stdout)[0]
+    assert (row["in_doubt"], row["pending"]) == (1, 2)  # sub2 only; sub1 and sub3 were never handed over

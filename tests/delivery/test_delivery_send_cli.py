@@ -158,3 +158,27 @@ def test_html_gmail_would_clip_is_refused_unless_allowed(cli, settings, make_lis
     assert counts(settings.newsletter_database) == (0, 0)
     run = cli(settings, "send", issue, "--list", "news", "--yes", "--allow-clipping")
     assert run.exit_code == 0 and "this run: 2 accepted" in run.stdout
+
+
+def test_a_refused_second_run_leaves_the_send_as_the_live_run_has_it(cli, settings, issue, make_list):
+    """Asking for another backend (or sending a changed issue) while a run holds the send is refused before
+    anything is written: the live run's send keeps its backend, version and links."""
+    import os
+
+    from newsletter.delivery.lease import HOST, process_started
+    from newsletter.store import connect, runs
+    from newsletter.store import sends as ledger
+
+    make_list("news", 2)
+    conn = connect(settings.newsletter_database)
+    send_id, _, _ = ledger.create_send(conn, slug="test-issue", list_id=1, html_sha256="x", backend="outbox",
+                                    subject="Old subject", links=["https://old.example.org/"])
+    pid = os.getpid()  # a live process on this host holds the lease
+    runs.start(conn, send_id, owner="other", host=HOST, pid=pid, pid_started=process_started(pid), lease_s=60,
+               is_gone=lambda run: False)
+    run = cli(settings, "send", issue, "--list", "news", "--yes", "--backend", "smtp")
+    assert run.exit_code == 1 and "is being sent by process" in run.stderr
+    send = ledger.get_send(conn, send_id)
+    conn.close()
+    assert (send["backend"], send["html_sha256"], send["subject"], send["links"]) == (
+        "outbox", "x", "Old subject", '["https://old.example.org/"]')

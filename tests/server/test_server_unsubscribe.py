@@ -39,7 +39,11 @@ def test_one_click_post_unsubscribes_and_the_next_send_skips_the_address(client,
     try:
         new_send, size, _ = sends.create_send(conn, slug="next", list_id=ids["list_id"], html_sha256="y",
                                            backend="outbox", subject="Next", links=[])
-        picked, _ = sends.claim(conn, new_send, ids["list_id"], 1, source="queued", after_id=0, limit=100,
+        from newsletter.store import runs
+
+        run_id, _, _ = runs.start(conn, new_send, owner="t", host="h", pid=1, pid_started="", lease_s=60,
+                                  is_gone=lambda run: False)
+        picked, _ = sends.claim(conn, new_send, ids["list_id"], run_id, source="queued", after_id=0, limit=100,
                                 batch=1, handed_over=True)
     finally:
         conn.close()

@@ -61,15 +61,19 @@ def test_a_claim_skips_the_rows_another_worker_is_claiming(pg):
             people.add_membership(conn, list_id, sid)
     send_id, size, _ = ledger.create_send(conn, slug="x", list_id=list_id, html_sha256="h", backend="outbox",
                                           subject="S", links=[])
+    from newsletter.store import runs
+
+    first, second = (runs.start(conn, send_id, owner=o, host="h", pid=1, pid_started="", lease_s=60, worker=True,
+                                is_gone=lambda run: False)[0] for o in ("a", "b"))
     other = store.connect(pg, migrate_schema=False)
     try:
         other.execute("BEGIN")  # another worker's claim, half done: it holds the first three rows
         held = [r[0] for r in other.execute(
             "SELECT subscriber_id FROM deliveries WHERE send_id = ? ORDER BY subscriber_id LIMIT 3 FOR UPDATE",
             (send_id,))]
-        assert _claim(pg, send_id, list_id, run_id=7) == [i for i in range(1, 7) if i not in held]  # no wait
+        assert _claim(pg, send_id, list_id, run_id=first) == [i for i in range(1, 7) if i not in held]  # no wait
         other.execute("ROLLBACK")
-        assert _claim(pg, send_id, list_id, run_id=8) == held  # released: the next claim takes them
+        assert _claim(pg, send_id, list_id, run_id=second) == held  # released: the next claim takes them
     finally:
         other.close()
         conn.close()

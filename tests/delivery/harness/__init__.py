@@ -1,0 +1,29 @@
+"""Fault-injection harness for the send engine (issue 8, "Prove it").
+
+A *schedule* (``schedule.py``) is drawn from a seed: an audience, then a few
+runs of ``newsletter send``, each with the providers' answers it will meet
+(SendGrid statuses, SMTP refusals at RCPT and after DATA), what happens to its
+process (SIGKILL or SIGTERM at the n-th message, a second run started while it
+lives, SIGSTOP until its lease expires and another run takes the send over),
+members leaving (unsubscribed, bounced) or joining the list between or during
+runs, the provider's events, and the operator's flags (``--resend-in-doubt``,
+``--skip-in-doubt``, ``--retry-failed``, ``--include-new``).
+
+``world.py`` plays a schedule against the real CLI and engine, the tests'
+SendGrid stand-in and a real aiosmtpd server (``servers.py``), and records what
+every run printed, what the ledger said after it and what the servers received.
+``invariants.py`` checks the promises of the README's "Exactly once" section
+against that record. ``test_delivery_harness.py`` plays a bounded number of
+schedules in ``make test``; ``make harness`` plays thousands.
+
+A seeded generator rather than Hypothesis' stateful testing: every run goes
+through real sockets, threads and processes, so a replay can differ in timing
+(which of the SMTP connections gets there first); Hypothesis would call that
+flaky and its shrinking would chase it, while a seed replays the same schedule
+(``make harness HARNESS_SEED=S HARNESS_SCHEDULES=1``) with no new dependency.
+
+What the harness changes in the engine (``tuning.py``): batches of a few
+recipients, so a small audience makes many requests, and end-of-run retry
+rounds without a pause. Runs it may kill or stop are forked from a warm
+forkserver (``cli_main.py``): real processes, started in milliseconds.
+"""

@@ -1,0 +1,239 @@
+"""The promises checked after every schedule, against what the servers actually received.
+
+1. Nobody received the issue twice, except one more copy for each
+   ``--resend-in-doubt`` run that started while their delivery was in doubt;
+   nobody outside the audience received it at all (the audience is fixed
+   when the send starts: who joins later gets it only with --include-new).
+2. Every member of the audience has a row, and it says accepted, failed, in
+   doubt, skipped or suppressed (pending only when the last run did not end by
+   itself); accepted means received; failed, suppressed and pending mean not
+   received.
+3. What each run printed (its summary, or the totals on its error line),
+   ``newsletter sends --json`` and the ledger (SQL over ``deliveries``) agree,
+   and the exit status is the documented one.
+4. A member who left (unsubscribed, bounced) before their row was claimed
+   received nothing more after that moment.
+5. A second run while one lives is refused (exit 1) and writes nothing; once
+   a stopped run's lease has expired, a second run takes the send over, and
+   the stopped run, resumed, stops at once (exit 1) and writes nothing more.
+6. A recipient the provider's events prove was handed the message is
+   settled as accepted by the next run (or stays skipped), never left in
+   doubt nor re-sent.
+7. Every copy received is its recipient's own (their address, name, id in it).
+8. In doubt only where a message may have gone out: a run leaves new rows in
+   doubt only for answers that prove nothing (5xx, a lost connection, a
+   timeout: one request each) and for what was in flight when it was killed
+   (a batch for SendGrid, one message per connection for SMTP).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from harness.servers import wire
+from harness.world import Ledger, Record, RunRecord
+
+TOTALS = r"(\d+) accepted, (\d+) failed, (\d+) in doubt, (\d+) skipped, (\d+) suppressed, (\d+) pending"
+SUMMARY = re.compile(rf"^Send (\d+) \((\w+)\): {TOTALS}(?:, (\d+) in flight)?; this run: (\d+) accepted", re.M)
+STOPPED = re.compile(rf"send stopped with {TOTALS}")
+SETTLED = re.compile(r"^Settled (\d+) in-doubt recipient", re.M)
+FIELDS = ("accepted", "failed", "in_doubt", "skipped", "suppressed", "pending")
+#: SendGrid answers that prove nothing about the request's messages.
+UNCERTAIN = ("500", "502", "503", "504", "500-after", "502-after", "drop", "drop-after", "timeout")
+#: Exit statuses (README): 0 done, 1 operational failure, 2 usage/credentials, 3 incomplete, 130 interrupted.
+DONE, ERROR, USAGE, INCOMPLETE, INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def check(record: Record) -> list[str]:
+    """Every broken promise of ``record``, in words (empty: the schedule held)."""
+    problems = [f"SendGrid stand-in: request breaks a documented limit: {v}" for v in record.violations]
+    for run in record.runs:
+        problems.extend(f"step {run.step + 1}: {p}"
+                        for p in _run_problems(run, record.schedule.batch, record.schedule.smtp_connections))
+    problems.extend(_final_problems(record))
+    return problems
+
+
+def _totals(match: re.Match[str], first: int) -> dict[str, int]:
+    return {name: int(match.group(first + i)) for i, name in enumerate(FIELDS)}
+
+
+def _run_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
+    out, problems = r.output, []
+    text = out.stdout + out.stderr
+    if out.crash or "Traceback" in text or "Internal error" in text or out.exit_code == 70:
+        return [f"crashed (exit {out.exit_code}): {out.crash or text.strip()[-400:]}"]
+    problems.extend(_agree("`sends --json`", r.listing, r.after) if r.after.send_id is not None else
+                    ([f"`sends --json` lists a send the ledger does not have: {r.listing}"] if r.listing else []))
+    if r.second is not None:
+        problems.extend(_second_problems(r))
+    problems.extend(_doubt_problems(r, batch, connections))
+    if out.exit_code == -9:  # SIGKILL: nothing printed to compare
+        return problems
+    if r.frozen_at is not None:
+        problems.extend(_frozen_problems(r))
+    summary, stopped = SUMMARY.search(out.stdout), STOPPED.search(out.stderr)
+    if summary:
+        printed = _totals(summary, 3)
+        if printed != r.after.counts() or summary.group(2) != r.after.status():
+            problems.append(f"summary says {summary.group(2)} {printed}, "
+                            f"the ledger {r.after.status()} {r.after.counts()}")
+        settled = SETTLED.search(out.stdout)
+        this_run = int(summary.group(10)) + (int(settled.group(1)) if settled else 0)
+        gained = len(r.after.emails_in("accepted")) - len(r.before.emails_in("accepted"))
+        if this_run != gained:
+            problems.append(f"summary says {this_run} accepted or settled in this run; the ledger gained {gained}")
+        stopped_early = "Stopped before the end" in out.stderr
+        expected = INTERRUPTED if stopped_early else DONE if r.after.status() == "done" else INCOMPLETE
+        if out.exit_code != expected:  # (SIGTERM included: it stops gracefully, with this summary)
+            problems.append(f"exit {out.exit_code} after a {r.after.status()} send (expected {expected})")
+    elif stopped:
+        printed = _totals(stopped, 1)
+        if printed != r.after.counts():
+            problems.append(f"error line says {printed}, the ledger {r.after.counts()}")
+        expected_exit = USAGE if "refused the API key" in out.stderr else ERROR
+        if out.exit_code != expected_exit:
+            problems.append(f"exit {out.exit_code} for {out.stderr.strip()[-200:]!r} (expected {expected_exit})")
+    elif out.exit_code == USAGE and "refused the API key" in out.stderr:
+        if r.after.send_id is not None and r.after.rows != r.before.rows:
+            problems.append("refused before anything was handed over, yet the ledger changed")
+    else:
+        problems.append(f"exit {out.exit_code} with neither a summary nor totals: {text.strip()[-300:]!r}")
+    return problems
+
+
+def _frozen_problems(r: RunRecord) -> list[str]:
+    problems = []
+    if r.output.exit_code != ERROR or "lost its hold" not in r.output.stderr:
+        problems.append(f"stopped, taken over, then resumed, it did not stop at once with exit 1: "
+                        f"exit {r.output.exit_code}, {r.output.stderr.strip()[-300:]!r}")
+    if r.takeover is not None and r.after.rows != r.takeover.after.rows:
+        changed = {e: (r.takeover.after.rows.get(e), r.after.rows[e])
+                   for e in sorted(r.after.rows) if r.after.rows[e] != r.takeover.after.rows.get(e)}
+        problems.append(f"resumed after the takeover, it still wrote to the ledger: {changed}")
+    return problems
+
+
+def _doubt_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
+    end = r.frozen_at or r.after  # a run taken over: what it left in flight when its lease ran out
+    new = end.emails_in("in_doubt") - r.before.emails_in("in_doubt")
+    uncertain = sum(a in UNCERTAIN for a in r.answers_used)
+    killed = r.output.exit_code == -9 or r.frozen_at is not None
+    in_flight = (batch if r.run.backend == "sendgrid" else connections) if killed else 0
+    if len(new) > uncertain * batch + in_flight:
+        return [f"{len(new)} new in doubt ({', '.join(sorted(new)[:5])}...), but only {uncertain} answer(s) "
+                f"proved nothing{' and it was killed' if killed else ''}"]
+    return []
+
+
+def _agree(what: str, row: dict[str, Any] | None, ledger: Ledger) -> list[str]:
+    if row is None or "error" in row:
+        return [f"{what} failed or lacks the send: {row}"]
+    shown = {k: row[k] for k in FIELDS}
+    if shown != ledger.counts() or row["status"] != ledger.status() or row["recipients"] != len(ledger.rows):
+        return [f"{what} says {row['status']} {shown} ({row['recipients']} recipients), "
+                f"the ledger {ledger.status()} {ledger.counts()} ({len(ledger.rows)})"]
+    return []
+
+
+def _second_problems(r: RunRecord) -> list[str]:
+    s, problems = r.second, []
+    assert s is not None
+    if s.output.exit_code != ERROR or f"process {s.holder_pid}" not in s.output.stderr:
+        problems.append(f"a second run while process {s.holder_pid} sends was not refused with exit 1: "
+                        f"exit {s.output.exit_code}, {(s.output.stderr + s.output.crash).strip()[-300:]!r}")
+    if s.after != s.before:
+        problems.append(f"the refused second run wrote to the database: {s.before} -> {s.after}")
+    if s.listing is None or s.listing.get("status") != "sending":
+        problems.append(f"`sends --json` while a run lives does not say 'sending': {s.listing}")
+    return problems
+
+
+def _audience(record: Record) -> set[str]:
+    """The send's audience: members when it was created (who had not left at an earlier step, and who had
+    joined at one), and those who joined later but before a run with --include-new."""
+    created = max((r.step for r in record.runs if r.created), default=0)
+    left = {leave.email for leave in record.leaves if leave.step < created}
+    audience = {m for m in record.schedule.members if m not in left}
+    for email, joined in record.joins.items():
+        if joined < created or any("--include-new" in r.run.flags and joined < r.step for r in record.runs):
+            audience.add(email)
+    return audience
+
+
+def _final_problems(record: Record) -> list[str]:
+    final, received, problems = record.final, record.received, []
+    everyone = record.schedule.members + tuple(record.joins)
+    grants = {m: sum(m in r.grants for r in record.runs) for m in everyone}
+    audience = _audience(record) if final.send_id is not None else set()
+    if final.send_id is not None and set(final.rows) != audience:
+        problems.append(f"audience: missing {sorted(audience - set(final.rows))}, "
+                        f"not expected {sorted(set(final.rows) - audience)}")
+    last = record.runs[-1] if record.runs else None
+    ended_by_itself = last is not None and last.output.exit_code in (DONE, INCOMPLETE)
+    for member in everyone:
+        copies, state = received[wire(member)], final.state(member)
+        allowed = 1 + grants[member] if member in audience else 0
+        if copies > allowed:
+            problems.append(f"{member} received {copies} copies (allowed {allowed}; ledger: {state})")
+        if state == "accepted" and copies == 0:
+            problems.append(f"{member} is accepted but never received it")
+        if state in ("failed", "suppressed", "queued") and copies:
+            problems.append(f"{member} is {state} but received {copies} copies")
+        raw = final.rows.get(member, ("", None))[0]
+        if raw in ("queued", "claimed", "sending") and ended_by_itself:
+            problems.append(f"{member} is still {raw} after a run that ended by itself")
+    problems.extend(_leave_problems(record))
+    problems.extend(_report_problems(record))
+    problems.extend(_copy_problems(record))
+    return problems
+
+
+def _copy_problems(record: Record) -> list[str]:
+    """Every copy is its recipient's own: their address, name (and, for SendGrid, subscriber id) in it."""
+    by_wire = {wire(e): e for e in record.people}
+    problems = []
+    for copy in record.copies:
+        person = by_wire.get(copy.to)
+        if person is None:
+            problems.append(f"a copy went to {copy.to}, who is no subscriber")
+            continue
+        sid, name = record.people[person]
+        if (copy.email, copy.name) != (copy.to, name or "there") or copy.subscriber_id not in (None, sid):
+            problems.append(f"{person} (id {sid}, {name!r}) received a copy made for {copy.email} "
+                            f"({copy.name!r}, id {copy.subscriber_id})")
+    return problems
+
+
+def _report_problems(record: Record) -> list[str]:
+    problems = []
+    for report in record.reports:
+        if report.output.exit_code != DONE:
+            problems.append(f"step {report.step + 1}: `events import` failed: {report.output.stderr.strip()[-300:]}")
+        for run in record.runs:
+            if run.step > report.step:
+                unsettled = {m for m in report.proven if run.after.state(m) not in ("accepted", "skipped")}
+                if unsettled:
+                    problems.append(f"step {run.step + 1}: the events of step {report.step + 1} prove "
+                                    f"{sorted(unsettled)} were handed over, yet the ledger says "
+                                    f"{sorted({run.after.state(m) for m in unsettled}, key=str)}")
+    return problems
+
+
+def _leave_problems(record: Record) -> list[str]:
+    problems = []
+    for leave in record.leaves:
+        if leave.state_at in ("claimed", "sending"):
+            continue  # already on its way when they left
+        copies = record.received[wire(leave.email)]
+        if copies != leave.received_at:
+            problems.append(f"{leave.email} left ({leave.status}) with the row {leave.state_at}, "
+                            f"then received {copies - leave.received_at} more")
+        state = record.final.state(leave.email)
+        # In doubt may be settled from the provider's events (accepted: no new copy, checked above).
+        allowed = {"queued": ("suppressed", "queued"), "in_doubt": ("in_doubt", "skipped", "accepted"),
+                   "failed": ("failed",)}
+        if leave.state_at in allowed and state not in allowed[leave.state_at]:
+            problems.append(f"{leave.email} left with the row {leave.state_at}, which then became {state}")
+    return problems

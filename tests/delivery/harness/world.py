@@ -1,0 +1,464 @@
+"""Playing a schedule: the real CLI and engine against the SendGrid stand-in and a
+real aiosmtpd server, with a record of what every run printed, what the ledger
+said after it and what the servers received."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import sqlite3
+import threading
+import time
+from collections import Counter
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from delivery_fakes import API_KEY
+from harness.schedule import Join, Leave, Report, Run, Schedule
+from harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Copy, Moment, Output, Servers, wire
+from harness.tuning import tuned
+
+#: NEWSLETTER_LEASE_SECONDS of a run that is stopped (SIGSTOP) to be taken over.
+FROZEN_LEASE_S = 1.5
+
+LIST = "news"
+SLUG = "issue"  # the issue file is issue.md
+ISSUE = """---
+title: "Harness issue {seed}"
+seo:
+  url: https://news.example.org/blog/harness
+  description: What the harness sends
+---
+Hello %%name%%, this is the issue.
+
+Read [the post](https://news.example.org/blog/post).
+"""
+
+
+# --- what the ledger says ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The send's ledger rows as ``{email: (state, prior)}``, read with the harness's own SQL."""
+
+    send_id: int | None = None
+    rows: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    def state(self, email: str) -> str | None:
+        """The row's state as the next run will treat it: 'sending' is in doubt, 'claimed' is its prior state."""
+        if email not in self.rows:
+            return None
+        state, prior = self.rows[email]
+        if state == "sending":
+            return "in_doubt"
+        if state == "claimed":
+            return prior or "queued"
+        return state
+
+    def counts(self) -> dict[str, int]:
+        """Recipients by state, as ``newsletter send`` and ``sends`` report them when no run is live."""
+        found = Counter(self.state(e) for e in self.rows)
+        return {"accepted": found["accepted"], "failed": found["failed"], "in_doubt": found["in_doubt"],
+                "skipped": found["skipped"], "suppressed": found["suppressed"], "pending": found["queued"]}
+
+    def status(self) -> str:
+        """done (nothing left to decide), partial, or planned (no recipients)."""
+        c = self.counts()
+        if not self.rows:
+            return "planned"
+        return "partial" if c["pending"] or c["failed"] or c["in_doubt"] else "done"
+
+    def emails_in(self, state: str) -> set[str]:
+        """Recipients in ``state`` (as the next run will treat them)."""
+        return {e for e in self.rows if self.state(e) == state}
+
+
+def send_id(conn: sqlite3.Connection) -> int | None:
+    """The id of the harness's send (issue ``SLUG`` to list ``LIST``), if it exists."""
+    row = conn.execute("SELECT s.id FROM sends s JOIN lists l ON l.id = s.list_id WHERE s.slug = ? AND l.name = ?",
+                       (SLUG, LIST)).fetchone()
+    return row[0] if row else None
+
+
+def read_ledger(database: Path) -> Ledger:
+    """The ledger of the harness's send, if it exists."""
+    with closing(sqlite3.connect(database, timeout=60)) as conn:
+        send = send_id(conn)
+        if send is None:
+            return Ledger()
+        rows = conn.execute("SELECT p.email, d.state, d.prior FROM deliveries d"
+                            " JOIN subscribers p ON p.id = d.subscriber_id WHERE d.send_id = ?", (send,)).fetchall()
+    return Ledger(send, {email: (state, prior) for email, state, prior in rows})
+
+
+# --- the record -----------------------------------------------------------------------
+
+
+@dataclass
+class SecondRun:
+    """A run started while another held the send."""
+
+    output: Output
+    holder_pid: int
+    before: tuple[Any, ...]  # its footprint: rows in send_runs, the send's row
+    after: tuple[Any, ...]
+    listing: dict[str, Any] | None  # `sends --json` meanwhile
+
+
+@dataclass
+class LeaveRecord:
+    """One member leaving: their ledger state and how many copies they had received at that moment."""
+
+    email: str
+    status: str
+    step: int
+    state_at: str | None
+    received_at: int
+
+
+@dataclass
+class RunRecord:
+    """One run: what it was asked, what it printed, the ledger before and after, `sends --json` after."""
+
+    step: int
+    run: Run
+    output: Output
+    before: Ledger
+    after: Ledger
+    listing: dict[str, Any] | None
+    grants: frozenset[str]  # in doubt at its start, and --resend-in-doubt given: one more copy allowed
+    created: bool  # the send did not exist before this run
+    fired: bool  # the process event happened (the run reached its unit)
+    answers_used: tuple[str | None, ...] = ()  # the SendGrid answers its requests met
+    second: SecondRun | None = None
+    frozen_at: Ledger | None = None  # stopped (SIGSTOP) and taken over: the ledger when its lease had run out
+    takeover: RunRecord | None = None  # the run that took the send over meanwhile
+
+
+@dataclass
+class ReportRecord:
+    """Events the provider reported: for whom, and what ``events import`` said."""
+
+    step: int
+    output: Output
+    proven: set[str]  # members with an event proving their message was handed over
+
+
+@dataclass
+class Record:
+    """Everything a schedule did."""
+
+    schedule: Schedule
+    runs: list[RunRecord] = field(default_factory=list)
+    leaves: list[LeaveRecord] = field(default_factory=list)
+    joins: dict[str, int] = field(default_factory=dict)  # who joined the list, at which step
+    reports: list[ReportRecord] = field(default_factory=list)
+    received: Counter[str] = field(default_factory=Counter)
+    copies: list[Copy] = field(default_factory=list)
+    people: dict[str, tuple[int, str]] = field(default_factory=dict)  # email -> (subscriber id, name)
+    violations: list[str] = field(default_factory=list)  # requests breaking SendGrid's documented limits
+    final: Ledger = field(default_factory=Ledger)
+
+    def describe(self) -> str:
+        """The runs as they went (printed with a failure)."""
+        lines = []
+        for r in self.runs:
+            o = r.output
+            lines.append(f"  step {r.step + 1}: exit {o.exit_code}{' (unit reached)' if r.fired else ''}; "
+                         f"ledger after: {r.after.counts()}")
+            for text in (o.stdout, o.stderr, o.crash):
+                lines.extend(f"      | {line}" for line in text.strip().splitlines()[-6:] if line.strip())
+            if r.second is not None:
+                second = r.second.output
+                lines.append(f"      second run: exit {second.exit_code}: {second.stderr.strip()[-200:]}")
+        for leave in self.leaves:
+            lines.append(f"  {leave.email} {leave.status} at step {leave.step + 1} "
+                         f"(row {leave.state_at}, {leave.received_at} received)")
+        lines.extend(f"  {email} joined at step {step + 1}" for email, step in self.joins.items())
+        return "\n".join(lines)
+
+
+# --- playing a schedule ----------------------------------------------------------------
+
+
+class World:
+    """Plays schedules, each in its own folder and database, on shared servers."""
+
+    def __init__(self, servers: Servers) -> None:
+        self.servers = servers
+
+    def play(self, schedule: Schedule, folder: Path) -> Record:
+        """Play ``schedule`` in ``folder``; return what happened."""
+        self.servers.reset()
+        self.schedule, self.folder = schedule, folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.issue = folder / f"{SLUG}.md"
+        # The seed in the subject: copies of an earlier schedule's messages that servers take late are not this one's.
+        self.issue.write_text(ISSUE.replace("{seed}", str(schedule.seed)), encoding="utf-8")
+        self.subject = f"Harness issue {schedule.seed}"
+        self.database = folder / "newsletter.db"
+        self.env = self._env(schedule)
+        self._make_list(schedule.members)
+        record = Record(schedule)
+        for step, item in enumerate(schedule.steps):
+            if isinstance(item, (Leave, Join)):
+                self._change(item, step, record)
+            elif isinstance(item, Report):
+                record.reports.append(self._report(item, step, record))
+            else:
+                self._run(step, item, record)
+        record.received = self.servers.received(self.subject)
+        record.copies = self.servers.copies(self.subject)
+        with closing(sqlite3.connect(self.database, timeout=60)) as conn:
+            record.people = {e: (i, n) for i, e, n in conn.execute("SELECT id, email, name FROM subscribers")}
+        record.violations = list(self.servers.sendgrid.violations)
+        record.final = read_ledger(self.database)
+        return record
+
+    def _env(self, schedule: Schedule) -> dict[str, str]:
+        return {
+            "NEWSLETTER_ENV_FILE": str(self.folder / "no.env"),
+            "NEWSLETTER_DATABASE": str(self.database),
+            "NEWSLETTER_SECRET_KEY": "harness-secret-key-0123456789abcdef",
+            "NEWSLETTER_OUTBOX": str(self.folder / "outbox"),
+            "NEWSLETTER_BUILD_DIR": str(self.folder / "build"),
+            "SENDGRID_API_KEY": API_KEY,
+            "SENDGRID_API_URL": self.servers.sendgrid.url,
+            "SENDGRID_TIMEOUT": str(SENDGRID_TIMEOUT_S),
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.servers.smtp_port),
+            "SMTP_SECURITY": "none",
+            "SMTP_TIMEOUT": "20",
+            "SMTP_CONNECTIONS": str(schedule.smtp_connections),
+            # The model expects one SendGrid request in flight per run (several are not modelled yet).
+            "NEWSLETTER_CONCURRENCY": "1",
+        }
+
+    def _make_list(self, members: tuple[str, ...]) -> None:
+        from newsletter.store import connect, transaction
+        from newsletter.store import subscribers as store
+
+        with closing(connect(self.database)) as conn, transaction(conn):
+            list_id = store.ensure_list(conn, LIST)
+            for i, email in enumerate(members, 1):
+                sid, _, _ = store.upsert_subscriber(conn, email, f"Member {i}", {})
+                store.add_membership(conn, list_id, sid)
+
+    # --- commands ---
+
+    def cli(self, *args: str | Path) -> Output:
+        """Run ``newsletter ARGS`` in this process (the real CLI, under the harness's tuning)."""
+        from typer.testing import CliRunner
+
+        from newsletter.cli import app
+
+        with tuned(self.schedule.batch):
+            result = CliRunner().invoke(app, [str(a) for a in args], env=self.env)
+        if result.exit_code == 130:  # nothing signals this process but the person who runs the harness: stop
+            raise KeyboardInterrupt
+        crash = ""
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            crash = f"{type(result.exception).__name__}: {result.exception}"
+        return Output(result.exit_code, result.stdout, result.stderr, crash)
+
+    def spawn(self, name: str, *args: str | Path, env: dict[str, str] | None = None) -> Child:
+        """Start ``newsletter ARGS`` in a process of its own (under the same tuning), ``env`` over the settings."""
+        return Child([str(a) for a in args], {**self.env, **(env or {})}, self.schedule.batch, self.folder, name)
+
+    def listing(self) -> dict[str, Any] | None:
+        """This send's row of ``newsletter sends --json`` (None when there is no send)."""
+        out = self.cli("sends", "--json")
+        if out.exit_code != 0:
+            return {"error": out.stderr.strip() or out.crash}
+        rows = [r for r in json.loads(out.stdout) if r["issue"] == SLUG and r["list"] == LIST]
+        return rows[0] if rows else None
+
+    # --- steps ---
+
+    def _change(self, change: Leave | Join, step: int, record: Record) -> None:
+        if isinstance(change, Leave):
+            record.leaves.extend(self._leave(change, step))
+        else:
+            self._join(change)
+            record.joins.update(dict.fromkeys(change.who, step))
+
+    def _join(self, join: Join) -> None:
+        from newsletter.store import connect, transaction
+        from newsletter.store import subscribers as store
+
+        with closing(connect(self.database, migrate_schema=False)) as conn, transaction(conn):
+            list_id = store.ensure_list(conn, LIST)
+            for email in join.who:
+                sid, _, _ = store.upsert_subscriber(conn, email, "Joined later", {})
+                store.add_membership(conn, list_id, sid)
+
+    def _leave(self, leave: Leave, step: int) -> list[LeaveRecord]:
+        """Members leave; in the same transaction, note their ledger rows and what they had received."""
+        from newsletter.store import connect, transaction
+        from newsletter.store import subscribers as store
+
+        records = []
+        with closing(connect(self.database, migrate_schema=False)) as conn, transaction(conn):
+            send = send_id(conn) or 0
+            for email in leave.who:
+                person = store.find_subscriber(conn, email)
+                assert person is not None, email
+                store.set_status(conn, person.id, leave.status, "harness")
+                row = conn.execute("SELECT state FROM deliveries WHERE send_id = ? AND subscriber_id = ?",
+                                   (send, person.id)).fetchone()
+                records.append(LeaveRecord(email, leave.status, step, row[0] if row else None, 0))
+            received = self.servers.received(self.subject)  # under the write lock: no claim meanwhile
+            for r in records:
+                r.received_at = received[wire(r.email)]
+        return records
+
+    def _report(self, report: Report, step: int, record: Record) -> ReportRecord:
+        """Events for a share of the messages SendGrid took for this send, imported as an operator would."""
+        ledger = read_ledger(self.database)
+        members = {wire(m): m for m in self.schedule.members + self.schedule.joiners}
+        with self.servers.sendgrid.lock:
+            taken = [a["personalization"] for a in self.servers.sendgrid.accepted]
+        rng = random.Random(self.schedule.seed * 1000 + step)
+        events, proven, bounced = [], set(), []
+        for i, p in enumerate(taken):
+            if p["custom_args"]["send_id"] != str(ledger.send_id) or rng.random() >= report.share:
+                continue
+            bounce = rng.random() < report.bounces
+            kind = "bounce" if bounce else rng.choice(("processed", "delivered", "deferred"))
+            email = members[wire(p["to"][0]["email"])]
+            events.append({"event": kind, "email": p["to"][0]["email"], "timestamp": int(time.time()),
+                           "sg_event_id": f"harness-{step}-{i}", **p["custom_args"],
+                           **({"type": "bounce", "reason": "550 5.1.1 no such user"} if bounce else {})})
+            proven.add(email)
+            if bounce:
+                bounced.append(email)
+        path = self.folder / f"events-{step}.json"
+        path.write_text(json.dumps(events), encoding="utf-8")
+        received = self.servers.received(self.subject)  # no run is live: ledger and servers are still
+        record.leaves.extend(LeaveRecord(e, "bounced", step, ledger.rows.get(e, (None,))[0], received[wire(e)])
+                             for e in bounced)
+        return ReportRecord(step, self.cli("events", "import", path), proven)
+
+    def _arm(self, run: Run, moment: Moment) -> None:
+        sg, smtp = self.servers.sendgrid, self.servers.smtp
+        with sg.lock:
+            sg.faults = list(run.sendgrid_answers)
+        smtp.refuse = {wire(a): list(replies) for a, replies in run.rcpt_refusals}
+        smtp.refuse_data = {wire(a): list(replies) for a, replies in run.data_refusals}
+        sg.tap = smtp.tap = moment.tap
+
+    def _disarm(self, run: Run) -> tuple[str | None, ...]:
+        """Stop injecting; return the SendGrid answers the run's requests met."""
+        sg, smtp = self.servers.sendgrid, self.servers.smtp
+        with sg.lock:
+            used = run.sendgrid_answers[: len(run.sendgrid_answers) - len(sg.faults)]
+            sg.faults = []
+        sg.tap = smtp.tap = None
+        smtp.refuse, smtp.refuse_data = {}, {}
+        return used
+
+    def _run(self, step: int, run: Run, record: Record) -> None:
+        before = read_ledger(self.database)
+        grants = frozenset(before.emails_in("in_doubt")) if "--resend-in-doubt" in run.flags else frozenset()
+        args: tuple[str | Path, ...] = ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend,
+                                        *run.flags)
+        moment = Moment(run.process)
+        changes = [threading.Thread(target=self._change_during, args=(c, step, moment, record), name="harness-change")
+                   for c in (run.leave, run.join) if c is not None]
+        result = RunRecord(step, run, Output(None), before, before, None, grants, created=False, fired=False)
+        self._arm(run, moment)
+        try:
+            for thread in changes:
+                thread.start()
+            if run.process.kind == "inline":
+                result.output = self.cli(*args)
+            else:
+                self._in_subprocess(args, moment, result)
+        finally:
+            moment.end()
+            for thread in changes:
+                thread.join(DEADLINE_S)
+            used = self._disarm(run)
+        result.after = read_ledger(self.database)
+        result.listing = self.listing()
+        result.created = before.send_id is None and result.after.send_id is not None
+        result.fired = moment.fired
+        taken_over = Counter(result.takeover.answers_used if result.takeover else ())
+        result.answers_used = tuple((Counter(used) - taken_over).elements())  # (unordered when taken over)
+        record.runs.append(result)
+        if result.takeover is not None:
+            record.runs.append(result.takeover)
+
+    def _change_during(self, change: Leave | Join, step: int, moment: Moment, record: Record) -> None:
+        moment.wait_for(lambda: moment.units["taken"] >= change.after or moment.over)
+        self._change(change, step, record)
+
+    def _in_subprocess(self, args: tuple[str | Path, ...], moment: Moment, result: RunRecord) -> None:
+        run = result.run
+        lease = {"NEWSLETTER_LEASE_SECONDS": str(FROZEN_LEASE_S)} if run.process.kind == "freeze" else {}
+        child = self.spawn(f"step-{result.step + 1}", *args, env=lease)
+        moment.pid = child.pid
+        moment.watch(child)
+        try:
+            if run.process.kind in ("concurrent", "freeze") and moment.wait_for(lambda: moment.fired or moment.over) \
+                    and moment.fired:
+                if run.process.kind == "freeze":
+                    self._take_over(result, child)
+                    child.signal(signal.SIGCONT)
+                else:
+                    other = "smtp" if run.backend == "sendgrid" else "sendgrid"
+                    result.second = self._second_run(child.pid, other if run.process.other_backend else run.backend)
+                    if run.process.then == "kill":
+                        child.signal(signal.SIGKILL)
+                    moment.resume.set()
+            if moment.wait_for(lambda: moment.over):
+                result.output = child.output()
+                return
+            result.output = child.output("the run did not end in time")
+        finally:  # whatever happened here (Ctrl-C too), the process does not outlive its step
+            child.signal(signal.SIGKILL)
+            moment.wait_for(lambda: moment.over)
+
+    def _take_over(self, frozen: RunRecord, child: Child) -> None:
+        """Once the stopped run's lease has run out, a second run takes the send over and runs to its end."""
+        with closing(sqlite3.connect(self.database, timeout=0.5, isolation_level=None)) as conn:
+            expires = conn.execute("SELECT MAX(expires_at) FROM send_runs WHERE ended_at IS NULL").fetchone()[0]
+            if expires is None:
+                return
+            # The lease runs out at a time, not on an event: wait for that time.
+            threading.Event().wait(max(0.0, expires - time.time()) + 0.05)
+            try:  # a process stopped inside a transaction holds the write lock: nobody can take over then
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                return
+        if not child.stopped():
+            raise RuntimeError(f"harness: process {child.pid} was sent SIGSTOP but is not stopped")
+        sg = self.servers.sendgrid
+        frozen.frozen_at = read_ledger(self.database)
+        answers_left = len(sg.faults)
+        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", frozen.run.backend)
+        answers = frozen.run.sendgrid_answers
+        used = answers[len(answers) - answers_left: len(answers) - len(sg.faults)]
+        frozen.takeover = RunRecord(frozen.step, Run(frozen.run.backend), output, frozen.frozen_at,
+                                    read_ledger(self.database), self.listing(), frozenset(), created=False,
+                                    fired=False, answers_used=used)
+        if not child.stopped():
+            raise RuntimeError(f"harness: process {child.pid} resumed before the takeover ended")
+
+    def _second_run(self, holder_pid: int, backend: str) -> SecondRun:
+        before = self._footprint()
+        listing = self.listing()
+        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", backend)
+        return SecondRun(output, holder_pid, before, self._footprint(), listing)
+
+    def _footprint(self) -> tuple[Any, ...]:
+        """What a refused run must leave alone while another run holds the send (which changes only deliveries)."""
+        with closing(sqlite3.connect(self.database, timeout=60)) as conn:
+            runs = conn.execute("SELECT COUNT(*) FROM send_runs").fetchone()[0]
+            sends = conn.execute("SELECT * FROM sends ORDER BY id").fetchall()
+        return runs, sends

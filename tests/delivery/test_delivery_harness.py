@@ -1,0 +1,141 @@
+"""The fault-injection harness (issue 8, "Prove it"): random schedules of provider answers
+and process events over the real CLI and engine, every promise checked after each.
+
+``make test`` plays a bounded number of schedules from a fixed seed;
+``make harness`` plays thousands (``HARNESS_SCHEDULES``, ``HARNESS_SEED``) and
+prints how many held. A failing schedule prints its seed and how to replay it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from harness.runner import play_many
+
+#: What ``make test`` plays (about a minute on two cores).
+DEFAULT_SCHEDULES = 40
+DEFAULT_SEED = 20261125
+
+
+def schedules_wanted() -> tuple[int, int]:
+    """``(count, first seed)`` from HARNESS_SCHEDULES / HARNESS_SEED (an empty seed: a random one)."""
+    count = int(os.environ.get("HARNESS_SCHEDULES") or DEFAULT_SCHEDULES)
+    seed = os.environ.get("HARNESS_SEED", str(DEFAULT_SEED))
+    return count, int(seed) if seed.strip() else random.SystemRandom().randrange(1_000_000_000)
+
+
+@pytest.mark.timeout(0)  # bounded by the number of schedules; each wait inside has its own deadline
+def test_random_schedules_hold(harness_servers, tmp_path, capsys):
+    from harness.world import World
+
+    count, first = schedules_wanted()
+    long_mode = "HARNESS_SCHEDULES" in os.environ
+
+    def say(line: str) -> None:
+        with capsys.disabled():
+            print(line, flush=True)
+
+    if long_mode:
+        say(f"harness: {count} schedules from seed {first}")
+    tally = play_many(World(harness_servers), range(first, first + count), tmp_path,
+                      say=say if long_mode else lambda line: None, every=50 if long_mode else 0)
+    say(tally.line())
+    if long_mode:
+        say(tally.coverage())
+    assert not tally.failures, "\n\n".join(tally.failures[:5])
+
+
+# --- the harness itself: schedules cover the brief, checks catch what they must -------------
+
+
+def test_schedules_are_reproducible_and_cover_every_fault():
+    from harness.schedule import SENDGRID_ANSWERS, Join, Leave, Report, Run, make_schedule
+
+    assert make_schedule(7) == make_schedule(7) and make_schedule(7) != make_schedule(8)
+    steps = [step for seed in range(300) for step in make_schedule(seed).steps]
+    runs = [s for s in steps if isinstance(s, Run)]
+    answers = {a for r in runs for a in r.sendgrid_answers}
+    assert answers == {a for a, _ in SENDGRID_ANSWERS}
+    smtp_replies = {reply[0] for r in runs for _, replies in (*r.rcpt_refusals, *r.data_refusals) for reply in replies}
+    assert smtp_replies == {"4", "5"}
+    assert {(r.process.kind, r.process.phase) for r in runs if r.process.kind != "inline"} >= {
+        ("kill", "lost"), ("kill", "taken"), ("kill", "answered"), ("term", "taken"), ("concurrent", "lost"),
+        ("concurrent", "taken")}
+    assert {f for r in runs for f in r.flags} == {"--resend-in-doubt", "--skip-in-doubt", "--retry-failed",
+                                                  "--include-new"}
+    assert {r.backend for r in runs} == {"sendgrid", "smtp"}
+    assert any(r.leave for r in runs) and any(isinstance(s, Leave) for s in steps)
+    assert any(r.join for r in runs) and any(isinstance(s, Join) for s in steps)
+    assert any(isinstance(s, Report) and s.bounces for s in steps)
+
+
+def _record(received: dict[str, int], states: dict[str, str], summary: str, exit_code: int = 3, **run_fields):
+    """A hand-made record of one inline SendGrid run that created the send (to test the checks)."""
+    from collections import Counter
+
+    from harness.schedule import Run, Schedule
+    from harness.servers import Output
+    from harness.world import Ledger, Record, RunRecord
+
+    after = Ledger(1, {e: (s, None) for e, s in states.items()})
+    listing = {"status": after.status(), "recipients": len(states), **after.counts()}
+    fields = dict(step=0, run=Run("sendgrid"), output=Output(exit_code, summary), before=Ledger(), after=after,
+                  listing=listing, grants=frozenset(), created=True, fired=False)
+    fields.update(run_fields)
+    record = Record(Schedule(0, tuple(states), 2, 1, (fields["run"],)), [RunRecord(**fields)])
+    record.received, record.final = Counter(received), after
+    return record
+
+
+def test_the_checks_catch_a_second_copy_a_silent_loss_and_a_summary_that_disagrees():
+    from harness.invariants import check
+
+    line = ("Send 1 (partial): 2 accepted, 1 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; "
+            "this run: 2 accepted")
+    states = {"a@example.org": "accepted", "b@example.org": "accepted", "c@example.org": "failed"}
+    assert check(_record({"a@example.org": 1, "b@example.org": 1}, states, line)) == []
+
+    problems = check(_record({"a@example.org": 2, "c@example.org": 1}, states, line.replace("1 failed", "0 failed")))
+    assert any("a@example.org received 2 copies" in p for p in problems)
+    assert any("b@example.org is accepted but never received it" in p for p in problems)
+    assert any("c@example.org is failed but received 1" in p for p in problems)
+    assert any("summary says partial" in p for p in problems)
+
+
+def test_a_second_copy_is_allowed_only_after_resend_in_doubt_for_a_recipient_in_doubt():
+    from harness.invariants import check
+    from harness.schedule import Run
+
+    line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; this run: 1 accepted"
+    states, received = {"a@example.org": "accepted"}, {"a@example.org": 2}
+    assert any("received 2 copies" in p for p in check(_record(received, states, line, exit_code=0)))
+    resent = Run("sendgrid", ("--resend-in-doubt",))
+    assert check(_record(received, states, line, exit_code=0, run=resent, grants=frozenset(states))) == []
+
+
+def test_the_checks_catch_a_copy_sent_after_the_member_left():
+    from harness.invariants import check
+    from harness.world import LeaveRecord
+
+    line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 1 suppressed, 0 pending; this run: 1 accepted"
+    states = {"a@example.org": "accepted", "b@example.org": "suppressed"}
+    record = _record({"a@example.org": 1, "b@example.org": 1}, states, line, exit_code=0)
+    record.leaves.append(LeaveRecord("b@example.org", "unsubscribed", 0, "queued", 0))
+    problems = check(record)
+    assert any("b@example.org left (unsubscribed) with the row queued, then received 1 more" in p for p in problems)
+
+
+def test_the_checks_catch_a_copy_made_for_someone_else():
+    from harness.invariants import check
+    from harness.servers import Copy
+
+    line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; this run: 1 accepted"
+    record = _record({"a@example.org": 1}, {"a@example.org": "accepted"}, line, exit_code=0)
+    record.people = {"a@example.org": (1, "Ann"), "b@example.org": (2, "Bob")}
+    record.copies = [Copy("a@example.org", "a@example.org", "Ann", 1)]
+    assert check(record) == []
+    record.copies = [Copy("a@example.org", "b@example.org", "Bob", 2)]
+    assert any("a@example.org (id 1, 'Ann') received a copy made for b@example.org" in p for p in check(record))

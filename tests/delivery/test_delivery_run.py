@@ -1,0 +1,77 @@
+"""The run loop (``newsletter/delivery/run.py``): defects the fault-injection harness found, one test each."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsletter.delivery import sendgrid as sg
+from delivery_fakes import send
+
+
+@pytest.fixture(autouse=True)
+def no_real_waiting(monkeypatch):
+    monkeypatch.setattr(sg, "_sleep", lambda s: None)
+
+
+def test_recipients_accepted_in_the_end_of_run_retry_are_recorded_as_accepted(sendgrid_settings, sendgrid_server,
+                                                                               issue, make_list):
+    """A request refused with 429 until the backend gives up is retried at the end of the run;
+    what the retry's answer says is what the ledger records (it once stayed 'sending', then in doubt)."""
+    emails = make_list("news", 3)
+    sendgrid_server.faults = ["429"] * sg.MAX_ATTEMPTS
+    report = send(issue, sendgrid_settings, retry_delays=(0.0,))
+    assert sendgrid_server.delivered == {e: 1 for e in emails}
+    assert (report.accepted, report.failed, report.in_doubt) == (3, 0, 0)
+    assert (report.totals.accepted, report.totals.in_doubt, report.status) == (3, 0, "done")
+
+
+def test_a_message_refused_again_in_the_end_of_run_retry_is_failed_not_in_doubt(smtp_settings, smtp_server, issue,
+                                                                                make_list):
+    """An SMTP server answering 451 after DATA every time never took the message: failed (temporary), not in doubt."""
+    handler, _ = smtp_server
+    make_list("news", 2)
+    handler.refuse_data = {"sub2@example.org": ["451 4.7.1 try later"] * 3}
+    report = send(issue, smtp_settings, retry_delays=(0.0, 0.0))
+    assert handler.delivered() == {"sub1@example.org": 1}
+    assert (report.totals.accepted, report.totals.failed, report.totals.in_doubt) == (1, 1, 0)
+    assert report.failures == [("sub2@example.org", "temporary: message refused: 451 4.7.1 try later")]
+
+
+def test_a_resend_refused_for_good_leaves_the_recipient_in_doubt_not_failed(sendgrid_settings, sendgrid_server, issue,
+                                                                             make_list):
+    """The first copy may have arrived: a 400 to the re-send does not make it 'failed' (which --retry-failed
+    would send once more, without anyone choosing to risk a duplicate)."""
+    emails = make_list("news", 2)
+    sendgrid_server.faults = ["drop-after"]  # taken, then the connection drops: in doubt
+    assert send(issue, sendgrid_settings).totals.in_doubt == 2
+    sendgrid_server.faults = ["400"]
+    report = send(issue, sendgrid_settings, resend_in_doubt=True)
+    assert (report.totals.failed, report.totals.in_doubt) == (0, 2)
+    report = send(issue, sendgrid_settings, retry_failed=True)
+    assert report.accepted == 0 and sendgrid_server.delivered == {e: 1 for e in emails}
+
+
+def test_a_run_taken_over_between_batches_claims_nothing_more(sendgrid_settings, sendgrid_server, issue, make_list,
+                                                              monkeypatch):
+    """A run stalled past its lease (here: between two batches) and taken over by another must not go on
+    claiming and sending when it resumes: it stops at once, before its heartbeat happens to notice."""
+    from newsletter.delivery.engine import send_issue
+    from newsletter.delivery.lease import HOST
+    from newsletter.delivery.plan import SendOptions
+    from newsletter.errors import DeliveryError
+    from newsletter.store import connect, runs
+
+    monkeypatch.setattr(sg.SendGridBackend, "max_batch", 2)
+    emails = make_list("news", 4)
+    database = sendgrid_settings.newsletter_database
+
+    def take_over_after_the_first_batch(done: int, total: int, counts: dict[str, int]) -> None:
+        if done == 2:  # another run starts meanwhile and takes the send over (this one looks gone)
+            conn = connect(database)
+            runs.start(conn, 1, owner="other", host=HOST, pid=1, pid_started="", lease_s=60,
+                       is_gone=lambda run: True)
+            conn.close()
+
+    with pytest.raises(DeliveryError, match="lost its hold"):
+        send_issue(issue, SendOptions("news"), sendgrid_settings, progress=take_over_after_the_first_batch)
+    assert sendgrid_server.delivered == {e: 1 for e in emails[:2]}  # the second batch is the other run's

@@ -141,7 +141,7 @@ class SendRun:
                 if rows:
                     self.counts.failed -= len(rows)  # counted once already
                     self._send(rows)
-        self.counts.interrupted = self.stop.is_set()
+        self.counts.interrupted = self._stopping()  # raises if this run lost the send meanwhile
         return self.counts
 
     def _stopping(self) -> bool:

@@ -184,9 +184,10 @@ def _claimed_rows(conn: sqlite3.Connection, send_id: int, run_id: int, batch: in
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def _run_is_open(conn: sqlite3.Connection, run_id: int) -> bool:
+def _run_has_ended(conn: sqlite3.Connection, run_id: int) -> bool:
     # A run taken over (its lease expired while it stalled) claims nothing more.
-    return conn.execute("SELECT 1 FROM send_runs WHERE id = ? AND ended_at IS NULL", (run_id,)).fetchone() is not None
+    ended = conn.execute("SELECT 1 FROM send_runs WHERE id = ? AND ended_at IS NOT NULL", (run_id,)).fetchone()
+    return ended is not None
 
 
 def claim(
@@ -228,7 +229,7 @@ def claim(
             conn.executemany(
                 "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE send_id = ? AND subscriber_id = ?", gone
             )
-        wanted = [r[0] for r in rows if r[1]] if _run_is_open(conn, run_id) else []
+        wanted = [] if _run_has_ended(conn, run_id) else [r[0] for r in rows if r[1]]
         if wanted:
             state, bump = ("sending", 1) if handed_over else ("claimed", 0)
             conn.executemany(
@@ -246,7 +247,7 @@ def claim_ids(conn: sqlite3.Connection, send_id: int, run_id: int, ids: Sequence
     now = utcnow()
     state, bump = ("sending", 1) if handed_over else ("claimed", 0)
     with transaction(conn):
-        if not _run_is_open(conn, run_id):
+        if _run_has_ended(conn, run_id):
             return []
         conn.executemany(
             "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"

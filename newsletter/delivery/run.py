@@ -152,7 +152,7 @@ class SendRun:
             pool.shutdown(wait=True, cancel_futures=True)
         if self.error is not None:
             raise self.error
-        self.counts.interrupted = self.stop.is_set()
+        self.counts.interrupted = self._stopping()  # raises if this run lost the send meanwhile
         return self.counts
 
     def _claims(self, source: str) -> Iterator[Sequence[tuple[int, str, str, int]]]:

@@ -202,9 +202,10 @@ def _claimed_rows(conn: DB, send_id: int, run_id: int, batch: int) -> list[Claim
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def _run_is_open(conn: DB, run_id: int) -> bool:
+def _run_has_ended(conn: DB, run_id: int) -> bool:
     # A run taken over (its lease expired while it stalled) claims nothing more.
-    return conn.execute("SELECT 1 FROM send_runs WHERE id = ? AND ended_at IS NULL", (run_id,)).fetchone() is not None
+    ended = conn.execute("SELECT 1 FROM send_runs WHERE id = ? AND ended_at IS NOT NULL", (run_id,)).fetchone()
+    return ended is not None
 
 
 def claim(
@@ -256,7 +257,7 @@ def claim(
             )
         # A run taken over (its lease expired while it stalled) claims nothing more; in-doubt and
         # failed rows of members who left stay as they are.
-        taken = [r for r in rows if r[1]] if _run_is_open(conn, run_id) else []
+        taken = [] if _run_has_ended(conn, run_id) else [r for r in rows if r[1]]
         if taken:
             conn.execute(
                 "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"
@@ -273,7 +274,7 @@ def claim_ids(conn: DB, send_id: int, run_id: int, ids: Sequence[int], *, batch:
     now = utcnow()
     state, bump = ("sending", 1) if handed_over else ("claimed", 0)
     with transaction(conn):
-        if not _run_is_open(conn, run_id):
+        if _run_has_ended(conn, run_id):
             return []
         conn.executemany(
             "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"

@@ -75,3 +75,26 @@ def test_a_run_taken_over_between_batches_claims_nothing_more(sendgrid_settings,
     with pytest.raises(DeliveryError, match="lost its hold"):
         send_issue(issue, SendOptions("news"), sendgrid_settings, progress=take_over_after_the_first_batch)
     assert sendgrid_server.delivered == {e: 1 for e in emails[:2]}  # the second batch is the other run's
+
+
+def test_a_run_taken_over_during_its_last_request_does_not_end_as_if_it_had_sent(sendgrid_settings, sendgrid_server,
+                                                                                  issue, make_list):
+    """Taken over while its end-of-run retry was in flight, the run ends with 'lost its hold', not with a summary
+    counting as accepted what the ledger (rightly) left in doubt."""
+    from newsletter.delivery.lease import HOST
+    from newsletter.errors import DeliveryError
+    from newsletter.store import connect, runs
+
+    emails = make_list("news", 2)
+    sendgrid_server.faults = ["429"] * sg.MAX_ATTEMPTS  # refused for now: retried at the end of the run
+
+    def take_over(stage: str, body: dict) -> None:
+        if stage == "accepted":  # the retry's request: another run takes the send over meanwhile
+            conn = connect(sendgrid_settings.newsletter_database)
+            runs.start(conn, 1, owner="other", host=HOST, pid=1, pid_started="", lease_s=60, is_gone=lambda run: True)
+            conn.close()
+
+    sendgrid_server.tap = take_over
+    with pytest.raises(DeliveryError, match="lost its hold"):
+        send(issue, sendgrid_settings, retry_delays=(0.0,))
+    assert sendgrid_server.delivered == {e: 1 for e in emails}  # in doubt in the ledger: the provider knows

@@ -15,7 +15,8 @@
    received nothing more after that moment.
 5. A second run while one lives is refused (exit 1) and writes nothing; once
    a stopped run's lease has expired, a second run takes the send over, and
-   the stopped run, resumed, stops at once (exit 1) and writes nothing more.
+   the stopped run, resumed, claims and writes nothing more and ends with an
+   error ("lost its hold").
 6. A recipient the provider's events prove was handed the message is
    settled as accepted by the next run (or stays skipped), never left in
    doubt nor re-sent.
@@ -105,8 +106,10 @@ def _run_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
 
 def _frozen_problems(r: RunRecord) -> list[str]:
     problems = []
-    if r.output.exit_code != ERROR or "lost its hold" not in r.output.stderr:
-        problems.append(f"stopped, taken over, then resumed, it did not stop at once with exit 1: "
+    # Resumed, it finishes (or fails) the batch in flight, whose rows are in doubt now, then stops: "lost its
+    # hold", or the error that batch met (a 401); never a summary as if it had done the send.
+    if r.output.exit_code not in (ERROR, USAGE) or "Error: " not in r.output.stderr:
+        problems.append(f"stopped, taken over, then resumed, it did not stop with an error: "
                         f"exit {r.output.exit_code}, {r.output.stderr.strip()[-300:]!r}")
     if r.takeover is not None and r.after.rows != r.takeover.after.rows:
         changed = {e: (r.takeover.after.rows.get(e), r.after.rows[e])

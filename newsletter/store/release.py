@@ -43,17 +43,14 @@ def get(conn: sqlite3.Connection, send_id: int) -> dict[str, Any] | None:
 def save(conn: sqlite3.Connection, send_id: int, *, now: str, **values: Any) -> None:
     """Create or update the release row of ``send_id`` with ``values`` (column names; dicts become JSON)."""
     encoded = {k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in values.items()}
+    names = ", ".join(encoded)
+    marks = ", ".join("?" * len(encoded))
+    sets = ", ".join(f"{k} = excluded.{k}" for k in encoded)
+    # One statement: two processes saving the same send at once (send workers) cannot both insert.
     with transaction(conn):
-        exists = conn.execute("SELECT 1 FROM releases WHERE send_id = ?", (send_id,)).fetchone()
-        if exists:
-            sets = ", ".join(f"{k} = ?" for k in encoded)
-            conn.execute(f"UPDATE releases SET {sets}, updated_at = ? WHERE send_id = ?",
-                         (*encoded.values(), now, send_id))
-        else:
-            names = ", ".join(encoded)
-            marks = ", ".join("?" * len(encoded))
-            conn.execute(f"INSERT INTO releases (send_id, {names}, created_at, updated_at) VALUES (?, {marks}, ?, ?)",
-                         (send_id, *encoded.values(), now, now))
+        conn.execute(f"INSERT INTO releases (send_id, {names}, created_at, updated_at) VALUES (?, {marks}, ?, ?)"
+                     f" ON CONFLICT (send_id) DO UPDATE SET {sets}, updated_at = excluded.updated_at",
+                     (send_id, *encoded.values(), now, now))
 
 
 def set_state(conn: sqlite3.Connection, send_id: int, state: str, *, now: str, error: str = "",

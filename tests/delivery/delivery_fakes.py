@@ -100,7 +100,11 @@ class SendGridStandIn:
             self.statuses.append(status)
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length)
+        if len(raw) < length:  # the client went away mid-request (killed): nothing to process
+            h.close_connection = True
+            return None
         if h.path != "/v3/mail/send":
             return self._answer(h, 404, {"errors": [{"message": "not found"}]})
         try:

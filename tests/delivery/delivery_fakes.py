@@ -143,7 +143,11 @@ class SendGridStandIn:
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
         if h.path != "/v3/mail/send":
             return self._handle_batches(h, "POST")
-        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length)
+        if len(raw) < length:  # the client went away mid-request (killed): nothing to process
+            h.close_connection = True
+            return None
         try:
             body = json.loads(raw)
         except ValueError:

@@ -15,8 +15,8 @@ import pytest
 
 from harness.runner import play_many
 
-#: What ``make test`` plays (about a minute on two cores).
-DEFAULT_SCHEDULES = 40
+#: What ``make test`` plays (45-50 s on two cores).
+DEFAULT_SCHEDULES = 60
 DEFAULT_SEED = 20261125
 
 

@@ -82,3 +82,13 @@ def test_signature_is_standard_hmac_sha256_of_the_json_payload():
         expected = f"{body}.{b64(hmac.new(key, body.encode(), hashlib.sha256).digest()[:16])}"
         assert tokens.sign(KEY, purpose, payload) == expected
         assert tokens.verify(KEY, purpose, expected) == payload
+
+
+def test_recipient_urls_match_the_url_functions():
+    """A send's keyed-once signer gives exactly the URLs the functions give, and they verify."""
+    urls = tokens.RecipientURLs("https://news.example.org/", KEY, 7)
+    for sid in (1, 42, 10**12):
+        assert urls.unsubscribe(sid) == tokens.unsubscribe_url("https://news.example.org", KEY, sid, 7)
+        assert urls.preferences(sid) == tokens.preferences_url("https://news.example.org", KEY, sid)
+        assert tokens.read_unsubscribe(KEY, urls.unsubscribe(sid).rsplit("/", 1)[1]) == (sid, 7)
+        assert tokens.read_preferences(KEY, urls.preferences(sid).rsplit("/", 1)[1]) == sid

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 from newsletter.errors import NewsletterError
 
@@ -37,9 +37,12 @@ RETRY = "retry"
 IN_DOUBT = "in_doubt"
 
 
-@dataclass(frozen=True)
-class Recipient:
-    """One addressee with the per-recipient values of the message."""
+class Recipient(NamedTuple):
+    """One addressee with the per-recipient values of the message.
+
+    A named tuple rather than a frozen dataclass: a send builds one per
+    recipient, and a tuple is made in a third of the time.
+    """
 
     subscriber_id: int
     email: str
@@ -60,9 +63,8 @@ class Recipient:
         }
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one recipient's message."""
+class Outcome(NamedTuple):
+    """What became of one recipient's message (a named tuple, like ``Recipient``: one per recipient)."""
 
     subscriber_id: int
     state: str
@@ -120,6 +122,16 @@ class Backend(ABC):
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def prepare(self, batch: list[Recipient]) -> list[Recipient]:
+        """Do the work on ``batch`` that needs no I/O; return it (or a list subclass carrying that work).
+
+        The engine calls this on its own thread while other batches are in flight,
+        then hands the result to ``send_batch`` on a sending thread: the sending
+        threads then hold Python's interpreter lock only briefly, and the ledger's
+        writes between batches do not queue behind them.
+        """
+        return batch
 
     @abstractmethod
     def send_batch(self, batch: Sequence[Recipient], journal: Journal) -> BatchResult:

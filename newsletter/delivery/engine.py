@@ -282,12 +282,12 @@ def _run(conn: Any, send_id: int, list_id: int, audience: Audience, created: boo
         backend = make_backend(settings.newsletter_backend, settings, result, send_id=send_id, tracking=tracking)
         if hooks is not None:  # release: SendGrid may get the batches with send_at and a batch_id
             backend = hooks.backend(backend)
-        public, key, web_url = settings.newsletter_public_url, settings.newsletter_secret_key, result.issue.web_url or ""
+        urls = tokens.RecipientURLs(settings.newsletter_public_url, settings.newsletter_secret_key, send_id)
+        web_url = result.issue.web_url or ""
 
         def recipient(row: tuple[int, str, str, int]) -> Recipient:
             sid, email, name, attempt = row
-            return Recipient(sid, email, name, tokens.unsubscribe_url(public, key, sid, send_id), web_url, max(attempt, 1),
-                             tokens.preferences_url(public, key, sid))
+            return Recipient(sid, email, name, urls.unsubscribe(sid), web_url, max(attempt, 1), urls.preferences(sid))
 
         sources = [s for s, wanted in (("in_doubt", options.resend_in_doubt), ("failed", options.retry_failed)) if wanted]
         rate = settings.newsletter_rate if options.rate is None else options.rate

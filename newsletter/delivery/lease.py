@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from pathlib import Path
 
 from newsletter.errors import BusyError, NewsletterError
@@ -65,6 +66,7 @@ class Lease:
         self.run_id = 0
         self.taken_over = 0  # rows an earlier, dead run left in flight, now in doubt
         self.lost = threading.Event()
+        self.renewed = time.monotonic()  # when this run last made sure of its lease
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,6 +87,7 @@ class Lease:
                 message = f"{held}; wait for it to finish, or stop it"
             raise BusyError(message, subject=display_name(self.database))
         self.run_id, self.taken_over = run_id, doubt
+        self.renewed = time.monotonic()
         self._thread = threading.Thread(target=self._beat, name="lease", daemon=True)
         self._thread.start()
         return self
@@ -97,6 +100,7 @@ class Lease:
                 if not run_store.renew(conn, self.run_id, self.seconds):
                     self.lost.set()
                     return
+                self.renewed = time.monotonic()
                 if self.worker:
                     run_store.reap(conn, self.run_id, self.send_id, is_gone)
         except NewsletterError:
@@ -105,15 +109,24 @@ class Lease:
             if conn is not None:
                 conn.close()
 
-    def check(self) -> bool:
+    def check(self, *, force: bool = False) -> bool:
         """Renew the lease now; False (and ``lost`` set) if the run was taken over meanwhile.
 
         The heartbeat notices a takeover only at its next beat: a run resumed
         after a stall longer than its lease checks here before it claims more.
+        A lease renewed less than a third of its length ago cannot have run out
+        (nobody can have taken the send over): then there is nothing to write,
+        unless ``force`` (a claim found rows and took none: perhaps a takeover).
         """
-        if not self.lost.is_set() and not run_store.renew(self.conn, self.run_id, self.seconds):
+        if self.lost.is_set():
+            return False
+        if not force and time.monotonic() - self.renewed < self.seconds / 3:
+            return True
+        if not run_store.renew(self.conn, self.run_id, self.seconds):
             self.lost.set()
-        return not self.lost.is_set()
+            return False
+        self.renewed = time.monotonic()
+        return True
 
     def release(self, outcome: str) -> None:
         """Stop renewing and close the run (what it still holds is settled as for a dead run)."""

@@ -21,6 +21,7 @@ steps (journal first, then act) and from the ledger functions in
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -133,6 +134,9 @@ class SendRun:
         those batches in doubt. The rate limit paces the hand-overs of all of them.
         """
         pool = ThreadPoolExecutor(max_workers=self.window, thread_name_prefix="batch")
+        # What exists before the loop (imports, the composed issue) lives until the run ends: frozen, the
+        # collector's full passes skip it, and a long send stops paying for it again and again.
+        gc.freeze()
         try:
             for source in sources:
                 self._pump(pool, self._claims(source))
@@ -150,6 +154,7 @@ class SendRun:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            gc.unfreeze()
         if self.error is not None:
             raise self.error
         self.counts.interrupted = self._stopping()  # raises if this run lost the send meanwhile
@@ -175,6 +180,8 @@ class SendRun:
             after = seen
             if rows:
                 yield rows
+            elif not self.lease.check(force=True):  # rows were there, none taken: members who left, or a takeover
+                return
 
     def _reclaims(self, ids: Sequence[int]) -> Iterator[Sequence[tuple[int, str, str, int]]]:
         for start in range(0, len(ids), self.size):
@@ -184,6 +191,8 @@ class SendRun:
                                         batch=self.batch_no, handed_over=not self.backend.per_message)
             if rows:
                 yield rows
+            elif not self.lease.check(force=True):
+                return
 
     def _stopping(self) -> bool:
         if not self.lease.check():
@@ -211,7 +220,7 @@ class SendRun:
             rows = next(claims, None)
             if rows is None:
                 return
-            batch = [self.make_recipient(row) for row in rows]
+            batch = self.backend.prepare([self.make_recipient(row) for row in rows])
             self.in_flight[pool.submit(self.backend.send_batch, batch, self.journal)] = batch
             self.submitted += len(batch)
 

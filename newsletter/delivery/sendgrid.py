@@ -34,11 +34,13 @@ import base64
 import html
 import http.client
 import json
+import operator
 import re
 import socket
 import time
 import threading
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any, Callable, Sequence
@@ -62,6 +64,7 @@ MAX_WAIT_S = 60.0
 _sleep = time.sleep
 
 _NAME_SEPARATORS = re.compile(r"[;,\s]+")
+_NAME_NEEDS_CLEANING = re.compile(r"[;,]|\s\s|[^\S ]")  # a separator, a run of blanks, a blank other than a space
 _HTML_SPECIAL = re.compile(r"[&<>\"']")
 
 
@@ -72,7 +75,7 @@ def _escape(value: str) -> str:
 
 def _substitution_bytes(substitutions: dict[str, str]) -> int:
     """UTF-8 size of a personalization's substitutions (exact only when it could matter)."""
-    chars = sum(len(k) + len(v) for k, v in substitutions.items())
+    chars = sum(map(len, substitutions)) + sum(map(len, substitutions.values()))
     if chars * 4 < MAX_SUBSTITUTION_BYTES:  # UTF-8 needs at most 4 bytes a character
         return chars
     return sum(len(k.encode()) + len(v.encode()) for k, v in substitutions.items())
@@ -80,7 +83,9 @@ def _substitution_bytes(substitutions: dict[str, str]) -> int:
 
 def clean_name(name: str) -> str:
     """A recipient name SendGrid accepts: ``;`` and ``,`` replaced, blanks collapsed."""
-    return _NAME_SEPARATORS.sub(" ", name or "").strip()
+    if not _NAME_NEEDS_CLEANING.search(name or ""):
+        return (name or "").strip()  # the common name: nothing to replace
+    return _NAME_SEPARATORS.sub(" ", name).strip()
 
 
 def clean_categories(categories: Sequence[str]) -> list[str]:
@@ -107,6 +112,14 @@ class Answer:
     body: bytes = b""
     headers: Any = None
     error: str = ""
+
+
+class PreparedBatch(list[Recipient]):
+    """A batch whose request body is already serialised (``SendGridBackend.prepare``)."""
+
+    data: bytes = b""
+    ids: Sequence[int] = ()
+    refused: Sequence[Outcome] = ()
 
 
 class SendGridBackend(Backend):
@@ -136,6 +149,10 @@ class SendGridBackend(Backend):
         for field in RECIPIENT_FIELDS:
             self._text_raw = self._text_raw.replace(f"%%{field}%%", f"%%text:{field}%%")
         self._list_unsubscribe = headers.list_unsubscribe
+        self._send_id_text = str(send_id)
+        self._values = operator.attrgetter(*RECIPIENT_FIELDS)  # a Recipient's placeholder values, in order
+        self._html_keys = tuple(f"%%{field}%%" for field in RECIPIENT_FIELDS)
+        self._text_keys = tuple(f"%%text:{field}%%" for field in RECIPIENT_FIELDS)
         self._path = (urlsplit(self.url).path.rstrip("/") or "") + "/v3/mail/send"
         self._headers = {
             "Authorization": f"Bearer {settings.sendgrid_api_key.strip()}",
@@ -206,19 +223,25 @@ class SendGridBackend(Backend):
 
     # --- payload --------------------------------------------------------------
 
-    def _personalization(self, r: Recipient, raw_text: bool) -> dict[str, Any]:
-        values = r.values()
-        subs = {f"%%{k}%%": _escape(v or (NAME_FALLBACK if k == "name" else "")) for k, v in values.items()}
+    def _personalization(self, r: Recipient, email: str, raw_text: bool) -> dict[str, Any]:
+        # The hot loop of a send, once per recipient: placeholder keys are made once per
+        # backend, and values are escaped only when the batch has a character to escape.
+        values = self._values(r)
+        if not values[0]:
+            values = (NAME_FALLBACK, *values[1:])
         if raw_text:
-            subs.update({f"%%text:{k}%%": v or (NAME_FALLBACK if k == "name" else "") for k, v in values.items()})
-        to = {"email": wire_address(r.email)[0]}
+            subs = dict(zip(self._html_keys, map(_escape, values)))
+            subs.update(zip(self._text_keys, values))
+        else:
+            subs = dict(zip(self._html_keys, values))
+        to = {"email": email}
         name = clean_name(r.name)
         if name:
             to["name"] = name
         return {
             "to": [to],
             "substitutions": subs,
-            "custom_args": {"send_id": str(self.send_id), "subscriber_id": str(r.subscriber_id), "attempt": str(r.attempt)},
+            "custom_args": {"send_id": self._send_id_text, "subscriber_id": str(r.subscriber_id), "attempt": str(r.attempt)},
             "headers": {
                 "List-Unsubscribe": self._list_unsubscribe(r.unsubscribe_url),
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -227,19 +250,22 @@ class SendGridBackend(Backend):
 
     def build_payload(self, batch: Sequence[Recipient]) -> tuple[dict[str, Any], list[Outcome]]:
         """The request body for ``batch`` and the outcomes of recipients refused before sending."""
-        raw_text = any(
-            _HTML_SPECIAL.search(v) for r in batch for v in (r.name, r.email, r.unsubscribe_url, r.web_url, r.preferences_url)
-        )
+        # One search over all the batch's values: when none needs escaping (nearly always),
+        # the HTML and text placeholders can share them as they are.
+        raw_text = _HTML_SPECIAL.search("".join(chain.from_iterable(map(self._values, batch)))) is not None
         personalizations, refused = [], []
         for r in batch:
-            problem = _address_problem(r.email)
-            if problem:
-                refused.append(Outcome(r.subscriber_id, FAILED, error=problem))
-                continue
-            p = self._personalization(r, raw_text)
+            email = r.email
+            if not email.isascii():
+                problem = _address_problem(email)
+                if problem:
+                    refused.append(Outcome(r.subscriber_id, FAILED, "", problem))
+                    continue
+                email = wire_address(email)[0]
+            p = self._personalization(r, email, raw_text)
             size = _substitution_bytes(p["substitutions"])
             if size >= MAX_SUBSTITUTION_BYTES:
-                refused.append(Outcome(r.subscriber_id, FAILED, error=f"personal values too large for SendGrid ({size} bytes)"))
+                refused.append(Outcome(r.subscriber_id, FAILED, "", f"personal values too large for SendGrid ({size} bytes)"))
                 continue
             personalizations.append(p)
         body = dict(self._base)
@@ -252,15 +278,12 @@ class SendGridBackend(Backend):
 
     # --- the request ----------------------------------------------------------
 
-    def _request(self, body: dict[str, Any]) -> Answer:
-        """POST one mail-send request on this thread's keep-alive connection.
+    def _request(self, data: bytes) -> Answer:
+        """POST one serialised mail-send request on this thread's keep-alive connection.
 
         Status 0: provably not sent (no connection, or the request could not be
         written whole); -1: sent, and no answer (a timeout, a lost connection).
         """
-        import orjson
-
-        data = orjson.dumps(body)
         conn = self._connection()
         try:
             conn.request("POST", self._path, body=data, headers=self._headers)
@@ -289,11 +312,11 @@ class SendGridBackend(Backend):
                 pass
         return min(MAX_WAIT_S, 0.5 * 2**attempt)
 
-    def post(self, body: dict[str, Any]) -> Answer:
-        """Send one request; repeat it only on answers that prove nothing was taken (429, refused connection)."""
+    def post(self, data: bytes) -> Answer:
+        """Send one serialised request; repeat it only on answers that prove nothing was taken (429, refused connection)."""
         answer = Answer(0)
         for attempt in range(MAX_ATTEMPTS):
-            answer = self._request(body)
+            answer = self._request(data)
             if answer.status not in (0, 429):
                 return answer
             if attempt + 1 < MAX_ATTEMPTS:
@@ -305,7 +328,7 @@ class SendGridBackend(Backend):
         result = BatchResult()
 
         def every(state: str, error: str = "", message_id: str = "") -> BatchResult:
-            result.outcomes.extend(Outcome(sid, state, message_id=message_id, error=error) for sid in ids)
+            result.outcomes.extend([Outcome(sid, state, message_id, error) for sid in ids])
             return result
 
         status = answer.status
@@ -329,27 +352,47 @@ class SendGridBackend(Backend):
             return every(IN_DOUBT, error=f"HTTP {status} from SendGrid: it may or may not have taken the messages")
         return every(FAILED, error=f"HTTP {status}: {_error_messages(answer.body)}")
 
+    def _request_for(self, part: Sequence[Recipient]) -> tuple[bytes, list[int], list[Outcome]]:
+        """The serialised request for ``part``, the subscriber ids it carries, and the recipients refused."""
+        import orjson
+
+        body, refused = self.build_payload(part)
+        ids = [int(p["custom_args"]["subscriber_id"]) for p in body["personalizations"]]
+        return orjson.dumps(body), ids, refused
+
+    def prepare(self, batch: list[Recipient]) -> list[Recipient]:
+        """Build and serialise the request now (a batch that names an address twice is left to ``send_batch``)."""
+        if len(_unique_addresses(batch)) != 1:
+            return batch
+        prepared = PreparedBatch(batch)
+        prepared.data, prepared.ids, prepared.refused = self._request_for(batch)
+        return prepared
+
     def send_batch(self, batch: Sequence[Recipient], journal: Journal = NoJournal()) -> BatchResult:
         """Send one batch, splitting it on 413 or on a repeated address; an outcome for every recipient."""
         result = BatchResult()
-        pending = [list(part) for part in _unique_addresses(list(batch)) if part]
+        ready = batch if isinstance(batch, PreparedBatch) else None
+        pending = [list(batch)] if ready is not None else [part for part in _unique_addresses(list(batch)) if part]
         while pending:
             part = pending.pop(0)
             if result.stop is not None:
-                result.outcomes.extend(Outcome(r.subscriber_id, RETRY, error="not sent: the run stopped") for r in part)
+                result.outcomes.extend([Outcome(r.subscriber_id, RETRY, "", "not sent: the run stopped") for r in part])
                 continue
-            body, refused = self.build_payload(part)
+            if ready is not None:
+                data, ids, refused, ready = ready.data, ready.ids, ready.refused, None
+            else:
+                data, ids, refused = self._request_for(part)
             result.outcomes.extend(refused)
-            ids = [p["custom_args"]["subscriber_id"] for p in body["personalizations"]]
             if not ids:
                 continue
-            answer = self.post(body)
+            answer = self.post(data)
             if answer.status == 413 and len(ids) > 1:
-                sent = [r for r in part if str(r.subscriber_id) in set(ids)]
+                carried = set(ids)
+                sent = [r for r in part if r.subscriber_id in carried]
                 half = len(sent) // 2
                 pending[:0] = [sent[:half], sent[half:]]
                 continue
-            answered = self.read_result([int(i) for i in ids], answer)
+            answered = self.read_result(ids, answer)
             result.outcomes.extend(answered.outcomes)
             result.stop = answered.stop
         return result

@@ -10,14 +10,18 @@ from __future__ import annotations
 import functools
 
 
-@functools.lru_cache(maxsize=4096)
 def wire_address(email: str) -> tuple[str, bool]:
     """``(address with an ASCII domain, whether the local part needs SMTPUTF8)``.
 
     Raises ``ValueError`` when the domain has no valid IDNA form.
     """
-    if email.isascii():
+    if email.isascii():  # nearly every address: no cache lookup on the way
         return email, False
+    return _international(email)
+
+
+@functools.lru_cache(maxsize=4096)
+def _international(email: str) -> tuple[str, bool]:
     local, _, domain = email.rpartition("@")
     if not domain.isascii():
         import idna

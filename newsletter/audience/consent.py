@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from newsletter import tokens
 from newsletter.errors import ConfigError, InputError
@@ -90,8 +91,8 @@ def record_joins(conn: sqlite3.Connection, list_id: int, method: str, source: st
 
 
 def _find(conn: sqlite3.Connection, email: str, settings: Settings):
-    from newsletter.store import subscribers as people
     from newsletter.audience.members import normalize_email
+    from newsletter.store import subscribers as people
 
     address = normalize_email(email)
     found = people.find_subscriber(conn, address)
@@ -156,9 +157,9 @@ def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
     later import cannot add it. Afterwards the database file is compacted, so
     no freed page or log frame keeps the old values.
     """
+    from newsletter.audience.members import normalize_email
     from newsletter.store import privacy, transaction
     from newsletter.store import subscribers as people
-    from newsletter.audience.members import normalize_email
 
     address = normalize_email(email)
     digest = address_hash(settings, address)  # needs the key: check before anything changes
@@ -186,7 +187,7 @@ def purge_pending_on(conn: sqlite3.Connection, days: int, *, now: datetime | Non
 
     if days < 0:
         raise InputError("must be 0 or more", subject="--days")
-    before = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    before = ((now or datetime.now(UTC)) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with transaction(conn):
         return store.purge_unconfirmed(conn, before)
 
@@ -201,4 +202,4 @@ def purge_pending(settings: Settings, days: int | None = None, *, now: datetime 
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

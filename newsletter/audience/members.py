@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from newsletter.email_validation import CONTROL as _CONTROL
 from newsletter.email_validation import normalize_email

@@ -9,8 +9,9 @@ itself never changes anything on GET.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from newsletter.audience.forms import MAX_NAME
 from newsletter.errors import InputError
@@ -49,9 +50,9 @@ def view(conn: sqlite3.Connection, subscriber_id: int) -> Preferences | None:
 
 def save(conn: sqlite3.Connection, subscriber_id: int, name: str, keep: Iterable[str]) -> Preferences | None:
     """Apply the page's form: leave the public lists not in ``keep``, set the name; return the new view."""
+    from newsletter.audience.members import clean_name
     from newsletter.store import consent as store
     from newsletter.store import transaction
-    from newsletter.audience.members import clean_name
 
     name = clean_name(name)
     if len(name) > MAX_NAME:

@@ -10,8 +10,8 @@ back ``newsletter segments``. The send engine takes the conditions of
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from newsletter.errors import InputError
 from newsletter.settings import Settings

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from newsletter import tokens
 from newsletter.audience.consent import address_hash, ip_for_record, text_sha256
@@ -124,7 +125,7 @@ def register(
         consent_sha256=shown,
         ip=ip_for_record(settings, ip),
     )
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     mail_after = _iso(now - timedelta(minutes=settings.newsletter_confirm_interval_minutes))
     with transaction(conn):
         outcome = store.register_signup(conn, info["id"], form.email, form.name, facts, mail_after=mail_after,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -24,7 +23,7 @@ def serve(
 
 
 def stats(
-    target: Optional[str] = typer.Argument(None, metavar="[ISSUE.md | SLUG]", help="One issue; default: every send."),
+    target: str | None = typer.Argument(None, metavar="[ISSUE.md | SLUG]", help="One issue; default: every send."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show what each send did: deliveries, bounces, opens, clicks, unsubscribes, top links."""

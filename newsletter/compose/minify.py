@@ -95,10 +95,10 @@ def _collapse(chunk: str) -> str:
 
 def is_block_tag(token: str) -> bool:
     """True for a comment or a tag of an element around which whitespace never renders."""
-    if token.startswith("<!--") or token.startswith("<!"):
+    if token.startswith("<!"):  # a comment ("<!--") or a doctype
         return True
     match = _TAG_NAME.match(token)
-    return bool(match) and match.group(1).lower() in _BLOCK_TAGS
+    return match is not None and match.group(1).lower() in _BLOCK_TAGS
 
 
 def _minify_css(css: str) -> str:

@@ -68,7 +68,7 @@ class Lease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def acquire(self) -> "Lease":
+    def acquire(self) -> Lease:
         """Open the run, or raise ``BusyError`` naming the run that holds the send."""
         pid = os.getpid()
         run_id, doubt, holder = run_store.start(

@@ -17,10 +17,10 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Callable
 
 from newsletter.errors import ConfigError, InputError, NewsletterError
 from newsletter.settings import Settings

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from newsletter.errors import StoreError
 from newsletter.store.dialect import SQLITE, Database

@@ -40,7 +40,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 
 class Cursor(Protocol):
@@ -58,7 +59,7 @@ class Cursor(Protocol):
 class Database(Protocol):
     """A connection of either kind, as the store uses it."""
 
-    dialect: "Dialect"
+    dialect: Dialect
     path: str
 
     def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime
 
 from newsletter.store import transaction
 
@@ -60,7 +60,7 @@ class StoreOutcome:
 
 def utc_now() -> str:
     """Current UTC time as the ISO-8601 string used in every table."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _existing_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:

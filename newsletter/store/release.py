@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from newsletter.store import transaction
 from newsletter.store.subscribers import ON_LIST

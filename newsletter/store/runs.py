@@ -17,8 +17,8 @@ killed worker's rows in flight become in doubt while the others carry on.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from newsletter.store import DB, transaction
 from newsletter.store.subscribers import utcnow

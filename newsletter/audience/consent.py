@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsletter import tokens
 from newsletter.errors import ConfigError, InputError
 from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.store import DB
+    from newsletter.store.subscribers import SubscriberRow
 
 IP_MODES = ("stored", "hashed", "off")
 
@@ -58,7 +61,7 @@ def ip_for_record(settings: Settings, ip: str) -> str:
     return "hmac-sha256:" + keyed_hash(settings.newsletter_secret_key, "ip", ip)
 
 
-def _open(settings: Settings) -> sqlite3.Connection:
+def _open(settings: Settings) -> DB:
     from newsletter.store import connect
 
     return connect(settings.newsletter_database)
@@ -67,7 +70,7 @@ def _open(settings: Settings) -> sqlite3.Connection:
 # --- hooks for import and `subscribers add` ---------------------------------
 
 
-def erased_check(conn: sqlite3.Connection, settings: Settings) -> Callable[[str], bool]:
+def erased_check(conn: DB, settings: Settings) -> Callable[[str], bool]:
     """A test ``erased(email)``: True for an address on the suppression list.
 
     The list is read once; with nothing erased the test is free and needs no key.
@@ -80,7 +83,7 @@ def erased_check(conn: sqlite3.Connection, settings: Settings) -> Callable[[str]
     return lambda email: address_hash(settings, email) in hashes
 
 
-def record_joins(conn: sqlite3.Connection, list_id: int, method: str, source: str, since: str) -> int:
+def record_joins(conn: DB, list_id: int, method: str, source: str, since: str) -> int:
     """Consent records for everyone who joined ``list_id`` since ``since`` by ``method`` ('import', 'add')."""
     from newsletter.store import consent as store
 
@@ -90,7 +93,7 @@ def record_joins(conn: sqlite3.Connection, list_id: int, method: str, source: st
 # --- show, export, erase, purge -------------------------------------------
 
 
-def _find(conn: sqlite3.Connection, email: str, settings: Settings):
+def _find(conn: DB, email: str, settings: Settings) -> SubscriberRow:
     from newsletter.audience.members import normalize_email
     from newsletter.store import subscribers as people
 
@@ -180,7 +183,7 @@ def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
         conn.close()
 
 
-def purge_pending_on(conn: sqlite3.Connection, days: int, *, now: datetime | None = None) -> int:
+def purge_pending_on(conn: DB, days: int, *, now: datetime | None = None) -> int:
     """Delete signups unconfirmed for more than ``days`` on ``conn``; return how many pending memberships went."""
     from newsletter.store import consent as store
     from newsletter.store import transaction

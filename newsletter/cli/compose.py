@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from newsletter.cli.common import echo_findings, settings
+
+if TYPE_CHECKING:
+    from newsletter.compose.model import ComposeResult
 
 ISSUE_ARG = typer.Argument(..., help="The issue file (Markdown with YAML frontmatter).", show_default=False)
 LIST_OPT = typer.Option(None, "--list", help="Include this list in the build id (as `send --list` would).")
@@ -14,7 +18,7 @@ SEGMENT_OPT = typer.Option(None, "--segment", help="And this saved segment of th
 WHERE_OPT = typer.Option(None, "--where", help="And these conditions, KEY=VALUE or KEY!=VALUE (repeatable).")
 
 
-def _echo_build(result, list_name: str | None, segment: str | None, where: list[str] | None) -> None:
+def _echo_build(result: ComposeResult, list_name: str | None, segment: str | None, where: list[str] | None) -> None:
     """Print the build id: the content alone, or with the audience of --list/--segment/--where."""
     from newsletter.delivery.plan import SendOptions
     from newsletter.errors import InputError
@@ -30,7 +34,7 @@ def _echo_build(result, list_name: str | None, segment: str | None, where: list[
 
 def compose(
     issue: Path = ISSUE_ARG,
-    out: Path = typer.Option(None, "--out", "-o", help="Output folder [default: NEWSLETTER_BUILD_DIR or build/]."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder [default: NEWSLETTER_BUILD_DIR or build/]."),
     list_name: str | None = LIST_OPT,
     segment: str | None = SEGMENT_OPT,
     where: list[str] | None = WHERE_OPT,

@@ -6,14 +6,21 @@ import math
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from types import FrameType
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
 from newsletter.cli.common import JSON_HELP, JSONL_HELP, ProgressReporter, echo_json_rows, settings
 from newsletter.errors import ExitStatus, InputError
+
+if TYPE_CHECKING:
+    from newsletter.delivery.plan import SendOptions, SendPlan, SendReport
+    from newsletter.release.when import Moment
+    from newsletter.settings import Settings
 
 ISSUE_ARG = typer.Argument(..., help="The issue file (Markdown with YAML frontmatter).", show_default=False)
 #: The choices of ``--backend`` (the engine's BACKENDS; a test keeps them equal).
@@ -21,7 +28,7 @@ BackendName = Literal["outbox", "smtp", "sendgrid"]
 BACKEND_OPT = typer.Option(None, "--backend", help="How to deliver [default: NEWSLETTER_BACKEND or outbox].")
 
 
-def _echo_plan(plan) -> None:
+def _echo_plan(plan: SendPlan) -> None:
     options = plan.options
     typer.echo(f"Issue:      {plan.slug}")
     typer.echo(f"Subject:    {plan.subject}")
@@ -51,11 +58,11 @@ def _echo_plan(plan) -> None:
 
 
 @contextmanager
-def _graceful_stop():
+def _graceful_stop() -> Iterator[threading.Event]:
     """SIGTERM and a first Ctrl-C set the event (stop after the batch in flight); a second Ctrl-C interrupts."""
     stop = threading.Event()
 
-    def handler(signum, frame) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
@@ -123,10 +130,10 @@ def send(
     echo_report(report)
 
 
-def confirm_plan(yes: bool):
+def confirm_plan(yes: bool) -> Callable[[SendPlan], bool]:
     """The ``confirm(plan)`` of ``send``: show the plan, then ask (or not, with --yes)."""
 
-    def confirm(plan) -> bool:
+    def confirm(plan: SendPlan) -> bool:
         _echo_plan(plan)
         if yes:
             return True
@@ -137,7 +144,7 @@ def confirm_plan(yes: bool):
     return confirm
 
 
-def _schedule(issue: Path, options, config, at: str | None, tz: str | None, yes: bool) -> None:
+def _schedule(issue: Path, options: SendOptions, config: Settings, at: str | None, tz: str | None, yes: bool) -> None:
     """``send --at``: schedule the send (a worker starts it, or SendGrid holds it until then)."""
     from newsletter.cli.release import actor
     from newsletter.release.schedule import schedule
@@ -147,7 +154,7 @@ def _schedule(issue: Path, options, config, at: str | None, tz: str | None, yes:
     if options.dry_run:
         raise InputError("--dry-run and --at do not go together: look with --dry-run first, then schedule", subject="--at")
 
-    def confirm(plan, moment, route) -> bool:
+    def confirm(plan: SendPlan, moment: Moment, route: str) -> bool:
         _echo_plan(plan)
         how = ("SendGrid gets the batches now and releases them then" if route == "sendgrid"
                else "`newsletter worker` starts it then")
@@ -172,7 +179,7 @@ def _schedule(issue: Path, options, config, at: str | None, tz: str | None, yes:
                f"`newsletter cancel {done.send_id}` cancels it.")
 
 
-def echo_report(report) -> None:
+def echo_report(report: SendReport) -> None:
     """Print what a send did (its summary, failures and doubts) and exit with its status."""
     if report.dry_run:
         _echo_plan(report.plan)

@@ -19,6 +19,11 @@ comments that Outlook needs, so this one does only the safe steps above.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 _VERBATIM = re.compile(r"<(pre|textarea)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _COMMENT = re.compile(r"<!--(.*?)-->", re.DOTALL)
@@ -136,7 +141,7 @@ def drop_unused_css(html: str) -> str:
     return re.sub(r"<style\b[^>]*>\s*</style\s*>", "", "".join(kept), flags=re.IGNORECASE)
 
 
-def _selector_matches(document, selector: str) -> bool:
+def _selector_matches(document: HtmlElement, selector: str) -> bool:
     from cssselect import SelectorError
     from lxml.cssselect import CSSSelector
 
@@ -149,7 +154,7 @@ def _selector_matches(document, selector: str) -> bool:
         return True
 
 
-def _filter_rules(css: str, matches) -> str:
+def _filter_rules(css: str, matches: Callable[[str], bool]) -> str:
     import tinycss2
 
     rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)

@@ -182,7 +182,7 @@ def send_issue(
             report.cancelled = True
             return report
         created = existing is None
-        if created:
+        if existing is None:
             plan.send_id, _size, created = ledger.create_send(
                 conn, slug=slug, list_id=list_id, html_sha256=result.html_sha256, backend=backend_name,
                 subject=result.issue.subject, links=result.web_links, audience=audience.key,

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 from newsletter.errors import BusyError, NewsletterError
-from newsletter.store import connect, display_name
+from newsletter.store import DB, connect, display_name
 from newsletter.store import runs as run_store
 
 HOST = socket.gethostname()
@@ -54,7 +54,7 @@ class Lease:
     run must stop at once.
     """
 
-    def __init__(self, conn, database: str, send_id: int, *, seconds: float, timeout: float,
+    def __init__(self, conn: DB, database: str, send_id: int, *, seconds: float, timeout: float,
                  worker: bool = False) -> None:
         self.conn = conn
         self.database = database

@@ -91,13 +91,13 @@ def describe(exc: BaseException, timeout: float) -> str:
     return f"database error: {text}"
 
 
-class Row(tuple):  # type: ignore[type-arg]
+class Row(tuple[Any, ...]):
     """A result row: a tuple that also answers ``row["column"]``, ``keys()`` and ``dict(row)``."""
 
     __slots__ = ()
     _index: dict[str, int] = {}
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)

@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test harness golden bench docs lock clean
+.PHONY: help install demo test lint harness golden bench docs lock clean
 
 help:
 	@echo "make demo    compose the example issue and send it to a sample list (outbox, offline)"
-	@echo "make test    install into .venv and run the test suite"
+	@echo "make test    install into .venv, run make lint, then the test suite"
+	@echo "make lint    ruff (lint and import order) and mypy (types of the newsletter package)"
 	@echo "make harness play HARNESS_SCHEDULES random send schedules (from HARNESS_SEED) and count how many held"
 	@echo "make golden  refresh the golden files in tests/golden/ after an intended change"
 	@echo "make bench   run the benchmarks in bench/"
@@ -35,8 +36,13 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/newsletter send issues/2026-11-example.md --list demo --backend outbox --yes
 	@echo "Messages written under build/outbox/ - open one with any mail client."
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+# Configured in pyproject.toml ([tool.ruff], [tool.mypy]). Lint only: `ruff format` is not used.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The send engine's fault-injection harness, long mode (make test plays a few dozen schedules).
 # An empty HARNESS_SEED picks a random one; a failing schedule prints the seed that replays it.
@@ -73,4 +79,4 @@ lock:
 	rm -rf $(LOCK_VENV) build/lib build/bdist.*  # setuptools builds in the tree
 
 clean:
-	rm -rf $(VENV) build outbox newsletter.egg-info
+	rm -rf $(VENV) build outbox newsletter.egg-info .mypy_cache .ruff_cache

@@ -69,8 +69,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from newsletter.audience import confirmation, consent, segments, signup
-    from newsletter.store import segments as segment_store
     from newsletter.audience.members import list_subscribers
+    from newsletter.store import segments as segment_store
 
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.db"

@@ -88,7 +88,7 @@ def compare_with_node(compose: list[str], mjml_cli: str, mjml_source: str, runs:
             ours += timed_runs(compose, 1, env)
             theirs += timed_runs(node, 1, env)
     version = subprocess.run([mjml_cli, "--version"], capture_output=True, text=True, env=env).stdout.split()
-    ratios = [a / b for a, b in zip(ours, theirs)]
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
     print(f"side by side with the Node MJML CLI ({' '.join(version)}), same MJML, {runs} pairs:")
     print(describe("  newsletter compose (all)", ours))
     print(describe("  node mjml (MJML step only)", theirs))

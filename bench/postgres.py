@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import httpx  # noqa: E402
-
 import pgserver  # noqa: E402  tests/pgserver.py
 from events import Signer, make_events  # noqa: E402  bench/events.py
 from send import ISSUE, SECRET, SENDGRID_SERVER, start_server  # noqa: E402  bench/send.py
@@ -92,7 +91,7 @@ def bench_send(server: pgserver.PostgresServer, recipients: int, latency_ms: flo
             runs = conn.execute("SELECT id, pid, outcome, started_at, ended_at FROM send_runs").fetchall()
             conn.close()
             if states != {"accepted": recipients} or any(p.returncode for p in procs):
-                for proc, (out, err) in zip(procs, outputs):
+                for proc, (out, err) in zip(procs, outputs, strict=True):
                     print(f"  worker {proc.pid} exit {proc.returncode}: {out.strip()[-400:]} {err.strip()[-600:]}")
                 raise SystemExit(f"not all accepted: {states} {[tuple(e) for e in errors]} {[tuple(r) for r in runs]}")
             results[count] = seconds
@@ -108,8 +107,8 @@ def bench_send(server: pgserver.PostgresServer, recipients: int, latency_ms: flo
 
 
 def bench_import(server: pgserver.PostgresServer, rows: int, work: Path) -> None:
-    from newsletter.settings import load_settings
     from newsletter.audience.members import import_csv
+    from newsletter.settings import load_settings
 
     csv = work / "people.csv"
     with csv.open("w", encoding="utf-8") as out:

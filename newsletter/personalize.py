@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 #: Every per-recipient field a layout or issue may use.
 RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "web_url", "preferences_url")

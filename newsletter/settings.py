@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from newsletter.errors import ConfigError
 
@@ -99,7 +100,7 @@ class Settings:
     def __post_init__(self) -> None:
         validate(self)
 
-    def with_overrides(self, **values: Any) -> "Settings":
+    def with_overrides(self, **values: Any) -> Settings:
         """Return a copy with explicit (CLI) values applied; ``None`` means 'not given'."""
         return replace(self, **{k: v for k, v in values.items() if v is not None})
 
@@ -135,7 +136,7 @@ def _url(name: str, value: str, *, required: bool) -> None:
         raise ConfigError(f"must be an absolute http:// or https:// URL, got {value!r}", subject=name.upper())
 
 
-def validate(settings: "Settings") -> None:
+def validate(settings: Settings) -> None:
     """Refuse settings that would break messages, before anything is written (``ConfigError``)."""
     for f in fields(settings):
         value = getattr(settings, f.name)

@@ -58,8 +58,8 @@ def require_key(secret_key: str) -> None:
 class _Pads(NamedTuple):
     """SHA-256 states after absorbing the HMAC key XOR ipad / XOR opad (RFC 2104)."""
 
-    inner: "hashlib._Hash"
-    outer: "hashlib._Hash"
+    inner: hashlib._Hash
+    outer: hashlib._Hash
 
 
 _BLOCK = hashlib.sha256().block_size

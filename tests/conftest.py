@@ -18,9 +18,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pgserver  # tests/pgserver.py (see pythonpath in pyproject.toml)
 import pytest
 
-import pgserver  # tests/pgserver.py (see pythonpath in pyproject.toml)
 from newsletter.settings import Settings, load_settings, setting_names
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -96,7 +96,7 @@ class PostgresServer:
             command = ["runuser", "-u", SERVER_USER, "--", *command]
         return subprocess.run(command, capture_output=True, text=True, check=False, cwd=self.folder)
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         """initdb, then pg_ctl start on a free loopback port (waits until it accepts connections)."""
         password_file = self.folder / "password"
         password_file.write_text(self.password + "\n")

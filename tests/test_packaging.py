@@ -21,8 +21,12 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 #: Declared but never imported, each for a reason.
 NOT_IMPORTED = {
     "linkify-it-py": "markdown-it-py's linkify option loads it",
+    "lxml-stubs": "types for mypy (make lint)",
+    "mypy": "a command, run by make lint",
     "pytest-timeout": "a pytest plugin, loaded by pytest",
+    "ruff": "a command, run by make lint",
     "setuptools": "builds the wheel in test_packaging",
+    "types-pyyaml": "types for mypy (make lint)",
     "tzdata": "zoneinfo reads it when the system has no time zone database",
 }
 
@@ -73,6 +77,7 @@ def test_the_wheel_composes_outside_the_repository(installed_wheel, tmp_path):
     bin_dir = installed_wheel / "bin"
     where = run(bin_dir / "python", "-c", "import newsletter; print(newsletter.__file__)", cwd=tmp_path).stdout
     assert where.startswith(str(installed_wheel)), where  # the wheel, not the checkout
+    assert (Path(where.strip()).parent / "py.typed").is_file()  # a typed package (PEP 561)
     env = {"NEWSLETTER_ENV_FILE": os.devnull}
     run(bin_dir / "newsletter", "init", "team", cwd=tmp_path, env=env)
     team = tmp_path / "team"

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from newsletter import tokens
 from newsletter.errors import ConfigError, InputError
 from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.store import DB
+    from newsletter.store.subscribers import SubscriberRow
 
 IP_MODES = ("stored", "hashed", "off")
 
@@ -57,7 +61,7 @@ def ip_for_record(settings: Settings, ip: str) -> str:
     return "hmac-sha256:" + keyed_hash(settings.newsletter_secret_key, "ip", ip)
 
 
-def _open(settings: Settings) -> sqlite3.Connection:
+def _open(settings: Settings) -> DB:
     from newsletter.store import connect
 
     return connect(settings.newsletter_database)
@@ -66,7 +70,7 @@ def _open(settings: Settings) -> sqlite3.Connection:
 # --- hooks for import and `subscribers add` ---------------------------------
 
 
-def erased_check(conn: sqlite3.Connection, settings: Settings) -> Callable[[str], bool]:
+def erased_check(conn: DB, settings: Settings) -> Callable[[str], bool]:
     """A test ``erased(email)``: True for an address on the suppression list.
 
     The list is read once; with nothing erased the test is free and needs no key.
@@ -79,7 +83,7 @@ def erased_check(conn: sqlite3.Connection, settings: Settings) -> Callable[[str]
     return lambda email: address_hash(settings, email) in hashes
 
 
-def record_joins(conn: sqlite3.Connection, list_id: int, method: str, source: str, since: str) -> int:
+def record_joins(conn: DB, list_id: int, method: str, source: str, since: str) -> int:
     """Consent records for everyone who joined ``list_id`` since ``since`` by ``method`` ('import', 'add')."""
     from newsletter.store import consent as store
 
@@ -89,9 +93,9 @@ def record_joins(conn: sqlite3.Connection, list_id: int, method: str, source: st
 # --- show, export, erase, purge -------------------------------------------
 
 
-def _find(conn: sqlite3.Connection, email: str, settings: Settings):
-    from newsletter.store import subscribers as people
+def _find(conn: DB, email: str, settings: Settings) -> SubscriberRow:
     from newsletter.audience.members import normalize_email
+    from newsletter.store import subscribers as people
 
     address = normalize_email(email)
     found = people.find_subscriber(conn, address)
@@ -156,9 +160,9 @@ def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
     later import cannot add it. Afterwards the database file is compacted, so
     no freed page or log frame keeps the old values.
     """
+    from newsletter.audience.members import normalize_email
     from newsletter.store import privacy, transaction
     from newsletter.store import subscribers as people
-    from newsletter.audience.members import normalize_email
 
     address = normalize_email(email)
     digest = address_hash(settings, address)  # needs the key: check before anything changes
@@ -179,14 +183,14 @@ def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
         conn.close()
 
 
-def purge_pending_on(conn: sqlite3.Connection, days: int, *, now: datetime | None = None) -> int:
+def purge_pending_on(conn: DB, days: int, *, now: datetime | None = None) -> int:
     """Delete signups unconfirmed for more than ``days`` on ``conn``; return how many pending memberships went."""
     from newsletter.store import consent as store
     from newsletter.store import transaction
 
     if days < 0:
         raise InputError("must be 0 or more", subject="--days")
-    before = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    before = ((now or datetime.now(UTC)) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with transaction(conn):
         return store.purge_unconfirmed(conn, before)
 
@@ -201,4 +205,4 @@ def purge_pending(settings: Settings, days: int | None = None, *, now: datetime 
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

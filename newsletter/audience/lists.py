@@ -6,16 +6,19 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import InputError
 from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.store import DB
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_TITLE = 200
 
 
-def _open(settings: Settings):
+def _open(settings: Settings) -> DB:
     from newsletter.store import connect
 
     return connect(settings.newsletter_database)
@@ -45,16 +48,24 @@ def create_list(name: str, settings: Settings, *, title: str = "", signup: bool 
     from newsletter.store import subscribers as people
     from newsletter.store import transaction
 
-    name, title = check_name(name), check_title(title)
+    name, title = check_name(name), check_title(title) or ""
     conn = _open(settings)
     try:
         with transaction(conn):
             if people.find_list(conn, name) is not None:
                 raise InputError("a list of that name exists (change it with `newsletter lists update`)", subject=name)
             people.save_list(conn, name, title=title, signup=signup)
-        return people.get_list(conn, name)
+        return _saved(conn, name)
     finally:
         conn.close()
+
+
+def _saved(conn: DB, name: str) -> dict[str, Any]:
+    from newsletter.store import subscribers as people
+
+    found = people.get_list(conn, name)
+    assert found is not None  # just saved, and lists are not removed
+    return found
 
 
 def update_list(name: str, settings: Settings, *, title: str | None = None, signup: bool | None = None) -> dict[str, Any]:
@@ -69,7 +80,7 @@ def update_list(name: str, settings: Settings, *, title: str | None = None, sign
             if people.find_list(conn, name) is None:
                 raise InputError("no such list (see `newsletter lists`)", subject=name)
             people.save_list(conn, name, title=title, signup=signup)
-        return people.get_list(conn, name)
+        return _saved(conn, name)
     finally:
         conn.close()
 

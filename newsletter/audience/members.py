@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from newsletter.email_validation import CONTROL as _CONTROL
 from newsletter.email_validation import normalize_email
 from newsletter.errors import InputError
 from newsletter.settings import Settings
 from newsletter.textfiles import line_of_bad_utf8
+
+if TYPE_CHECKING:
+    from newsletter.store import DB
+    from newsletter.store.subscribers import SubscriberRow
 
 __all__ = ["ImportResult", "AddResult", "normalize_email", "clean_name", "import_csv", "add_subscriber",
            "unsubscribe", "list_subscribers", "list_lists"]
@@ -59,7 +63,7 @@ class AddResult:
     list_name: str
 
 
-def _open(settings: Settings):
+def _open(settings: Settings) -> DB:
     from newsletter.store import connect
 
     return connect(settings.newsletter_database)
@@ -265,7 +269,8 @@ def unsubscribe(email: str, settings: Settings, *, reason: str = "manual") -> st
     return found.status
 
 
-def list_subscribers(settings: Settings, *, list_name: str | None = None, status: str | None = None):
+def list_subscribers(settings: Settings, *, list_name: str | None = None,
+                     status: str | None = None) -> Iterator[SubscriberRow]:
     """Subscribers (``SubscriberRow``), optionally of one list and one status, in id order.
 
     Returns a generator that streams from the database; it closes the
@@ -283,7 +288,7 @@ def list_subscribers(settings: Settings, *, list_name: str | None = None, status
             conn.close()
             raise InputError("no such list (see `newsletter lists`)", subject=list_name)
 
-    def rows():
+    def rows() -> Iterator[SubscriberRow]:
         try:
             yield from store.iter_subscribers(conn, list_id=list_id, status=status)
         finally:

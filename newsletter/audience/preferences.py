@@ -8,12 +8,15 @@ itself never changes anything on GET.
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from newsletter.audience.forms import MAX_NAME
 from newsletter.errors import InputError
+
+if TYPE_CHECKING:
+    from newsletter.store import DB
 
 #: ``status_reason`` and consent ``left_how`` for changes made on the page.
 HOW = "preferences"
@@ -30,7 +33,7 @@ class Preferences:
     lists: list[dict[str, Any]] = field(default_factory=list)  # {name, title} of public lists they are on
 
 
-def view(conn: sqlite3.Connection, subscriber_id: int) -> Preferences | None:
+def view(conn: DB, subscriber_id: int) -> Preferences | None:
     """The page's content for a subscriber, or ``None`` if there is no such subscriber."""
     from newsletter.store import consent as store
     from newsletter.store import subscribers as people
@@ -47,11 +50,11 @@ def view(conn: sqlite3.Connection, subscriber_id: int) -> Preferences | None:
     return Preferences(found.id, found.email, found.name, active, lists if active else [])
 
 
-def save(conn: sqlite3.Connection, subscriber_id: int, name: str, keep: Iterable[str]) -> Preferences | None:
+def save(conn: DB, subscriber_id: int, name: str, keep: Iterable[str]) -> Preferences | None:
     """Apply the page's form: leave the public lists not in ``keep``, set the name; return the new view."""
+    from newsletter.audience.members import clean_name
     from newsletter.store import consent as store
     from newsletter.store import transaction
-    from newsletter.audience.members import clean_name
 
     name = clean_name(name)
     if len(name) > MAX_NAME:
@@ -69,7 +72,7 @@ def save(conn: sqlite3.Connection, subscriber_id: int, name: str, keep: Iterable
     return view(conn, subscriber_id)
 
 
-def leave_everything(conn: sqlite3.Connection, subscriber_id: int) -> None:
+def leave_everything(conn: DB, subscriber_id: int) -> None:
     """Unsubscribe from every list at once (the subscriber is suppressed, as by one-click)."""
     from newsletter.store import subscribers as people
     from newsletter.store import transaction

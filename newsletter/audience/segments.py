@@ -9,13 +9,18 @@ back ``newsletter segments``. The send engine takes the conditions of
 
 from __future__ import annotations
 
+import builtins
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import InputError
 from newsletter.settings import Settings
 from newsletter.store.segments import Condition
+
+if TYPE_CHECKING:
+    from newsletter.store import DB
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 #: Characters a key may not hold: the operators, JSON path quotes and control characters.
@@ -49,7 +54,7 @@ def parse_conditions(texts: Iterable[str]) -> list[Condition]:
     return [parse_condition(text) for text in texts]
 
 
-def _open(settings: Settings):
+def _open(settings: Settings) -> DB:
     from newsletter.store import connect
 
     return connect(settings.newsletter_database)
@@ -61,11 +66,11 @@ class SegmentInfo:
 
     name: str
     list: str
-    conditions: list[Condition]
+    conditions: builtins.list[Condition]  # `list` is the field above
     members: int
     updated_at: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (``segments --json``)."""
         return {"name": self.name, "list": self.list, "where": [str(c) for c in self.conditions],
                 "members": self.members, "updated_at": self.updated_at}
@@ -91,12 +96,13 @@ def save_segment(name: str, list_name: str, wheres: Iterable[str], settings: Set
                 raise InputError("no such list (see `newsletter lists`)", subject=list_name)
             action = store.save_segment(conn, name, list_id, conditions)
         saved = store.get_segment(conn, name)
+        assert saved is not None  # saved just now, in this connection
         return action, _info(conn, saved)
     finally:
         conn.close()
 
 
-def _info(conn, segment: dict) -> SegmentInfo:
+def _info(conn: DB, segment: dict[str, Any]) -> SegmentInfo:
     from newsletter.store import segments as store
 
     members = store.count_matching(conn, segment["list_id"], segment["conditions"])
@@ -114,7 +120,7 @@ def list_segments(settings: Settings) -> list[SegmentInfo]:
         conn.close()
 
 
-def segment_conditions(conn, name: str) -> tuple[int, list[Condition]]:
+def segment_conditions(conn: DB, name: str) -> tuple[int, list[Condition]]:
     """``(list_id, conditions)`` of saved segment ``name``; ``InputError`` if there is none (for ``send --segment``)."""
     from newsletter.store import segments as store
 

@@ -11,17 +11,20 @@ person's click on the button of the confirm page.
 
 from __future__ import annotations
 
-import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from newsletter import tokens
 from newsletter.audience.consent import address_hash, ip_for_record, text_sha256
 from newsletter.audience.forms import HONEYPOT, MAX_NAME
 from newsletter.errors import InputError
 from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.store import DB
 
 _YES = {"yes", "on", "true", "1"}
 
@@ -83,7 +86,7 @@ def parse_form(fields: Mapping[str, Any]) -> SignupForm:
     return SignupForm(email, name, digest, False)
 
 
-def open_list(conn: sqlite3.Connection, list_name: str) -> dict[str, Any]:
+def open_list(conn: DB, list_name: str) -> dict[str, Any]:
     """The list ``list_name`` if it accepts signups; ``SignupClosed`` otherwise."""
     from newsletter.store import subscribers as people
 
@@ -98,7 +101,7 @@ def _iso(moment: datetime) -> str:
 
 
 def register(
-    conn: sqlite3.Connection,
+    conn: DB,
     settings: Settings,
     list_name: str,
     form: SignupForm,
@@ -124,7 +127,7 @@ def register(
         consent_sha256=shown,
         ip=ip_for_record(settings, ip),
     )
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     mail_after = _iso(now - timedelta(minutes=settings.newsletter_confirm_interval_minutes))
     with transaction(conn):
         outcome = store.register_signup(conn, info["id"], form.email, form.name, facts, mail_after=mail_after,
@@ -141,7 +144,7 @@ def confirm_url(settings: Settings, confirmation: Confirmation, *, now: float | 
                               confirmation.subscriber_id, confirmation.list_id, confirmation.consent_id, expires)
 
 
-def mail_failed(conn: sqlite3.Connection, consent_id: int) -> None:
+def mail_failed(conn: DB, consent_id: int) -> None:
     """Forget that a confirmation was sent (it could not be), so the next signup sends one."""
     from newsletter.store import consent as store
     from newsletter.store import transaction
@@ -150,7 +153,7 @@ def mail_failed(conn: sqlite3.Connection, consent_id: int) -> None:
         store.unmark_mailed(conn, consent_id)
 
 
-def pending(conn: sqlite3.Connection, settings: Settings, token: str) -> dict[str, Any]:
+def pending(conn: DB, settings: Settings, token: str) -> dict[str, Any]:
     """The signup a confirm link names (address, list, whether confirmed); ``InvalidToken`` if bad, expired or gone."""
     from newsletter.store import consent as store
 
@@ -161,7 +164,7 @@ def pending(conn: sqlite3.Connection, settings: Settings, token: str) -> dict[st
     return record
 
 
-def confirm(conn: sqlite3.Connection, settings: Settings, token: str) -> dict[str, Any]:
+def confirm(conn: DB, settings: Settings, token: str) -> dict[str, Any]:
     """Confirm the signup a link names (idempotent); return it as ``pending`` does.
 
     The address comes off the suppression list if it was erased before: this

@@ -10,6 +10,7 @@ inside the commands that use them so ``newsletter --help`` stays instant.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -24,7 +25,8 @@ EXIT_INTERNAL = int(ExitStatus.INTERNAL)
 class NewsletterGroup(TyperGroup):
     """The root command group; turns library errors into one-line messages."""
 
-    def invoke(self, ctx: typer.Context):  # type: ignore[override]
+    # The base class names the Context of typer's private copy of click; typer.Context is what it passes.
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except NewsletterError as exc:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import List, Optional
-
 import typer
 
 from newsletter.cli.common import JSON_HELP, echo_json_rows, settings
@@ -63,8 +60,8 @@ def create(
 @lists_app.command("update")
 def update(
     name: str = typer.Argument(..., help="The list's name.", show_default=False),
-    title: Optional[str] = typer.Option(None, "--title", help="New title."),
-    signup: Optional[bool] = typer.Option(None, "--signup/--no-signup", help="Accept public signups or not."),
+    title: str | None = typer.Option(None, "--title", help="New title."),
+    signup: bool | None = typer.Option(None, "--signup/--no-signup", help="Accept public signups or not."),
 ) -> None:
     """Change a list's title or whether it accepts signups."""
     from newsletter.audience.lists import update_list
@@ -103,7 +100,7 @@ def segments(
 def save(
     name: str = typer.Argument(..., help="The segment's name.", show_default=False),
     list_name: str = typer.Option(..., "--list", help="The list it selects from."),
-    where: List[str] = typer.Option(..., "--where", help="KEY=VALUE or KEY!=VALUE on subscriber attributes; repeat for AND."),
+    where: list[str] = typer.Option(..., "--where", help="KEY=VALUE or KEY!=VALUE on subscriber attributes; repeat for AND."),
 ) -> None:
     """Save (or replace) a segment: members of --list matching every --where."""
     from newsletter.audience.segments import save_segment

@@ -11,14 +11,16 @@ import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TextIO
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from newsletter.settings import Settings
     from rich.progress import Progress, TaskID
+
+    from newsletter.settings import Settings
 
 JSON_HELP = "Print one JSON document (an array for lists)."
 JSONL_HELP = "Print one JSON object per line (JSON Lines), as each is read."
@@ -37,7 +39,7 @@ def echo_findings(findings: Iterable[object]) -> None:
         typer.echo(str(finding), err=True)
 
 
-def console(*, stderr: bool = False) -> "Console":
+def console(*, stderr: bool = False) -> Console:
     """A rich console for tables: colour only on a terminal and without ``NO_COLOR``."""
     from rich.console import Console
 
@@ -156,7 +158,7 @@ class ProgressReporter:
         elif self._last_written is not None and self._last_written != self.done:
             self._write_line()
 
-    def __enter__(self) -> "ProgressReporter":
+    def __enter__(self) -> ProgressReporter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

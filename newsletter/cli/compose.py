@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
 from newsletter.cli.common import echo_findings, settings
+
+if TYPE_CHECKING:
+    from newsletter.compose.model import ComposeResult
 
 ISSUE_ARG = typer.Argument(..., help="The issue file (Markdown with YAML frontmatter).", show_default=False)
 LIST_OPT = typer.Option(None, "--list", help="Include this list in the build id (as `send --list` would).")
@@ -15,7 +18,7 @@ SEGMENT_OPT = typer.Option(None, "--segment", help="And this saved segment of th
 WHERE_OPT = typer.Option(None, "--where", help="And these conditions, KEY=VALUE or KEY!=VALUE (repeatable).")
 
 
-def _echo_build(result, list_name: Optional[str], segment: Optional[str], where: Optional[List[str]]) -> None:
+def _echo_build(result: ComposeResult, list_name: str | None, segment: str | None, where: list[str] | None) -> None:
     """Print the build id: the content alone, or with the audience of --list/--segment/--where."""
     from newsletter.delivery.plan import SendOptions
     from newsletter.errors import InputError
@@ -31,10 +34,10 @@ def _echo_build(result, list_name: Optional[str], segment: Optional[str], where:
 
 def compose(
     issue: Path = ISSUE_ARG,
-    out: Path = typer.Option(None, "--out", "-o", help="Output folder [default: NEWSLETTER_BUILD_DIR or build/]."),
-    list_name: Optional[str] = LIST_OPT,
-    segment: Optional[str] = SEGMENT_OPT,
-    where: Optional[List[str]] = WHERE_OPT,
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder [default: NEWSLETTER_BUILD_DIR or build/]."),
+    list_name: str | None = LIST_OPT,
+    segment: str | None = SEGMENT_OPT,
+    where: list[str] | None = WHERE_OPT,
 ) -> None:
     """Compose an issue into OUT/<slug>/email.html, email.txt and meta.json."""
     from newsletter.compose import compose_issue, write_output
@@ -56,9 +59,9 @@ def check(
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors (exit 1)."),
     spam: bool = typer.Option(False, "--spam", help="Also score the real message with a local SpamAssassin (spamassassin -L)."),
     fmt: str = typer.Option("text", "--format", help="Output: text (stderr), json, junit or sarif (stdout).", metavar="FORMAT"),
-    list_name: Optional[str] = LIST_OPT,
-    segment: Optional[str] = SEGMENT_OPT,
-    where: Optional[List[str]] = WHERE_OPT,
+    list_name: str | None = LIST_OPT,
+    segment: str | None = SEGMENT_OPT,
+    where: list[str] | None = WHERE_OPT,
 ) -> None:
     """Run the checks on an issue and print its build id. Exit 0 clean, 1 on errors (or warnings with --strict)."""
     from newsletter.compose.report import FORMATS, failed, render

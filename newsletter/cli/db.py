@@ -26,7 +26,7 @@ def status(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
     typer.echo(f"Database:   {result.database} ({result.server})")
     last = result.applied[-1] if result.applied else None
     typer.echo(f"Migrations: {len(result.applied)} applied" + (f", last {last[1]} at {last[2]}" if last else ""))
-    for number, name in result.pending:
+    for _, name in result.pending:
         typer.echo(f"Pending:    {name} (applied by the next command, or `newsletter db migrate`)")
     for table, count in sorted(result.rows.items()):
         typer.echo(f"  {table:<20} {count:>12,}")

@@ -6,14 +6,21 @@ import math
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Literal, Optional
+from types import FrameType
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
 from newsletter.cli.common import JSON_HELP, JSONL_HELP, ProgressReporter, echo_json_rows, settings
 from newsletter.errors import ExitStatus, InputError
+
+if TYPE_CHECKING:
+    from newsletter.delivery.plan import SendOptions, SendPlan, SendReport
+    from newsletter.release.when import Moment
+    from newsletter.settings import Settings
 
 ISSUE_ARG = typer.Argument(..., help="The issue file (Markdown with YAML frontmatter).", show_default=False)
 #: The choices of ``--backend`` (the engine's BACKENDS; a test keeps them equal).
@@ -21,7 +28,7 @@ BackendName = Literal["outbox", "smtp", "sendgrid"]
 BACKEND_OPT = typer.Option(None, "--backend", help="How to deliver [default: NEWSLETTER_BACKEND or outbox].")
 
 
-def _echo_plan(plan) -> None:
+def _echo_plan(plan: SendPlan) -> None:
     options = plan.options
     typer.echo(f"Issue:      {plan.slug}")
     typer.echo(f"Subject:    {plan.subject}")
@@ -51,11 +58,11 @@ def _echo_plan(plan) -> None:
 
 
 @contextmanager
-def _graceful_stop():
+def _graceful_stop() -> Iterator[threading.Event]:
     """SIGTERM and a first Ctrl-C set the event (stop after the batch in flight); a second Ctrl-C interrupts."""
     stop = threading.Event()
 
-    def handler(signum, frame) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
@@ -72,20 +79,20 @@ def _graceful_stop():
 def send(
     issue: Path = ISSUE_ARG,
     list_name: str = typer.Option(..., "--list", help="The list to send to."),
-    backend: Optional[BackendName] = BACKEND_OPT,
+    backend: BackendName | None = BACKEND_OPT,
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; send and write nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="At most N messages per second [default: NEWSLETTER_RATE, 0 = no limit]."),
+    rate: float | None = typer.Option(None, "--rate", help="At most N messages per second [default: NEWSLETTER_RATE, 0 = no limit]."),
     allow_changed: bool = typer.Option(False, "--allow-changed", help="Continue a partial send although the issue changed."),
     resend_in_doubt: bool = typer.Option(False, "--resend-in-doubt", help="Send again to recipients whose delivery is in doubt."),
     skip_in_doubt: bool = typer.Option(False, "--skip-in-doubt", help="Give up on recipients whose delivery is in doubt."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry recipients whose delivery failed."),
     include_new: bool = typer.Option(False, "--include-new", help="Also send to members who joined the list after the send started."),
-    where: Optional[List[str]] = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable; all must hold)."),
+    where: list[str] | None = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable; all must hold)."),
     allow_clipping: bool = typer.Option(False, "--allow-clipping", help="Send although Gmail will clip the HTML (hiding its end, the unsubscribe link included)."),
-    segment: Optional[str] = typer.Option(None, "--segment", help="Only the members of this saved segment of the list (see `newsletter segments`)."),
-    at: Optional[str] = typer.Option(None, "--at", help='Schedule it for this time, "YYYY-MM-DD HH:MM" (see `newsletter worker`).'),
-    tz: Optional[str] = typer.Option(None, "--tz", help="The time zone of --at, such as Europe/Berlin [default: NEWSLETTER_TIMEZONE]."),
+    segment: str | None = typer.Option(None, "--segment", help="Only the members of this saved segment of the list (see `newsletter segments`)."),
+    at: str | None = typer.Option(None, "--at", help='Schedule it for this time, "YYYY-MM-DD HH:MM" (see `newsletter worker`).'),
+    tz: str | None = typer.Option(None, "--tz", help="The time zone of --at, such as Europe/Berlin [default: NEWSLETTER_TIMEZONE]."),
     worker: bool = typer.Option(False, "--worker", help="Share the send with other `send --worker` processes, on this host or others (PostgreSQL)."),
 ) -> None:
     """Send an issue to a list, each subscriber exactly once (re-run to resume), now or --at a time.
@@ -123,10 +130,10 @@ def send(
     echo_report(report)
 
 
-def confirm_plan(yes: bool):
+def confirm_plan(yes: bool) -> Callable[[SendPlan], bool]:
     """The ``confirm(plan)`` of ``send``: show the plan, then ask (or not, with --yes)."""
 
-    def confirm(plan) -> bool:
+    def confirm(plan: SendPlan) -> bool:
         _echo_plan(plan)
         if yes:
             return True
@@ -137,7 +144,7 @@ def confirm_plan(yes: bool):
     return confirm
 
 
-def _schedule(issue: Path, options, config, at: Optional[str], tz: Optional[str], yes: bool) -> None:
+def _schedule(issue: Path, options: SendOptions, config: Settings, at: str | None, tz: str | None, yes: bool) -> None:
     """``send --at``: schedule the send (a worker starts it, or SendGrid holds it until then)."""
     from newsletter.cli.release import actor
     from newsletter.release.schedule import schedule
@@ -147,7 +154,7 @@ def _schedule(issue: Path, options, config, at: Optional[str], tz: Optional[str]
     if options.dry_run:
         raise InputError("--dry-run and --at do not go together: look with --dry-run first, then schedule", subject="--at")
 
-    def confirm(plan, moment, route) -> bool:
+    def confirm(plan: SendPlan, moment: Moment, route: str) -> bool:
         _echo_plan(plan)
         how = ("SendGrid gets the batches now and releases them then" if route == "sendgrid"
                else "`newsletter worker` starts it then")
@@ -172,7 +179,7 @@ def _schedule(issue: Path, options, config, at: Optional[str], tz: Optional[str]
                f"`newsletter cancel {done.send_id}` cancels it.")
 
 
-def echo_report(report) -> None:
+def echo_report(report: SendReport) -> None:
     """Print what a send did (its summary, failures and doubts) and exit with its status."""
     if report.dry_run:
         _echo_plan(report.plan)
@@ -216,7 +223,7 @@ def _send_row(r: dict) -> dict:
 
 
 def sends(
-    send_id: Optional[int] = typer.Argument(None, help="Only this send.", show_default=False),
+    send_id: int | None = typer.Argument(None, help="Only this send.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     as_jsonl: bool = typer.Option(False, "--jsonl", help=JSONL_HELP),
     log: bool = typer.Option(False, "--log", help="Show the send's audit log: approvals, schedule, start, pause, resume, cancel."),
@@ -253,15 +260,15 @@ def sends(
 
 def test_send(
     issue: Path = ISSUE_ARG,
-    to: Optional[List[str]] = typer.Option(None, "--to", help="A reviewer's address (repeatable) [default: NEWSLETTER_REVIEWERS]."),
-    backend: Optional[BackendName] = BACKEND_OPT,
+    to: list[str] | None = typer.Option(None, "--to", help="A reviewer's address (repeatable) [default: NEWSLETTER_REVIEWERS]."),
+    backend: BackendName | None = BACKEND_OPT,
     screenshots: bool = typer.Option(False, "--screenshots", help="Attach phone/desktop, light/dark screenshots (needs Chromium)."),
 ) -> None:
     """Send reviewers a [TEST] copy with sample values (not recorded as a send)."""
     from newsletter.delivery.engine import send_review_copies
 
     report = send_review_copies(issue, settings(newsletter_backend=backend), to=to or (), screenshots=screenshots)
-    for address, outcome in zip(report.recipients, report.outcomes):
+    for address, outcome in zip(report.recipients, report.outcomes, strict=True):
         detail = f" ({outcome.error})" if outcome.error else ""
         typer.echo(f"{address}: {outcome.state}{detail}")
     where = f" -> {report.where}" if report.where else ""

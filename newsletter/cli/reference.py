@@ -31,9 +31,11 @@ def walk(command: typer.core.TyperGroup | typer.core.TyperCommand, path: tuple[s
     """Every command under ``command`` (itself first) as ``(path, context)``, in the order ``--help`` lists them."""
     ctx = typer.Context(command, info_name=path[-1], parent=parent, terminal_width=WIDTH, max_content_width=WIDTH)
     yield path, ctx
-    commands = getattr(command, "commands", {})
-    for name in command.list_commands(ctx) if commands else ():
-        sub = commands[name]
+    if not isinstance(command, typer.core.TyperGroup):
+        return
+    for name in command.list_commands(ctx):
+        sub = command.commands[name]
+        assert isinstance(sub, (typer.core.TyperGroup, typer.core.TyperCommand))  # typer made every command
         if not sub.hidden:
             yield from walk(sub, (*path, name), ctx)
 
@@ -42,7 +44,9 @@ def root_command() -> typer.core.TyperGroup:
     """The click command behind ``newsletter``."""
     from newsletter.cli import app
 
-    return typer.main.get_command(app)  # type: ignore[return-value]
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)  # the app has subcommands
+    return command
 
 
 def render_reference() -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -33,12 +32,12 @@ def actor(as_: str | None) -> str:
 def approve(
     issue: Path = ISSUE_ARG,
     list_name: str = typer.Option(..., "--list", help="The list the build is approved for."),
-    segment: Optional[str] = typer.Option(None, "--segment", help="Only this saved segment of the list."),
-    where: Optional[List[str]] = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable)."),
+    segment: str | None = typer.Option(None, "--segment", help="Only this saved segment of the list."),
+    where: list[str] | None = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable)."),
     note: str = typer.Option("", "--note", help="A note kept with the approval."),
-    as_: Optional[str] = AS_OPT,
+    as_: str | None = AS_OPT,
     sign: bool = typer.Option(False, "--sign", help="Sign the approval with your SSH key (ssh-keygen -Y sign)."),
-    key: Optional[str] = typer.Option(None, "--key", help="The SSH key to sign with [default: git's user.signingkey]."),
+    key: str | None = typer.Option(None, "--key", help="The SSH key to sign with [default: git's user.signingkey]."),
 ) -> None:
     """Approve this exact build of an issue for an audience (written beside the issue: commit it)."""
     from newsletter.delivery.plan import SendOptions
@@ -75,7 +74,7 @@ def approvals(
         return
     if not rows:
         typer.echo(f"No approvals yet ({found.path} does not exist or is empty).")
-    for r, row in zip(found.reviewed, rows):
+    for r, row in zip(found.reviewed, rows, strict=True):
         verdict = "matches the current build" if r.counted else "does not count"
         typer.echo(f"{row['at']}  {row['by']}  build {r.approval.build.short}  {row['audience']}  "
                    f"{row['recipients']} recipient(s)  {row['signature']}: {verdict}"
@@ -85,14 +84,14 @@ def approvals(
                + (f" ({', '.join(people)})" if people else "") + ".")
 
 
-def cancel(send_id: int = SEND_ARG, as_: Optional[str] = AS_OPT) -> None:
+def cancel(send_id: int = SEND_ARG, as_: str | None = AS_OPT) -> None:
     """Cancel a scheduled send before it starts (for SendGrid: until 10 minutes before its time)."""
     from newsletter.release.controls import cancel as cancel_send
 
     typer.echo(cancel_send(send_id, settings(), actor=actor(as_)))
 
 
-def pause(send_id: int = SEND_ARG, as_: Optional[str] = AS_OPT) -> None:
+def pause(send_id: int = SEND_ARG, as_: str | None = AS_OPT) -> None:
     """Pause a send: a running one stops after the batches in flight; a scheduled one does not start."""
     from newsletter.release.controls import pause as pause_send
 
@@ -102,7 +101,7 @@ def pause(send_id: int = SEND_ARG, as_: Optional[str] = AS_OPT) -> None:
 def resume(
     send_id: int = SEND_ARG,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    as_: Optional[str] = AS_OPT,
+    as_: str | None = AS_OPT,
 ) -> None:
     """Resume a paused send (a worker's send goes back to the workers; others continue here)."""
     from newsletter.cli.common import ProgressReporter

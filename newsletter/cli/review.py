@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @app.command("new")
     def new(
         title: str = typer.Argument(..., help="The issue's title, e.g. \"November news\"."),
-        date: Optional[str] = typer.Option(None, "--date", metavar="YYYY-MM-DD", help="Issue date (default: today)."),
+        date: str | None = typer.Option(None, "--date", metavar="YYYY-MM-DD", help="Issue date (default: today)."),
         issues_dir: Path = typer.Option(Path("issues"), "--dir", help="Folder for issue files."),
     ) -> None:
         """Write issues/<date>-<slug>.md with the team's frontmatter and a skeleton body."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 import typer
 
@@ -72,7 +72,7 @@ def unsubscribe(email: str = typer.Argument(..., help="The address.", show_defau
 @subscribers_app.command("list")
 def list_(
     list_name: str = typer.Option(None, "--list", help="Only members of this list."),
-    status: Optional[SubscriberStatus] = typer.Option(None, "--status", help="Only subscribers with this status."),
+    status: SubscriberStatus | None = typer.Option(None, "--status", help="Only subscribers with this status."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     as_jsonl: bool = typer.Option(False, "--jsonl", help=JSONL_HELP),
 ) -> None:

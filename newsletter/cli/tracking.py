@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING
 
 import typer
 
 from newsletter.cli.common import JSON_HELP, ProgressReporter, console, echo_json
 from newsletter.cli.common import settings as load
+
+if TYPE_CHECKING:
+    from newsletter.tracking.stats import SendStats
 
 
 def serve(
@@ -24,7 +28,7 @@ def serve(
 
 
 def stats(
-    target: Optional[str] = typer.Argument(None, metavar="[ISSUE.md | SLUG]", help="One issue; default: every send."),
+    target: str | None = typer.Argument(None, metavar="[ISSUE.md | SLUG]", help="One issue; default: every send."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show what each send did: deliveries, bounces, opens, clicks, unsubscribes, top links."""
@@ -44,7 +48,7 @@ def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.1f}%"
 
 
-def _print_tables(results) -> None:
+def _print_tables(results: Sequence[SendStats]) -> None:
     from rich.table import Table
 
     out = console()

@@ -32,7 +32,7 @@ def mjml_to_html(source: str, *, web_fonts: bool = False, origin: str = "layout"
     try:
         result = compile_mjml(source)
     except Exception as exc:  # mjml-python raises bare ValueError/AttributeError on bad input
-        raise LayoutError(f"MJML could not compile it: {exc or type(exc).__name__}", subject=origin) from None
+        raise LayoutError(f"MJML could not compile it: {str(exc) or type(exc).__name__}", subject=origin) from None
     warnings = [str(error) for error in result.errors]
     html = result.html
     if not web_fonts:
@@ -91,5 +91,6 @@ def _skip_inline_style_validation() -> None:
     original = merge_style.csstext_to_pairs
     if not isinstance(original, functools.partial):
         patched = functools.partial(original, validate=False)
-        patched._lock = original._lock  # the original looks its lock up under its module-level name
+        # The original looks its lock up under its module-level name; a partial takes attributes.
+        patched._lock = original._lock  # type: ignore[attr-defined]
         merge_style.csstext_to_pairs = patched

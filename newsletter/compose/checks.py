@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from html import unescape
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
+from html import unescape
 from urllib.parse import urlsplit
 
 from newsletter.compose.links import SHORTENER_HOSTS

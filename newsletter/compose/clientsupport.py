@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Collection
 from functools import lru_cache
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def used_features(html: str) -> Counter[str]:
     return found
 
 
-def _css_features(css: str, add, *, sheet: bool) -> None:
+def _css_features(css: str, add: Callable[[str], None], *, sheet: bool) -> None:
     import tinycss2
 
     nodes = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True) if sheet else None
@@ -149,7 +150,7 @@ def _css_features(css: str, add, *, sheet: bool) -> None:
             _declarations(tinycss2.serialize(rule.content), add)
 
 
-def _selector_features(selectors: str, add) -> None:
+def _selector_features(selectors: str, add: Callable[[str], None]) -> None:
     if "," in selectors:
         add("css-selector-grouping")
     for marker, slug in (("[", "css-selector-attribute"), (">", "css-selector-child"), ("+", "css-selector-adjacent-sibling"), ("~", "css-selector-general-sibling"), ("*", "css-selector-universal"), ("#", "css-selector-id")):
@@ -159,7 +160,7 @@ def _selector_features(selectors: str, add) -> None:
         add(("css-pseudo-element-" if colons == "::" or name in ("before", "after") else "css-pseudo-class-") + name.lower())
 
 
-def _declarations(block: str, add) -> None:
+def _declarations(block: str, add: Callable[[str], None]) -> None:
     for declaration in block.split(";"):
         name, _, value = declaration.partition(":")
         name, value = name.strip().lower(), value.strip()
@@ -195,7 +196,7 @@ def read_acknowledged(layout_folder: Path) -> set[str]:
     return {line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()} - {""}
 
 
-def check_client_support(html: str, where: str, acknowledged: set[str] = frozenset()) -> list[Finding]:
+def check_client_support(html: str, where: str, acknowledged: Collection[str] = frozenset()) -> list[Finding]:
     """One ``caniemail-<feature>`` warning per feature of ``html`` a judged client lacks."""
     findings = []
     for slug, count in sorted(used_features(html).items()):

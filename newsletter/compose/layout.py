@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import InputError, LayoutError
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
@@ -80,7 +83,7 @@ def _wrap_filter(text: str, width: int = 76) -> str:
     return "\n".join(wrap(str(text), width))
 
 
-def markup(value: str):
+def markup(value: str) -> Markup:
     """Mark already-safe HTML (the rendered, sanitized Markdown) for the autoescaping layout."""
     from markupsafe import Markup
 

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsletter.compose.bidi import first_strong, mark_block_directions
 from newsletter.compose.links import LinkRewriter
 from newsletter.compose.model import Finding, Issue
 from newsletter.compose.sanitize import TEXT_COLUMN_WIDTH, sanitize_html
+
+if TYPE_CHECKING:
+    from markdown_it.renderer import RendererHTML
+    from markdown_it.token import Token
+    from markdown_it.tree import SyntaxTreeNode
+    from markdown_it.utils import EnvType, OptionsDict
 
 _URL_ATTR = re.compile(r"""(\s(?:href|src)\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 _ATTR = re.compile(r"""\s([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
@@ -77,12 +84,12 @@ def markdown_parser():
     return md
 
 
-def _table_open(self, tokens, idx, options, env) -> str:
+def _table_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     tokens[idx].attrJoin("class", "nl-table")
     return '<div class="nl-scroll">' + self.renderToken(tokens, idx, options, env)
 
 
-def _table_close(self, tokens, idx, options, env) -> str:
+def _table_close(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     return self.renderToken(tokens, idx, options, env) + "</div>"
 
 
@@ -92,7 +99,7 @@ def _against(text: str, document: str) -> str:
     return direction if direction and direction != document else ""
 
 
-def inline_text(node) -> str:
+def inline_text(node: SyntaxTreeNode) -> str:
     """Plain text of a tree node's inline content (markup dropped, entities decoded)."""
     parts: list[str] = []
     for child in node.walk():
@@ -105,7 +112,7 @@ def inline_text(node) -> str:
     return "".join(parts).strip()
 
 
-def _rewrite_tokens(tokens, issue: Issue, rewriter: LinkRewriter) -> None:
+def _rewrite_tokens(tokens: Sequence[Token], issue: Issue, rewriter: LinkRewriter) -> None:
     line = issue.body_line
     for token in tokens:
         if token.map:
@@ -127,7 +134,7 @@ def _rewrite_tokens(tokens, issue: Issue, rewriter: LinkRewriter) -> None:
                 child.content = _rewrite_raw(child.content, rewriter, line)
 
 
-def _link_text(children, start: int) -> str:
+def _link_text(children: Sequence[Token], start: int) -> str:
     depth, parts = 0, []
     for child in children[start:]:
         if child.type == "link_open":
@@ -174,11 +181,11 @@ def _attribute(tag: str, name: str) -> str:
     return ""
 
 
-def _meaningful(children):
+def _meaningful(children: Sequence[SyntaxTreeNode]) -> list[SyntaxTreeNode]:
     return [c for c in children if not (c.type in ("softbreak", "hardbreak") or (c.type == "text" and not c.content.strip()))]
 
 
-def _only_image(paragraph) -> dict[str, str] | None:
+def _only_image(paragraph: SyntaxTreeNode) -> dict[str, str] | None:
     inline = paragraph.children[0] if paragraph.children else None
     items = _meaningful(inline.children) if inline else []
     if len(items) == 1 and items[0].type == "link":
@@ -189,7 +196,7 @@ def _only_image(paragraph) -> dict[str, str] | None:
     return None
 
 
-def _button(paragraph) -> Block | None:
+def _button(paragraph: SyntaxTreeNode) -> Block | None:
     """A paragraph that is only a bold link, or only a link whose text ends in '>>'."""
     inline = paragraph.children[0] if paragraph.children else None
     items = _meaningful(inline.children) if inline else []
@@ -240,7 +247,9 @@ def build_body(issue: Issue, rewriter: LinkRewriter) -> Body:
         if node.type == "heading" and int(node.tag[1]) == top:
             if current.nodes or current.title:
                 sections.append(current)
-            title_html = md.renderer.renderInline(node.children[0].token.children, md.options, {})
+            heading = node.children[0].token
+            assert heading is not None  # a heading's one child is its inline token
+            title_html = md.renderer.renderInline(heading.children or [], md.options, {})
             title = inline_text(node)
             current = Section(title_html=title_html, title=title, line=line, level=top, dir=_against(title, issue.dir))
             continue

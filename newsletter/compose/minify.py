@@ -19,6 +19,11 @@ comments that Outlook needs, so this one does only the safe steps above.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 _VERBATIM = re.compile(r"<(pre|textarea)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _COMMENT = re.compile(r"<!--(.*?)-->", re.DOTALL)
@@ -95,10 +100,10 @@ def _collapse(chunk: str) -> str:
 
 def is_block_tag(token: str) -> bool:
     """True for a comment or a tag of an element around which whitespace never renders."""
-    if token.startswith("<!--") or token.startswith("<!"):
+    if token.startswith("<!"):  # a comment ("<!--") or a doctype
         return True
     match = _TAG_NAME.match(token)
-    return bool(match) and match.group(1).lower() in _BLOCK_TAGS
+    return match is not None and match.group(1).lower() in _BLOCK_TAGS
 
 
 def _minify_css(css: str) -> str:
@@ -136,7 +141,7 @@ def drop_unused_css(html: str) -> str:
     return re.sub(r"<style\b[^>]*>\s*</style\s*>", "", "".join(kept), flags=re.IGNORECASE)
 
 
-def _selector_matches(document, selector: str) -> bool:
+def _selector_matches(document: HtmlElement, selector: str) -> bool:
     from cssselect import SelectorError
     from lxml.cssselect import CSSSelector
 
@@ -149,7 +154,7 @@ def _selector_matches(document, selector: str) -> bool:
         return True
 
 
-def _filter_rules(css: str, matches) -> str:
+def _filter_rules(css: str, matches: Callable[[str], bool]) -> str:
     import tinycss2
 
     rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)

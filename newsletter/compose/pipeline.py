@@ -19,9 +19,9 @@ from newsletter.compose.clientsupport import check_client_support, read_acknowle
 from newsletter.compose.layout import HTML_TEMPLATE, TEXT_TEMPLATE, find_layout, layout_digest, markup, render_layout
 from newsletter.compose.line_length import wrap_long_lines
 from newsletter.compose.links import LinkRewriter
-from newsletter.compose.markdown import build_body
+from newsletter.compose.markdown import Body, build_body
 from newsletter.compose.minify import minify_html
-from newsletter.compose.model import WARNING, ComposeResult, Finding
+from newsletter.compose.model import WARNING, ComposeResult, Finding, Issue
 from newsletter.compose.source import load_issue
 from newsletter.compose.text import render_text
 from newsletter.errors import InputError
@@ -104,7 +104,7 @@ def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
     )
 
 
-def _layout_context(issue, body, settings: Settings, body_text: str, references: list[str]) -> dict[str, Any]:
+def _layout_context(issue: Issue, body: Body, settings: Settings, body_text: str, references: list[str]) -> dict[str, Any]:
     sections = [
         {
             "title": section.title,

@@ -8,8 +8,12 @@ form, an ``on*`` handler) can reach the other.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from newsletter.compose.model import WARNING, Finding
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 #: Elements that mail clients strip or that only make sense on a web page.
 #: ``style`` too: a pasted style sheet would restyle the whole email.
@@ -25,7 +29,7 @@ TEXT_COLUMN_WIDTH = 544
 _PIXELS = re.compile(r"^\s*(\d+)(?:px)?\s*$", re.IGNORECASE)
 
 
-def clean_tree(fragment: str, where: str = ""):
+def clean_tree(fragment: str, where: str = "") -> tuple[HtmlElement, list[Finding]]:
     """``fragment`` parsed into an lxml ``<div>`` with blocked elements, ``on*``
     handlers and ``javascript:`` URLs removed; returns ``(root, findings)``."""
     from lxml import html as lxml_html
@@ -50,7 +54,7 @@ def clean_tree(fragment: str, where: str = ""):
     return root, findings
 
 
-def fit_image(image) -> None:
+def fit_image(image: HtmlElement) -> None:
     """Give an lxml ``<img>`` a pixel width no wider than the text column.
 
     Outlook on Windows sizes images by the ``width`` attribute alone (it

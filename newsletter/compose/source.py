@@ -122,7 +122,9 @@ def load_issue(path: str | Path, settings: Settings) -> Issue:
     """
     path = Path(path)
     meta, body, body_line = split_frontmatter(read_text(path), path)
-    seo = meta.get("seo") if isinstance(meta.get("seo"), dict) else {}
+    seo = meta.get("seo")
+    if not isinstance(seo, dict):
+        seo = {}
     web_url = _text(seo.get("url")) or _text(meta.get("web_url"))
     base_url = _text(meta.get("base_url")) or settings.newsletter_site_url.strip() or _origin(web_url)
     utm = meta.get("utm")

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TYPE_CHECKING
 
 from newsletter.compose.bidi import LTR, first_strong, mark_line
 from newsletter.compose.markdown import Body, inline_text
 from newsletter.compose.sanitize import BLOCKED_TAGS, clean_tree
 from newsletter.compose.wrapping import display_width, ljust, wrap
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+    from markdown_it.tree import SyntaxTreeNode
 
 WIDTH = 76
 _TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
@@ -52,7 +57,7 @@ class TextRenderer:
     def _link_suffix(self, url: str) -> str:
         return f" [{self.ref(url)}]" if url.startswith(_LINKED_SCHEMES) else ""
 
-    def inline(self, node) -> str:
+    def inline(self, node: SyntaxTreeNode) -> str:
         """Inline content as text, links followed by their reference number.
 
         Inline raw HTML: tags go, the text between them stays, except inside
@@ -110,7 +115,7 @@ class TextRenderer:
         ``direction`` is the block's; by default its first strong character's.
         """
         direction = direction or first_strong(text) or self.direction
-        lines = []
+        lines: list[str] = []
         for index, piece in enumerate(text.split("\n")):
             lead = first if index == 0 else rest
             lines.extend(mark_line(line, direction) for line in wrap(piece, self.width, lead, rest))
@@ -121,7 +126,7 @@ class TextRenderer:
         shown = mark_line(title, first_strong(title) or self.direction)
         return f"{indent}{shown}\n{indent}{char * min(display_width(title), self.width)}"
 
-    def block(self, node, indent: str = "") -> str:
+    def block(self, node: SyntaxTreeNode, indent: str = "") -> str:
         """One block node as text (no trailing blank line)."""
         kind = node.type
         if kind == "paragraph":
@@ -133,7 +138,7 @@ class TextRenderer:
                 return self.underline(title, "=" if level == 1 else "-", indent)
             return f"{indent}{title}"
         if kind in ("bullet_list", "ordered_list"):
-            return self.list(node, indent)
+            return self.list_block(node, indent)
         if kind == "blockquote":
             return "\n\n".join(self.block(child, indent + "> ") for child in node.children)
         if kind in ("code_block", "fence"):
@@ -146,7 +151,7 @@ class TextRenderer:
             return "\n\n".join(self.wrap(paragraph, indent, indent) for paragraph in self.raw_html(node.content))
         return self.wrap(inline_text(node), indent, indent)
 
-    def list(self, node, indent: str) -> str:
+    def list_block(self, node: SyntaxTreeNode, indent: str) -> str:
         """A bulleted or numbered list; nested blocks are indented under their item."""
         items = []
         start = int(node.attrGet("start") or 1) if node.type == "ordered_list" else 1
@@ -166,7 +171,7 @@ class TextRenderer:
             items.append("\n".join(parts))
         return "\n".join(items)
 
-    def table(self, node, indent: str) -> str:
+    def table(self, node: SyntaxTreeNode, indent: str) -> str:
         """A table as rows of cells separated by ' | ', the header underlined; a table
         too wide for the line becomes one "Header: value" record per row instead."""
         rows = []
@@ -209,7 +214,7 @@ class TextRenderer:
                 paragraphs.append(text)
             current.clear()
 
-        def walk(element) -> None:
+        def walk(element: HtmlElement) -> None:
             tag = element.tag.lower() if isinstance(element.tag, str) else ""
             if tag == "img":
                 alt = (element.get("alt") or "").strip()

@@ -26,8 +26,9 @@ soon as it is known with ``journal.answered(outcome)``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from newsletter.errors import NewsletterError
 
@@ -110,13 +111,13 @@ class Backend(ABC):
     #: True when messages are handed over one at a time (``Journal.handing_over`` per message).
     per_message: bool = False
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: B027 (an optional hook: most backends need no connection)
         """Check configuration and connect; raise ``ConfigError``/``DeliveryError`` before anything is sent."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (an optional hook, like open)
         """Release connections."""
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         self.open()
         return self
 

@@ -16,10 +16,11 @@ The README's "Exactly once" section states the guarantee this gives.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from newsletter.delivery.base import ACCEPTED, Backend, NoJournal, Outcome, Recipient
 from newsletter.delivery.hooks import SendHooks
@@ -140,8 +141,8 @@ def send_issue(
     send, watch for a pause and replace the backend (see ``delivery.hooks``).
     """
     from newsletter import tokens
-    from newsletter.store import session
     from newsletter.store import sends as ledger
+    from newsletter.store import session
     from newsletter.store import subscribers as people
 
     if options.resend_in_doubt and options.skip_in_doubt:
@@ -181,7 +182,7 @@ def send_issue(
             report.cancelled = True
             return report
         created = existing is None
-        if created:
+        if existing is None:
             plan.send_id, _size, created = ledger.create_send(
                 conn, slug=slug, list_id=list_id, html_sha256=result.html_sha256, backend=backend_name,
                 subject=result.issue.subject, links=result.web_links, audience=audience.key,
@@ -226,7 +227,7 @@ def _audience(conn: Any, options: SendOptions, list_id: int) -> Audience:
     return Audience(" ".join(key for key, _ in unique), where, tuple(params))
 
 
-def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id: int, audience: "Audience",
+def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id: int, audience: Audience,
                    result: Any, path: str | Path) -> None:
     from newsletter.store import sends as ledger
 
@@ -327,8 +328,8 @@ def _finish(conn: Any, report: SendReport, send_id: int) -> None:
 
 def list_sends(settings: Settings, send_id: int | None = None) -> list[dict[str, Any]]:
     """Every send (or one) with its status and counts, derived from the ledger, newest first."""
-    from newsletter.store import session
     from newsletter.store import sends as ledger
+    from newsletter.store import session
 
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
         live = {r.send_id for r in _live_runs(conn)}
@@ -378,14 +379,14 @@ def send_review_copies(
 
     Goes through the configured backend; nothing is recorded as a send.
     """
-    from newsletter.personalize import SAMPLE_VALUES
     from newsletter.audience.members import normalize_email
+    from newsletter.personalize import SAMPLE_VALUES
 
     addresses = [normalize_email(a) for a in (list(to) or settings.reviewers)]
     if not addresses:
         raise InputError("no reviewers: pass --to EMAIL or set NEWSLETTER_REVIEWERS")
     result = compose_checked(path, settings, allow_errors=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     attachments: list[Path] = []
     if screenshots:
         from newsletter.review.screenshots import capture

@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 class SendHooks(Protocol):
     """Extra checks and controls around one send (see the module doc)."""
 
-    def check(self, conn: Any, plan: "SendPlan", result: Any, audience: "Audience", list_id: int) -> None:
+    def check(self, conn: Any, plan: SendPlan, result: Any, audience: Audience, list_id: int) -> None:
         """Refuse the send by raising; called before anything is written."""
 
     def run_started(self, conn: Any, send_id: int, stop: threading.Event) -> threading.Event:
         """The run of ``send_id`` holds its lease: record it; return the event the run loop checks."""
 
-    def backend(self, backend: "Backend") -> "Backend":
+    def backend(self, backend: Backend) -> Backend:
         """The backend the run will use (``backend`` itself, or a replacement)."""

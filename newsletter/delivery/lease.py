@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from newsletter.errors import BusyError, NewsletterError
-from newsletter.store import connect, display_name
+from newsletter.store import DB, connect, display_name
 from newsletter.store import runs as run_store
 
 HOST = socket.gethostname()
@@ -55,7 +55,7 @@ class Lease:
     run must stop at once.
     """
 
-    def __init__(self, conn, database: str, send_id: int, *, seconds: float, timeout: float,
+    def __init__(self, conn: DB, database: str, send_id: int, *, seconds: float, timeout: float,
                  worker: bool = False) -> None:
         self.conn = conn
         self.database = database
@@ -70,7 +70,7 @@ class Lease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def acquire(self) -> "Lease":
+    def acquire(self) -> Lease:
         """Open the run, or raise ``BusyError`` naming the run that holds the send."""
         pid = os.getpid()
         run_id, doubt, holder = run_store.start(

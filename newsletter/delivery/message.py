@@ -21,17 +21,18 @@ import binascii
 import email.policy
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.header import Header
 from email.utils import format_datetime, parseaddr
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from newsletter.delivery.wire_addresses import wire_address
 from newsletter.delivery.base import Recipient
+from newsletter.delivery.wire_addresses import wire_address
 from newsletter.errors import ConfigError, HeaderError
 from newsletter.personalize import personalize
 
@@ -184,7 +185,7 @@ class MessageFactory:
         self._date_at = 0.0
 
     def _date_header(self) -> str:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         stamp = now.timestamp()
         if stamp - self._date_at >= 1.0:  # a second's resolution is all Date has
             self._date = format_datetime(now.replace(microsecond=0))

@@ -9,8 +9,8 @@ name and renamed, so a file that exists is complete; a write that fails
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from newsletter.delivery.base import ACCEPTED, RETRY, BatchResult, Build, Journal, MessageBackend, Outcome, Recipient
 from newsletter.errors import DeliveryError

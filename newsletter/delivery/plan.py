@@ -4,8 +4,9 @@ ledger tells it (``Totals``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from newsletter.store.sends import CLAIMED_BACK
 
@@ -52,7 +53,7 @@ class Totals:
     live: bool = False
 
     @classmethod
-    def from_counts(cls, counts: dict[str, Any], live: bool = False) -> "Totals":
+    def from_counts(cls, counts: dict[str, Any], live: bool = False) -> Totals:
         """From ledger counts by state (``store.sends.counts`` or a ``list_sends`` row)."""
         n = {k: int(counts.get(k) or 0) for k in ("queued", "claimed", "sending", "accepted", "failed",
                                                   "in_doubt", "skipped", "suppressed")}

@@ -37,18 +37,28 @@ import json
 import operator
 import re
 import socket
-import time
 import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
-from typing import Any, Callable, Sequence
 
-from newsletter.delivery.wire_addresses import wire_address
 from newsletter.delivery.base import (
-    ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Journal, NoJournal, Outcome, Recipient,
+    ACCEPTED,
+    FAILED,
+    IN_DOUBT,
+    RETRY,
+    Backend,
+    BatchResult,
+    Journal,
+    NoJournal,
+    Outcome,
+    Recipient,
 )
+from newsletter.delivery.wire_addresses import wire_address
 from newsletter.errors import AuthError, ConfigError, DeliveryError
 from newsletter.personalize import NAME_FALLBACK, RECIPIENT_FIELDS
 
@@ -293,7 +303,7 @@ class SendGridBackend(Backend):
         try:
             response = conn.getresponse()
             payload = response.read()
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             conn.close()
             return Answer(-1, error=f"no answer within {self.settings.sendgrid_timeout:g} s")
         except (http.client.HTTPException, OSError) as exc:

@@ -18,16 +18,25 @@ needs the server's SMTPUTF8, otherwise that one recipient fails.
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
-from newsletter.delivery.wire_addresses import wire_address
 from newsletter.delivery.base import (
-    ACCEPTED, FAILED, IN_DOUBT, RETRY, BatchResult, Build, Journal, MessageBackend, Outcome, Recipient,
+    ACCEPTED,
+    FAILED,
+    IN_DOUBT,
+    RETRY,
+    BatchResult,
+    Build,
+    Journal,
+    MessageBackend,
+    Outcome,
+    Recipient,
 )
+from newsletter.delivery.wire_addresses import wire_address
 from newsletter.errors import AuthError, ConfigError, DeliveryError, NewsletterError
 
 SECURITY = ("starttls", "ssl", "none")

@@ -91,7 +91,7 @@ class Approval:
                                            separators=(",", ":")).encode("utf-8")
 
     @classmethod
-    def from_entry(cls, data: dict[str, Any], where: str) -> "Approval":
+    def from_entry(cls, data: dict[str, Any], where: str) -> Approval:
         """From one ``[[approval]]`` table; ``InputError`` naming ``where`` if it is malformed."""
         known = {"build", "by", "at", "list", "where", "segment", "audience_count", "audience_digest", "note",
                  "parts", "facts", "signature"}

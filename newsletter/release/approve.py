@@ -10,7 +10,14 @@ from newsletter.errors import InputError
 from newsletter.release import audience as audiences
 from newsletter.release import ssh
 from newsletter.release.approvals import (
-    SIGNATURE_WORDS, Approval, append, approvals_path, identity, load, signature_status, signing_key,
+    SIGNATURE_WORDS,
+    Approval,
+    append,
+    approvals_path,
+    identity,
+    load,
+    signature_status,
+    signing_key,
 )
 from newsletter.release.build import Build, identify
 from newsletter.release.clock import Clock, stamp, system_clock
@@ -22,7 +29,7 @@ if TYPE_CHECKING:
     from newsletter.delivery.plan import SendOptions
 
 
-def build_of(result: "ComposeResult", options: "SendOptions | None", settings: Settings) -> Build:
+def build_of(result: ComposeResult, options: SendOptions | None, settings: Settings) -> Build:
     """The build ``compose`` and ``check`` print: the content, plus the audience when a list is given."""
     if options is None:
         return identify(result)
@@ -34,7 +41,7 @@ def build_of(result: "ComposeResult", options: "SendOptions | None", settings: S
         return identify(result, audiences.definition(conn, options))
 
 
-def target(conn: Any, result: "ComposeResult", options: "SendOptions") -> Target:
+def target(conn: Any, result: ComposeResult, options: SendOptions) -> Target:
     """The build for ``options`` and the members it reaches now (``InputError`` for an unknown list or segment)."""
     from newsletter.delivery.engine import _audience as engine_audience
     from newsletter.store import subscribers as people
@@ -57,14 +64,13 @@ class Approved:
     added: bool  # False: this person had already approved this build
 
 
-def approve(issue: str | Path, options: "SendOptions", settings: Settings, *, note: str = "", as_: str | None = None,
+def approve(issue: str | Path, options: SendOptions, settings: Settings, *, note: str = "", as_: str | None = None,
             sign: bool = False, key: str | None = None, clock: Clock = system_clock) -> Approved:
     """Record (in the approvals file, and the audit log) that someone approved this build for this audience."""
     from newsletter.delivery.engine import compose_checked
-    from newsletter.store import audit
+    from newsletter.store import audit, session
     from newsletter.store import release as store
     from newsletter.store import sends as ledger
-    from newsletter.store import session
 
     issue = Path(issue)
     result = compose_checked(issue, settings)

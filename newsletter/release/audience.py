@@ -10,8 +10,9 @@ since simply do not get it, and are reported.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from newsletter.release.build import AudienceDef
 
@@ -25,7 +26,7 @@ def digest(ids: Sequence[int]) -> str:
     return hashlib.sha256(",".join(map(str, sorted(ids))).encode("ascii")).hexdigest()
 
 
-def definition(conn: Any, options: "SendOptions") -> AudienceDef:
+def definition(conn: Any, options: SendOptions) -> AudienceDef:
     """The audience definition of ``--list``, ``--segment`` and ``--where`` (``InputError`` for a bad one)."""
     from newsletter.audience.segments import parse_conditions, segment_conditions
 
@@ -43,7 +44,7 @@ class Members:
     digest: str
 
     @classmethod
-    def of(cls, ids: Iterable[int]) -> "Members":
+    def of(cls, ids: Iterable[int]) -> Members:
         """From member ids in any order."""
         ordered = tuple(sorted(ids))
         return cls(ordered, digest(ordered))
@@ -54,7 +55,7 @@ class Members:
         return len(self.ids)
 
 
-def live_members(conn: Any, list_id: int, audience: "Audience") -> Members:
+def live_members(conn: Any, list_id: int, audience: Audience) -> Members:
     """The list's active members matching the engine's ``audience`` now."""
     from newsletter.store import release as store
 

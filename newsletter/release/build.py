@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from newsletter.compose.model import ComposeResult
@@ -39,7 +40,7 @@ class AudienceDef:
     where: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, list_name: str, conditions: Iterable[object]) -> "AudienceDef":
+    def of(cls, list_name: str, conditions: Iterable[object]) -> AudienceDef:
         """From a list name and conditions in any order (duplicates dropped), as the engine orders them."""
         return cls(list_name, tuple(sorted({str(c) for c in conditions})))
 
@@ -88,12 +89,12 @@ class Build:
                 "parts": dict(self.parts)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Build":
+    def from_dict(cls, data: dict[str, Any]) -> Build:
         """Back from ``as_dict``."""
         return cls(str(data.get("id", "")), dict(data.get("parts") or {}), dict(data.get("facts") or {}))
 
 
-def identify(result: "ComposeResult", audience: AudienceDef | None = None) -> Build:
+def identify(result: ComposeResult, audience: AudienceDef | None = None) -> Build:
     """The build of a composed issue for ``audience`` (none: the content alone)."""
     issue = result.issue
     audience = audience or AudienceDef()

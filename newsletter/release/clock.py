@@ -6,8 +6,8 @@ instead of sleeping.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 #: Returns the current moment as an aware datetime.
 Clock = Callable[[], datetime]
@@ -15,14 +15,14 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     """The real current time, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def stamp(moment: datetime) -> str:
     """``moment`` as stored: UTC text such as '2026-12-02T08:00:00Z' (sorts as it compares)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_stamp(text: str) -> datetime:
     """A stored UTC text back as an aware datetime."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -13,8 +13,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import InputError
 from newsletter.release import ReleaseRefused
@@ -119,11 +120,11 @@ class Resumed:
     """What ``resume`` did: a message, and the run's report when it continued the send here."""
 
     message: str
-    report: "SendReport | None" = None
+    report: SendReport | None = None
 
 
 def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = system_clock,
-           confirm: Callable[["SendPlan"], bool] | None = None, progress: "Progress | None" = None,
+           confirm: Callable[[SendPlan], bool] | None = None, progress: Progress | None = None,
            stop: threading.Event | None = None) -> Resumed:
     """Clear a pause; a worker's send is then continued by a worker, any other continues here (like ``send``)."""
     from pathlib import Path

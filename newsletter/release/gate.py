@@ -18,10 +18,11 @@ batches in flight.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from newsletter.release import ReleaseRefused
 from newsletter.release import audience as audiences
@@ -109,7 +110,7 @@ class Target:
     build: Build
     members: audiences.Members | None  # computed when approvals are required (or asked for)
     list_id: int
-    audience: "Audience"
+    audience: Audience
     recipients: int = 0  # as the plan counted them
 
 
@@ -146,7 +147,7 @@ class ReleaseHooks:
 
     settings: Settings
     issue: Path
-    options: "SendOptions"
+    options: SendOptions
     mode: str = "now"
     actor: str = ""
     clock: Clock = system_clock
@@ -163,7 +164,7 @@ class ReleaseHooks:
 
     # --- before anything is written -------------------------------------------------
 
-    def check(self, conn: Any, plan: "SendPlan", result: Any, audience: "Audience", list_id: int) -> None:
+    def check(self, conn: Any, plan: SendPlan, result: Any, audience: Audience, list_id: int) -> None:
         """Refuse (``ReleaseRefused``) a send that is paused, scheduled, changed or not approved enough."""
         from newsletter.store import release as store
 
@@ -196,7 +197,7 @@ class ReleaseHooks:
             raise ReleaseRefused(f"send {send_id} is scheduled for {when}; `newsletter cancel {send_id}` first "
                                  "to send or schedule it differently", subject=str(self.issue))
 
-    def _members(self, conn: Any, plan: "SendPlan", list_id: int, audience: "Audience",
+    def _members(self, conn: Any, plan: SendPlan, list_id: int, audience: Audience,
                  row: dict[str, Any] | None) -> audiences.Members:
         """Who this send would reach: the fixed ledger of a send that has one, else the list now."""
         from newsletter.store import release as store
@@ -243,7 +244,7 @@ class ReleaseHooks:
         self.watch = PauseWatch(stop, conn, send_id)
         return self.watch
 
-    def backend(self, backend: "Backend") -> "Backend":
+    def backend(self, backend: Backend) -> Backend:
         """SendGrid with ``send_at`` and ``batch_id`` on every request when handing over; else unchanged."""
         if self.mode != "handover" or self.send_at is None:
             return backend
@@ -257,7 +258,7 @@ class ReleaseHooks:
         return bool(self.watch and self.watch.paused)
 
 
-def _started(plan: "SendPlan") -> bool:
+def _started(plan: SendPlan) -> bool:
     return bool(plan.already_accepted or plan.in_doubt or plan.failed)
 
 
@@ -278,12 +279,12 @@ def _slug_of(conn: Any, send_id: int) -> str:
 KEPT_OPTIONS = ("list_name", "rate", "allow_changed", "retry_failed", "include_new", "where", "segment")
 
 
-def options_dict(options: "SendOptions") -> dict[str, Any]:
+def options_dict(options: SendOptions) -> dict[str, Any]:
     """The options worth keeping to continue a send later (JSON-friendly)."""
     return {name: list(v) if isinstance(v := getattr(options, name), tuple) else v for name in KEPT_OPTIONS}
 
 
-def options_from(data: dict[str, Any]) -> "SendOptions":
+def options_from(data: dict[str, Any]) -> SendOptions:
     """``SendOptions`` back from ``options_dict``."""
     from newsletter.delivery.plan import SendOptions
 

@@ -16,9 +16,10 @@ which is used when):
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import NewsletterError
 from newsletter.release import ReleaseRefused
@@ -36,18 +37,18 @@ if TYPE_CHECKING:
 class Scheduled:
     """What ``schedule`` did."""
 
-    plan: "SendPlan"
+    plan: SendPlan
     moment: Moment
     path: str  # 'worker' or 'sendgrid'
     send_id: int | None = None
     batch_id: str = ""
-    report: "SendReport | None" = None  # the hand-over run (sendgrid)
+    report: SendReport | None = None  # the hand-over run (sendgrid)
     cancelled: bool = False  # the user said no at the prompt
 
 
-def send_now(path: str | Path, options: "SendOptions", settings: Settings, *, actor: str,
-             confirm: Callable[["SendPlan"], bool] | None = None, progress: "Progress | None" = None,
-             stop: threading.Event | None = None, clock: Clock = system_clock) -> tuple["SendReport", ReleaseHooks]:
+def send_now(path: str | Path, options: SendOptions, settings: Settings, *, actor: str,
+             confirm: Callable[[SendPlan], bool] | None = None, progress: Progress | None = None,
+             stop: threading.Event | None = None, clock: Clock = system_clock) -> tuple[SendReport, ReleaseHooks]:
     """``send_issue`` through the gate (approvals, schedule, pause); the release row and audit log follow the run."""
     from newsletter.delivery.engine import send_issue
 
@@ -70,12 +71,12 @@ def uses_sendgrid(settings: Settings, moment: Moment, now: Any) -> bool:
             and within_window(moment.utc, now))
 
 
-def schedule(path: str | Path, options: "SendOptions", settings: Settings, *, at: str, tz: str | None, actor: str,
-             confirm: Callable[["SendPlan", Moment, str], bool] | None = None, progress: "Progress | None" = None,
+def schedule(path: str | Path, options: SendOptions, settings: Settings, *, at: str, tz: str | None, actor: str,
+             confirm: Callable[[SendPlan, Moment, str], bool] | None = None, progress: Progress | None = None,
              stop: threading.Event | None = None, clock: Clock = system_clock) -> Scheduled:
     """Schedule issue ``path`` for ``at`` (in ``tz``): check the gate now, then fix the audience or hand it over."""
-    from newsletter.delivery.engine import compose_checked, send_issue
     from newsletter import tokens
+    from newsletter.delivery.engine import compose_checked, send_issue
 
     now = clock()
     moment = parse_at(at, tz, settings.newsletter_timezone, now)
@@ -124,7 +125,7 @@ def _batch_for(settings: Settings, send_id: int | None, moment: Moment) -> str:
     return ""
 
 
-def _fix_audience(checker: ReleaseHooks, result: Any, settings: Settings, options: "SendOptions", moment: Moment,
+def _fix_audience(checker: ReleaseHooks, result: Any, settings: Settings, options: SendOptions, moment: Moment,
                   actor: str, now: Any) -> int:
     """Write the send and its ledger (the audience the gate saw), and the release row a worker will claim."""
     from newsletter.store import release as store
@@ -153,7 +154,7 @@ def _fix_audience(checker: ReleaseHooks, result: Any, settings: Settings, option
     return send_id
 
 
-def finish(hooks: ReleaseHooks, settings: Settings, *, report: "SendReport | None" = None,
+def finish(hooks: ReleaseHooks, settings: Settings, *, report: SendReport | None = None,
            error: NewsletterError | None = None, send_id: int | None = None) -> str:
     """Record how a run ended (release state and audit log); return the state."""
     from newsletter.store import release as store
@@ -187,8 +188,7 @@ def finish(hooks: ReleaseHooks, settings: Settings, *, report: "SendReport | Non
 
 def _audit(settings: Settings, action: str, send_id: int | None, slug: str, list_name: str, actor: str, now: Any,
            detail: str) -> None:
-    from newsletter.store import audit
-    from newsletter.store import session
+    from newsletter.store import audit, session
 
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
         audit.record(conn, action, at=stamp(now), send_id=send_id, slug=slug, list_name=list_name, actor=actor,

@@ -33,7 +33,7 @@ def within_window(send_at: datetime, now: datetime) -> bool:
     return now < send_at <= now + WINDOW - WINDOW_MARGIN
 
 
-def schedule_requests(backend: "Backend", send_at: datetime, batch_id: str) -> "Backend":
+def schedule_requests(backend: Backend, send_at: datetime, batch_id: str) -> Backend:
     """The SendGrid ``backend`` with ``send_at`` and ``batch_id`` added to every request it makes."""
     from newsletter.delivery.sendgrid import SendGridBackend
 
@@ -63,8 +63,9 @@ class BatchAPI:
     """SendGrid's batch-id and scheduled-sends endpoints."""
 
     def __init__(self, settings: Settings) -> None:
-        from newsletter.delivery.sendgrid import check_settings
         from sendgrid import SendGridAPIClient
+
+        from newsletter.delivery.sendgrid import check_settings
 
         check_settings(settings)
         self.url = settings.sendgrid_api_url.rstrip("/")

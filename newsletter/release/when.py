@@ -8,7 +8,7 @@ silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsletter.errors import ConfigError, InputError
@@ -46,7 +46,7 @@ class Moment:
 
 def local_text(moment: datetime, zone_name: str) -> str:
     """``moment`` as wall-clock time with the zone's abbreviation ('2026-12-02 09:00 CET')."""
-    shown = moment.astimezone(zone(zone_name) if zone_name else timezone.utc)
+    shown = moment.astimezone(zone(zone_name) if zone_name else UTC)
     return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or zone_name)
 
 
@@ -70,7 +70,7 @@ def parse_at(text: str, zone_name: str | None, default_zone: str, now: datetime)
                          subject="--tz")
     tz = zone(name, subject="--tz" if zone_name else "NEWSLETTER_TIMEZONE")
     first, second = wall.replace(tzinfo=tz, fold=0), wall.replace(tzinfo=tz, fold=1)
-    if first.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != wall:
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall:
         raise InputError(
             f"{wall:%Y-%m-%d %H:%M} does not exist in {name}: the clocks jump forward over it "
             f"(from {_offset(first.utcoffset())} to {_offset(second.utcoffset())}); choose a time outside the gap",
@@ -82,7 +82,7 @@ def parse_at(text: str, zone_name: str | None, default_zone: str, now: datetime)
             f"{_offset(second.utcoffset())} after the clocks go back; choose a time outside that hour",
             subject="--at",
         )
-    moment = first.astimezone(timezone.utc)
+    moment = first.astimezone(UTC)
     if moment <= now:
         raise InputError(f"{wall:%Y-%m-%d %H:%M} {name} is not in the future (now: {local_text(now, name)}); "
                          "to send now, leave out --at", subject="--at")

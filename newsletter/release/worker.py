@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from newsletter.errors import NewsletterError
 from newsletter.release.clock import Clock, parse_stamp, stamp, system_clock

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsletter.compose.model import ComposeResult, Finding
 from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.review.spam import SpamReport
 
 
 @dataclass
@@ -15,7 +19,7 @@ class CheckRun:
 
     result: ComposeResult
     findings: list[Finding]
-    spam: object | None = None  # a review.spam.SpamReport
+    spam: SpamReport | None = None
 
 
 def run_check(issue_path: str | Path, settings: Settings, *, spam: bool = False) -> CheckRun:

@@ -13,8 +13,12 @@ import shutil
 import subprocess
 import unicodedata
 from functools import lru_cache
+from typing import TYPE_CHECKING, cast
 
 from newsletter.compose.model import WARNING, Finding
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 FONT_HINT = "install fonts that have them (Debian: apt-get install fonts-noto-cjk fonts-noto-color-emoji)"
 #: Characters that are never drawn themselves (joiners, variation selectors …).
@@ -32,7 +36,7 @@ def font_coverage() -> tuple[tuple[int, ...], tuple[int, ...]] | None:
         output = subprocess.run([program, "--format", "%{charset}\n"], capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
-    ranges = []
+    ranges: list[tuple[int, int]] = []
     for token in output.split():
         low, _, high = token.partition("-")
         try:
@@ -42,12 +46,12 @@ def font_coverage() -> tuple[tuple[int, ...], tuple[int, ...]] | None:
     ranges.sort()
     starts: list[int] = []
     ends: list[int] = []
-    for low, high in ranges:
-        if ends and low <= ends[-1] + 1:
-            ends[-1] = max(ends[-1], high)
+    for first, last in ranges:
+        if ends and first <= ends[-1] + 1:
+            ends[-1] = max(ends[-1], last)
         else:
-            starts.append(low)
-            ends.append(high)
+            starts.append(first)
+            ends.append(last)
     return tuple(starts), tuple(ends)
 
 
@@ -83,7 +87,7 @@ def visible_text(html: str) -> str:
 
     document = lxml_html.fromstring(html)
     body = document.find("body") if document.tag != "body" else document
-    root = body if body is not None else document
+    root = cast("HtmlElement", body if body is not None else document)  # lxml.html's parser makes HtmlElements
     alts = " ".join(image.get("alt", "") for image in root.iter("img"))
     return root.text_content() + " " + alts
 

@@ -17,13 +17,22 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from newsletter.errors import ConfigError, InputError, NewsletterError
 from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from watchfiles import Change
+
+    from newsletter.compose.model import ComposeResult
 
 #: The widths the preview shows: a phone and a desktop mail client.
 FRAMES = ((375, "Phone"), (600, "Desktop"))
@@ -37,7 +46,7 @@ class PreviewState:
 
     issue_path: Path
     settings: Settings
-    result: object | None = None  # ComposeResult of the last good build
+    result: ComposeResult | None = None  # the last good build
     error: str = ""  # why the latest build failed ("" when it worked)
     builds: int = 0
     built_at: str = ""
@@ -85,11 +94,11 @@ async def _watch(state: PreviewState, lock: asyncio.Lock, stop: asyncio.Event) -
     default_filter = DefaultFilter()
 
     async def one(path: Path, recursive: bool) -> None:
-        if recursive:
-            accept = default_filter
-        else:  # the issue's folder: only the issue itself matters (editors may replace it)
-            def accept(change, changed: str) -> bool:
-                return os.path.basename(changed) == issue_name
+        def only_issue(change: Change, changed: str) -> bool:
+            return os.path.basename(changed) == issue_name
+
+        # In the issue's folder only the issue itself matters (editors may replace it).
+        accept: Callable[[Change, str], bool] = default_filter if recursive else only_issue
         async for _changes in awatch(path, watch_filter=accept, recursive=recursive, stop_event=stop):
             async with lock:
                 await asyncio.to_thread(state.rebuild)
@@ -97,12 +106,12 @@ async def _watch(state: PreviewState, lock: asyncio.Lock, stop: asyncio.Event) -
     await asyncio.gather(*(one(path, recursive) for path, recursive in watched_paths(state)))
 
 
-def _sender_name(result, settings: Settings) -> str:
+def _sender_name(result: ComposeResult, settings: Settings) -> str:
     name, address = parseaddr(getattr(result, "sender", "") or settings.newsletter_from)
     return name or address or settings.newsletter_brand
 
 
-def create_preview_app(issue_path: str | Path, settings: Settings, *, watch: bool = True):
+def create_preview_app(issue_path: str | Path, settings: Settings, *, watch: bool = True) -> Starlette:
     """The Starlette app previewing the issue at ``issue_path``.
 
     Routes: ``/`` (the review page; ``?scheme=dark`` for dark mode),
@@ -125,7 +134,7 @@ def create_preview_app(issue_path: str | Path, settings: Settings, *, watch: boo
     template = jinja2.Environment(autoescape=True).from_string(PAGE)
     no_store = {"Cache-Control": "no-store"}
 
-    def scheme_of(request) -> str:
+    def scheme_of(request: Request) -> str:
         scheme = request.query_params.get("scheme", "light")
         return scheme if scheme in SCHEMES else "light"
 
@@ -218,7 +227,7 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{host}:{port}/"
 
 
-def make_server(issue_path: str | Path, settings: Settings):
+def make_server(issue_path: str | Path, settings: Settings) -> uvicorn.Server:
     """A uvicorn ``Server`` for the preview app (not started)."""
     import uvicorn
 
@@ -257,7 +266,7 @@ def serve_preview(
         sock.close()
 
 
-def _open_when_started(server, url: str, timeout: float = 30.0) -> None:
+def _open_when_started(server: uvicorn.Server, url: str, timeout: float = 30.0) -> None:
     import time
     import webbrowser
 

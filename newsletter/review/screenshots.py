@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from newsletter.errors import ConfigError, NewsletterError
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Route
+
+    from newsletter.compose.model import ComposeResult, Finding
+    from newsletter.settings import Settings
+
 #: Phone and desktop widths, in CSS pixels.
 WIDTHS = (375, 600)
-SCHEMES = ("light", "dark")
+SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
 #: Where the email is "served" from inside the browser; never resolved on the network.
 PAGE_URL = "http://newsletter.invalid/email.html"
 #: Chromium flags: headless, no sandbox (containers, CI), and nothing that phones home.
@@ -55,7 +62,7 @@ def chromium_path() -> str | None:
 
 
 @contextmanager
-def launch_browser(executable: str | None = None) -> Iterator[object]:
+def launch_browser(executable: str | None = None) -> Iterator[Browser]:
     """A headless Chromium (Playwright ``Browser``), closed on exit.
 
     Raises ``BrowserError`` with install instructions when the ``playwright``
@@ -81,7 +88,7 @@ def launch_browser(executable: str | None = None) -> Iterator[object]:
             browser.close()
 
 
-def local_files(result) -> dict[str, Path]:
+def local_files(result: ComposeResult) -> dict[str, Path]:
     """Image URLs of the issue that have a file next to the issue (relative ``src``)."""
     found: dict[str, Path] = {}
     base = Path(result.issue.path).parent
@@ -95,12 +102,12 @@ def local_files(result) -> dict[str, Path]:
     return found
 
 
-def route_offline(page, html: str, files: dict[str, Path] | None = None, url: str = PAGE_URL) -> None:
+def route_offline(page: Page, html: str, files: dict[str, Path] | None = None, url: str = PAGE_URL) -> None:
     """Serve ``html`` at ``url`` inside ``page``, ``files`` from disk, and abort everything else."""
     files = files or {}
     body = html.encode("utf-8")
 
-    def handle(route) -> None:
+    def handle(route: Route) -> None:
         requested = route.request.url
         if requested == url:
             route.fulfill(status=200, content_type="text/html; charset=utf-8", body=body)
@@ -117,7 +124,7 @@ def shot_name(slug: str, width: int, scheme: str) -> str:
     return f"{slug}-{width}-{scheme}.png"
 
 
-def capture(result, out_dir: Path, *, executable: str | None = None) -> list[Path]:
+def capture(result: ComposeResult, out_dir: Path, *, executable: str | None = None) -> list[Path]:
     """Write full-page PNGs of ``result`` (a ``ComposeResult``) to ``out_dir``.
 
     One per width in ``WIDTHS`` and scheme in ``SCHEMES`` (``prefers-color-scheme``
@@ -177,7 +184,7 @@ def _loop_running() -> bool:
     return True
 
 
-def screenshot_issue(issue_path: str | Path, settings, out_dir: str | Path) -> tuple[list[Path], list]:
+def screenshot_issue(issue_path: str | Path, settings: Settings, out_dir: str | Path) -> tuple[list[Path], list[Finding]]:
     """Compose the issue at ``issue_path`` and ``capture`` it into ``out_dir``.
 
     Returns the PNG paths and ``missing-glyph`` warnings for characters no

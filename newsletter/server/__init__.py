@@ -9,23 +9,31 @@ CLI start-up.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def run_server(settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+if TYPE_CHECKING:
+    from newsletter.settings import Settings
+
+
+def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the tracking app on ``host:port`` until interrupted (blocks).
 
     ``workers`` > 1 runs that many processes (uvicorn's workers) on one socket;
     each builds its app from the environment and .env, as ``settings`` were,
     and they share nothing but the database.
     """
+    import functools
+
     import uvicorn
 
     from newsletter.server.app import configure_logging, create_app
 
     configure_logging()
     # proxy_headers: production runs behind the team's HTTPS proxy on loopback.
-    options = dict(host=host, port=port, proxy_headers=True, server_header=False, log_level="info")
+    run = functools.partial(uvicorn.run, host=host, port=port, proxy_headers=True, server_header=False,
+                            log_level="info")
     if workers > 1:
         create_app(settings)  # refuse bad settings (and migrate) once, before any worker starts
-        uvicorn.run("newsletter.server.app:create_app_from_environment", factory=True, workers=workers, **options)
+        run("newsletter.server.app:create_app_from_environment", factory=True, workers=workers)
         return
-    uvicorn.run(create_app(settings), **options)
+    run(create_app(settings))

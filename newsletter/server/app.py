@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter import tokens
 from newsletter.errors import InputError, StoreError
 from newsletter.server import opens_clicks, preferences, signup, unsubscribe, webhook
 from newsletter.server.common import INVALID_LINK, ThreadConnections, plain, with_db
+from newsletter.settings import Settings
 from newsletter.store import connect
 
 log = logging.getLogger("newsletter.server")
@@ -34,7 +36,8 @@ async def healthz(request: Request) -> Response:
     return plain("ok")
 
 
-async def _http_error(request: Request, exc: HTTPException) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # the handler registered for HTTPException
     return plain(str(exc.detail), exc.status_code)
 
 
@@ -60,15 +63,15 @@ def _route_name(request: Request) -> str:
 class CatchAllMiddleware:
     """Outermost layer: a bug becomes a logged, bare 500, never a traceback to the client."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = False
 
-        async def tracked_send(message) -> None:
+        async def tracked_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -83,7 +86,7 @@ class CatchAllMiddleware:
                 await plain("internal error", 500)(scope, receive, send)
 
 
-def create_app(settings) -> Starlette:
+def create_app(settings: Settings) -> Starlette:
     """The tracking server for ``settings``; migrates the database once, here.
 
     Raises ``ConfigError`` if ``NEWSLETTER_SECRET_KEY`` is unusable (no link

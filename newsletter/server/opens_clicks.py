@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from newsletter import tokens
 from newsletter.server.common import INVALID_LINK, SAFE_HEADERS, plain, with_db
+from newsletter.store import DB
 from newsletter.store import events as event_store
 from newsletter.tracking import provider_events as events
 
@@ -37,7 +38,7 @@ async def open_pixel(request: Request) -> Response:
     return Response(PIXEL_GIF, media_type="image/gif", headers=_NO_CACHE)
 
 
-def _click(conn, send_id: int, subscriber_id: int, index: int) -> str | None:
+def _click(conn: DB, send_id: int, subscriber_id: int, index: int) -> str | None:
     links = event_store.send_links(conn, send_id)
     if not links or not 0 <= index < len(links) or not links[index].startswith(("http://", "https://")):
         return None

@@ -19,6 +19,7 @@ from newsletter.audience import preferences
 from newsletter.errors import InputError
 from newsletter.server.common import html_page, with_db
 from newsletter.server.webhook import read_limited
+from newsletter.settings import Settings
 
 MAX_BODY = 16 * 1024
 
@@ -27,7 +28,7 @@ def _e(value: str) -> str:
     return html.escape(value, quote=True)
 
 
-def _render(settings, path: str, prefs: preferences.Preferences | None, note: str = "") -> Response:
+def _render(settings: Settings, path: str, prefs: preferences.Preferences | None, note: str = "") -> Response:
     brand = settings.newsletter_brand
     if prefs is None:
         return html_page(brand, "Not subscribed", "<p>This address is not on our lists; you get no emails from us.</p>")

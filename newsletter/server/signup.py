@@ -19,9 +19,11 @@ import html
 import json
 import logging
 import time
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.background import BackgroundTask
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -33,6 +35,7 @@ from newsletter.audience.forms import list_label, signup_form
 from newsletter.errors import InputError, NewsletterError
 from newsletter.server.common import SAFE_HEADERS, html_page, with_db
 from newsletter.server.webhook import read_limited
+from newsletter.settings import Settings
 
 log = logging.getLogger("newsletter.server")
 
@@ -66,7 +69,7 @@ def _cors(request: Request) -> dict[str, str]:
     return {"Vary": "Origin"}
 
 
-def _closed(settings) -> Response:
+def _closed(settings: Settings) -> Response:
     return html_page(settings.newsletter_brand, "Signup not available",
                      "<p>This list does not accept signups.</p>", 404)
 
@@ -158,7 +161,7 @@ async def subscribe(request: Request) -> Response:
     return _answer(request, as_json, CHECK_INBOX, 200, task)
 
 
-def _after_signup(state, pending: signup.Confirmation | None) -> None:
+def _after_signup(state: State, pending: signup.Confirmation | None) -> None:
     """After the answer: send the confirmation (if any), and purge old unconfirmed signups now and then."""
     settings = state.settings
     if pending is not None:
@@ -176,11 +179,11 @@ def _after_signup(state, pending: signup.Confirmation | None) -> None:
             log.info("deleted %d signup(s) unconfirmed for %d days", purged, settings.newsletter_pending_days)
 
 
-def _expired(settings) -> Response:
+def _expired(settings: Settings) -> Response:
     return html_page(settings.newsletter_brand, "Link not valid", f"<p>{html.escape(EXPIRED)}</p>", 404)
 
 
-def _subscribed_page(settings, record: dict) -> Response:
+def _subscribed_page(settings: Settings, record: dict[str, Any]) -> Response:
     title = list_label({"title": record["list_title"]}, settings)
     return html_page(
         settings.newsletter_brand, "You are subscribed",

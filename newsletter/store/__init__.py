@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from newsletter.errors import StoreError
 from newsletter.store.dialect import SQLITE, Database
@@ -71,13 +72,13 @@ class Connection(sqlite3.Connection):
     def _fail(self, exc: sqlite3.Error) -> StoreError:
         return StoreError(describe(exc, self.timeout), subject=self.path)
 
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
             return super().execute(sql, parameters)
         except sqlite3.OperationalError as exc:
             raise self._fail(exc) from None
 
-    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         try:
             return super().executemany(sql, parameters)
         except sqlite3.OperationalError as exc:
@@ -222,7 +223,7 @@ def connect(target: str | Path, *, migrate_schema: bool = True, timeout: float =
             raise
         return pg
     path = sqlite_path(target)
-    if path.parent and not path.parent.exists():
+    if not path.parent.exists():
         raise StoreError("folder does not exist", subject=str(path.parent))
     try:
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, factory=Connection,

@@ -11,12 +11,21 @@ table's count matches the source's.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from newsletter.errors import InputError, StoreError
-from newsletter.store import (DB, applied_migrations, connect, display_name, is_postgres, list_migrations,
-                              migrate, sqlite_path)
+from newsletter.store import (
+    DB,
+    applied_migrations,
+    connect,
+    display_name,
+    is_postgres,
+    list_migrations,
+    migrate,
+    sqlite_path,
+)
 
 #: The table the migrations record themselves in: each database keeps its own.
 MIGRATIONS_TABLE = "schema_migrations"

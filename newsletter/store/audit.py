@@ -6,15 +6,14 @@ row names the issue (slug) and list as well as the send.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
-from newsletter.store import transaction
+from newsletter.store import DB, transaction
 
 ACTIONS = ("approve", "schedule", "start", "pause", "resume", "cancel", "refuse", "finish")
 
 
-def record(conn: sqlite3.Connection, action: str, *, at: str, send_id: int | None = None, slug: str = "",
+def record(conn: DB, action: str, *, at: str, send_id: int | None = None, slug: str = "",
            list_name: str = "", actor: str = "", detail: str = "") -> None:
     """Add one entry to the audit log."""
     if action not in ACTIONS:
@@ -26,7 +25,7 @@ def record(conn: sqlite3.Connection, action: str, *, at: str, send_id: int | Non
         )
 
 
-def entries(conn: sqlite3.Connection, send_id: int, slug: str, list_name: str) -> list[dict[str, Any]]:
+def entries(conn: DB, send_id: int, slug: str, list_name: str) -> list[dict[str, Any]]:
     """The log of send ``send_id`` (of issue ``slug`` to ``list_name``) and that issue's approvals for the list.
 
     Oldest first.

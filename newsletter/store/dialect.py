@@ -40,13 +40,15 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 
 class Cursor(Protocol):
     """What the store reads from a statement (``sqlite3.Cursor`` and psycopg's cursor both fit)."""
 
-    rowcount: int
+    @property
+    def rowcount(self) -> int: ...
 
     def fetchone(self) -> Any: ...
 
@@ -58,8 +60,11 @@ class Cursor(Protocol):
 class Database(Protocol):
     """A connection of either kind, as the store uses it."""
 
-    dialect: "Dialect"
-    path: str
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def path(self) -> str: ...
 
     def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
 
@@ -443,5 +448,5 @@ def translate_ddl(sql: str) -> str:
     """A migration written for SQLite, in PostgreSQL's words (see the module doc): types, ``WITHOUT ROWID``,
     the time default, and row triggers (which become a PL/pgSQL function and a trigger running it)."""
     for pattern, replacement in _DDL:
-        sql = pattern.sub(replacement, sql)  # type: ignore[arg-type]
+        sql = pattern.sub(replacement, sql)
     return sql

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import cast
 
-from newsletter.store import transaction
+from newsletter.store import DB, transaction
 
 #: How bad a status is; an event may only move a subscriber to a worse one, so a
 #: late "unsubscribe" never hides an earlier spam complaint.
@@ -60,10 +61,10 @@ class StoreOutcome:
 
 def utc_now() -> str:
     """Current UTC time as the ISO-8601 string used in every table."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _existing_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
+def _existing_keys(conn: DB, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
@@ -93,7 +94,7 @@ _STATUS_UPDATE = (
 IMPORT_CACHE_KIB = 64 * 1024
 
 
-def prepare_for_import(conn: sqlite3.Connection) -> None:
+def prepare_for_import(conn: DB) -> None:
     """Give ``conn`` a page cache large enough for a long import transaction.
 
     A transaction larger than the cache spills pages to the write-ahead log
@@ -105,13 +106,13 @@ def prepare_for_import(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
 
 
-def store_events(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> StoreOutcome:
+def store_events(conn: DB, rows: Iterable[EventRow]) -> StoreOutcome:
     """Store ``rows`` in one transaction of their own (see ``store_event_batch``)."""
     with transaction(conn):
         return store_event_batch(conn, rows)
 
 
-def store_event_batch(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> StoreOutcome:
+def store_event_batch(conn: DB, rows: Iterable[EventRow]) -> StoreOutcome:
     """Store ``rows`` inside the caller's transaction, skipping any whose ``event_key`` is known.
 
     Duplicates (already stored, or repeated within the batch) are skipped
@@ -149,7 +150,7 @@ def store_event_batch(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> Sto
             _STATUS_UPDATE,
             [
                 (r.new_status, r.status_reason, now, r.subscriber_id, r.email.strip().lower(),
-                 STATUS_RANK[r.new_status])
+                 STATUS_RANK[cast(str, r.new_status)])  # set: rows without one were left out above
                 for r in changes
             ],
         ).rowcount
@@ -159,7 +160,7 @@ def store_event_batch(conn: sqlite3.Connection, rows: Iterable[EventRow]) -> Sto
 # --- lookups used by the tracking server ------------------------------------
 
 
-def send_links(conn: sqlite3.Connection, send_id: int) -> list[str] | None:
+def send_links(conn: DB, send_id: int) -> list[str] | None:
     """The web links recorded for a send (``sends.links``), or None if no such send."""
     row = conn.execute("SELECT links FROM sends WHERE id = ?", (send_id,)).fetchone()
     if row is None:
@@ -171,13 +172,13 @@ def send_links(conn: sqlite3.Connection, send_id: int) -> list[str] | None:
     return [link for link in links if isinstance(link, str)] if isinstance(links, list) else []
 
 
-def subscriber_contact(conn: sqlite3.Connection, subscriber_id: int) -> tuple[str, str] | None:
+def subscriber_contact(conn: DB, subscriber_id: int) -> tuple[str, str] | None:
     """``(email, status)`` of a subscriber, or None if there is no such subscriber."""
     row = conn.execute("SELECT email, status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
     return (row[0], row[1]) if row else None
 
 
-def unsubscribe_from_page(conn: sqlite3.Connection, subscriber_id: int, send_id: int, source: str) -> bool:
+def unsubscribe_from_page(conn: DB, subscriber_id: int, send_id: int, source: str) -> bool:
     """Unsubscribe a subscriber (if active) and record one event per (send, subscriber).
 
     Idempotent: repeating it changes nothing. Returns True if the subscriber
@@ -204,7 +205,7 @@ def unsubscribe_from_page(conn: sqlite3.Connection, subscriber_id: int, send_id:
 # --- stats -------------------------------------------------------------------
 
 
-def find_sends(conn: sqlite3.Connection, slug: str | None = None) -> list[sqlite3.Row]:
+def find_sends(conn: DB, slug: str | None = None) -> list[sqlite3.Row]:
     """Sends (with their list name), all or those of one issue slug, oldest first."""
     sql = (
         "SELECT s.id, s.slug, s.subject, s.backend, s.created_at, COALESCE(l.name, '') AS list_name"
@@ -229,14 +230,14 @@ COUNTED_TYPES = {
 _WHO = "COALESCE('s' || subscriber_id, 'e' || lower(email))"
 
 
-def _machine_open(conn: sqlite3.Connection) -> str:
+def _machine_open(conn: DB) -> str:
     """Opens SendGrid flags as machine opens (Apple MPP pre-fetches): migration 0007's partial index
     ``events_machine_opens`` is on this very condition."""
-    flag = conn.dialect.json_text_literal("raw", "sg_machine_open")  # type: ignore[attr-defined]
+    flag = conn.dialect.json_text_literal("raw", "sg_machine_open")
     return f"type = 'open' AND {flag} IN ('1', 'true')"
 
 
-def event_counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
+def event_counts(conn: DB, send_id: int) -> dict[str, int]:
     """Distinct recipients per kind of event (see ``COUNTED_TYPES``) for a send,
     plus ``machine_opens`` (opens SendGrid flags as Apple MPP pre-fetches).
 
@@ -257,7 +258,7 @@ def event_counts(conn: sqlite3.Connection, send_id: int) -> dict[str, int]:
     return {key: int(row[key]) for key in row.keys()}
 
 
-def top_links(conn: sqlite3.Connection, send_id: int, limit: int = 10) -> list[tuple[str, int, int]]:
+def top_links(conn: DB, send_id: int, limit: int = 10) -> list[tuple[str, int, int]]:
     """``(url, clicks, unique clickers)`` of a send's most clicked links (read from the index, as above)."""
     where = "FROM events WHERE send_id = ? AND type = 'click' AND url != ''"
     links = {r[0]: [int(r[1]), int(r[2])] for r in conn.execute(

@@ -13,8 +13,9 @@ when a PostgreSQL URL is used.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from newsletter.errors import ConfigError, StoreError
@@ -90,13 +91,13 @@ def describe(exc: BaseException, timeout: float) -> str:
     return f"database error: {text}"
 
 
-class Row(tuple):  # type: ignore[type-arg]
+class Row(tuple[Any, ...]):
     """A result row: a tuple that also answers ``row["column"]``, ``keys()`` and ``dict(row)``."""
 
     __slots__ = ()
     _index: dict[str, int] = {}
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)
@@ -147,8 +148,8 @@ class PostgresConnection:
 
     dialect = POSTGRESQL
 
-    def __init__(self, raw: "psycopg.Connection[Any]", path: str, timeout: float,
-                 on_close: Callable[["psycopg.Connection[Any]"], None] | None = None) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], path: str, timeout: float,
+                 on_close: Callable[[psycopg.Connection[Any]], None] | None = None) -> None:
         self.raw = raw
         self.path = path  # the URL without its password: what messages name
         self.timeout = timeout
@@ -220,7 +221,7 @@ def check_url(url: str) -> None:
     """``ConfigError`` naming ``NEWSLETTER_DATABASE`` (without the password) if the URL cannot work."""
     try:
         parts = urlsplit(url)
-        parts.port
+        _ = parts.port  # reading it raises ValueError for a port that is not a number or out of range
     except ValueError:
         raise ConfigError(f"not a valid PostgreSQL URL: {redact(url)}", subject="NEWSLETTER_DATABASE") from None
     if not parts.hostname and "host=" not in parts.query:
@@ -257,7 +258,7 @@ class Pool:
         from psycopg_pool import ConnectionPool
 
         self.url, self.timeout = url, timeout
-        self._pool: "psycopg_pool.ConnectionPool[Any]" = ConnectionPool(
+        self._pool: psycopg_pool.ConnectionPool[Any] = ConnectionPool(
             url, min_size=1, max_size=size, timeout=timeout, open=True, name="newsletter", kwargs=_settings(timeout),
         )
 

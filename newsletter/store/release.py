@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from newsletter.store import transaction
+from newsletter.store import DB, transaction
 from newsletter.store.subscribers import ON_LIST
 
 #: States in which a send is waiting for its time (worker) or for SendGrid to release it.
@@ -35,12 +36,12 @@ def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
     return found
 
 
-def get(conn: sqlite3.Connection, send_id: int) -> dict[str, Any] | None:
+def get(conn: DB, send_id: int) -> dict[str, Any] | None:
     """The release row of send ``send_id`` (``options`` and ``build`` decoded), or ``None``."""
     return _row(conn.execute("SELECT * FROM releases WHERE send_id = ?", (send_id,)).fetchone())
 
 
-def save(conn: sqlite3.Connection, send_id: int, *, now: str, **values: Any) -> None:
+def save(conn: DB, send_id: int, *, now: str, **values: Any) -> None:
     """Create or update the release row of ``send_id`` with ``values`` (column names; dicts become JSON)."""
     encoded = {k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in values.items()}
     names = ", ".join(encoded)
@@ -53,7 +54,7 @@ def save(conn: sqlite3.Connection, send_id: int, *, now: str, **values: Any) -> 
                      (send_id, *encoded.values(), now, now))
 
 
-def set_state(conn: sqlite3.Connection, send_id: int, state: str, *, now: str, error: str = "",
+def set_state(conn: DB, send_id: int, state: str, *, now: str, error: str = "",
               expect: Sequence[str] = ()) -> bool:
     """Move a release to ``state`` (only from one of ``expect``, if given); return whether it moved."""
     guard = f" AND state IN ({','.join('?' * len(expect))})" if expect else ""
@@ -64,7 +65,7 @@ def set_state(conn: sqlite3.Connection, send_id: int, state: str, *, now: str, e
         ).rowcount == 1
 
 
-def claim_due(conn: sqlite3.Connection, now: str, worker: str) -> dict[str, Any] | None:
+def claim_due(conn: DB, now: str, worker: str) -> dict[str, Any] | None:
     """Take the earliest scheduled send due at ``now`` for ``worker``: exactly one caller gets each.
 
     The read and the write share one write-locked transaction, so two workers
@@ -89,7 +90,7 @@ def claim_due(conn: sqlite3.Connection, now: str, worker: str) -> dict[str, Any]
     return get(conn, row[0]) if taken == 1 else None
 
 
-def next_due(conn: sqlite3.Connection) -> str | None:
+def next_due(conn: DB) -> str | None:
     """When the next scheduled, unpaused send is due (UTC text), or ``None``."""
     row = conn.execute(
         "SELECT MIN(run_at) FROM releases WHERE state = 'scheduled' AND mode = 'worker' AND paused_at IS NULL"
@@ -97,7 +98,7 @@ def next_due(conn: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
-def set_paused(conn: sqlite3.Connection, send_id: int, *, paused: bool, by: str = "", now: str) -> bool:
+def set_paused(conn: DB, send_id: int, *, paused: bool, by: str = "", now: str) -> bool:
     """Set or clear the pause of a send; False if it had no release row or was already so."""
     with transaction(conn):
         if paused:
@@ -112,13 +113,13 @@ def set_paused(conn: sqlite3.Connection, send_id: int, *, paused: bool, by: str 
         ).rowcount == 1
 
 
-def is_paused(conn: sqlite3.Connection, send_id: int) -> bool:
+def is_paused(conn: DB, send_id: int) -> bool:
     """Whether send ``send_id`` is paused (the run loop asks between batches)."""
     row = conn.execute("SELECT paused_at FROM releases WHERE send_id = ?", (send_id,)).fetchone()
     return bool(row and row[0])
 
 
-def cancel(conn: sqlite3.Connection, send_id: int, *, now: str, states: Sequence[str], detail: str = "",
+def cancel(conn: DB, send_id: int, *, now: str, states: Sequence[str], detail: str = "",
            discard: bool = False) -> bool:
     """Cancel a release in one of ``states`` and remove its send and ledger; False if it was not in them.
 
@@ -147,7 +148,7 @@ def cancel(conn: sqlite3.Connection, send_id: int, *, now: str, states: Sequence
         return True
 
 
-def list_releases(conn: sqlite3.Connection, send_id: int | None = None) -> list[dict[str, Any]]:
+def list_releases(conn: DB, send_id: int | None = None) -> list[dict[str, Any]]:
     """Every release row (or one), newest first."""
     where = " WHERE send_id = ?" if send_id is not None else ""
     rows = conn.execute(f"SELECT * FROM releases{where} ORDER BY send_id DESC",
@@ -158,7 +159,7 @@ def list_releases(conn: sqlite3.Connection, send_id: int | None = None) -> list[
 # --- audiences ------------------------------------------------------------------
 
 
-def audience_members(conn: sqlite3.Connection, list_id: int, where: str = "", params: Sequence[Any] = ()) -> list[int]:
+def audience_members(conn: DB, list_id: int, where: str = "", params: Sequence[Any] = ()) -> list[int]:
     """Ids of the list's active members matching ``where`` (``store.segments.where_sql``), in order."""
     return [r[0] for r in conn.execute(
         "SELECT s.id FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
@@ -167,7 +168,7 @@ def audience_members(conn: sqlite3.Connection, list_id: int, where: str = "", pa
     )]
 
 
-def ledger_members(conn: sqlite3.Connection, send_id: int) -> list[int]:
+def ledger_members(conn: DB, send_id: int) -> list[int]:
     """Ids in a send's fixed audience (its ledger rows, suppressed ones left out), in order."""
     return [r[0] for r in conn.execute(
         "SELECT subscriber_id FROM deliveries WHERE send_id = ? AND state != 'suppressed' ORDER BY subscriber_id",
@@ -175,7 +176,7 @@ def ledger_members(conn: sqlite3.Connection, send_id: int) -> list[int]:
     )]
 
 
-def departures(conn: sqlite3.Connection, list_id: int, ids: Sequence[int]) -> tuple[int, int]:
+def departures(conn: DB, list_id: int, ids: Sequence[int]) -> tuple[int, int]:
     """Of ``ids`` (no longer in an audience): ``(unsubscribed, left)``.
 
     Unsubscribed: the subscriber is suppressed (unsubscribed, bounced,
@@ -190,7 +191,7 @@ def departures(conn: sqlite3.Connection, list_id: int, ids: Sequence[int]) -> tu
     return int(unsubscribed), len(ids) - int(unsubscribed)
 
 
-def save_snapshot(conn: sqlite3.Connection, digest: str, ids: Sequence[int], *, now: str) -> None:
+def save_snapshot(conn: DB, digest: str, ids: Sequence[int], *, now: str) -> None:
     """Keep the member ids an approver counted, under their digest (once)."""
     blob = zlib.compress(",".join(map(str, ids)).encode("ascii"), 6)
     with transaction(conn):
@@ -199,7 +200,7 @@ def save_snapshot(conn: sqlite3.Connection, digest: str, ids: Sequence[int], *, 
                      (digest, len(ids), blob, now))
 
 
-def load_snapshot(conn: sqlite3.Connection, digest: str) -> list[int] | None:
+def load_snapshot(conn: DB, digest: str) -> list[int] | None:
     """The member ids kept under ``digest``, or ``None`` (approved against another database)."""
     row = conn.execute("SELECT ids FROM audience_snapshots WHERE digest = ?", (digest,)).fetchone()
     if row is None:

@@ -17,8 +17,8 @@ killed worker's rows in flight become in doubt while the others carry on.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from newsletter.store import DB, transaction
 from newsletter.store.subscribers import utcnow
@@ -45,7 +45,8 @@ def open_runs(conn: DB, send_id: int | None = None) -> list[RunRow]:
            " WHERE ended_at IS NULL")
     rows = conn.execute(sql + (" AND send_id = ?" if send_id is not None else "") + " ORDER BY id",
                         (send_id,) if send_id is not None else ()).fetchall()
-    return [RunRow(*tuple(r[:8]), worker=bool(r[8])) for r in rows]
+    return [RunRow(run_id, send, owner, host, pid, pid_started, started_at, expires_at, worker=bool(worker))
+            for run_id, send, owner, host, pid, pid_started, started_at, expires_at, worker in rows]
 
 
 def _orphans_to_doubt(conn: DB, send_id: int, now: str) -> int:

@@ -14,7 +14,8 @@ JSON (``store/dialect.py``).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, NamedTuple, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 from newsletter.store import DB
 from newsletter.store.dialect import SQLITE, Dialect

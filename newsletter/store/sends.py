@@ -19,7 +19,8 @@ Counts and statuses are derived from these rows (``counts``,
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from newsletter.store import DB, transaction
 from newsletter.store.subscribers import ON_LIST, utcnow

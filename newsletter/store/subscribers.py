@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from newsletter.store import DB
 
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
@@ -41,7 +44,7 @@ _OVERALL_STATUS = (
 
 def utcnow() -> str:
     """The current UTC time as stored in the database ('2026-11-24T08:29:00Z')."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -84,28 +87,30 @@ def _row(r: sqlite3.Row) -> SubscriberRow:
 # --- lists --------------------------------------------------------------------
 
 
-def find_list(conn: sqlite3.Connection, name: str) -> int | None:
+def find_list(conn: DB, name: str) -> int | None:
     """The id of list ``name``, or ``None``."""
     row = conn.execute("SELECT id FROM lists WHERE name = ?", (name,)).fetchone()
     return row[0] if row else None
 
 
-def ensure_list(conn: sqlite3.Connection, name: str) -> int:
+def ensure_list(conn: DB, name: str) -> int:
     """The id of list ``name``, creating it (call inside a transaction)."""
     found = find_list(conn, name)
     if found is not None:
         return found
     conn.execute("INSERT INTO lists (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (name, utcnow()))
-    return find_list(conn, name)  # type: ignore[return-value]  (just made, by us or a process beside us)
+    made = find_list(conn, name)
+    assert made is not None  # just made, by us or a process beside us
+    return made
 
 
-def get_list(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
+def get_list(conn: DB, name: str) -> dict[str, Any] | None:
     """List ``name`` as ``{id, name, title, signup, created_at}``, or ``None``."""
     row = conn.execute("SELECT id, name, title, signup, created_at FROM lists WHERE name = ?", (name,)).fetchone()
     return {**dict(row), "signup": bool(row["signup"])} if row else None
 
 
-def save_list(conn: sqlite3.Connection, name: str, *, title: str | None = None, signup: bool | None = None) -> int:
+def save_list(conn: DB, name: str, *, title: str | None = None, signup: bool | None = None) -> int:
     """Create list ``name`` or change its title/signup flag (``None``: leave as is); return its id."""
     list_id = ensure_list(conn, name)
     if title is not None:
@@ -115,7 +120,7 @@ def save_list(conn: sqlite3.Connection, name: str, *, title: str | None = None, 
     return list_id
 
 
-def list_summaries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def list_summaries(conn: DB) -> list[dict[str, Any]]:
     """Every list with its title, signup flag, member count (confirmed memberships),
     count of active members (those who get issues) and count of pending signups."""
     rows = conn.execute(
@@ -130,7 +135,7 @@ def list_summaries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [{**dict(r), "signup": bool(r["signup"])} for r in rows]
 
 
-def count_members(conn: sqlite3.Connection, list_id: int) -> dict[str, int]:
+def count_members(conn: DB, list_id: int) -> dict[str, int]:
     """Members of a list by listed status (every one of ``LISTED_STATUSES`` present, zero if none)."""
     counts = {status: 0 for status in LISTED_STATUSES}
     for status, n in conn.execute(
@@ -145,20 +150,20 @@ def count_members(conn: sqlite3.Connection, list_id: int) -> dict[str, int]:
 # --- subscribers --------------------------------------------------------------
 
 
-def find_subscriber(conn: sqlite3.Connection, email: str) -> SubscriberRow | None:
+def find_subscriber(conn: DB, email: str) -> SubscriberRow | None:
     """The subscriber with this address (any case), or ``None``."""
     row = conn.execute("SELECT * FROM subscribers WHERE email_key = ?", (email.lower(),)).fetchone()
     return _row(row) if row else None
 
 
-def get_subscriber(conn: sqlite3.Connection, subscriber_id: int) -> SubscriberRow | None:
+def get_subscriber(conn: DB, subscriber_id: int) -> SubscriberRow | None:
     """The subscriber with this id, or ``None``."""
     row = conn.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
     return _row(row) if row else None
 
 
 def upsert_subscriber(
-    conn: sqlite3.Connection,
+    conn: DB,
     email: str,
     name: str,
     attributes: dict[str, Any],
@@ -189,7 +194,7 @@ def upsert_subscriber(
     return row["id"], "updated", row["status"]
 
 
-def add_membership(conn: sqlite3.Connection, list_id: int, subscriber_id: int, *, now: str | None = None) -> str:
+def add_membership(conn: DB, list_id: int, subscriber_id: int, *, now: str | None = None) -> str:
     """Put a subscriber on a list as 'active'; return the membership's status afterwards.
 
     A pending signup becomes active (the team vouches for this address); a
@@ -211,7 +216,7 @@ def add_membership(conn: sqlite3.Connection, list_id: int, subscriber_id: int, *
     return found[0]
 
 
-def set_status(conn: sqlite3.Connection, subscriber_id: int, status: str, reason: str = "") -> None:
+def set_status(conn: DB, subscriber_id: int, status: str, reason: str = "") -> None:
     """Change a subscriber's status (e.g. to 'unsubscribed')."""
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
@@ -222,7 +227,7 @@ def set_status(conn: sqlite3.Connection, subscriber_id: int, status: str, reason
 
 
 def iter_subscribers(
-    conn: sqlite3.Connection,
+    conn: DB,
     *,
     list_id: int | None = None,
     status: str | None = None,
@@ -237,7 +242,8 @@ def iter_subscribers(
     after = 0
     listed = _OVERALL_STATUS if list_id is None else _MEMBER_STATUS
     while True:
-        where, params = ["s.id > ?"], [after]
+        where: list[str] = ["s.id > ?"]
+        params: list[int | str] = [after]
         join = ""
         if list_id is not None:
             join = " JOIN memberships m ON m.subscriber_id = s.id AND m.list_id = ?"
@@ -271,7 +277,7 @@ class BatchCounts:
     duplicates: int = 0
 
 
-def last_subscriber_id(conn: sqlite3.Connection) -> int:
+def last_subscriber_id(conn: DB) -> int:
     """The highest subscriber id so far (0 if none)."""
     return conn.execute("SELECT COALESCE(MAX(id), 0) FROM subscribers").fetchone()[0]
 
@@ -298,7 +304,7 @@ class BulkImport:
     bitmap of ids, an eighth of a byte per subscriber, so memory stays flat.
     """
 
-    def __init__(self, conn: sqlite3.Connection, list_name: str) -> None:
+    def __init__(self, conn: DB, list_name: str) -> None:
         self.conn = conn
         self.list_id = ensure_list(conn, list_name)
         self.added_after = last_subscriber_id(conn)

@@ -65,7 +65,7 @@ class TrackingRewriter:
         click = tokens.click_url
         base, key, send = self.public_url, self.secret_key, self.send_id
         parts: list[str] = []
-        for piece, index in zip(self.pieces, self.slots):
+        for piece, index in zip(self.pieces, self.slots, strict=True):
             parts.append(piece)
             parts.append(html.escape(click(base, key, send, subscriber_id, index), quote=True))
         pixel = html.escape(tokens.open_url(base, key, send, subscriber_id), quote=True)

@@ -83,9 +83,10 @@ def iter_json_array(handle: TextIO, *, subject: str) -> Iterator[tuple[int, Any]
             yield line, value
             # Most elements are followed by a comma and the next element in the same block: one match.
             comma = _COMMA.match(buffer.text, end)
-            at_element = comma is not None and comma.end() < len(buffer.text)
+            comma_end = comma.end() if comma is not None else len(buffer.text)
+            at_element = comma_end < len(buffer.text)
             if at_element:
-                buffer.advance(comma.end())
+                buffer.advance(comma_end)
                 continue
             buffer.advance(end)
             separator = buffer.next_char()

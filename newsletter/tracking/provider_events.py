@@ -14,17 +14,18 @@ group_unsubscribe, group_resubscribe, and any SendGrid adds later).
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import InputError
 from newsletter.store import events as event_store
 
 if TYPE_CHECKING:
     from newsletter.settings import Settings
+    from newsletter.store import DB
 
 #: Subscriber status each event type implies (the store only ever worsens a status).
 STATUS_BY_TYPE = {
@@ -163,7 +164,7 @@ def parse_event_array(data: bytes | str, *, subject: str) -> list[Any]:
     return payload
 
 
-def ingest_sendgrid(conn: sqlite3.Connection, items: Iterable[Any]) -> IngestResult:
+def ingest_sendgrid(conn: DB, items: Iterable[Any]) -> IngestResult:
     """Store a batch of SendGrid events in one transaction (de-duplicated) and apply status changes."""
     items = list(items)
     events = [e for e in map(normalise_sendgrid, items) if e is not None]
@@ -242,7 +243,7 @@ def import_events_file(
     )
 
 
-def record_tracking(conn: sqlite3.Connection, kind: str, send_id: int, subscriber_id: int, url: str = "") -> None:
+def record_tracking(conn: DB, kind: str, send_id: int, subscriber_id: int, url: str = "") -> None:
     """Record an open or click seen by our own pixel or redirect (source ``tracking``)."""
     event = Event(source="tracking", type=kind, occurred_at=event_store.utc_now(), send_id=send_id,
                   subscriber_id=subscriber_id, url=url,
@@ -250,6 +251,6 @@ def record_tracking(conn: sqlite3.Connection, kind: str, send_id: int, subscribe
     event_store.store_events(conn, [event.to_row()])
 
 
-def unsubscribe(conn: sqlite3.Connection, subscriber_id: int, send_id: int) -> bool:
+def unsubscribe(conn: DB, subscriber_id: int, send_id: int) -> bool:
     """Unsubscribe from the one-click link (idempotent); False if the subscriber no longer exists."""
     return event_store.unsubscribe_from_page(conn, subscriber_id, send_id, source="unsubscribe-page")

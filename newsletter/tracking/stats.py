@@ -7,11 +7,19 @@ deliveries (SendGrid), else over messages the backend accepted (outbox, SMTP).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import InputError
 from newsletter.store import events as event_store
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from newsletter.settings import Settings
+    from newsletter.store import DB
 
 OPEN_RATE_NOTE = (
     "Apple Mail Privacy Protection pre-loads images, so opens (and the open rate) are inflated and unreliable."
@@ -50,10 +58,10 @@ class SendStats:
     unsubscribes: int
     spam_reports: int
     rate_base: str
-    top_links: list[LinkStats] = field(default_factory=list)
+    top_links: builtins.list[LinkStats] = field(default_factory=builtins.list)  # `list` is a field here
     open_rate_note: str = OPEN_RATE_NOTE
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (``stats --json``)."""
         return asdict(self)
 
@@ -74,7 +82,7 @@ def _rate(part: int, base: int) -> float | None:
     return round(part / base, 4) if base else None
 
 
-def stats_for_send(conn, send, top: int = 10) -> SendStats:
+def stats_for_send(conn: DB, send: sqlite3.Row, top: int = 10) -> SendStats:
     """The figures of one send row (from ``store.events.find_sends``)."""
     from newsletter.delivery.plan import Totals
     from newsletter.store import sends as ledger
@@ -96,7 +104,7 @@ def stats_for_send(conn, send, top: int = 10) -> SendStats:
     )
 
 
-def collect_stats(settings, target: str | None = None, top: int = 10) -> list[SendStats]:
+def collect_stats(settings: Settings, target: str | None = None, top: int = 10) -> list[SendStats]:
     """Stats of every send, or of the sends of one issue (an ISSUE.md path or a slug)."""
     from newsletter.store import connect
 

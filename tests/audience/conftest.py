@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from delivery_fakes import settings_env  # tests/delivery (see pythonpath in pyproject.toml)
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from audience_helpers import CONFIRM_LINK, membership, query
 from delivery_fakes import RecordingHandler, free_port
 
@@ -70,9 +69,9 @@ def test_a_layout_folder_can_replace_the_templates(news, tmp_path):
 
 
 def test_purge_pending_command(cli, news):
-    old = datetime.now(timezone.utc) - timedelta(days=10)
+    old = datetime.now(UTC) - timedelta(days=10)
     register(news, "old@example.org", now=old)
-    register(news, "new@example.org", now=datetime.now(timezone.utc) - timedelta(hours=1))
+    register(news, "new@example.org", now=datetime.now(UTC) - timedelta(hours=1))
     run = cli(news, "subscribers", "purge-pending")
     assert run.exit_code == 0 and "1 unconfirmed signup(s) deleted" in run.stdout
     assert query(news.newsletter_database, "SELECT email FROM subscribers") == [("new@example.org",)]
@@ -84,6 +83,6 @@ def test_purge_pending_command(cli, news):
 def test_serve_purges_stale_signups_when_it_starts(news):
     from newsletter.server.app import create_app
 
-    register(news, "old@example.org", now=datetime.now(timezone.utc) - timedelta(days=8))
+    register(news, "old@example.org", now=datetime.now(UTC) - timedelta(days=8))
     create_app(news)
     assert query(news.newsletter_database, "SELECT COUNT(*) FROM subscribers") == [(0,)]

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from audience_helpers import membership, query  # tests/audience (see pythonpath in pyproject.toml)
 from seeding import seed  # tests/tracking
 
@@ -114,7 +113,7 @@ def test_export_then_erasure_leaves_no_trace_and_keeps_stats(cli, config, tmp_pa
         {"event": "open", "email": address, "timestamp": 1795000000, "sg_event_id": f"o-{i}",
          "ip": IP if address == ADDRESS else "198.51.100.1", "useragent": "Mail/1.0",
          "send_id": str(ids["send_id"]), "subscriber_id": str(sid)}
-        for i, (address, sid) in enumerate(zip(addresses, ids["subscribers"]))
+        for i, (address, sid) in enumerate(zip(addresses, ids["subscribers"], strict=True))
     ] + [{"event": "click", "email": ADDRESS, "timestamp": 1795000001, "sg_event_id": "c-1",
           "url": "https://example.org/a?utm_source=newsletter", "send_id": str(ids["send_id"])}])
     conn.execute("UPDATE deliveries SET error = ? WHERE subscriber_id = ?", (f"550 <{ADDRESS}>: mailbox full", zeb))

@@ -13,9 +13,9 @@ from typing import get_args
 
 import pytest
 
+from newsletter.cli.subscribers import SubscriberStatus
 from newsletter.settings import load_settings
 from newsletter.store.subscribers import LISTED_STATUSES as STATUSES
-from newsletter.cli.subscribers import SubscriberStatus
 
 #: SGR parameters that set a colour (foreground, background, 256/true colour).
 COLOUR_CODE = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;\d+)*m")

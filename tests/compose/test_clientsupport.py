@@ -6,7 +6,13 @@ import hashlib
 import json
 
 from newsletter.compose import compose_issue
-from newsletter.compose.clientsupport import DATA, check_client_support, lacking_clients, read_acknowledged, used_features
+from newsletter.compose.clientsupport import (
+    DATA,
+    check_client_support,
+    lacking_clients,
+    read_acknowledged,
+    used_features,
+)
 from newsletter.compose.layout import BUILTIN_LAYOUTS
 
 PARTNER_HTML = """

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from sample_issues import SAMPLE_NAMES, sample
 
 from newsletter.compose import compose_issue
 from newsletter.compose.bidi import MARKS, mixes_directions
 from newsletter.compose.wrapping import display_width, wrap
-from sample_issues import SAMPLE_NAMES, sample
 
 WIDTH = 76
 _EXEMPT = re.compile(r"^\[\d+\] |^ {4}|^View in browser: |^Unsubscribe: ")  # reference list, code, URLs
@@ -43,7 +43,7 @@ def test_chinese_paragraph_wraps_by_display_width(texts):
     assert lines, text
     paragraph = text[text.index("我们很高兴") : text.index("组织了多场测试活动。") + 10].splitlines()
     assert len(paragraph) >= 4  # 141 characters = 282 columns: four lines, not one
-    assert all(70 <= display_width(line) <= WIDTH for line in paragraph[:-1]), [display_width(l) for l in paragraph]
+    assert all(70 <= display_width(line) <= WIDTH for line in paragraph[:-1]), [display_width(line) for line in paragraph]
     assert not any(line.startswith(("，", "。", "、")) for line in text.splitlines())  # no line starts with closing punctuation
 
 

@@ -18,8 +18,8 @@ def test_every_source_link_in_html_with_utm(example):
     for link in example.links:
         escaped = link.url.replace("&", "&amp;")
         assert f'href="{escaped}"' in example.html or f'src="{escaped}"' in example.html, link
-    web = [l for l in example.links if l.kind == "link" and l.url.startswith("https://")]
-    assert web and all("utm_medium=email" in l.url for l in web)
+    web = [link for link in example.links if link.kind == "link" and link.url.startswith("https://")]
+    assert web and all("utm_medium=email" in link.url for link in web)
 
 
 def test_hero_absolute_and_preheader_hidden_first(example):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from delivery_fakes import API_KEY, RecordingHandler, SendGridStandIn, free_port, settings_env
 
 ISSUE_BODY = """

@@ -7,13 +7,10 @@ evidence, next to what the ledger and the CLI say.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import signal
 import sqlite3
 
 import pytest
-
 from databases import migration_versions, open_together
 from delivery_fakes import RecordingHandler, free_port, rows, send, settings_env, start_send, wait_for
 from delivery_fakes import table_counts as count_rows

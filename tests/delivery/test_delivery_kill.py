@@ -13,9 +13,7 @@ import sys
 import time
 
 import pytest
-
-from delivery_fakes import settings_env
-from delivery_fakes import send
+from delivery_fakes import send, settings_env
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from delivery_fakes import start_send, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -58,18 +57,19 @@ def test_pause_a_send_from_a_terminal_then_resume_it(cli, smtp_settings, smtp_se
 
 @pytest.mark.sqlite_only  # asserts over the SQLite file directly
 def test_pause_a_workers_send_then_resume_it(cli, smtp_settings, smtp_server, issue, make_list):
+    from release_helpers import Clock
+
     from newsletter.delivery.plan import SendOptions
     from newsletter.release.controls import pause, resume
     from newsletter.release.schedule import schedule
     from newsletter.release.worker import Worker
-    from release_helpers import Clock
 
     handler, _ = smtp_server
     emails = make_list("news", 40)
     config = smtp_settings.with_overrides(smtp_connections=1)
-    clock = Clock(datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc))
+    clock = Clock(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
     schedule(issue, SendOptions("news", rate=10), config, at="2026-12-01 08:00", tz="UTC", actor="ann", clock=clock)
-    clock.set(datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
     results: list = []
     worker = threading.Thread(target=lambda: results.extend(Worker(config, clock=clock, name="w1").run_once()))
     worker.start()

@@ -6,24 +6,24 @@ The stand-in holds scheduled messages until its clock reaches ``send_at``
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from release_helpers import Clock
 
 from newsletter.delivery.plan import SendOptions
 from newsletter.errors import DeliveryError
 from newsletter.release import ReleaseRefused
 from newsletter.release.controls import cancel
 from newsletter.release.schedule import schedule
-from release_helpers import Clock
 
-DUE = datetime(2026, 12, 2, 8, 0, tzinfo=timezone.utc)  # 2026-12-02 09:00 in Berlin
+DUE = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # 2026-12-02 09:00 in Berlin
 
 
 @pytest.fixture
 def clock(sendgrid_server) -> Clock:
     """One clock for the library and the stand-in, starting 44 hours before DUE."""
-    found = Clock(datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc))
+    found = Clock(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
     sendgrid_server.clock = lambda: found().timestamp()
     return found
 
@@ -90,9 +90,9 @@ def test_beyond_72_hours_or_turned_off_a_worker_starts_it(sendgrid_settings, sen
 
 
 def test_the_stand_in_refuses_what_sendgrid_refuses(sendgrid_settings, sendgrid_server, issue, make_list, clock):
-    from newsletter.release.sendgrid_batches import BatchAPI, schedule_requests
     from newsletter.delivery.base import Recipient
     from newsletter.delivery.engine import compose_checked, make_backend
+    from newsletter.release.sendgrid_batches import BatchAPI, schedule_requests
 
     api = BatchAPI(sendgrid_settings)
     batch = api.create_batch()

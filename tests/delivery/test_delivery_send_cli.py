@@ -6,7 +6,6 @@ import email
 import email.policy
 
 import pytest
-
 from delivery_fakes import send, table_counts
 
 
@@ -121,8 +120,7 @@ def test_a_send_held_by_a_live_run_is_refused_whatever_path_names_the_database(c
     import os
 
     from newsletter.delivery.lease import HOST, process_started
-    from newsletter.store import connect
-    from newsletter.store import runs
+    from newsletter.store import connect, runs
 
     make_list("news", 2)
     assert cli(settings, "send", issue, "--list", "news", "--yes", "--dry-run").exit_code == 0

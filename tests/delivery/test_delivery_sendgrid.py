@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from delivery_fakes import send, table_counts
 
 from newsletter.delivery import sendgrid as sg
-from delivery_fakes import send, table_counts
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import email
 import email.policy
 
-from newsletter import tokens
 from delivery_fakes import send, table_counts
+
+from newsletter import tokens
 from newsletter.store import connect
 from newsletter.store import sends as journal
 

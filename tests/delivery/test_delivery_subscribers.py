@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
 import delivery_fakes
+import pytest
 
 CSV = """email,first_name,last_name,company
 ada@example.org,Ada,Lovelace,Engines
@@ -20,7 +19,7 @@ gone@example.org,Gone,Person,
 
 def table_counts(database) -> dict[str, int]:
     tables = ("subscribers", "lists", "memberships")
-    return dict(zip(tables, delivery_fakes.table_counts(database, *tables)))
+    return dict(zip(tables, delivery_fakes.table_counts(database, *tables), strict=True))
 
 
 def test_import_counts_invalid_lines_duplicates_and_suppressed(cli, settings, tmp_path):

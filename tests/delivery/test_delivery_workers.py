@@ -15,7 +15,6 @@ import sys
 import time
 
 import pytest
-
 from delivery_fakes import rows, settings_env
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.timeout(240)]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from delivery_fakes import settings_env
 from release_helpers import ISSUE_BODY, ISSUE_FRONTMATTER, Clock, add_people
 
@@ -15,7 +14,7 @@ from release_helpers import ISSUE_BODY, ISSUE_FRONTMATTER, Clock, add_people
 @pytest.fixture
 def clock() -> Clock:
     """Starts at 2026-11-30 12:00 UTC."""
-    return Clock(datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc))
+    return Clock(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture

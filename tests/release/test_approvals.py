@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import tomllib
 
-from newsletter.release.approvals import approvals_path, load
 from release_helpers import edit
+
+from newsletter.release.approvals import approvals_path, load
 
 
 def approve(cli, settings, issue, who, *extra):

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from release_helpers import edit
 
 from newsletter.delivery.plan import SendOptions
 from newsletter.release.schedule import schedule
 from newsletter.release.worker import Worker
-from release_helpers import edit
 
 # 2026-12-02 09:00 in Berlin (CET, UTC+1) is 08:00 UTC.
 AT, ZONE = "2026-12-02 09:00", "Europe/Berlin"
-DUE = datetime(2026, 12, 2, 8, 0, tzinfo=timezone.utc)
+DUE = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 
 
 def sent(tmp_path) -> list[str]:
@@ -113,7 +113,7 @@ def test_a_send_cancelled_before_its_time_never_sends(cli, issue, settings, peop
     assert "\tcancelled 2026-12-02 09:00 CET\t" in listed
     assert cli(settings, "cancel", "1").stdout.startswith("Send 1 was already cancelled")
     # The issue can be scheduled again, with a new audience.
-    assert plan(issue, settings, clock.__class__(datetime(2026, 11, 30, tzinfo=timezone.utc))).send_id is not None
+    assert plan(issue, settings, clock.__class__(datetime(2026, 11, 30, tzinfo=UTC))).send_id is not None
 
 
 def test_daylight_saving_gaps_and_overlaps_are_refused(cli, issue, settings, people):
@@ -179,7 +179,7 @@ def test_worker_once_from_the_command_line_starts_what_is_due(cli, issue, settin
     from release_helpers import Clock
 
     people(2)
-    past = Clock(datetime(2020, 6, 1, 6, 0, tzinfo=timezone.utc))  # scheduled "then", due by now
+    past = Clock(datetime(2020, 6, 1, 6, 0, tzinfo=UTC))  # scheduled "then", due by now
     schedule(issue, SendOptions("news"), settings, at="2020-06-01 09:00", tz="UTC", actor="ann", clock=past)
     run = cli(settings, "worker", "--once")
     assert run.exit_code == 0 and "Started 1 send(s)." in run.stdout and "send 1 done" in run.stderr

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from review_helpers import CTA_URL, HERO_URL, contrast, luminance, png_bytes
 
 from newsletter.compose import compose_issue
-from newsletter.review.screenshots import PAGE_URL
 from newsletter.review.reviewer_view import sample_html
-
-from review_helpers import CTA_URL, HERO_URL, contrast, luminance, png_bytes
+from newsletter.review.screenshots import PAGE_URL
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from review_helpers import NO_CHROMIUM, luminance
 
 expect = pytest.importorskip("playwright.sync_api", reason=NO_CHROMIUM).expect

@@ -8,6 +8,7 @@ import sys
 import threading
 
 import pytest
+from review_helpers import png_bytes, png_size
 from typer.testing import CliRunner
 
 from newsletter.cli import app
@@ -15,7 +16,6 @@ from newsletter.compose import compose_issue
 from newsletter.errors import ConfigError
 from newsletter.review import screenshots
 from newsletter.review.screenshots import BrowserError, capture
-from review_helpers import png_bytes, png_size
 
 
 @pytest.mark.browser
@@ -43,7 +43,7 @@ def test_capture_never_touches_the_network_but_serves_local_images(needs_chromiu
     hits: list[str] = []
 
     class Recorder(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
+        def do_GET(self):
             hits.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "image/png")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from audience_helpers import add_people, membership, query
 
 from newsletter import tokens

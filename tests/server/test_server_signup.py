@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from audience_helpers import add_people, confirmation_files, membership, query, read_confirmation
 
 from newsletter import tokens

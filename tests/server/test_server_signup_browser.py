@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from audience_helpers import confirmation_files, membership, query, read_confirmation
 from review_helpers import NO_CHROMIUM  # tests/review
 

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-
 from delivery_fakes import free_port, rows
+
 from newsletter import tokens
 
 SECRET = "tracking-test-secret-key-0123456789"

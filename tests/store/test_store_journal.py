@@ -7,10 +7,9 @@ import json
 import pytest
 
 from newsletter.delivery.plan import Totals
-from newsletter.store import runs
+from newsletter.store import runs, transaction
 from newsletter.store import sends as ledger
 from newsletter.store import subscribers as store
-from newsletter.store import transaction
 
 
 @pytest.fixture

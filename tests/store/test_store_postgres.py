@@ -4,7 +4,6 @@ a password that never shows; and what must be the same on both: the schema."""
 from __future__ import annotations
 
 import pytest
-
 from databases import migration_versions, open_together
 
 from newsletter import store

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.store import transaction
-from newsletter.store import segments
+from newsletter.store import segments, transaction
 from newsletter.store import subscribers as people
 from newsletter.store.segments import Condition
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from newsletter.store import transaction
 from newsletter.store import subscribers as store
+from newsletter.store import transaction
 
 
 def test_email_is_unique_case_insensitively_and_status_survives_upsert(conn):

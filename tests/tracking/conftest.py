@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
-
-from newsletter.settings import Settings
-
-
 import seeding  # shared with tests/server (see pythonpath in pyproject.toml)
 from seeding import seed_send, status_of  # noqa: F401  (shared fixtures, registered by importing)
+
+from newsletter.settings import Settings
 
 SECRET = seeding.SECRET
 

@@ -121,8 +121,8 @@ def event_lines(events: list) -> str:
 
 
 def test_events_import_streams_in_batches_and_reports_unusable_lines(tmp_path, seed_send, cli_env, db, monkeypatch):
-    import newsletter.tracking.provider_events as events
     import newsletter.tracking.jsonstream as jsonstream
+    import newsletter.tracking.provider_events as events
 
     monkeypatch.setattr(events, "IMPORT_BATCH", 3)
     monkeypatch.setattr(jsonstream, "BLOCK_CHARS", 100)  # elements cut across blocks

@@ -240,10 +240,10 @@ class SendGridBackend(Backend):
         if not values[0]:
             values = (NAME_FALLBACK, *values[1:])
         if raw_text:
-            subs = dict(zip(self._html_keys, map(_escape, values)))
-            subs.update(zip(self._text_keys, values))
+            subs = dict(zip(self._html_keys, map(_escape, values), strict=True))
+            subs.update(zip(self._text_keys, values, strict=True))
         else:
-            subs = dict(zip(self._html_keys, values))
+            subs = dict(zip(self._html_keys, values, strict=True))
         to = {"email": email}
         name = clean_name(r.name)
         if name:

@@ -1,6 +1,6 @@
-"""Scale table: ``subscribers import``, ``events import`` and ``stats`` at 10k, 100k and 1M rows.
+"""Scale table: ``subscribers import``, ``events import``, ``stats`` and ``send`` at 10k, 100k and 1M rows.
 
-    .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--runs 3] [--only subscribers,events,stats]
+    .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--runs 3] [--only subscribers,events,stats,send]
 
 Each figure is the median of whole-process runs of the real command
 (``python -m newsletter ...``: start-up, imports and the final commit
@@ -13,10 +13,12 @@ folder:
 - a SendGrid event array, one event per line, for one send to 10,000
   subscribers (processed, delivered, opens, clicks, a few bounces and
   unsubscribes), imported into a database that already holds them;
-- ``stats`` then runs on the database the events import left.
+- ``stats`` then runs on the database the events import left;
+- ``send`` sends an issue to that many subscribers through the SendGrid
+  stand-in of ``bench/send.py`` (compose included, as a user runs it).
 
 Targets (issue 9): 1,000,000 subscribers in under 15 s and 150 MB; 1,000,000
-events in under 20 s and 250 MB; memory flat as the input grows.
+events in under 20 s and 250 MB; a send's memory under 100 MB and flat as the list grows.
 """
 
 from __future__ import annotations
@@ -93,22 +95,27 @@ def seed_for_events(path: Path) -> None:
         conn.executemany(
             "INSERT INTO subscribers (id, email, email_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
             [(i, f"r{i}@example.org", f"r{i}@example.org", NOW, NOW) for i in range(1, SUBSCRIBERS_FOR_EVENTS + 1)])
-        conn.executemany("INSERT INTO memberships VALUES (1, ?, ?)", [(i, NOW) for i in range(1, SUBSCRIBERS_FOR_EVENTS + 1)])
-        conn.execute("INSERT INTO sends (id, slug, html_sha256, list_id, backend, recipients, accepted, created_at)"
-                     " VALUES (1, 'bench', 'x', 1, 'sendgrid', ?, ?, ?)", (SUBSCRIBERS_FOR_EVENTS, SUBSCRIBERS_FOR_EVENTS, NOW))
+        conn.executemany("INSERT INTO memberships (list_id, subscriber_id, created_at) VALUES (1, ?, ?)",
+                         [(i, NOW) for i in range(1, SUBSCRIBERS_FOR_EVENTS + 1)])
+        conn.execute("INSERT INTO sends (id, slug, html_sha256, list_id, backend, created_at)"
+                     " VALUES (1, 'bench', 'x', 1, 'sendgrid', ?)", (NOW,))
+        # The send's ledger: every member accepted (the events that follow are about these messages).
+        conn.execute("INSERT INTO deliveries (send_id, subscriber_id, state, attempts, updated_at)"
+                     " SELECT 1, subscriber_id, 'accepted', 1, ? FROM memberships WHERE list_id = 1", (NOW,))
     conn.close()
 
 
-def env_for(database: Path) -> dict[str, str]:
+def env_for(database: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a run: its own database, no .env file."""
     return {**os.environ, "NEWSLETTER_DATABASE": str(database), "NEWSLETTER_ENV_FILE": os.devnull,
-            "NEWSLETTER_SECRET_KEY": "bench-secret-key-0123456789abcdef"}
+            "NEWSLETTER_SECRET_KEY": "bench-secret-key-0123456789abcdef", **(extra or {})}
 
 
-def run_once(args: list[str], database: Path) -> tuple[float, float]:
+def run_once(args: list[str], database: Path, extra: dict[str, str] | None = None) -> tuple[float, float]:
     """One whole-process run: ``(wall seconds, peak RSS in MB)``; fails loudly if the command fails."""
     start = time.perf_counter()
-    child = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env_for(database), cwd=ROOT)
+    child = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env_for(database, extra),
+                             cwd=ROOT)
     assert child.stderr is not None
     err = child.stderr.read()  # invalid rows are reported here; read so the pipe never fills
     _, status, usage = os.wait4(child.pid, 0)
@@ -119,7 +126,8 @@ def run_once(args: list[str], database: Path) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def measure(label: str, args: list[str], template: Path | None, work: Path, runs: int) -> tuple[float, float]:
+def measure(label: str, args: list[str], template: Path | None, work: Path, runs: int,
+            extra: dict[str, str] | None = None) -> tuple[float, float]:
     """Median wall time and peak memory of ``runs`` runs, each on a fresh copy of ``template``."""
     walls, peaks = [], []
     for _ in range(runs):
@@ -128,10 +136,31 @@ def measure(label: str, args: list[str], template: Path | None, work: Path, runs
             Path(f"{database}{suffix}").unlink(missing_ok=True)
         if template is not None:
             shutil.copy(template, database)
-        wall, peak = run_once(args, database)
+        wall, peak = run_once(args, database, extra)
         walls.append(wall)
         peaks.append(peak)
     return statistics.median(walls), max(peaks)
+
+
+def measure_send(size: int, work: Path, runs: int) -> tuple[float, float]:
+    """``newsletter send`` of the bench issue to ``size`` subscribers through the SendGrid stand-in of
+    ``bench/send.py`` (no added latency; compose included, as a user runs it)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import send as send_bench  # bench/send.py: its stand-in server, issue and database builder
+
+    template = work / f"send-{size}.db"
+    send_bench.make_database(template, size)
+    issue = work / "bench-issue.md"
+    issue.write_text(send_bench.ISSUE, encoding="utf-8")
+    server, port = send_bench.start_server(send_bench.SENDGRID_SERVER, "0")
+    extra = {"NEWSLETTER_BACKEND": "sendgrid", "SENDGRID_API_KEY": "SG.bench",
+             "SENDGRID_API_URL": f"http://127.0.0.1:{port}"}
+    try:
+        return measure("send", ["send", str(issue), "--list", "bench", "--yes"], template, work, runs, extra)
+    finally:
+        server.kill()
+        server.wait()
+        template.unlink()
 
 
 def main() -> None:
@@ -139,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", default="subscribers,events,stats")
+    parser.add_argument("--only", default="subscribers,events,stats,send")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     only = set(args.only.split(","))
@@ -171,6 +200,10 @@ def main() -> None:
                     wall, peak = measure("stats", ["stats", "--json"], after, work, args.runs)
                     rows.append(("stats", size, wall, peak))
                     print(f"stats              {size:>9,}: {wall:6.2f} s {peak:6.0f} MB", flush=True)
+            if "send" in only:
+                wall, peak = measure_send(size, work, args.runs)
+                rows.append(("send (SendGrid)", size, wall, peak))
+                print(f"send (SendGrid)    {size:>9,}: {wall:6.2f} s {peak:6.0f} MB", flush=True)
     print(f"\nmedian of {args.runs} whole-process runs, peak = max RSS of those runs\n")
     print(f"| {'command':<18} | {'rows':>9} | {'wall (s)':>8} | {'peak (MB)':>9} |")
     print(f"|{'-' * 20}|{'-' * 10}:|{'-' * 9}:|{'-' * 10}:|")

@@ -205,9 +205,10 @@ def import_csv(
                 else:
                     if number & (number - 1) == 0:  # batches 1, 2, 4, ...: the tables doubled since the last look
                         conn.dialect.refresh_statistics(conn, ("subscribers", "memberships", "consents"))
-                    added, updated, suppressed = conn.dialect.import_subscribers(
+                    added, updated, suppressed, duplicates = conn.dialect.import_subscribers(
                         conn, list_id, [(email, name, attributes) for email, _, name, attributes in kept], now, path.name)
-                    counts = store.BatchCounts(added=added, updated=updated, suppressed=suppressed, duplicates=0)
+                    counts = store.BatchCounts(added=added, updated=updated, suppressed=suppressed,
+                                               duplicates=duplicates)
                 result.added += counts.added
                 result.updated += counts.updated
                 result.suppressed += counts.suppressed

@@ -216,10 +216,11 @@ class Dialect:
         """Tell the planner how big ``tables`` grew during a bulk write (SQLite plans without it)."""
 
     def import_subscribers(self, conn: Database, list_id: int, rows: Sequence[tuple[str, str, dict[str, Any]]],
-                           now: str, source: str) -> tuple[int, int, int]:
+                           now: str, source: str) -> tuple[int, int, int, int]:
         """Upsert distinct ``(email, name, attributes)`` rows and put them on the list (inside the import's
         transaction), with ``upsert_subscriber``'s, ``add_membership``'s and ``record_joins``' rules (consent
-        records from ``source``); return ``(added, updated, suppressed)``."""
+        records from ``source``); return ``(added, updated, suppressed, duplicates)``, where a duplicate is
+        an address an earlier batch of the same import already wrote."""
         raise NotImplementedError
 
 
@@ -349,19 +350,22 @@ class PostgresDialect(Dialect):
         conn.execute("ANALYZE " + ", ".join(f'"{t}"' for t in tables))
 
     def import_subscribers(self, conn: Database, list_id: int, rows: Sequence[tuple[str, str, dict[str, Any]]],
-                           now: str, source: str) -> tuple[int, int, int]:
+                           now: str, source: str) -> tuple[int, int, int, int]:
         # COPY into a temporary table, then one statement: subscribers upserted (a suppressed status
         # stays, a non-empty name replaces, attributes merge), memberships added (pending becomes
-        # active, one who left stays away), consent records for who joined, and the counts.
+        # active, one who left stays away), consent records for who joined, and the counts. The ids
+        # this import has written so far are kept in a second temporary table (in the server, not
+        # here), so a repeat in a later batch counts as a duplicate, as on SQLite.
         with conn.raw.cursor() as cursor:  # type: ignore[attr-defined]
             cursor.execute("CREATE TEMP TABLE IF NOT EXISTS import_rows"
                            " (email TEXT, email_key TEXT, name TEXT, attributes TEXT) ON COMMIT DROP")
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS import_written (id BIGINT PRIMARY KEY) ON COMMIT DROP")
             cursor.execute("TRUNCATE import_rows")
             with cursor.copy("COPY import_rows (email, email_key, name, attributes) FROM STDIN") as copy:
                 for email, name, attributes in rows:
                     copy.write_row((email, email.lower(), name, json.dumps(attributes, ensure_ascii=False)))
         row = conn.execute(_IMPORT_BATCH, (now, now, list_id, now, now, list_id, list_id, source, now, now, list_id)).fetchone()
-        return int(row[0]), int(row[1]), int(row[2])
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
 _IMPORT_BATCH = """
@@ -382,9 +386,12 @@ WITH up AS (
     RETURNING subscriber_id, status
 ), outcome AS (
     SELECT up.id, up.added, up.status = 'active' AND COALESCE(joined.status, m.status) = 'active' AS gets_issues,
-           joined.subscriber_id IS NOT NULL AS just_joined
+           joined.subscriber_id IS NOT NULL AS just_joined, w.id IS NOT NULL AS written_before
     FROM up LEFT JOIN joined ON joined.subscriber_id = up.id
     LEFT JOIN memberships m ON m.subscriber_id = up.id AND m.list_id = ?
+    LEFT JOIN import_written w ON w.id = up.id
+), written AS (
+    INSERT INTO import_written (id) SELECT id FROM up ON CONFLICT DO NOTHING
 ), consented AS (
     INSERT INTO consents (subscriber_id, list_id, method, source, requested_at, confirmed_at)
     SELECT o.id, CAST(? AS BIGINT), 'import', ?, ?, ? FROM outcome o
@@ -392,8 +399,10 @@ WITH up AS (
         SELECT 1 FROM consents c WHERE c.subscriber_id = o.id AND c.list_id = ?
         AND c.confirmed_at IS NOT NULL AND c.left_at IS NULL)
 )
-SELECT COUNT(*) FILTER (WHERE added AND gets_issues), COUNT(*) FILTER (WHERE NOT added AND gets_issues),
-       COUNT(*) FILTER (WHERE NOT gets_issues) FROM outcome
+SELECT COUNT(*) FILTER (WHERE added AND gets_issues),
+       COUNT(*) FILTER (WHERE NOT added AND gets_issues AND NOT written_before),
+       COUNT(*) FILTER (WHERE NOT gets_issues AND NOT written_before),
+       COUNT(*) FILTER (WHERE written_before) FROM outcome
 """
 
 SQLITE = Dialect()

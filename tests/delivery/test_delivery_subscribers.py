@@ -97,7 +97,6 @@ def write_list(path, rows: int, *, bad_every: int = 0, tail: str = "") -> None:
     path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
 
 
-@pytest.mark.sqlite_only  # PostgreSQL's COPY path counts a repeat in a later batch as 'updated', not 'merged'
 def test_streaming_import_reports_bad_rows_by_line_across_batches(cli, settings, tmp_path, monkeypatch):
     import newsletter.audience.members as subscribers
 

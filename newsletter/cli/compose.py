@@ -20,13 +20,16 @@ WHERE_OPT = typer.Option(None, "--where", help="And these conditions, KEY=VALUE 
 
 def _echo_build(result: ComposeResult, list_name: str | None, segment: str | None, where: list[str] | None) -> None:
     """Print the build id: the content alone, or with the audience of --list/--segment/--where."""
-    from newsletter.delivery.plan import SendOptions
     from newsletter.errors import InputError
-    from newsletter.release.approve import build_of
+    from newsletter.release.build import build_of
 
     if (segment or where) and not list_name:
         raise InputError("--segment and --where need --list", subject="--list")
-    options = SendOptions(list_name, where=tuple(where or ()), segment=segment) if list_name else None
+    options = None
+    if list_name:  # the audience part needs the store: imported only then
+        from newsletter.delivery.plan import SendOptions
+
+        options = SendOptions(list_name, where=tuple(where or ()), segment=segment)
     build = build_of(result, options, settings())
     audience = build.audience.describe() if options else "content only: add --list for the audience"
     typer.echo(f"Build {build.short} ({audience})")

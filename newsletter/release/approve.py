@@ -19,7 +19,7 @@ from newsletter.release.approvals import (
     signature_status,
     signing_key,
 )
-from newsletter.release.build import Build, identify
+from newsletter.release.build import identify
 from newsletter.release.clock import Clock, stamp, system_clock
 from newsletter.release.gate import Target, judge
 from newsletter.settings import Settings
@@ -27,18 +27,6 @@ from newsletter.settings import Settings
 if TYPE_CHECKING:
     from newsletter.compose.model import ComposeResult
     from newsletter.delivery.plan import SendOptions
-
-
-def build_of(result: ComposeResult, options: SendOptions | None, settings: Settings) -> Build:
-    """The build ``compose`` and ``check`` print: the content, plus the audience when a list is given."""
-    if options is None:
-        return identify(result)
-    if not options.segment:  # conditions alone need no database
-        return identify(result, audiences.definition(None, options))
-    from newsletter.store import session
-
-    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
-        return identify(result, audiences.definition(conn, options))
 
 
 def target(conn: Any, result: ComposeResult, options: SendOptions) -> Target:

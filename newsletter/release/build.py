@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from newsletter.compose.model import ComposeResult
+    from newsletter.delivery.plan import SendOptions
+    from newsletter.settings import Settings
 
 VERSION = 1
 #: The parts of a build, in the order changes are named.
@@ -165,3 +167,20 @@ def changes(before: Build, now: Build) -> list[str]:
         else:
             found.append(f"audience ({before.audience.describe()} -> {now.audience.describe()})")
     return found
+
+
+def build_of(result: ComposeResult, options: SendOptions | None, settings: Settings) -> Build:
+    """The build ``compose`` and ``check`` print: the content, plus the audience when a list is given.
+
+    Without a list it needs nothing else: ``compose`` loads no database or release module for it.
+    """
+    if options is None:
+        return identify(result)
+    from newsletter.release import audience as audiences
+
+    if not options.segment:  # conditions alone need no database
+        return identify(result, audiences.definition(None, options))
+    from newsletter.store import session
+
+    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+        return identify(result, audiences.definition(conn, options))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import delivery_fakes
-import pytest
 
 CSV = """email,first_name,last_name,company
 ada@example.org,Ada,Lovelace,Engines

@@ -221,7 +221,12 @@ class SendRun:
             rows = next(claims, None)
             if rows is None:
                 return
-            batch = self.backend.prepare([self.make_recipient(row) for row in rows])
+            try:
+                batch = self.backend.prepare([self.make_recipient(row) for row in rows])
+            except Exception:  # nothing of it left (preparing does no I/O): the claim is undone
+                with self.journal.lock:
+                    ledger.release(self.conn, self.send_id, self.lease.run_id, [row[0] for row in rows])
+                raise
             self.in_flight[pool.submit(self.backend.send_batch, batch, self.journal)] = batch
             self.submitted += len(batch)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from delivery_fakes import send
+from delivery_fakes import rows, send
 
 from newsletter.delivery import sendgrid as sg
 
@@ -98,3 +98,31 @@ def test_a_run_taken_over_during_its_last_request_does_not_end_as_if_it_had_sent
     with pytest.raises(DeliveryError, match="lost its hold"):
         send(issue, sendgrid_settings, retry_delays=(0.0,))
     assert sendgrid_server.delivered == {e: 1 for e in emails}  # in doubt in the ledger: the provider knows
+
+
+def test_a_batch_that_cannot_be_prepared_is_released_not_left_in_doubt(sendgrid_settings, sendgrid_server, issue,
+                                                                        make_list, monkeypatch):
+    """Preparing a request does no I/O: when it fails, the batch's claim is undone (nothing of it left), the
+    run stops with the error, and the next run sends those recipients once."""
+    from newsletter.errors import DeliveryError
+
+    emails = make_list("news", 4)
+    monkeypatch.setattr(sg.SendGridBackend, "max_batch", 2)
+    prepare = sg.SendGridBackend.prepare
+    calls = []
+
+    def fail_second(self, batch):
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise DeliveryError("cannot build the request", subject="test")
+        return prepare(self, batch)
+
+    monkeypatch.setattr(sg.SendGridBackend, "prepare", fail_second)
+    with pytest.raises(DeliveryError, match="cannot build the request"):
+        send(issue, sendgrid_settings)
+    assert sendgrid_server.delivered == {e: 1 for e in emails[:2]}
+    state = dict(rows(sendgrid_settings.newsletter_database, "SELECT state, COUNT(*) FROM deliveries GROUP BY state"))
+    assert state == {"accepted": 2, "queued": 2}  # released, not 'sending' (which a crash would turn into doubt)
+    monkeypatch.setattr(sg.SendGridBackend, "prepare", prepare)
+    report = send(issue, sendgrid_settings)
+    assert report.totals.accepted == 4 and sendgrid_server.delivered == {e: 1 for e in emails}

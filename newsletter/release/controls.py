@@ -131,6 +131,7 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
     from newsletter.release.gate import options_from
     from newsletter.release.schedule import send_now
     from newsletter.store import release as store
+    from newsletter.store import sends as ledger
 
     now = clock()
     with _session(settings) as conn:
@@ -139,6 +140,7 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
             _log(conn, "resume", row, actor, stamp(now), f"state {row['state']}")
         elif row["state"] != "stopped":
             raise ReleaseRefused(f"it is not paused (state {row['state']})", subject=str(send_id))
+        send = ledger.get_send(conn, send_id)
     state = row["state"]
     if state == "scheduled":
         due = parse_stamp(row["run_at"]) <= now
@@ -148,6 +150,8 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
         return Resumed(f"Resumed send {send_id}: its run had not stopped yet and goes on.")
     if state != "stopped":
         return Resumed(f"Resumed send {send_id} ({state}).")
+    # It goes on through the backend it was going out through (`send --backend`), not this shell's default.
+    settings = settings.with_overrides(newsletter_backend=send["backend"] if send else None)
     report, _hooks = send_now(Path(row["issue_path"]), options_from(row["options"]), settings, actor=actor,
                               confirm=confirm, progress=progress, stop=stop, clock=clock)
     return Resumed(f"Resumed send {send_id}.", report)

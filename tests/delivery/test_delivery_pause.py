@@ -92,3 +92,29 @@ def test_pause_a_workers_send_then_resume_it(cli, smtp_settings, smtp_server, is
     assert [line.split("\t")[1] for line in log.splitlines()] == ["schedule", "start", "pause", "finish", "resume",
                                                                   "start", "finish"]
     assert "scheduled: paused with" in log
+
+
+@pytest.mark.sqlite_only  # asserts over the SQLite file directly
+def test_resume_goes_on_through_the_backend_the_send_was_going_out_through(cli, smtp_settings, smtp_server, issue,
+                                                                           make_list):
+    # Found by the harness (seed 1012): `send --backend smtp`, paused, then `resume` where NEWSLETTER_BACKEND is
+    # the default (outbox) wrote the rest to the outbox folder and recorded them accepted: nobody received them.
+    from pathlib import Path
+
+    handler, _ = smtp_server
+    emails = make_list("news", 30)
+    config = smtp_settings.with_overrides(smtp_connections=1, newsletter_backend="outbox")
+    proc = start_send(config, issue, "--rate", "10", "--backend", "smtp")
+    try:
+        wait_for(lambda: len(handler.messages) >= 10, proc)
+        assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3 and "Send 1 paused" in err, (out, err)
+    assert len(handler.messages) < 30
+    run = cli(config, "resume", "1", "--yes", "--as", "ann@example.org")
+    assert run.exit_code == 0 and "Send 1 (done)" in run.stdout, run.output
+    assert handler.delivered() == {e: 1 for e in emails}
+    assert not list(Path(config.newsletter_outbox).glob("**/*.eml"))

@@ -120,6 +120,7 @@ class Resumed:
 
     message: str
     report: "SendReport | None" = None
+    paused: bool = False  # the run it continued was paused again
 
 
 def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = system_clock,
@@ -152,9 +153,9 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
         return Resumed(f"Resumed send {send_id} ({state}).")
     # It goes on through the backend it was going out through (`send --backend`), not this shell's default.
     settings = settings.with_overrides(newsletter_backend=send["backend"] if send else None)
-    report, _hooks = send_now(Path(row["issue_path"]), options_from(row["options"]), settings, actor=actor,
-                              confirm=confirm, progress=progress, stop=stop, clock=clock)
-    return Resumed(f"Resumed send {send_id}.", report)
+    report, hooks = send_now(Path(row["issue_path"]), options_from(row["options"]), settings, actor=actor,
+                             confirm=confirm, progress=progress, stop=stop, clock=clock)
+    return Resumed(f"Resumed send {send_id}.", report, hooks.paused)
 
 
 def list_sends(settings: Settings, send_id: int | None = None, *, clock: Clock = system_clock) -> list[dict[str, Any]]:

@@ -118,3 +118,39 @@ def test_resume_goes_on_through_the_backend_the_send_was_going_out_through(cli, 
     assert run.exit_code == 0 and "Send 1 (done)" in run.stdout, run.output
     assert handler.delivered() == {e: 1 for e in emails}
     assert not list(Path(config.newsletter_outbox).glob("**/*.eml"))
+
+
+@pytest.mark.sqlite_only  # asserts over the SQLite file directly
+def test_a_resumed_send_paused_again_says_so_and_exits_3(cli, smtp_settings, smtp_server, issue, make_list):
+    # Found by the harness (seed 2006): `resume` whose run was paused again said "Stopped before the end: run the
+    # same command again" and exited 130 (Ctrl-C's status), where `send` says it paused and exits 3.
+    import os
+    import subprocess
+    import sys
+
+    from delivery_fakes import settings_env
+
+    handler, _ = smtp_server
+    emails = make_list("news", 40)
+    config = smtp_settings.with_overrides(smtp_connections=1)
+    first = start_send(config, issue, "--rate", "10")
+    try:
+        wait_for(lambda: len(handler.messages) >= 10, first)
+        assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
+        first.communicate(timeout=60)
+        resumed = subprocess.Popen([sys.executable, "-m", "newsletter", "resume", "1", "--yes", "--as", "ann@example.org"],
+                                   env={**os.environ, **settings_env(config)}, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        paused_at = len(handler.messages)
+        wait_for(lambda: len(handler.messages) >= paused_at + 10, resumed)
+        assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
+        out, err = resumed.communicate(timeout=60)
+    finally:
+        for proc in (first, locals().get("resumed")):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    assert resumed.returncode == 3, (out, err)
+    assert "Resumed send 1." in out and "Send 1 paused" in err and "newsletter resume 1" in err
+    assert "Stopped before the end" not in err
+    assert cli(config, "resume", "1", "--yes", "--as", "ann@example.org").exit_code == 0
+    assert handler.delivered() == {e: 1 for e in emails}

@@ -142,7 +142,9 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
         elif row["state"] != "stopped":
             raise ReleaseRefused(f"it is not paused (state {row['state']})", subject=str(send_id))
         send = ledger.get_send(conn, send_id)
-    state = row["state"]
+        state = row["state"]
+        if state == "running" and not _run_lives(conn, send_id):
+            state = "stopped"  # its run died (killed) without recording how it ended: continue it here
     if state == "scheduled":
         due = parse_stamp(row["run_at"]) <= now
         return Resumed(f"Resumed send {send_id}: " + ("due now, a worker starts it." if due
@@ -156,6 +158,16 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
     report, hooks = send_now(Path(row["issue_path"]), options_from(row["options"]), settings, actor=actor,
                              confirm=confirm, progress=progress, stop=stop, clock=clock)
     return Resumed(f"Resumed send {send_id}.", report, hooks.paused)
+
+
+def _run_lives(conn: Any, send_id: int) -> bool:
+    """Whether a run holds the send now: its lease is fresh and its process has not gone."""
+    import time
+
+    from newsletter.delivery.lease import is_gone
+    from newsletter.store import runs
+
+    return any(run.expires_at > time.time() and not is_gone(run) for run in runs.open_runs(conn, send_id))
 
 
 def list_sends(settings: Settings, send_id: int | None = None, *, clock: Clock = system_clock) -> list[dict[str, Any]]:

@@ -154,3 +154,28 @@ def test_a_resumed_send_paused_again_says_so_and_exits_3(cli, smtp_settings, smt
     assert "Stopped before the end" not in err
     assert cli(config, "resume", "1", "--yes", "--as", "ann@example.org").exit_code == 0
     assert handler.delivered() == {e: 1 for e in emails}
+
+
+@pytest.mark.sqlite_only  # asserts over the SQLite file directly
+def test_resume_continues_a_send_whose_run_was_killed(cli, smtp_settings, smtp_server, issue, make_list):
+    # Found by the harness (seed 1015): a run killed (SIGKILL) while sending, then paused and resumed: `resume`
+    # said "its run had not stopped yet and goes on", and nothing went on.
+    handler, _ = smtp_server
+    emails = make_list("news", 40)
+    config = smtp_settings.with_overrides(smtp_connections=1)
+    proc = start_send(config, issue, "--rate", "10")
+    try:
+        wait_for(lambda: len(handler.messages) >= 10, proc)
+        proc.kill()
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
+    run = cli(config, "resume", "1", "--yes", "--as", "ann@example.org")
+    assert run.exit_code in (0, 3) and "Resumed send 1." in run.stdout and "Send 1 (" in run.stdout, run.output
+    states = ledger_states(config.newsletter_database)
+    assert "queued" not in states and states.get("in_doubt", 0) <= 1  # at most the message in flight at the kill
+    delivered = handler.delivered()
+    assert set(delivered.values()) == {1} and set(delivered) <= set(emails)  # nobody twice
+    assert states["accepted"] + states.get("in_doubt", 0) == 40 and len(delivered) >= states["accepted"]

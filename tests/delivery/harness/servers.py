@@ -78,6 +78,7 @@ class Servers:
             sg.delivered = Counter()
             sg.hung, sg.release, sg.tap = threading.Event(), threading.Event(), None
             sg.slow_s = SENDGRID_TIMEOUT_S + 2.0
+            sg.latency_s = 0.0
         smtp.release.set()
         smtp.messages, smtp.refuse, smtp.refuse_data = [], {}, {}
         smtp.hung, smtp.release, smtp.tap = threading.Event(), threading.Event(), None
@@ -120,19 +121,26 @@ class Moment:
 
     kill/term/freeze: send the run's process SIGKILL/SIGTERM/SIGSTOP there (a
     kill at ``lost``: the unit is then not taken). concurrent: stall the server
-    there until ``resume`` is set.
+    there until ``resume`` is set. ``pause_at``: when that many units are taken,
+    call ``on_pause`` (the operator's ``newsletter pause``) before the server
+    answers the unit. ``in_flight`` says how many SendGrid requests are out.
     """
 
     PHASE = {"request": "lost", "accepted": "taken", "answered": "answered",  # SendGrid's stages
              "data": "lost", "taken": "taken"}  # SMTP's ("answered" is shared)
 
-    def __init__(self, process: Process) -> None:
+    def __init__(self, process: Process, pause_at: int = 0, on_pause: Callable[[], None] | None = None,
+                 in_flight: Callable[[], int] = lambda: 0) -> None:
         self.process = process
         self.cond = threading.Condition()
         self.units = Counter[str]()
         self.pid = 0
         self.fired = self.stalled = self.over = False
         self.resume = threading.Event()
+        self.pause_at, self.on_pause, self.in_flight = pause_at, on_pause, in_flight
+        self.pausing = False
+        self.paused = threading.Event()  # the pause made during the run has returned
+        self.in_flight_at_event = 0
 
     def tap(self, stage: str, _what: Any) -> str | None:
         """The servers' ``tap``: count, and act when the chosen unit comes."""
@@ -144,9 +152,23 @@ class Moment:
                    and self.units[phase] == p.at)  # (a late message of an earlier run before this one started: no)
             self.fired = self.fired or hit
             self.stalled = self.stalled or (hit and p.kind == "concurrent")
+            pause = (self.on_pause is not None and not self.pausing and not self.over and phase == "taken"
+                     and self.units[phase] == self.pause_at)
+            self.pausing = self.pausing or pause
             self.cond.notify_all()
-        if not hit:
-            return None
+        if hit:
+            self.in_flight_at_event = self.in_flight()
+        action = self._act(phase) if hit else None
+        if pause:
+            assert self.on_pause is not None
+            try:
+                self.on_pause()
+            finally:
+                self.paused.set()
+        return action
+
+    def _act(self, phase: str) -> str | None:
+        p = self.process
         if p.kind in ("kill", "term", "freeze"):
             os.kill(self.pid, {"kill": signal.SIGKILL, "term": signal.SIGTERM, "freeze": signal.SIGSTOP}[p.kind])
             return "drop" if phase == "lost" and p.kind == "kill" else None  # died before it all went out
@@ -159,11 +181,14 @@ class Moment:
             return self.cond.wait_for(condition, DEADLINE_S)
 
     def end(self) -> None:
-        """The run is over: wake every waiter, release a stall."""
+        """The run is over: wake every waiter, release a stall; wait for a pause under way to return."""
         with self.cond:
             self.over = True
+            pausing = self.pausing
             self.cond.notify_all()
         self.resume.set()
+        if pausing:
+            self.paused.wait(DEADLINE_S)
 
     def watch(self, child: Child) -> None:
         """End the moment when ``child`` exits (the only thread that waits for it)."""

@@ -12,9 +12,9 @@ import threading
 import time
 from collections import Counter
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from delivery_fakes import API_KEY
 from harness.schedule import Join, Leave, Report, Run, Schedule
@@ -23,6 +23,8 @@ from harness.tuning import tuned
 
 #: NEWSLETTER_LEASE_SECONDS of a run that is stopped (SIGSTOP) to be taken over.
 FROZEN_LEASE_S = 1.5
+#: What the SendGrid stand-in adds to its answers (202s) when a run keeps several requests in flight.
+LATENCY_S = 0.03
 
 LIST = "news"
 SLUG = "issue"  # the issue file is issue.md
@@ -47,6 +49,7 @@ class Ledger:
 
     send_id: int | None = None
     rows: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    batches: dict[str, int] = field(default_factory=dict, compare=False)  # the batch that last claimed each row
 
     def state(self, email: str) -> str | None:
         """The row's state as the next run will treat it: 'sending' is in doubt, 'claimed' is its prior state."""
@@ -76,6 +79,10 @@ class Ledger:
         """Recipients in ``state`` (as the next run will treat them)."""
         return {e for e in self.rows if self.state(e) == state}
 
+    def last_batch(self) -> int:
+        """The highest batch number any row was claimed in (0: none)."""
+        return max(self.batches.values(), default=0)
+
 
 def send_id(conn: sqlite3.Connection) -> int | None:
     """The id of the harness's send (issue ``SLUG`` to list ``LIST``), if it exists."""
@@ -90,9 +97,31 @@ def read_ledger(database: Path) -> Ledger:
         send = send_id(conn)
         if send is None:
             return Ledger()
-        rows = conn.execute("SELECT p.email, d.state, d.prior FROM deliveries d"
+        rows = conn.execute("SELECT p.email, d.state, d.prior, d.batch FROM deliveries d"
                             " JOIN subscribers p ON p.id = d.subscriber_id WHERE d.send_id = ?", (send,)).fetchall()
-    return Ledger(send, {email: (state, prior) for email, state, prior in rows})
+    return Ledger(send, {email: (state, prior) for email, state, prior, _ in rows},
+                  {email: batch for email, _, _, batch in rows})
+
+
+@dataclass(frozen=True)
+class Release:
+    """The send's release row: whether it is paused, its state, the options a resume continues it with."""
+
+    paused: bool = False
+    state: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    backend: str = ""  # the send's (its last run's)
+
+
+def read_release(database: Path) -> Release:
+    """The release row of the harness's send (an empty one when there is none)."""
+    with closing(sqlite3.connect(database, timeout=60)) as conn:
+        send = send_id(conn)
+        row = conn.execute("SELECT r.paused_at, r.state, r.options, s.backend FROM releases r"
+                           " JOIN sends s ON s.id = r.send_id WHERE r.send_id = ?", (send,)).fetchone()
+    if row is None:
+        return Release()
+    return Release(bool(row[0]), row[1], json.loads(row[2] or "{}"), row[3])
 
 
 # --- the record -----------------------------------------------------------------------
@@ -107,6 +136,29 @@ class SecondRun:
     before: tuple[Any, ...]  # its footprint: rows in send_runs, the send's row
     after: tuple[Any, ...]
     listing: dict[str, Any] | None  # `sends --json` meanwhile
+
+
+@dataclass
+class PauseRecord:
+    """``newsletter pause`` during a run (or when it had ended): what it said, and the ledger and the servers
+    right after it returned (while the server still held the answer of the unit it came at)."""
+
+    during: bool
+    output: Output
+    ledger: Ledger
+    received: int  # copies of this send received so far, both servers
+    seconds: float = 0.0  # how long the server held the unit's answer (the pause command's run)
+
+
+@dataclass
+class Blocked:
+    """A plain ``send`` tried while the send is paused: refused, writing and sending nothing."""
+
+    output: Output
+    before: tuple[Any, ...]
+    after: tuple[Any, ...]
+    received_before: int
+    received_after: int
 
 
 @dataclass
@@ -137,6 +189,13 @@ class RunRecord:
     second: SecondRun | None = None
     frozen_at: Ledger | None = None  # stopped (SIGSTOP) and taken over: the ledger when its lease had run out
     takeover: RunRecord | None = None  # the run that took the send over meanwhile
+    pause: PauseRecord | None = None  # the operator paused the send during this run (or when it ended)
+    paused_after: bool = False  # the send is paused once this run has ended
+    received_after: int = 0  # copies of this send received when this run had ended
+    blocked: Blocked | None = None  # the send was paused: a plain `send` tried before this run resumed it
+    resume_only: Output | None = None  # `resume` of a send with no run to continue: it only lifted the pause
+    most_in_flight: int = 0  # SendGrid requests the stand-in was handling at once, at most
+    in_flight_at_event: int = 0  # SendGrid requests in flight when the process event hit
 
 
 @dataclass
@@ -168,13 +227,22 @@ class Record:
         lines = []
         for r in self.runs:
             o = r.output
-            lines.append(f"  step {r.step + 1}: exit {o.exit_code}{' (unit reached)' if r.fired else ''}; "
+            lines.append(f"  step {r.step + 1}{' (resume)' if r.run.resumed else ''}: exit {o.exit_code}"
+                         f"{' (unit reached)' if r.fired else ''}; "
                          f"ledger after: {r.after.counts()}")
             for text in (o.stdout, o.stderr, o.crash):
                 lines.extend(f"      | {line}" for line in text.strip().splitlines()[-6:] if line.strip())
             if r.second is not None:
                 second = r.second.output
                 lines.append(f"      second run: exit {second.exit_code}: {second.stderr.strip()[-200:]}")
+            if r.pause is not None:
+                p = r.pause
+                lines.append(f"      pause {'during the run' if p.during else 'after it'}: exit {p.output.exit_code}: "
+                             f"{(p.output.stdout + p.output.stderr).strip()[-200:]}; ledger then: {p.ledger.counts()}, "
+                             f"last batch {p.ledger.last_batch()}")
+            if r.blocked is not None:
+                lines.append(f"      send while paused: exit {r.blocked.output.exit_code}: "
+                             f"{r.blocked.output.stderr.strip()[-200:]}")
         for leave in self.leaves:
             lines.append(f"  {leave.email} {leave.status} at step {leave.step + 1} "
                          f"(row {leave.state_at}, {leave.received_at} received)")
@@ -234,8 +302,7 @@ class World:
             "SMTP_SECURITY": "none",
             "SMTP_TIMEOUT": "20",
             "SMTP_CONNECTIONS": str(schedule.smtp_connections),
-            # The model expects one SendGrid request in flight per run (several are not modelled yet).
-            "NEWSLETTER_CONCURRENCY": "1",
+            "NEWSLETTER_CONCURRENCY": "1",  # each run says how many requests it keeps in flight
         }
 
     def _make_list(self, members: tuple[str, ...]) -> None:
@@ -250,15 +317,17 @@ class World:
 
     # --- commands ---
 
-    def cli(self, *args: str | Path) -> Output:
-        """Run ``newsletter ARGS`` in this process (the real CLI, under the harness's tuning)."""
+    def cli(self, *args: str | Path, env: dict[str, str] | None = None, paused: Callable[[], bool] = lambda: False) \
+            -> Output:
+        """Run ``newsletter ARGS`` in this process (the real CLI, under the harness's tuning), ``env`` over the
+        settings; ``paused()`` says whether the harness paused it meanwhile (then exit 130 is its own answer)."""
         from typer.testing import CliRunner
 
         from newsletter.cli import app
 
         with tuned(self.schedule.batch):
-            result = CliRunner().invoke(app, [str(a) for a in args], env=self.env)
-        if result.exit_code == 130:  # nothing signals this process but the person who runs the harness: stop
+            result = CliRunner().invoke(app, [str(a) for a in args], env={**self.env, **(env or {})})
+        if result.exit_code == 130 and not paused():  # nothing signals this process but the person who runs it
             raise KeyboardInterrupt
         crash = ""
         if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -347,43 +416,79 @@ class World:
         sg, smtp = self.servers.sendgrid, self.servers.smtp
         with sg.lock:
             sg.faults = list(run.sendgrid_answers)
+            sg.max_active = sg.active
+            # A provider's round trip, so that several requests are out together when the run allows it.
+            sg.latency_s = LATENCY_S if run.concurrency > 1 else 0.0
         smtp.refuse = {wire(a): list(replies) for a, replies in run.rcpt_refusals}
         smtp.refuse_data = {wire(a): list(replies) for a, replies in run.data_refusals}
         sg.tap = smtp.tap = moment.tap
 
-    def _disarm(self, run: Run) -> tuple[str | None, ...]:
-        """Stop injecting; return the SendGrid answers the run's requests met."""
+    def _disarm(self, run: Run) -> tuple[tuple[str | None, ...], int]:
+        """Stop injecting; return the SendGrid answers the run's requests met, and the most it had in flight."""
         sg, smtp = self.servers.sendgrid, self.servers.smtp
         with sg.lock:
             used = run.sendgrid_answers[: len(run.sendgrid_answers) - len(sg.faults)]
             sg.faults = []
+            most = sg.max_active
         sg.tap = smtp.tap = None
         smtp.refuse, smtp.refuse_data = {}, {}
-        return used
+        return used, most
+
+    def _in_flight(self) -> int:
+        with self.servers.sendgrid.lock:
+            return self.servers.sendgrid.active
+
+    def _copies(self) -> int:
+        return sum(self.servers.received(self.subject).values())
+
+    def _send_args(self, run: Run) -> tuple[str | Path, ...]:
+        return ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend, *run.flags)
 
     def _run(self, step: int, run: Run, record: Record) -> None:
+        blocked, resume_only = None, None
+        release = read_release(self.database)
+        args = self._send_args(run)
+        if release.paused:  # the operator paused the send: a plain `send` is refused, `resume` continues it
+            blocked = self._blocked(args)
+            send = read_ledger(self.database).send_id
+            # A run stopped by the pause, or one that died (killed) while it held the send: resume sends the rest
+            # here, as the run would have gone on.
+            if release.state in ("stopped", "running"):
+                kept = release.options
+                flags = ("--retry-failed",) * bool(kept.get("retry_failed")) + \
+                        ("--include-new",) * bool(kept.get("include_new"))
+                run = replace(run, flags=flags, resumed=True, backend=release.backend,
+                              concurrency=run.concurrency if release.backend == "sendgrid" else 1)
+                args = ("resume", str(send), "--yes")
+            else:  # its last run ended by itself (done, incomplete, failed): resume lifts the pause, then `send`
+                resume_only = self.cli("resume", str(send), "--yes")
         before = read_ledger(self.database)
         grants = frozenset(before.emails_in("in_doubt")) if "--resend-in-doubt" in run.flags else frozenset()
-        args: tuple[str | Path, ...] = ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend,
-                                        *run.flags)
-        moment = Moment(run.process)
+        result = RunRecord(step, run, Output(None), before, before, None, grants, created=False, fired=False,
+                           blocked=blocked, resume_only=resume_only)
+        moment = Moment(run.process, run.pause.after if run.pause else 0, lambda: self._pause(result, True),
+                        self._in_flight)
         changes = [threading.Thread(target=self._change_during, args=(c, step, moment, record), name="harness-change")
                    for c in (run.leave, run.join) if c is not None]
-        result = RunRecord(step, run, Output(None), before, before, None, grants, created=False, fired=False)
         self._arm(run, moment)
         try:
             for thread in changes:
                 thread.start()
             if run.process.kind == "inline":
-                result.output = self.cli(*args)
+                result.output = self.cli(*args, env=self._run_env(run), paused=lambda: result.pause is not None)
             else:
                 self._in_subprocess(args, moment, result)
         finally:
             moment.end()
             for thread in changes:
                 thread.join(DEADLINE_S)
-            used = self._disarm(run)
+            used, result.most_in_flight = self._disarm(run)
+        result.in_flight_at_event = moment.in_flight_at_event
+        if run.pause is not None and result.pause is None:  # it never got there: paused once it has ended
+            self._pause(result, False)
         result.after = read_ledger(self.database)
+        result.paused_after = read_release(self.database).paused
+        result.received_after = self._copies()
         result.listing = self.listing()
         result.created = before.send_id is None and result.after.send_id is not None
         result.fired = moment.fired
@@ -393,6 +498,25 @@ class World:
         if result.takeover is not None:
             record.runs.append(result.takeover)
 
+    def _run_env(self, run: Run) -> dict[str, str]:
+        return {"NEWSLETTER_CONCURRENCY": str(run.concurrency)}
+
+    def _pause(self, result: RunRecord, during: bool) -> None:
+        """``newsletter pause SEND`` in a process of its own, as an operator would; note the ledger right after."""
+        send = read_ledger(self.database).send_id
+        if send is None:
+            return  # nothing to pause yet
+        started = time.monotonic()
+        child = self.spawn(f"step-{result.step + 1}-pause", "pause", str(send), "--as", "operator@example.org")
+        child.wait()
+        result.pause = PauseRecord(during, child.output(), read_ledger(self.database), self._copies(),
+                                   time.monotonic() - started)
+
+    def _blocked(self, args: tuple[str | Path, ...]) -> Blocked:
+        before, copies = self._footprint(), self._copies()
+        output = self.cli(*args)
+        return Blocked(output, before, self._footprint(), copies, self._copies())
+
     def _change_during(self, change: Leave | Join, step: int, moment: Moment, record: Record) -> None:
         moment.wait_for(lambda: moment.units["taken"] >= change.after or moment.over)
         self._change(change, step, record)
@@ -400,7 +524,7 @@ class World:
     def _in_subprocess(self, args: tuple[str | Path, ...], moment: Moment, result: RunRecord) -> None:
         run = result.run
         lease = {"NEWSLETTER_LEASE_SECONDS": str(FROZEN_LEASE_S)} if run.process.kind == "freeze" else {}
-        child = self.spawn(f"step-{result.step + 1}", *args, env=lease)
+        child = self.spawn(f"step-{result.step + 1}", *args, env={**lease, **self._run_env(run)})
         moment.pid = child.pid
         moment.watch(child)
         try:
@@ -411,7 +535,8 @@ class World:
                     child.signal(signal.SIGCONT)
                 else:
                     other = "smtp" if run.backend == "sendgrid" else "sendgrid"
-                    result.second = self._second_run(child.pid, other if run.process.other_backend else run.backend)
+                    result.second = self._second_run(child.pid, other if run.process.other_backend else run.backend,
+                                                     self._run_env(run))
                     if run.process.then == "kill":
                         child.signal(signal.SIGKILL)
                     moment.resume.set()
@@ -441,7 +566,8 @@ class World:
         sg = self.servers.sendgrid
         frozen.frozen_at = read_ledger(self.database)
         answers_left = len(sg.faults)
-        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", frozen.run.backend)
+        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", frozen.run.backend,
+                          env=self._run_env(frozen.run))
         answers = frozen.run.sendgrid_answers
         used = answers[len(answers) - answers_left: len(answers) - len(sg.faults)]
         frozen.takeover = RunRecord(frozen.step, Run(frozen.run.backend), output, frozen.frozen_at,
@@ -450,10 +576,10 @@ class World:
         if not child.stopped():
             raise RuntimeError(f"harness: process {child.pid} resumed before the takeover ended")
 
-    def _second_run(self, holder_pid: int, backend: str) -> SecondRun:
+    def _second_run(self, holder_pid: int, backend: str, env: dict[str, str]) -> SecondRun:
         before = self._footprint()
         listing = self.listing()
-        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", backend)
+        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", backend, env=env)
         return SecondRun(output, holder_pid, before, self._footprint(), listing)
 
     def _footprint(self) -> tuple[Any, ...]:

@@ -208,3 +208,15 @@ def test_the_checks_catch_a_send_that_goes_out_while_paused():
     assert any("1 copies went out while the send was paused" in p for p in problems)
     resumed.blocked = Blocked(Output(0, "Send 1 (done)"), (1,), (1,), 1, 1)
     assert any("was not refused with exit 1" in p for p in check(record))
+
+
+def test_the_checks_catch_more_requests_in_flight_than_the_concurrency_allows():
+    from harness.invariants import check
+    from harness.schedule import Run
+
+    line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; this run: 1 accepted"
+    states, received = {"a@example.org": "accepted"}, {"a@example.org": 1}
+    two = Run("sendgrid", concurrency=2)
+    assert check(_record(received, states, line, exit_code=0, run=two, most_in_flight=3, leftover_in_flight=1)) == []
+    problems = check(_record(received, states, line, exit_code=0, run=two, most_in_flight=3))
+    assert any("3 SendGrid requests in flight at once (NEWSLETTER_CONCURRENCY=2)" in p for p in problems)

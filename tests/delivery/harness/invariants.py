@@ -25,7 +25,8 @@
    doubt only for answers that prove nothing (5xx, a lost connection, a
    timeout: one request each) and for what was in flight when it was killed
    (a batch per request in flight for SendGrid, one message per connection
-   for SMTP).
+   for SMTP); it never has more SendGrid requests out than
+   NEWSLETTER_CONCURRENCY.
 9. Pause and resume: ``newsletter pause`` during a run makes it stop after
    the batches in flight (none claimed after the pause returned, or the one
    being claimed at that moment when several requests are in flight), with
@@ -82,6 +83,11 @@ def _run_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
     if r.second is not None:
         problems.extend(_second_problems(r))
     problems.extend(_doubt_problems(r, batch, connections))
+    # The engine keeps at most NEWSLETTER_CONCURRENCY requests out (not counting a takeover run beside it, nor
+    # the server still sitting on a request the client gave up on: a timeout).
+    out_at_once = r.most_in_flight - r.leftover_in_flight - r.answers_used.count("timeout")
+    if r.frozen_at is None and out_at_once > r.run.concurrency:
+        problems.append(f"{out_at_once} SendGrid requests in flight at once (NEWSLETTER_CONCURRENCY={r.run.concurrency})")
     if out.exit_code == -9:  # SIGKILL: nothing printed to compare
         return problems
     if r.frozen_at is not None:

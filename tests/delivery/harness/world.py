@@ -195,6 +195,7 @@ class RunRecord:
     blocked: Blocked | None = None  # the send was paused: a plain `send` tried before this run resumed it
     resume_only: Output | None = None  # `resume` of a send with no run to continue: it only lifted the pause
     most_in_flight: int = 0  # SendGrid requests the stand-in was handling at once, at most
+    leftover_in_flight: int = 0  # of those, still out from earlier runs (killed) when this one started
     in_flight_at_event: int = 0  # SendGrid requests in flight when the process event hit
 
 
@@ -412,16 +413,18 @@ class World:
                              for e in bounced)
         return ReportRecord(step, self.cli("events", "import", path), proven)
 
-    def _arm(self, run: Run, moment: Moment) -> None:
+    def _arm(self, run: Run, moment: Moment) -> int:
+        """Inject the run's faults; return the SendGrid requests still out from earlier runs (killed ones)."""
         sg, smtp = self.servers.sendgrid, self.servers.smtp
         with sg.lock:
             sg.faults = list(run.sendgrid_answers)
-            sg.max_active = sg.active
+            sg.max_active = leftover = sg.active
             # A provider's round trip, so that several requests are out together when the run allows it.
             sg.latency_s = LATENCY_S if run.concurrency > 1 else 0.0
         smtp.refuse = {wire(a): list(replies) for a, replies in run.rcpt_refusals}
         smtp.refuse_data = {wire(a): list(replies) for a, replies in run.data_refusals}
         sg.tap = smtp.tap = moment.tap
+        return leftover
 
     def _disarm(self, run: Run) -> tuple[tuple[str | None, ...], int]:
         """Stop injecting; return the SendGrid answers the run's requests met, and the most it had in flight."""
@@ -470,7 +473,7 @@ class World:
                         self._in_flight)
         changes = [threading.Thread(target=self._change_during, args=(c, step, moment, record), name="harness-change")
                    for c in (run.leave, run.join) if c is not None]
-        self._arm(run, moment)
+        result.leftover_in_flight = self._arm(run, moment)
         try:
             for thread in changes:
                 thread.start()

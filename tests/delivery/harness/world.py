@@ -447,24 +447,28 @@ class World:
     def _send_args(self, run: Run) -> tuple[str | Path, ...]:
         return ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend, *run.flags)
 
-    def _run(self, step: int, run: Run, record: Record) -> None:
-        blocked, resume_only = None, None
+    def _when_paused(self, run: Run) -> tuple[Run, tuple[str | Path, ...], Blocked | None, Output | None]:
+        """What this step runs: ``send``, or, when the operator paused the send, ``resume`` after a plain ``send``
+        was tried (and refused). Returns the run as played, its arguments, that refused ``send``, and the output
+        of a ``resume`` that only lifted the pause."""
         release = read_release(self.database)
         args = self._send_args(run)
-        if release.paused:  # the operator paused the send: a plain `send` is refused, `resume` continues it
-            blocked = self._blocked(args)
-            send = read_ledger(self.database).send_id
-            # A run stopped by the pause, or one that died (killed) while it held the send: resume sends the rest
-            # here, as the run would have gone on.
-            if release.state in ("stopped", "running"):
-                kept = release.options
-                flags = ("--retry-failed",) * bool(kept.get("retry_failed")) + \
-                        ("--include-new",) * bool(kept.get("include_new"))
-                run = replace(run, flags=flags, resumed=True, backend=release.backend,
-                              concurrency=run.concurrency if release.backend == "sendgrid" else 1)
-                args = ("resume", str(send), "--yes")
-            else:  # its last run ended by itself (done, incomplete, failed): resume lifts the pause, then `send`
-                resume_only = self.cli("resume", str(send), "--yes")
+        if not release.paused:
+            return run, args, None, None
+        blocked = self._blocked(args)
+        send = str(read_ledger(self.database).send_id)
+        if release.state not in ("stopped", "running"):  # its last run ended by itself: resume lifts the pause
+            return run, args, blocked, self.cli("resume", send, "--yes")
+        # A run stopped by the pause, or one that died (killed) while it held the send: resume sends the rest
+        # here, through the send's backend, with the options that run kept.
+        kept = release.options
+        flags = ("--retry-failed",) * bool(kept.get("retry_failed")) + ("--include-new",) * bool(kept.get("include_new"))
+        run = replace(run, flags=flags, resumed=True, backend=release.backend,
+                      concurrency=run.concurrency if release.backend == "sendgrid" else 1)
+        return run, ("resume", send, "--yes"), blocked, None
+
+    def _run(self, step: int, run: Run, record: Record) -> None:
+        run, args, blocked, resume_only = self._when_paused(run)
         before = read_ledger(self.database)
         grants = frozenset(before.emails_in("in_doubt")) if "--resend-in-doubt" in run.flags else frozenset()
         result = RunRecord(step, run, Output(None), before, before, None, grants, created=False, fired=False,

@@ -133,20 +133,20 @@ def test_a_resumed_send_paused_again_says_so_and_exits_3(cli, smtp_settings, smt
     handler, _ = smtp_server
     emails = make_list("news", 40)
     config = smtp_settings.with_overrides(smtp_connections=1)
-    first = start_send(config, issue, "--rate", "10")
+    first, resumed = start_send(config, issue, "--rate", "10"), None
     try:
         wait_for(lambda: len(handler.messages) >= 10, first)
         assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
         first.communicate(timeout=60)
-        resumed = subprocess.Popen([sys.executable, "-m", "newsletter", "resume", "1", "--yes", "--as", "ann@example.org"],
-                                   env={**os.environ, **settings_env(config)}, stdout=subprocess.PIPE,
+        command = [sys.executable, "-m", "newsletter", "resume", "1", "--yes", "--as", "ann@example.org"]
+        resumed = subprocess.Popen(command, env={**os.environ, **settings_env(config)}, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         paused_at = len(handler.messages)
         wait_for(lambda: len(handler.messages) >= paused_at + 10, resumed)
         assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
         out, err = resumed.communicate(timeout=60)
     finally:
-        for proc in (first, locals().get("resumed")):
+        for proc in (first, resumed):
             if proc is not None and proc.poll() is None:
                 proc.kill()
     assert resumed.returncode == 3, (out, err)

@@ -87,7 +87,8 @@ def _run_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
     # the server still sitting on a request the client gave up on: a timeout).
     out_at_once = r.most_in_flight - r.leftover_in_flight - r.answers_used.count("timeout")
     if r.frozen_at is None and out_at_once > r.run.concurrency:
-        problems.append(f"{out_at_once} SendGrid requests in flight at once (NEWSLETTER_CONCURRENCY={r.run.concurrency})")
+        problems.append(f"{out_at_once} SendGrid requests in flight at once "
+                        f"(NEWSLETTER_CONCURRENCY={r.run.concurrency})")
     if out.exit_code == -9:  # SIGKILL: nothing printed to compare
         return problems
     if r.frozen_at is not None:

@@ -462,7 +462,8 @@ class World:
         # A run stopped by the pause, or one that died (killed) while it held the send: resume sends the rest
         # here, through the send's backend, with the options that run kept.
         kept = release.options
-        flags = ("--retry-failed",) * bool(kept.get("retry_failed")) + ("--include-new",) * bool(kept.get("include_new"))
+        flags = (("--retry-failed",) * bool(kept.get("retry_failed"))
+                 + ("--include-new",) * bool(kept.get("include_new")))
         run = replace(run, flags=flags, resumed=True, backend=release.backend,
                       concurrency=run.concurrency if release.backend == "sendgrid" else 1)
         return run, ("resume", send, "--yes"), blocked, None

@@ -133,7 +133,8 @@ def test_a_resumed_send_paused_again_says_so_and_exits_3(cli, smtp_settings, smt
     handler, _ = smtp_server
     emails = make_list("news", 40)
     config = smtp_settings.with_overrides(smtp_connections=1)
-    first, resumed = start_send(config, issue, "--rate", "10"), None
+    first = start_send(config, issue, "--rate", "10")
+    resumed: subprocess.Popen[str] | None = None
     try:
         wait_for(lambda: len(handler.messages) >= 10, first)
         assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0

@@ -86,7 +86,7 @@ def _record(received: dict[str, int], states: dict[str, str], summary: str, exit
 
     from harness.schedule import Run, Schedule
     from harness.servers import Output
-    from harness.world import Ledger, Record, RunRecord
+    from harness.record import Ledger, Record, RunRecord
 
     after = Ledger(1, {e: (s, None) for e, s in states.items()})
     listing = {"status": after.status(), "recipients": len(states), **after.counts()}
@@ -126,7 +126,7 @@ def test_a_second_copy_is_allowed_only_after_resend_in_doubt_for_a_recipient_in_
 
 def test_the_checks_catch_a_copy_sent_after_the_member_left():
     from harness.invariants import check
-    from harness.world import LeaveRecord
+    from harness.record import LeaveRecord
 
     line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 1 suppressed, 0 pending; this run: 1 accepted"
     states = {"a@example.org": "accepted", "b@example.org": "suppressed"}
@@ -153,7 +153,7 @@ def _paused_record(after_batches: dict[str, int], concurrency: int, stderr: str)
     """A hand-made record of a SendGrid run paused while batch 1 was in flight (to test promise 9)."""
     from harness.schedule import Pause, Run
     from harness.servers import Output
-    from harness.world import Ledger, PauseRecord
+    from harness.record import Ledger, PauseRecord
 
     states = {e: "accepted" if b else "queued" for e, b in after_batches.items()}
     line = ", ".join(f"{n} {k}" for k, n in (("accepted", sum(v == "accepted" for v in states.values())),
@@ -190,7 +190,7 @@ def test_the_checks_catch_a_batch_claimed_after_the_pause():
 def test_the_checks_catch_a_send_that_goes_out_while_paused():
     from harness.invariants import check
     from harness.servers import Output
-    from harness.world import Blocked
+    from harness.record import Blocked
 
     said = "Send 1 paused: {line}; `newsletter resume 1` continues it."
     record = _paused_record({"a@example.org": 1, "b@example.org": 0}, 1, said)

@@ -18,8 +18,9 @@ run after a pause first tries a plain ``send`` (refused), then ``newsletter
 resume``, which continues the send with the options it kept.
 
 ``world.py`` plays a schedule against the real CLI and engine, the tests'
-SendGrid stand-in and a real aiosmtpd server (``servers.py``), and records what
-every run printed, what the ledger said after it and what the servers received.
+SendGrid stand-in and a real aiosmtpd server (``servers.py``), and records
+(``record.py``) what every run printed, what the ledger said after it and what
+the servers received.
 ``invariants.py`` checks the promises of the README's "Exactly once" section
 against that record. ``test_delivery_harness.py`` plays a bounded number of
 schedules in ``make test``; ``make harness`` plays thousands.

@@ -42,7 +42,7 @@ import re
 from typing import Any
 
 from harness.servers import SENDGRID_TIMEOUT_S, wire
-from harness.world import Ledger, Record, RunRecord
+from harness.record import Ledger, Record, RunRecord
 
 TOTALS = r"(\d+) accepted, (\d+) failed, (\d+) in doubt, (\d+) skipped, (\d+) suppressed, (\d+) pending"
 SUMMARY = re.compile(rf"^Send (\d+) \((\w+)\): {TOTALS}(?:, (\d+) in flight)?; this run: (\d+) accepted", re.M)

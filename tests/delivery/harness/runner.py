@@ -12,7 +12,8 @@ from typing import Callable, Iterable
 
 from harness.invariants import check
 from harness.schedule import make_schedule
-from harness.world import Record, World
+from harness.record import Record
+from harness.world import World
 
 
 @dataclass

@@ -121,7 +121,8 @@ class Moment:
 
     kill/term/freeze: send the run's process SIGKILL/SIGTERM/SIGSTOP there (a
     kill at ``lost``: the unit is then not taken). concurrent: stall the server
-    there until ``resume`` is set. ``pause_at``: when that many units are taken,
+    there until ``resume`` is set. ``pause_at``: when that many units of this
+    run are taken (``ours(what)``: not a late one of a run killed before it),
     call ``on_pause`` (the operator's ``newsletter pause``) before the server
     answers the unit. ``in_flight`` says how many SendGrid requests are out.
     """
@@ -130,30 +131,33 @@ class Moment:
              "data": "lost", "taken": "taken"}  # SMTP's ("answered" is shared)
 
     def __init__(self, process: Process, pause_at: int = 0, on_pause: Callable[[], None] | None = None,
-                 in_flight: Callable[[], int] = lambda: 0) -> None:
+                 in_flight: Callable[[], int] = lambda: 0, ours: Callable[[Any], bool] = lambda what: True) -> None:
         self.process = process
         self.cond = threading.Condition()
         self.units = Counter[str]()
         self.pid = 0
         self.fired = self.stalled = self.over = False
         self.resume = threading.Event()
-        self.pause_at, self.on_pause, self.in_flight = pause_at, on_pause, in_flight
+        self.pause_at, self.on_pause, self.in_flight, self.ours = pause_at, on_pause, in_flight, ours
         self.pausing = False
+        self.own_taken = 0  # units taken that are this run's (counted only while a pause is to come)
         self.paused = threading.Event()  # the pause made during the run has returned
         self.in_flight_at_event = 0
 
-    def tap(self, stage: str, _what: Any) -> str | None:
+    def tap(self, stage: str, what: Any) -> str | None:
         """The servers' ``tap``: count, and act when the chosen unit comes."""
         phase = self.PHASE[stage]
         p = self.process
+        own = (phase == "taken" and self.on_pause is not None and not self.pausing and not self.over
+               and self.ours(what))
         with self.cond:
+            self.own_taken += own
             self.units[phase] += 1
             hit = (p.kind != "inline" and self.pid > 0 and not self.fired and phase == p.phase
                    and self.units[phase] == p.at)  # (a late message of an earlier run before this one started: no)
             self.fired = self.fired or hit
             self.stalled = self.stalled or (hit and p.kind == "concurrent")
-            pause = (self.on_pause is not None and not self.pausing and not self.over and phase == "taken"
-                     and self.units[phase] == self.pause_at)
+            pause = own and not self.pausing and not self.over and self.own_taken == self.pause_at
             self.pausing = self.pausing or pause
             self.cond.notify_all()
         if hit:

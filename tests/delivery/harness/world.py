@@ -230,6 +230,20 @@ class World:
         with self.servers.sendgrid.lock:
             return self.servers.sendgrid.active
 
+    def _last_run_id(self) -> int:
+        with closing(sqlite3.connect(self.database, timeout=60)) as conn:
+            return conn.execute("SELECT COALESCE(MAX(id), 0) FROM send_runs").fetchone()[0]
+
+    def _ours(self, what: Any, earlier: int) -> bool:
+        """Whether the unit a server took (a SendGrid request's body, an SMTP recipient) is this run's: every row
+        it carries is 'sending' for a run newer than ``earlier`` (a late request of a run killed before is not)."""
+        wired = [p["to"][0]["email"] for p in what["personalizations"]] if isinstance(what, dict) else [what]
+        with closing(sqlite3.connect(self.database, timeout=60)) as conn:
+            rows = {wire(email): (state, run or 0) for email, state, run in conn.execute(
+                "SELECT p.email, d.state, d.run_id FROM deliveries d JOIN subscribers p ON p.id = d.subscriber_id"
+                " WHERE d.send_id = ?", (send_id(conn),))}
+        return all(rows.get(wire(e), ("", 0))[0] == "sending" and rows[wire(e)][1] > earlier for e in wired)
+
     def _copies(self) -> int:
         return sum(self.servers.received(self.subject).values())
 
@@ -263,8 +277,10 @@ class World:
         grants = frozenset(before.emails_in("in_doubt")) if "--resend-in-doubt" in run.flags else frozenset()
         result = RunRecord(step, run, Output(None), before, before, None, grants, created=False, fired=False,
                            blocked=blocked, resume_only=resume_only)
-        moment = Moment(run.process, run.pause.after if run.pause else 0, lambda: self._pause(result, True),
-                        self._in_flight)
+        earlier = self._last_run_id()
+        moment = Moment(run.process, run.pause.after if run.pause else 0,
+                        (lambda: self._pause(result, True)) if run.pause else None, self._in_flight,
+                        lambda what: self._ours(what, earlier))
         changes = [threading.Thread(target=self._change_during, args=(c, step, moment, record), name="harness-change")
                    for c in (run.leave, run.join) if c is not None]
         result.leftover_in_flight = self._arm(run, moment)

@@ -203,6 +203,12 @@ class Moment:
         threading.Thread(target=wait, name="harness-watch", daemon=True).start()
 
 
+#: Held while multiprocessing reads a child's exit status: it reads it from the forkserver once, and starting a
+#: process polls every child (``Process.start`` cleans up ended ones), so two threads at once would both read it
+#: and one would get nothing (exit code 255). Never held while waiting for a process to end.
+_status = threading.Lock()
+
+
 class Child:
     """``newsletter ARGS`` in a process of its own (see ``cli_main``); its output goes to two files."""
 
@@ -211,14 +217,19 @@ class Child:
         self.stdout, self.stderr = folder / f"{name}.out", folder / f"{name}.err"
         self.process = context().Process(target=run_cli, args=(args, env, batch, str(self.stdout), str(self.stderr)),
                                          name=f"newsletter {name}")
-        self.process.start()
+        with _status:
+            self.process.start()
         assert self.process.pid is not None
         self.pid: int = self.process.pid
         self.ended = threading.Event()
 
     def wait(self) -> None:
         """Wait for the process to end (one thread only: multiprocessing reads its status once)."""
-        self.process.join()
+        from multiprocessing.connection import wait
+
+        wait([self.process.sentinel])
+        with _status:
+            self.process.join()
         self.ended.set()
 
     def signal(self, signum: int) -> None:
@@ -245,4 +256,6 @@ class Child:
         def read(path: Path) -> str:
             return path.read_text("utf-8", "replace") if path.exists() else ""
 
-        return Output(self.process.exitcode, read(self.stdout), read(self.stderr), crash)
+        with _status:
+            code = self.process.exitcode
+        return Output(code, read(self.stdout), read(self.stderr), crash)

@@ -16,7 +16,7 @@ import pytest
 
 from harness.runner import play_many
 
-#: What ``make test`` plays (45-50 s on two cores).
+#: What ``make test`` plays (about 70 s on two cores).
 DEFAULT_SCHEDULES = 60
 DEFAULT_SEED = 20261125
 

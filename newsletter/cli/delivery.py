@@ -124,10 +124,15 @@ def send(
         report, hooks = send_now(issue, options, config, actor=actor(None), confirm=confirm_plan(yes), stop=stop,
                                  progress=lambda done, total, counts: reporter(done, total))
     if hooks.paused:
-        typer.echo(f"Send {report.send_id} paused: {report.totals.line()}; `newsletter resume {report.send_id}` "
-                   "continues it.", err=True)
-        raise typer.Exit(ExitStatus.INCOMPLETE)
+        echo_paused(report)
     echo_report(report)
+
+
+def echo_paused(report: SendReport) -> None:
+    """Say that the send was paused during the run, with its totals and how to continue it; exit 3."""
+    typer.echo(f"Send {report.send_id} paused: {report.totals.line()}; `newsletter resume {report.send_id}` "
+               "continues it.", err=True)
+    raise typer.Exit(ExitStatus.INCOMPLETE)
 
 
 def confirm_plan(yes: bool) -> Callable[[SendPlan], bool]:

@@ -105,13 +105,15 @@ def resume(
 ) -> None:
     """Resume a paused send (a worker's send goes back to the workers; others continue here)."""
     from newsletter.cli.common import ProgressReporter
-    from newsletter.cli.delivery import _graceful_stop, confirm_plan, echo_report
+    from newsletter.cli.delivery import _graceful_stop, confirm_plan, echo_paused, echo_report
     from newsletter.release.controls import resume as resume_send
 
     with _graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
         done = resume_send(send_id, settings(), actor=actor(as_), confirm=confirm_plan(yes), stop=stop,
                            progress=lambda n, total, counts: reporter(n, total))
     typer.echo(done.message)
+    if done.report is not None and done.paused:  # paused again: as `send` says it
+        echo_paused(done.report)
     if done.report is not None:
         echo_report(done.report)
 

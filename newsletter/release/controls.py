@@ -121,6 +121,7 @@ class Resumed:
 
     message: str
     report: SendReport | None = None
+    paused: bool = False  # the run it continued was paused again
 
 
 def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = system_clock,
@@ -132,6 +133,7 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
     from newsletter.release.gate import options_from
     from newsletter.release.schedule import send_now
     from newsletter.store import release as store
+    from newsletter.store import sends as ledger
 
     now = clock()
     with _session(settings) as conn:
@@ -140,7 +142,10 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
             _log(conn, "resume", row, actor, stamp(now), f"state {row['state']}")
         elif row["state"] != "stopped":
             raise ReleaseRefused(f"it is not paused (state {row['state']})", subject=str(send_id))
-    state = row["state"]
+        send = ledger.get_send(conn, send_id)
+        state = row["state"]
+        if state == "running" and not _run_lives(conn, send_id):
+            state = "stopped"  # its run died (killed) without recording how it ended: continue it here
     if state == "scheduled":
         due = parse_stamp(row["run_at"]) <= now
         return Resumed(f"Resumed send {send_id}: " + ("due now, a worker starts it." if due
@@ -149,9 +154,21 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
         return Resumed(f"Resumed send {send_id}: its run had not stopped yet and goes on.")
     if state != "stopped":
         return Resumed(f"Resumed send {send_id} ({state}).")
-    report, _hooks = send_now(Path(row["issue_path"]), options_from(row["options"]), settings, actor=actor,
-                              confirm=confirm, progress=progress, stop=stop, clock=clock)
-    return Resumed(f"Resumed send {send_id}.", report)
+    # It goes on through the backend it was going out through (`send --backend`), not this shell's default.
+    settings = settings.with_overrides(newsletter_backend=send["backend"] if send else None)
+    report, hooks = send_now(Path(row["issue_path"]), options_from(row["options"]), settings, actor=actor,
+                             confirm=confirm, progress=progress, stop=stop, clock=clock)
+    return Resumed(f"Resumed send {send_id}.", report, hooks.paused)
+
+
+def _run_lives(conn: Any, send_id: int) -> bool:
+    """Whether a run holds the send now: its lease is fresh and its process has not gone."""
+    import time
+
+    from newsletter.delivery.lease import is_gone
+    from newsletter.store import runs
+
+    return any(run.expires_at > time.time() and not is_gone(run) for run in runs.open_runs(conn, send_id))
 
 
 def list_sends(settings: Settings, send_id: int | None = None, *, clock: Clock = system_clock) -> list[dict[str, Any]]:

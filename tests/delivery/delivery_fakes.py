@@ -25,7 +25,8 @@ its time; ``POST /v3/user/scheduled_sends`` (and ``PATCH``/``DELETE``/``GET`` on
 ``/v3/user/scheduled_sends/{id}``) cancels, pauses or resumes a batch, refused
 with 400 later than 10 minutes before ``send_at``. A cancelled batch is never
 released (``discarded`` counts its messages); a paused one is held.
-``delay_s``: wait this long before answering each request (a provider's latency).
+``delay_s``: wait this long before answering each request (a provider's latency);
+``latency_s``: wait this long after reading each request, before anything else (a round trip).
 ``delivered`` counts accepted messages per address; ``hung_request`` is the
 body of the request a ``"hang"`` fault holds.
 ``tap(stage, body)``, if set, is called outside the lock at three moments
@@ -44,8 +45,9 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 API_KEY = "SG.test-key-not-real"
 
@@ -58,7 +60,7 @@ class SendGridStandIn:
         self.faults: list[str | None] = []
         self.too_large_over = 0
         self.slow_s = 5.0
-        self.latency_s = 0.0  # added before every answer (a provider's round trip)
+        self.latency_s = 0.0  # waited after reading every request (a provider's round trip)
         self.active = 0  # requests being handled right now
         self.max_active = 0
         self.arrivals: list[float] = []  # time.monotonic() of each request
@@ -85,16 +87,16 @@ class SendGridStandIn:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+            def do_POST(self) -> None:
                 stand_in._handle(self)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 stand_in._handle_batches(self, "GET")
 
-            def do_PATCH(self) -> None:  # noqa: N802
+            def do_PATCH(self) -> None:
                 stand_in._handle_batches(self, "PATCH")
 
-            def do_DELETE(self) -> None:  # noqa: N802
+            def do_DELETE(self) -> None:
                 stand_in._handle_batches(self, "DELETE")
 
         self.server = _QuietServer(("127.0.0.1", 0), Handler)
@@ -102,7 +104,7 @@ class SendGridStandIn:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> "SendGridStandIn":
+    def start(self) -> SendGridStandIn:
         """Serve in a background thread."""
         self.thread.start()
         return self
@@ -153,6 +155,8 @@ class SendGridStandIn:
         except ValueError:
             self.violations.append("body is not JSON")
             return self._answer(h, 400, {"errors": [{"message": "invalid JSON"}]})
+        if self.latency_s:  # before anything is decided, so that requests overlap whatever their answer
+            self.release.wait(self.latency_s)
         with self.lock:
             self.requests.append(body)
             fault = self.faults.pop(0) if self.faults else None
@@ -204,8 +208,6 @@ class SendGridStandIn:
             self.release.wait(120)
             h.close_connection = True
             return None
-        if self.latency_s:
-            self.release.wait(self.latency_s)
         if self.delay_s:
             time.sleep(self.delay_s)
         self._answer(h, 202, None, {"X-Message-Id": f"msg-{len(self.requests)}"})

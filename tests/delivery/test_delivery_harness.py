@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import replace
 
 import pytest
-
 from harness.runner import play_many
 
-#: What ``make test`` plays (45-50 s on two cores).
+#: What ``make test`` plays (about 70 s on two cores).
 DEFAULT_SCHEDULES = 60
 DEFAULT_SEED = 20261125
 
@@ -67,6 +67,13 @@ def test_schedules_are_reproducible_and_cover_every_fault():
     assert {f for r in runs for f in r.flags} == {"--resend-in-doubt", "--skip-in-doubt", "--retry-failed",
                                                   "--include-new"}
     assert {r.backend for r in runs} == {"sendgrid", "smtp"}
+    assert {r.concurrency for r in runs if r.backend == "sendgrid"} == {1, 2, 4}
+    assert {r.concurrency for r in runs if r.backend == "smtp"} == {1}
+    paused = [r for r in runs if r.pause is not None]
+    assert paused and {r.process.kind for r in paused} == {"inline", "kill", "term"}
+    for seed in range(300):  # a send paused by its last run is resumed by one more
+        last = [s for s in make_schedule(seed).steps if isinstance(s, Run)][-1]
+        assert last.pause is None
     assert any(r.leave for r in runs) and any(isinstance(s, Leave) for s in steps)
     assert any(r.join for r in runs) and any(isinstance(s, Join) for s in steps)
     assert any(isinstance(s, Report) and s.bounces for s in steps)
@@ -76,9 +83,9 @@ def _record(received: dict[str, int], states: dict[str, str], summary: str, exit
     """A hand-made record of one inline SendGrid run that created the send (to test the checks)."""
     from collections import Counter
 
+    from harness.record import Ledger, Record, RunRecord
     from harness.schedule import Run, Schedule
     from harness.servers import Output
-    from harness.world import Ledger, Record, RunRecord
 
     after = Ledger(1, {e: (s, None) for e, s in states.items()})
     listing = {"status": after.status(), "recipients": len(states), **after.counts()}
@@ -118,7 +125,7 @@ def test_a_second_copy_is_allowed_only_after_resend_in_doubt_for_a_recipient_in_
 
 def test_the_checks_catch_a_copy_sent_after_the_member_left():
     from harness.invariants import check
-    from harness.world import LeaveRecord
+    from harness.record import LeaveRecord
 
     line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 1 suppressed, 0 pending; this run: 1 accepted"
     states = {"a@example.org": "accepted", "b@example.org": "suppressed"}
@@ -139,3 +146,76 @@ def test_the_checks_catch_a_copy_made_for_someone_else():
     assert check(record) == []
     record.copies = [Copy("a@example.org", "b@example.org", "Bob", 2)]
     assert any("a@example.org (id 1, 'Ann') received a copy made for b@example.org" in p for p in check(record))
+
+
+def _paused_record(after_batches: dict[str, int], concurrency: int, stderr: str):
+    """A hand-made record of a SendGrid run paused while batch 1 was in flight (to test promise 9)."""
+    from harness.record import Ledger, PauseRecord
+    from harness.schedule import Pause, Run
+    from harness.servers import Output
+
+    states = {e: "accepted" if b else "queued" for e, b in after_batches.items()}
+    line = ", ".join(f"{n} {k}" for k, n in (("accepted", sum(v == "accepted" for v in states.values())),
+                                              ("failed", 0), ("in doubt", 0), ("skipped", 0), ("suppressed", 0),
+                                              ("pending", sum(v == "queued" for v in states.values()))))
+    run = Run("sendgrid", concurrency=concurrency, pause=Pause(1))
+    record = _record({e: 1 for e, s in states.items() if s == "accepted"}, states, "", run=run,
+                     output=Output(3, "", stderr.format(line=line)), paused_after=True)
+    after = Ledger(1, {e: (s, None) for e, s in states.items()}, after_batches)
+    record.runs[0].after = record.final = after
+    record.runs[0].listing["status"] = "paused"
+    at_pause = Ledger(1, {e: ("sending" if b == 1 else "queued", None) for e, b in after_batches.items()},
+                      {e: 1 for e, b in after_batches.items() if b == 1})
+    record.runs[0].pause = PauseRecord(True, Output(0, "Pausing send 1: it stops after the batches in flight."),
+                                       at_pause, 0)
+    return record
+
+
+def test_the_checks_catch_a_batch_claimed_after_the_pause():
+    from harness.invariants import check
+
+    said = "Send 1 paused: {line}; `newsletter resume 1` continues it."
+    batches = {"a@example.org": 1, "b@example.org": 1, "c@example.org": 0}
+    assert check(_paused_record(batches, 1, said)) == []
+    later = {**batches, "c@example.org": 2}
+    assert check(_paused_record(later, 2, said)) == []  # the batch being claimed as the pause came
+    assert any("still claimed batches [2]" in p for p in check(_paused_record(later, 1, said)))
+    two_more = {**later, "d@example.org": 3}
+    assert any("still claimed batches [2, 3]" in p for p in check(_paused_record(two_more, 4, said)))
+    quiet = check(_paused_record(batches, 1, "Stopped.\n"))
+    assert any("paused during the run, it ended without saying so" in p for p in quiet)
+
+
+def test_the_checks_catch_a_send_that_goes_out_while_paused():
+    from harness.invariants import check
+    from harness.record import Blocked
+    from harness.servers import Output
+
+    said = "Send 1 paused: {line}; `newsletter resume 1` continues it."
+    record = _paused_record({"a@example.org": 1, "b@example.org": 0}, 1, said)
+    paused = record.runs[0]
+    paused.received_after = 1
+    refused = Output(1, "", "Error: issue.md: send 1 is paused (by ann); `newsletter resume 1` continues it")
+    # (the resume that follows is killed: only the refused `send` before it is under test)
+    resumed = replace(paused, step=1, pause=None, output=Output(-9), paused_after=False,
+                      listing={**paused.listing, "status": "partial"}, blocked=Blocked(refused, (1,), (1,), 1, 1))
+    record.runs.append(resumed)
+    assert check(record) == []
+    resumed.blocked = Blocked(refused, (1,), (1,), 2, 3)
+    problems = check(record)
+    assert any("`send` while paused wrote or sent something" in p for p in problems)
+    assert any("1 copies went out while the send was paused" in p for p in problems)
+    resumed.blocked = Blocked(Output(0, "Send 1 (done)"), (1,), (1,), 1, 1)
+    assert any("was not refused with exit 1" in p for p in check(record))
+
+
+def test_the_checks_catch_more_requests_in_flight_than_the_concurrency_allows():
+    from harness.invariants import check
+    from harness.schedule import Run
+
+    line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; this run: 1 accepted"
+    states, received = {"a@example.org": "accepted"}, {"a@example.org": 1}
+    two = Run("sendgrid", concurrency=2)
+    assert check(_record(received, states, line, exit_code=0, run=two, most_in_flight=3, leftover_in_flight=1)) == []
+    problems = check(_record(received, states, line, exit_code=0, run=two, most_in_flight=3))
+    assert any("3 SendGrid requests in flight at once (NEWSLETTER_CONCURRENCY=2)" in p for p in problems)

@@ -92,3 +92,91 @@ def test_pause_a_workers_send_then_resume_it(cli, smtp_settings, smtp_server, is
     assert [line.split("\t")[1] for line in log.splitlines()] == ["schedule", "start", "pause", "finish", "resume",
                                                                   "start", "finish"]
     assert "scheduled: paused with" in log
+
+
+@pytest.mark.sqlite_only  # asserts over the SQLite file directly
+def test_resume_goes_on_through_the_backend_the_send_was_going_out_through(cli, smtp_settings, smtp_server, issue,
+                                                                           make_list):
+    # Found by the harness (seed 1012): `send --backend smtp`, paused, then `resume` where NEWSLETTER_BACKEND is
+    # the default (outbox) wrote the rest to the outbox folder and recorded them accepted: nobody received them.
+    from pathlib import Path
+
+    handler, _ = smtp_server
+    emails = make_list("news", 30)
+    config = smtp_settings.with_overrides(smtp_connections=1, newsletter_backend="outbox")
+    proc = start_send(config, issue, "--rate", "10", "--backend", "smtp")
+    try:
+        wait_for(lambda: len(handler.messages) >= 10, proc)
+        assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3 and "Send 1 paused" in err, (out, err)
+    assert len(handler.messages) < 30
+    run = cli(config, "resume", "1", "--yes", "--as", "ann@example.org")
+    assert run.exit_code == 0 and "Send 1 (done)" in run.stdout, run.output
+    assert handler.delivered() == {e: 1 for e in emails}
+    assert not list(Path(config.newsletter_outbox).glob("**/*.eml"))
+
+
+@pytest.mark.sqlite_only  # asserts over the SQLite file directly
+def test_a_resumed_send_paused_again_says_so_and_exits_3(cli, smtp_settings, smtp_server, issue, make_list):
+    # Found by the harness (seed 2006): `resume` whose run was paused again said "Stopped before the end: run the
+    # same command again" and exited 130 (Ctrl-C's status), where `send` says it paused and exits 3.
+    import os
+    import subprocess
+    import sys
+
+    from delivery_fakes import settings_env
+
+    handler, _ = smtp_server
+    emails = make_list("news", 40)
+    config = smtp_settings.with_overrides(smtp_connections=1)
+    first = start_send(config, issue, "--rate", "10")
+    resumed: subprocess.Popen[str] | None = None
+    try:
+        wait_for(lambda: len(handler.messages) >= 10, first)
+        assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
+        first.communicate(timeout=60)
+        command = [sys.executable, "-m", "newsletter", "resume", "1", "--yes", "--as", "ann@example.org"]
+        resumed = subprocess.Popen(command, env={**os.environ, **settings_env(config)}, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        paused_at = len(handler.messages)
+        wait_for(lambda: len(handler.messages) >= paused_at + 10, resumed)
+        assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
+        out, err = resumed.communicate(timeout=60)
+    finally:
+        for proc in (first, resumed):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    assert resumed.returncode == 3, (out, err)
+    assert "Resumed send 1." in out and "Send 1 paused" in err and "newsletter resume 1" in err
+    assert "Stopped before the end" not in err
+    assert cli(config, "resume", "1", "--yes", "--as", "ann@example.org").exit_code == 0
+    assert handler.delivered() == {e: 1 for e in emails}
+
+
+@pytest.mark.sqlite_only  # asserts over the SQLite file directly
+def test_resume_continues_a_send_whose_run_was_killed(cli, smtp_settings, smtp_server, issue, make_list):
+    # Found by the harness (seed 1015): a run killed (SIGKILL) while sending, then paused and resumed: `resume`
+    # said "its run had not stopped yet and goes on", and nothing went on.
+    handler, _ = smtp_server
+    emails = make_list("news", 40)
+    config = smtp_settings.with_overrides(smtp_connections=1)
+    proc = start_send(config, issue, "--rate", "10")
+    try:
+        wait_for(lambda: len(handler.messages) >= 10, proc)
+        proc.kill()
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
+    run = cli(config, "resume", "1", "--yes", "--as", "ann@example.org")
+    assert run.exit_code in (0, 3) and "Resumed send 1." in run.stdout and "Send 1 (" in run.stdout, run.output
+    states = ledger_states(config.newsletter_database)
+    assert "queued" not in states and states.get("in_doubt", 0) <= 1  # at most the message in flight at the kill
+    delivered = handler.delivered()
+    assert set(delivered.values()) == {1} and set(delivered) <= set(emails)  # nobody twice
+    assert states["accepted"] + states.get("in_doubt", 0) == 40 and len(delivered) >= states["accepted"]

@@ -2,16 +2,25 @@
 
 A *schedule* (``schedule.py``) is drawn from a seed: an audience, then a few
 runs of ``newsletter send``, each with the providers' answers it will meet
-(SendGrid statuses, SMTP refusals at RCPT and after DATA), what happens to its
-process (SIGKILL or SIGTERM at the n-th message, a second run started while it
-lives, SIGSTOP until its lease expires and another run takes the send over),
-members leaving (unsubscribed, bounced) or joining the list between or during
-runs, the provider's events, and the operator's flags (``--resend-in-doubt``,
-``--skip-in-doubt``, ``--retry-failed``, ``--include-new``).
+(SendGrid statuses, one per request in order of arrival, SMTP refusals at RCPT
+and after DATA), how many SendGrid requests it keeps in flight
+(NEWSLETTER_CONCURRENCY 1, 2 or 4; the stand-in then adds a short round trip so
+they overlap, and bursts of different faults land on requests out together),
+what happens to its process (SIGKILL or SIGTERM at the n-th unit, a second run
+started while it lives, SIGSTOP until its lease expires and another run takes
+the send over), members leaving (unsubscribed, bounced) or joining the list
+between or during runs, the provider's events, the operator's flags
+(``--resend-in-doubt``, ``--skip-in-doubt``, ``--retry-failed``,
+``--include-new``), and ``newsletter pause`` from another process once the
+servers took n units (the server holds that unit's answer until the command
+has returned, so the moment of the pause is exact) or once the run ended. The
+run after a pause first tries a plain ``send`` (refused), then ``newsletter
+resume``, which continues the send with the options it kept.
 
 ``world.py`` plays a schedule against the real CLI and engine, the tests'
-SendGrid stand-in and a real aiosmtpd server (``servers.py``), and records what
-every run printed, what the ledger said after it and what the servers received.
+SendGrid stand-in and a real aiosmtpd server (``servers.py``), and records
+(``record.py``) what every run printed, what the ledger said after it and what
+the servers received.
 ``invariants.py`` checks the promises of the README's "Exactly once" section
 against that record. ``test_delivery_harness.py`` plays a bounded number of
 schedules in ``make test``; ``make harness`` plays thousands.
@@ -21,6 +30,10 @@ through real sockets, threads and processes, so a replay can differ in timing
 (which of the SMTP connections gets there first); Hypothesis would call that
 flaky and its shrinking would chase it, while a seed replays the same schedule
 (``make harness HARNESS_SEED=S HARNESS_SCHEDULES=1``) with no new dependency.
+
+Replays: the same seed plays the same schedule; with several requests in
+flight, which request meets which answer follows their order of arrival, which
+may differ between replays (as may which SMTP connection gets there first).
 
 What the harness changes in the engine (``tuning.py``): batches of a few
 recipients, so a small audience makes many requests, and end-of-run retry

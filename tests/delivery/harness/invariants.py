@@ -24,7 +24,16 @@
 8. In doubt only where a message may have gone out: a run leaves new rows in
    doubt only for answers that prove nothing (5xx, a lost connection, a
    timeout: one request each) and for what was in flight when it was killed
-   (a batch for SendGrid, one message per connection for SMTP).
+   (a batch per request in flight for SendGrid, one message per connection
+   for SMTP); it never has more SendGrid requests out than
+   NEWSLETTER_CONCURRENCY.
+9. Pause and resume: ``newsletter pause`` during a run makes it stop after
+   the batches in flight (none claimed after the pause returned, or the one
+   being claimed at that moment when several requests are in flight), with
+   "Send N paused: <totals>" agreeing with the ledger and exit 3; while it is
+   paused a plain ``send`` is refused (exit 1) and nothing is written or
+   sent; ``newsletter resume`` continues it (the promises above hold across
+   the pause), or only lifts the pause when no run of it stopped.
 """
 
 from __future__ import annotations
@@ -32,13 +41,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.servers import wire
-from harness.world import Ledger, Record, RunRecord
+from harness.record import Ledger, Record, RunRecord
+from harness.servers import SENDGRID_TIMEOUT_S, wire
 
 TOTALS = r"(\d+) accepted, (\d+) failed, (\d+) in doubt, (\d+) skipped, (\d+) suppressed, (\d+) pending"
 SUMMARY = re.compile(rf"^Send (\d+) \((\w+)\): {TOTALS}(?:, (\d+) in flight)?; this run: (\d+) accepted", re.M)
 STOPPED = re.compile(rf"send stopped with {TOTALS}")
 SETTLED = re.compile(r"^Settled (\d+) in-doubt recipient", re.M)
+PAUSED = re.compile(rf"^Send (\d+) paused: {TOTALS}(?:, (\d+) in flight)?; `newsletter resume", re.M)
 FIELDS = ("accepted", "failed", "in_doubt", "skipped", "suppressed", "pending")
 #: SendGrid answers that prove nothing about the request's messages.
 UNCERTAIN = ("500", "502", "503", "504", "500-after", "502-after", "drop", "drop-after", "timeout")
@@ -49,9 +59,12 @@ DONE, ERROR, USAGE, INCOMPLETE, INTERRUPTED = 0, 1, 2, 3, 130
 def check(record: Record) -> list[str]:
     """Every broken promise of ``record``, in words (empty: the schedule held)."""
     problems = [f"SendGrid stand-in: request breaks a documented limit: {v}" for v in record.violations]
+    previous: RunRecord | None = None
     for run in record.runs:
         problems.extend(f"step {run.step + 1}: {p}"
                         for p in _run_problems(run, record.schedule.batch, record.schedule.smtp_connections))
+        problems.extend(f"step {run.step + 1}: {p}" for p in _pause_problems(run, previous))
+        previous = run
     problems.extend(_final_problems(record))
     return problems
 
@@ -65,17 +78,31 @@ def _run_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
     text = out.stdout + out.stderr
     if out.crash or "Traceback" in text or "Internal error" in text or out.exit_code == 70:
         return [f"crashed (exit {out.exit_code}): {out.crash or text.strip()[-400:]}"]
-    problems.extend(_agree("`sends --json`", r.listing, r.after) if r.after.send_id is not None else
+    problems.extend(_agree("`sends --json`", r.listing, r.after, r.paused_after) if r.after.send_id is not None else
                     ([f"`sends --json` lists a send the ledger does not have: {r.listing}"] if r.listing else []))
     if r.second is not None:
         problems.extend(_second_problems(r))
     problems.extend(_doubt_problems(r, batch, connections))
+    # The engine keeps at most NEWSLETTER_CONCURRENCY requests out (not counting a takeover run beside it, nor
+    # the server still sitting on a request the client gave up on: a timeout).
+    out_at_once = r.most_in_flight - r.leftover_in_flight - r.answers_used.count("timeout")
+    if r.frozen_at is None and out_at_once > r.run.concurrency:
+        problems.append(f"{out_at_once} SendGrid requests in flight at once "
+                        f"(NEWSLETTER_CONCURRENCY={r.run.concurrency})")
     if out.exit_code == -9:  # SIGKILL: nothing printed to compare
         return problems
     if r.frozen_at is not None:
         problems.extend(_frozen_problems(r))
-    summary, stopped = SUMMARY.search(out.stdout), STOPPED.search(out.stderr)
-    if summary:
+    summary, stopped, paused = SUMMARY.search(out.stdout), STOPPED.search(out.stderr), PAUSED.search(out.stderr)
+    if paused:
+        printed = _totals(paused, 2)
+        if printed != r.after.counts():
+            problems.append(f"pause line says {printed}, the ledger {r.after.counts()}")
+        if out.exit_code != INCOMPLETE:
+            problems.append(f"exit {out.exit_code} after it paused (expected {INCOMPLETE})")
+        if r.pause is None or not r.paused_after:
+            problems.append("it says it paused, yet nobody paused the send")
+    elif summary:
         printed = _totals(summary, 3)
         if printed != r.after.counts() or summary.group(2) != r.after.status():
             problems.append(f"summary says {summary.group(2)} {printed}, "
@@ -122,22 +149,72 @@ def _doubt_problems(r: RunRecord, batch: int, connections: int) -> list[str]:
     end = r.frozen_at or r.after  # a run taken over: what it left in flight when its lease ran out
     new = end.emails_in("in_doubt") - r.before.emails_in("in_doubt")
     uncertain = sum(a in UNCERTAIN for a in r.answers_used)
+    if r.pause is not None and r.pause.during and r.pause.seconds >= SENDGRID_TIMEOUT_S:
+        uncertain += 1  # the request whose answer the server held while the operator paused may have timed out
     killed = r.output.exit_code == -9 or r.frozen_at is not None
-    in_flight = (batch if r.run.backend == "sendgrid" else connections) if killed else 0
+    in_flight = (batch * r.run.concurrency if r.run.backend == "sendgrid" else connections) if killed else 0
     if len(new) > uncertain * batch + in_flight:
         return [f"{len(new)} new in doubt ({', '.join(sorted(new)[:5])}...), but only {uncertain} answer(s) "
                 f"proved nothing{' and it was killed' if killed else ''}"]
     return []
 
 
-def _agree(what: str, row: dict[str, Any] | None, ledger: Ledger) -> list[str]:
+def _agree(what: str, row: dict[str, Any] | None, ledger: Ledger, paused: bool = False) -> list[str]:
     if row is None or "error" in row:
         return [f"{what} failed or lacks the send: {row}"]
     shown = {k: row[k] for k in FIELDS}
-    if shown != ledger.counts() or row["status"] != ledger.status() or row["recipients"] != len(ledger.rows):
+    status = "paused" if paused else ledger.status()
+    if shown != ledger.counts() or row["status"] != status or row["recipients"] != len(ledger.rows):
         return [f"{what} says {row['status']} {shown} ({row['recipients']} recipients), "
-                f"the ledger {ledger.status()} {ledger.counts()} ({len(ledger.rows)})"]
+                f"the ledger {status} {ledger.counts()} ({len(ledger.rows)})"]
     return []
+
+
+def _pause_problems(r: RunRecord, previous: RunRecord | None) -> list[str]:
+    """Promise 9: a pause stops the run after the batches in flight; nothing goes out until it is resumed."""
+    problems = []
+    pause, out = r.pause, r.output
+    if pause is not None:
+        said = (pause.output.stdout + pause.output.stderr + pause.output.crash).strip()
+        if pause.during:
+            if pause.output.exit_code != DONE or "Pausing send" not in said:
+                problems.append(f"`pause` during the run: exit {pause.output.exit_code}, {said[-300:]!r}")
+        elif pause.output.exit_code not in (DONE, ERROR) or (pause.output.exit_code == ERROR
+                                                              and "nothing to pause" not in said):
+            problems.append(f"`pause` after the run: exit {pause.output.exit_code}, {said[-300:]!r}")
+        if r.paused_after != (pause.output.exit_code == DONE):
+            problems.append(f"`pause` exited {pause.output.exit_code}, yet the send is "
+                            f"{'' if r.paused_after else 'not '}paused")
+        if pause.during and pause.output.exit_code == DONE:
+            # Batches claimed after the pause returned: none while the run waits for the answer the server
+            # holds, or the one it was claiming at that moment when it keeps several requests in flight.
+            allowed = 1 if r.run.concurrency > 1 else 0
+            late = sorted({b for b in r.after.batches.values() if b > pause.ledger.last_batch()})
+            if len(late) > allowed:
+                problems.append(f"paused with batch {pause.ledger.last_batch()} the last claimed, the run still "
+                                f"claimed batches {late}")
+            ended = out.exit_code not in (None, -9)
+            terminated = r.fired and r.run.process.kind == "term"  # SIGTERM may stop it first: exit 130
+            if ended and not PAUSED.search(out.stderr) and not STOPPED.search(out.stderr) \
+                    and not (terminated and "Stopped before the end" in out.stderr):
+                problems.append(f"paused during the run, it ended without saying so: exit {out.exit_code}, "
+                                f"{(out.stdout + out.stderr).strip()[-300:]!r}")
+    if r.blocked is not None:
+        b = r.blocked
+        if b.output.exit_code != ERROR or "is paused" not in b.output.stderr:
+            problems.append(f"`send` while the send is paused was not refused with exit 1: exit {b.output.exit_code}, "
+                            f"{(b.output.stdout + b.output.stderr + b.output.crash).strip()[-300:]!r}")
+        if b.after != b.before or b.received_after != b.received_before:
+            problems.append(f"`send` while paused wrote or sent something: {b.before} -> {b.after}, "
+                            f"copies {b.received_before} -> {b.received_after}")
+        if previous is not None and previous.output.exit_code not in (None, -9) \
+                and b.received_before != previous.received_after:
+            problems.append(f"{b.received_before - previous.received_after} copies went out while the send was paused")
+    if r.resume_only is not None:
+        o = r.resume_only
+        if o.exit_code != DONE or "Resumed send" not in o.stdout:
+            problems.append(f"`resume` failed: exit {o.exit_code}, {(o.stdout + o.stderr + o.crash).strip()[-300:]!r}")
+    return problems
 
 
 def _second_problems(r: RunRecord) -> list[str]:
@@ -174,7 +251,7 @@ def _final_problems(record: Record) -> list[str]:
         problems.append(f"audience: missing {sorted(audience - set(final.rows))}, "
                         f"not expected {sorted(set(final.rows) - audience)}")
     last = record.runs[-1] if record.runs else None
-    ended_by_itself = last is not None and last.output.exit_code in (DONE, INCOMPLETE)
+    ended_by_itself = last is not None and last.output.exit_code in (DONE, INCOMPLETE) and not last.paused_after
     for member in everyone:
         copies, state = received[wire(member)], final.state(member)
         allowed = 1 + grants[member] if member in audience else 0

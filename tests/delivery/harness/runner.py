@@ -6,13 +6,14 @@ import shutil
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from harness.invariants import check
+from harness.record import Record
 from harness.schedule import make_schedule
-from harness.world import Record, World
+from harness.world import World
 
 
 @dataclass
@@ -53,6 +54,17 @@ class Tally:
             for flag in r.run.flags:
                 seen[f"{flag} with rows to act on"] += bool(to_act_on[flag])
             seen.update(f"answer {a}" for a in r.answers_used if a)
+            if r.run.backend == "sendgrid":
+                seen[f"sendgrid runs with {r.run.concurrency} in flight allowed"] += 1
+                seen["sendgrid runs with 2+ requests in flight at once"] += r.most_in_flight >= 2
+                if r.fired and r.run.process.kind != "inline":
+                    seen["process event with 2+ requests in flight"] += r.in_flight_at_event >= 2
+            if r.pause is not None:
+                seen["pause during a run" if r.pause.during else "pause after a run"] += 1
+                seen["pause held an answer over 1 s"] += r.pause.during and r.pause.seconds > 1.0
+            seen["send refused while paused"] += r.blocked is not None
+            seen["resumed"] += r.run.resumed
+            seen["resume that only lifted the pause"] += r.resume_only is not None
             seen["in doubt after a run"] += len(r.after.emails_in("in_doubt") - r.before.emails_in("in_doubt"))
         seen.update(f"left with row {leave.state_at}" for leave in record.leaves)
         seen["joined"] += len(record.joins)

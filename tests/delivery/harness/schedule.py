@@ -36,6 +36,12 @@ FLAGS = ((), ("--resend-in-doubt",), ("--skip-in-doubt",), ("--retry-failed",), 
 FLAG_WEIGHTS = (4.0, 2.5, 1.5, 2.0, 1.0)
 #: How often a run also passes --include-new (members who joined after the send started).
 INCLUDE_NEW = 0.15
+#: SendGrid requests a run keeps in flight (NEWSLETTER_CONCURRENCY), with weights.
+CONCURRENCY = ((1, 1.0), (2, 1.0), (4, 1.5))
+#: Faults that land on requests in flight together (a burst: each fails in its own way).
+BURST = ("500-after", "502-after", "drop-after", "timeout", "413", "429", "500", "drop", "400", "401")
+#: How often a run is paused by the operator (``newsletter pause``) while it sends.
+PAUSE = 0.15
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,19 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """The operator runs ``newsletter pause SEND`` once the servers took ``after`` units (SendGrid requests, SMTP
+    messages; the server holds that unit's answer until the command has returned), or when the run ends if it never
+    gets there. The next run of
+    the schedule then first tries a plain ``send`` (refused: the send is paused), then ``newsletter resume SEND``."""
+
+    after: int
+
+    def describe(self) -> str:
+        return f"pause after {self.after} taken"
+
+
+@dataclass(frozen=True)
 class Process:
     """What happens to the run's process: ``inline`` (runs to its end, in this process),
     ``kill`` (SIGKILL) or ``term`` (SIGTERM) at the ``at``-th unit, ``concurrent``
@@ -117,16 +136,22 @@ class Run:
     process: Process = field(default_factory=Process)
     leave: Leave | None = None
     join: Join | None = None
+    concurrency: int = 1  # SendGrid requests in flight (NEWSLETTER_CONCURRENCY)
+    pause: Pause | None = None
+    resumed: bool = False  # played as `newsletter resume` (the send was paused): flags are the kept options
 
     def describe(self) -> str:
-        parts = [f"send via {self.backend} {' '.join(self.flags) or '(no flags)'}; {self.process.describe()}"]
+        verb = "resume" if self.resumed else "send"
+        parts = [f"{verb} via {self.backend} {' '.join(self.flags) or '(no flags)'}; {self.process.describe()}"]
+        if self.concurrency > 1:
+            parts.append(f"{self.concurrency} requests in flight")
         if self.backend == "sendgrid" and any(self.sendgrid_answers):
             parts.append("answers " + ",".join(a or "ok" for a in self.sendgrid_answers))
         if self.backend == "smtp":
             for name, refusals in (("RCPT", self.rcpt_refusals), ("DATA", self.data_refusals)):
                 if refusals:
                     parts.append(f"{name} " + "; ".join(f"{a}: {' / '.join(r[:3] for r in rs)}" for a, rs in refusals))
-        for during in (self.leave, self.join):
+        for during in (self.leave, self.join, self.pause):
             if during is not None:
                 parts.append("during: " + during.describe())
         return " | ".join(parts)
@@ -172,13 +197,15 @@ def _units(members: int, batch: int, backend: str) -> int:
     return members if backend == "smtp" else -(-members // batch)
 
 
-def _sendgrid_answers(rng: random.Random, requests: int) -> tuple[str | None, ...]:
+def _sendgrid_answers(rng: random.Random, requests: int, concurrency: int) -> tuple[str | None, ...]:
     answers: list[str | None] = []
     names = [a for a, _ in SENDGRID_ANSWERS]
     weights = [w for _, w in SENDGRID_ANSWERS]
     while len(answers) < requests + 3:
         if rng.random() < 0.04:  # 429 until the backend gives up on the request
             answers.extend(["429"] * 5)
+        elif concurrency > 1 and rng.random() < 0.08:  # the requests in flight together each fail differently
+            answers.extend(rng.sample(BURST, concurrency))
         else:
             answers.append(rng.choices(names, weights)[0])
     return tuple(answers)
@@ -234,17 +261,28 @@ def make_schedule(seed: int) -> Schedule:
         if i and rng.random() < 0.15:
             backend = "smtp" if backend == "sendgrid" else "sendgrid"  # an operator switches provider
         units = _units(len(members), batch, backend)
+        concurrency = rng.choices([c for c, _ in CONCURRENCY], [w for _, w in CONCURRENCY])[0]
+        if backend != "sendgrid":
+            concurrency = 1  # SMTP spreads each batch over its connections instead
+        process = _process(rng, units)
         flags: tuple[str, ...] = rng.choices(FLAGS, FLAG_WEIGHTS)[0] if i else ()
         if i and rng.random() < INCLUDE_NEW:
             flags += ("--include-new",)
         steps.append(Run(
             backend=backend,
             flags=flags,
-            sendgrid_answers=_sendgrid_answers(rng, units) if backend == "sendgrid" else (),
+            sendgrid_answers=_sendgrid_answers(rng, units, concurrency) if backend == "sendgrid" else (),
             rcpt_refusals=_refusals(rng, members, RCPT_REFUSALS, 0.08) if backend == "smtp" else (),
             data_refusals=_refusals(rng, members, DATA_REFUSALS, 0.08) if backend == "smtp" else (),
-            process=_process(rng, units),
+            process=process,
             leave=_leave(rng, members, rng.randint(1, max(1, units // 2))) if rng.random() < 0.2 else None,
             join=join(rng.randint(1, max(1, units // 2))) if rng.random() < 0.1 else None,
+            concurrency=concurrency,
+            # (not while a run is stalled or stopped: the operator's pause would wait on it)
+            pause=(Pause(rng.randint(1, max(1, units * 2 // 3))) if process.kind in ("inline", "kill", "term")
+                   and rng.random() < PAUSE else None),
         ))
+    last = steps[-1]
+    if isinstance(last, Run) and last.pause is not None:  # someone resumes it
+        steps.append(Run(backend, sendgrid_answers=_sendgrid_answers(rng, units, 1) if backend == "sendgrid" else ()))
     return Schedule(seed, members, batch, rng.randint(1, 3), tuple(steps))

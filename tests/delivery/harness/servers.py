@@ -13,11 +13,13 @@ import os
 import signal
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from delivery_fakes import RecordingHandler, SendGridStandIn, free_port
+
 from harness.cli_main import context, run_cli
 from harness.schedule import Process
 
@@ -78,6 +80,7 @@ class Servers:
             sg.delivered = Counter()
             sg.hung, sg.release, sg.tap = threading.Event(), threading.Event(), None
             sg.slow_s = SENDGRID_TIMEOUT_S + 2.0
+            sg.latency_s = 0.0
         smtp.release.set()
         smtp.messages, smtp.refuse, smtp.refuse_data = [], {}, {}
         smtp.hung, smtp.release, smtp.tap = threading.Event(), threading.Event(), None
@@ -120,33 +123,58 @@ class Moment:
 
     kill/term/freeze: send the run's process SIGKILL/SIGTERM/SIGSTOP there (a
     kill at ``lost``: the unit is then not taken). concurrent: stall the server
-    there until ``resume`` is set.
+    there until ``resume`` is set. ``pause_at``: when that many units of this
+    run are taken (``ours(what)``: not a late one of a run killed before it),
+    call ``on_pause`` (the operator's ``newsletter pause``) before the server
+    answers the unit. ``in_flight`` says how many SendGrid requests are out.
     """
 
     PHASE = {"request": "lost", "accepted": "taken", "answered": "answered",  # SendGrid's stages
              "data": "lost", "taken": "taken"}  # SMTP's ("answered" is shared)
 
-    def __init__(self, process: Process) -> None:
+    def __init__(self, process: Process, pause_at: int = 0, on_pause: Callable[[], None] | None = None,
+                 in_flight: Callable[[], int] = lambda: 0, ours: Callable[[Any], bool] = lambda what: True) -> None:
         self.process = process
         self.cond = threading.Condition()
         self.units = Counter[str]()
         self.pid = 0
         self.fired = self.stalled = self.over = False
         self.resume = threading.Event()
+        self.pause_at, self.on_pause, self.in_flight, self.ours = pause_at, on_pause, in_flight, ours
+        self.pausing = False
+        self.own_taken = 0  # units taken that are this run's (counted only while a pause is to come)
+        self.paused = threading.Event()  # the pause made during the run has returned
+        self.in_flight_at_event = 0
 
-    def tap(self, stage: str, _what: Any) -> str | None:
+    def tap(self, stage: str, what: Any) -> str | None:
         """The servers' ``tap``: count, and act when the chosen unit comes."""
         phase = self.PHASE[stage]
         p = self.process
+        own = (phase == "taken" and self.on_pause is not None and not self.pausing and not self.over
+               and self.ours(what))
         with self.cond:
+            self.own_taken += own
             self.units[phase] += 1
             hit = (p.kind != "inline" and self.pid > 0 and not self.fired and phase == p.phase
                    and self.units[phase] == p.at)  # (a late message of an earlier run before this one started: no)
             self.fired = self.fired or hit
             self.stalled = self.stalled or (hit and p.kind == "concurrent")
+            pause = own and not self.pausing and not self.over and self.own_taken == self.pause_at
+            self.pausing = self.pausing or pause
             self.cond.notify_all()
-        if not hit:
-            return None
+        if hit:
+            self.in_flight_at_event = self.in_flight()
+        action = self._act(phase) if hit else None
+        if pause:
+            assert self.on_pause is not None
+            try:
+                self.on_pause()
+            finally:
+                self.paused.set()
+        return action
+
+    def _act(self, phase: str) -> str | None:
+        p = self.process
         if p.kind in ("kill", "term", "freeze"):
             os.kill(self.pid, {"kill": signal.SIGKILL, "term": signal.SIGTERM, "freeze": signal.SIGSTOP}[p.kind])
             return "drop" if phase == "lost" and p.kind == "kill" else None  # died before it all went out
@@ -159,11 +187,14 @@ class Moment:
             return self.cond.wait_for(condition, DEADLINE_S)
 
     def end(self) -> None:
-        """The run is over: wake every waiter, release a stall."""
+        """The run is over: wake every waiter, release a stall; wait for a pause under way to return."""
         with self.cond:
             self.over = True
+            pausing = self.pausing
             self.cond.notify_all()
         self.resume.set()
+        if pausing:
+            self.paused.wait(DEADLINE_S)
 
     def watch(self, child: Child) -> None:
         """End the moment when ``child`` exits (the only thread that waits for it)."""
@@ -174,6 +205,12 @@ class Moment:
         threading.Thread(target=wait, name="harness-watch", daemon=True).start()
 
 
+#: Held while multiprocessing reads a child's exit status: it reads it from the forkserver once, and starting a
+#: process polls every child (``Process.start`` cleans up ended ones), so two threads at once would both read it
+#: and one would get nothing (exit code 255). Never held while waiting for a process to end.
+_status = threading.Lock()
+
+
 class Child:
     """``newsletter ARGS`` in a process of its own (see ``cli_main``); its output goes to two files."""
 
@@ -182,14 +219,19 @@ class Child:
         self.stdout, self.stderr = folder / f"{name}.out", folder / f"{name}.err"
         self.process = context().Process(target=run_cli, args=(args, env, batch, str(self.stdout), str(self.stderr)),
                                          name=f"newsletter {name}")
-        self.process.start()
+        with _status:
+            self.process.start()
         assert self.process.pid is not None
         self.pid: int = self.process.pid
         self.ended = threading.Event()
 
     def wait(self) -> None:
         """Wait for the process to end (one thread only: multiprocessing reads its status once)."""
-        self.process.join()
+        from multiprocessing.connection import wait
+
+        wait([self.process.sentinel])
+        with _status:
+            self.process.join()
         self.ended.set()
 
     def signal(self, signum: int) -> None:
@@ -216,4 +258,6 @@ class Child:
         def read(path: Path) -> str:
             return path.read_text("utf-8", "replace") if path.exists() else ""
 
-        return Output(self.process.exitcode, read(self.stdout), read(self.stderr), crash)
+        with _status:
+            code = self.process.exitcode
+        return Output(code, read(self.stdout), read(self.stderr), crash)

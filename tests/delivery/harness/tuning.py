@@ -4,9 +4,9 @@ without a pause. Nothing else of the engine is touched."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 from unittest import mock
 
 #: Pauses before the end-of-run retry rounds of temporary refusals (the CLI's are 2, 10 and 30 s).

@@ -1,6 +1,6 @@
 """Playing a schedule: the real CLI and engine against the SendGrid stand-in and a
-real aiosmtpd server, with a record of what every run printed, what the ledger
-said after it and what the servers received."""
+real aiosmtpd server, with a record (``record.py``) of what every run printed,
+what the ledger said after it and what the servers received."""
 
 from __future__ import annotations
 
@@ -11,21 +11,37 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from delivery_fakes import API_KEY
+
+from harness.record import (
+    LIST,
+    SLUG,
+    Blocked,
+    LeaveRecord,
+    PauseRecord,
+    Record,
+    ReportRecord,
+    RunRecord,
+    SecondRun,
+    read_ledger,
+    read_release,
+    send_id,
+)
 from harness.schedule import Join, Leave, Report, Run, Schedule
-from harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Copy, Moment, Output, Servers, wire
+from harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Moment, Output, Servers, wire
 from harness.tuning import tuned
 
 #: NEWSLETTER_LEASE_SECONDS of a run that is stopped (SIGSTOP) to be taken over.
 FROZEN_LEASE_S = 1.5
+#: The SendGrid stand-in's round trip (``latency_s``) when a run keeps several requests in flight.
+LATENCY_S = 0.03
 
-LIST = "news"
-SLUG = "issue"  # the issue file is issue.md
 ISSUE = """---
 title: "Harness issue {seed}"
 seo:
@@ -36,150 +52,6 @@ Hello %%name%%, this is the issue.
 
 Read [the post](https://news.example.org/blog/post).
 """
-
-
-# --- what the ledger says ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ledger:
-    """The send's ledger rows as ``{email: (state, prior)}``, read with the harness's own SQL."""
-
-    send_id: int | None = None
-    rows: dict[str, tuple[str, str | None]] = field(default_factory=dict)
-
-    def state(self, email: str) -> str | None:
-        """The row's state as the next run will treat it: 'sending' is in doubt, 'claimed' is its prior state."""
-        if email not in self.rows:
-            return None
-        state, prior = self.rows[email]
-        if state == "sending":
-            return "in_doubt"
-        if state == "claimed":
-            return prior or "queued"
-        return state
-
-    def counts(self) -> dict[str, int]:
-        """Recipients by state, as ``newsletter send`` and ``sends`` report them when no run is live."""
-        found = Counter(self.state(e) for e in self.rows)
-        return {"accepted": found["accepted"], "failed": found["failed"], "in_doubt": found["in_doubt"],
-                "skipped": found["skipped"], "suppressed": found["suppressed"], "pending": found["queued"]}
-
-    def status(self) -> str:
-        """done (nothing left to decide), partial, or planned (no recipients)."""
-        c = self.counts()
-        if not self.rows:
-            return "planned"
-        return "partial" if c["pending"] or c["failed"] or c["in_doubt"] else "done"
-
-    def emails_in(self, state: str) -> set[str]:
-        """Recipients in ``state`` (as the next run will treat them)."""
-        return {e for e in self.rows if self.state(e) == state}
-
-
-def send_id(conn: sqlite3.Connection) -> int | None:
-    """The id of the harness's send (issue ``SLUG`` to list ``LIST``), if it exists."""
-    row = conn.execute("SELECT s.id FROM sends s JOIN lists l ON l.id = s.list_id WHERE s.slug = ? AND l.name = ?",
-                       (SLUG, LIST)).fetchone()
-    return row[0] if row else None
-
-
-def read_ledger(database: Path) -> Ledger:
-    """The ledger of the harness's send, if it exists."""
-    with closing(sqlite3.connect(database, timeout=60)) as conn:
-        send = send_id(conn)
-        if send is None:
-            return Ledger()
-        rows = conn.execute("SELECT p.email, d.state, d.prior FROM deliveries d"
-                            " JOIN subscribers p ON p.id = d.subscriber_id WHERE d.send_id = ?", (send,)).fetchall()
-    return Ledger(send, {email: (state, prior) for email, state, prior in rows})
-
-
-# --- the record -----------------------------------------------------------------------
-
-
-@dataclass
-class SecondRun:
-    """A run started while another held the send."""
-
-    output: Output
-    holder_pid: int
-    before: tuple[Any, ...]  # its footprint: rows in send_runs, the send's row
-    after: tuple[Any, ...]
-    listing: dict[str, Any] | None  # `sends --json` meanwhile
-
-
-@dataclass
-class LeaveRecord:
-    """One member leaving: their ledger state and how many copies they had received at that moment."""
-
-    email: str
-    status: str
-    step: int
-    state_at: str | None
-    received_at: int
-
-
-@dataclass
-class RunRecord:
-    """One run: what it was asked, what it printed, the ledger before and after, `sends --json` after."""
-
-    step: int
-    run: Run
-    output: Output
-    before: Ledger
-    after: Ledger
-    listing: dict[str, Any] | None
-    grants: frozenset[str]  # in doubt at its start, and --resend-in-doubt given: one more copy allowed
-    created: bool  # the send did not exist before this run
-    fired: bool  # the process event happened (the run reached its unit)
-    answers_used: tuple[str | None, ...] = ()  # the SendGrid answers its requests met
-    second: SecondRun | None = None
-    frozen_at: Ledger | None = None  # stopped (SIGSTOP) and taken over: the ledger when its lease had run out
-    takeover: RunRecord | None = None  # the run that took the send over meanwhile
-
-
-@dataclass
-class ReportRecord:
-    """Events the provider reported: for whom, and what ``events import`` said."""
-
-    step: int
-    output: Output
-    proven: set[str]  # members with an event proving their message was handed over
-
-
-@dataclass
-class Record:
-    """Everything a schedule did."""
-
-    schedule: Schedule
-    runs: list[RunRecord] = field(default_factory=list)
-    leaves: list[LeaveRecord] = field(default_factory=list)
-    joins: dict[str, int] = field(default_factory=dict)  # who joined the list, at which step
-    reports: list[ReportRecord] = field(default_factory=list)
-    received: Counter[str] = field(default_factory=Counter)
-    copies: list[Copy] = field(default_factory=list)
-    people: dict[str, tuple[int, str]] = field(default_factory=dict)  # email -> (subscriber id, name)
-    violations: list[str] = field(default_factory=list)  # requests breaking SendGrid's documented limits
-    final: Ledger = field(default_factory=Ledger)
-
-    def describe(self) -> str:
-        """The runs as they went (printed with a failure)."""
-        lines = []
-        for r in self.runs:
-            o = r.output
-            lines.append(f"  step {r.step + 1}: exit {o.exit_code}{' (unit reached)' if r.fired else ''}; "
-                         f"ledger after: {r.after.counts()}")
-            for text in (o.stdout, o.stderr, o.crash):
-                lines.extend(f"      | {line}" for line in text.strip().splitlines()[-6:] if line.strip())
-            if r.second is not None:
-                second = r.second.output
-                lines.append(f"      second run: exit {second.exit_code}: {second.stderr.strip()[-200:]}")
-        for leave in self.leaves:
-            lines.append(f"  {leave.email} {leave.status} at step {leave.step + 1} "
-                         f"(row {leave.state_at}, {leave.received_at} received)")
-        lines.extend(f"  {email} joined at step {step + 1}" for email, step in self.joins.items())
-        return "\n".join(lines)
 
 
 # --- playing a schedule ----------------------------------------------------------------
@@ -234,8 +106,7 @@ class World:
             "SMTP_SECURITY": "none",
             "SMTP_TIMEOUT": "20",
             "SMTP_CONNECTIONS": str(schedule.smtp_connections),
-            # The model expects one SendGrid request in flight per run (several are not modelled yet).
-            "NEWSLETTER_CONCURRENCY": "1",
+            "NEWSLETTER_CONCURRENCY": "1",  # each run says how many requests it keeps in flight
         }
 
     def _make_list(self, members: tuple[str, ...]) -> None:
@@ -250,15 +121,17 @@ class World:
 
     # --- commands ---
 
-    def cli(self, *args: str | Path) -> Output:
-        """Run ``newsletter ARGS`` in this process (the real CLI, under the harness's tuning)."""
+    def cli(self, *args: str | Path, env: dict[str, str] | None = None, paused: Callable[[], bool] = lambda: False) \
+            -> Output:
+        """Run ``newsletter ARGS`` in this process (the real CLI, under the harness's tuning), ``env`` over the
+        settings; ``paused()`` says whether the harness paused it meanwhile (then exit 130 is its own answer)."""
         from typer.testing import CliRunner
 
         from newsletter.cli import app
 
         with tuned(self.schedule.batch):
-            result = CliRunner().invoke(app, [str(a) for a in args], env=self.env)
-        if result.exit_code == 130:  # nothing signals this process but the person who runs the harness: stop
+            result = CliRunner().invoke(app, [str(a) for a in args], env={**self.env, **(env or {})})
+        if result.exit_code == 130 and not paused():  # nothing signals this process but the person who runs it
             raise KeyboardInterrupt
         crash = ""
         if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -343,47 +216,106 @@ class World:
                              for e in bounced)
         return ReportRecord(step, self.cli("events", "import", path), proven)
 
-    def _arm(self, run: Run, moment: Moment) -> None:
+    def _arm(self, run: Run, moment: Moment) -> int:
+        """Inject the run's faults; return the SendGrid requests still out from earlier runs (killed ones)."""
         sg, smtp = self.servers.sendgrid, self.servers.smtp
         with sg.lock:
             sg.faults = list(run.sendgrid_answers)
+            sg.max_active = leftover = sg.active
+            # A provider's round trip, so that several requests are out together when the run allows it.
+            sg.latency_s = LATENCY_S if run.concurrency > 1 else 0.0
         smtp.refuse = {wire(a): list(replies) for a, replies in run.rcpt_refusals}
         smtp.refuse_data = {wire(a): list(replies) for a, replies in run.data_refusals}
         sg.tap = smtp.tap = moment.tap
+        return leftover
 
-    def _disarm(self, run: Run) -> tuple[str | None, ...]:
-        """Stop injecting; return the SendGrid answers the run's requests met."""
+    def _disarm(self, run: Run) -> tuple[tuple[str | None, ...], int]:
+        """Stop injecting; return the SendGrid answers the run's requests met, and the most it had in flight."""
         sg, smtp = self.servers.sendgrid, self.servers.smtp
         with sg.lock:
             used = run.sendgrid_answers[: len(run.sendgrid_answers) - len(sg.faults)]
             sg.faults = []
+            most = sg.max_active
         sg.tap = smtp.tap = None
         smtp.refuse, smtp.refuse_data = {}, {}
-        return used
+        return used, most
+
+    def _in_flight(self) -> int:
+        with self.servers.sendgrid.lock:
+            return self.servers.sendgrid.active
+
+    def _last_run_id(self) -> int:
+        with closing(sqlite3.connect(self.database, timeout=60)) as conn:
+            return conn.execute("SELECT COALESCE(MAX(id), 0) FROM send_runs").fetchone()[0]
+
+    def _ours(self, what: Any, earlier: int) -> bool:
+        """Whether the unit a server took (a SendGrid request's body, an SMTP recipient) is this run's: every row
+        it carries is 'sending' for a run newer than ``earlier`` (a late request of a run killed before is not)."""
+        wired = [p["to"][0]["email"] for p in what["personalizations"]] if isinstance(what, dict) else [what]
+        with closing(sqlite3.connect(self.database, timeout=60)) as conn:
+            rows = {wire(email): (state, run or 0) for email, state, run in conn.execute(
+                "SELECT p.email, d.state, d.run_id FROM deliveries d JOIN subscribers p ON p.id = d.subscriber_id"
+                " WHERE d.send_id = ?", (send_id(conn),))}
+        return all(rows.get(wire(e), ("", 0))[0] == "sending" and rows[wire(e)][1] > earlier for e in wired)
+
+    def _copies(self) -> int:
+        return sum(self.servers.received(self.subject).values())
+
+    def _send_args(self, run: Run) -> tuple[str | Path, ...]:
+        return ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend, *run.flags)
+
+    def _when_paused(self, run: Run) -> tuple[Run, tuple[str | Path, ...], Blocked | None, Output | None]:
+        """What this step runs: ``send``, or, when the operator paused the send, ``resume`` after a plain ``send``
+        was tried (and refused). Returns the run as played, its arguments, that refused ``send``, and the output
+        of a ``resume`` that only lifted the pause."""
+        release = read_release(self.database)
+        args = self._send_args(run)
+        if not release.paused:
+            return run, args, None, None
+        blocked = self._blocked(args)
+        send = str(read_ledger(self.database).send_id)
+        if release.state not in ("stopped", "running"):  # its last run ended by itself: resume lifts the pause
+            return run, args, blocked, self.cli("resume", send, "--yes")
+        # A run stopped by the pause, or one that died (killed) while it held the send: resume sends the rest
+        # here, through the send's backend, with the options that run kept.
+        kept = release.options
+        flags = (("--retry-failed",) * bool(kept.get("retry_failed"))
+                 + ("--include-new",) * bool(kept.get("include_new")))
+        run = replace(run, flags=flags, resumed=True, backend=release.backend,
+                      concurrency=run.concurrency if release.backend == "sendgrid" else 1)
+        return run, ("resume", send, "--yes"), blocked, None
 
     def _run(self, step: int, run: Run, record: Record) -> None:
+        run, args, blocked, resume_only = self._when_paused(run)
         before = read_ledger(self.database)
         grants = frozenset(before.emails_in("in_doubt")) if "--resend-in-doubt" in run.flags else frozenset()
-        args: tuple[str | Path, ...] = ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend,
-                                        *run.flags)
-        moment = Moment(run.process)
+        result = RunRecord(step, run, Output(None), before, before, None, grants, created=False, fired=False,
+                           blocked=blocked, resume_only=resume_only)
+        earlier = self._last_run_id()
+        moment = Moment(run.process, run.pause.after if run.pause else 0,
+                        (lambda: self._pause(result, True)) if run.pause else None, self._in_flight,
+                        lambda what: self._ours(what, earlier))
         changes = [threading.Thread(target=self._change_during, args=(c, step, moment, record), name="harness-change")
                    for c in (run.leave, run.join) if c is not None]
-        result = RunRecord(step, run, Output(None), before, before, None, grants, created=False, fired=False)
-        self._arm(run, moment)
+        result.leftover_in_flight = self._arm(run, moment)
         try:
             for thread in changes:
                 thread.start()
             if run.process.kind == "inline":
-                result.output = self.cli(*args)
+                result.output = self.cli(*args, env=self._run_env(run), paused=lambda: result.pause is not None)
             else:
                 self._in_subprocess(args, moment, result)
         finally:
             moment.end()
             for thread in changes:
                 thread.join(DEADLINE_S)
-            used = self._disarm(run)
+            used, result.most_in_flight = self._disarm(run)
+        result.in_flight_at_event = moment.in_flight_at_event
+        if run.pause is not None and result.pause is None:  # it never got there: paused once it has ended
+            self._pause(result, False)
         result.after = read_ledger(self.database)
+        result.paused_after = read_release(self.database).paused
+        result.received_after = self._copies()
         result.listing = self.listing()
         result.created = before.send_id is None and result.after.send_id is not None
         result.fired = moment.fired
@@ -393,6 +325,25 @@ class World:
         if result.takeover is not None:
             record.runs.append(result.takeover)
 
+    def _run_env(self, run: Run) -> dict[str, str]:
+        return {"NEWSLETTER_CONCURRENCY": str(run.concurrency)}
+
+    def _pause(self, result: RunRecord, during: bool) -> None:
+        """``newsletter pause SEND`` in a process of its own, as an operator would; note the ledger right after."""
+        send = read_ledger(self.database).send_id
+        if send is None:
+            return  # nothing to pause yet
+        started = time.monotonic()
+        child = self.spawn(f"step-{result.step + 1}-pause", "pause", str(send), "--as", "operator@example.org")
+        child.wait()
+        result.pause = PauseRecord(during, child.output(), read_ledger(self.database), self._copies(),
+                                   time.monotonic() - started)
+
+    def _blocked(self, args: tuple[str | Path, ...]) -> Blocked:
+        before, copies = self._footprint(), self._copies()
+        output = self.cli(*args)
+        return Blocked(output, before, self._footprint(), copies, self._copies())
+
     def _change_during(self, change: Leave | Join, step: int, moment: Moment, record: Record) -> None:
         moment.wait_for(lambda: moment.units["taken"] >= change.after or moment.over)
         self._change(change, step, record)
@@ -400,7 +351,7 @@ class World:
     def _in_subprocess(self, args: tuple[str | Path, ...], moment: Moment, result: RunRecord) -> None:
         run = result.run
         lease = {"NEWSLETTER_LEASE_SECONDS": str(FROZEN_LEASE_S)} if run.process.kind == "freeze" else {}
-        child = self.spawn(f"step-{result.step + 1}", *args, env=lease)
+        child = self.spawn(f"step-{result.step + 1}", *args, env={**lease, **self._run_env(run)})
         moment.pid = child.pid
         moment.watch(child)
         try:
@@ -411,7 +362,8 @@ class World:
                     child.signal(signal.SIGCONT)
                 else:
                     other = "smtp" if run.backend == "sendgrid" else "sendgrid"
-                    result.second = self._second_run(child.pid, other if run.process.other_backend else run.backend)
+                    result.second = self._second_run(child.pid, other if run.process.other_backend else run.backend,
+                                                     self._run_env(run))
                     if run.process.then == "kill":
                         child.signal(signal.SIGKILL)
                     moment.resume.set()
@@ -441,7 +393,8 @@ class World:
         sg = self.servers.sendgrid
         frozen.frozen_at = read_ledger(self.database)
         answers_left = len(sg.faults)
-        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", frozen.run.backend)
+        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", frozen.run.backend,
+                          env=self._run_env(frozen.run))
         answers = frozen.run.sendgrid_answers
         used = answers[len(answers) - answers_left: len(answers) - len(sg.faults)]
         frozen.takeover = RunRecord(frozen.step, Run(frozen.run.backend), output, frozen.frozen_at,
@@ -450,10 +403,10 @@ class World:
         if not child.stopped():
             raise RuntimeError(f"harness: process {child.pid} resumed before the takeover ended")
 
-    def _second_run(self, holder_pid: int, backend: str) -> SecondRun:
+    def _second_run(self, holder_pid: int, backend: str, env: dict[str, str]) -> SecondRun:
         before = self._footprint()
         listing = self.listing()
-        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", backend)
+        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", backend, env=env)
         return SecondRun(output, holder_pid, before, self._footprint(), listing)
 
     def _footprint(self) -> tuple[Any, ...]:

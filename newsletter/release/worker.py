@@ -64,19 +64,25 @@ class Worker:
         from newsletter.delivery.engine import send_issue
         from newsletter.release.gate import ReleaseHooks, options_from
         from newsletter.release.schedule import finish
+        from newsletter.store import sends as ledger
+        from newsletter.store import session
 
         send_id = int(row["send_id"])
         self.log(f"starting send {send_id} ({row['slug']} to {row['list_name']}), due {row['run_at']}")
+        with session(self.settings.newsletter_database, timeout=self.settings.newsletter_database_timeout) as conn:
+            send = ledger.get_send(conn, send_id)
+        # It goes out through the backend it was scheduled with (`send --at --backend`), not the worker's default.
+        settings = self.settings.with_overrides(newsletter_backend=send["backend"] if send else None)
         options = options_from(row["options"])
-        hooks = ReleaseHooks(self.settings, Path(row["issue_path"]), options, mode="start", actor=self.name,
+        hooks = ReleaseHooks(settings, Path(row["issue_path"]), options, mode="start", actor=self.name,
                              clock=self.clock)
         try:
-            report = send_issue(row["issue_path"], options, self.settings, hooks=hooks, stop=stop)
+            report = send_issue(row["issue_path"], options, settings, hooks=hooks, stop=stop)
         except NewsletterError as exc:
-            state = finish(hooks, self.settings, error=exc, send_id=send_id)
+            state = finish(hooks, settings, error=exc, send_id=send_id)
             self.log(f"send {send_id} {state}: {exc}")
             return Started(send_id, state, str(exc))
-        state = finish(hooks, self.settings, report=report)
+        state = finish(hooks, settings, report=report)
         self.log(f"send {send_id} {state}: {report.totals.line()}")
         return Started(send_id, state, report.totals.line())
 

@@ -222,3 +222,14 @@ def test_cancelling_the_scheduled_rest_of_a_partial_send_keeps_what_went_out(cli
     assert cli(config, "cancel", "1").exit_code == 0
     listed = __import__("json").loads(cli(config, "sends", "--json").stdout)
     assert [(r["id"], r["accepted"], r["pending"], r["status"]) for r in listed] == [(1, 3, 2, "cancelled")]
+
+
+def test_the_worker_sends_through_the_backend_the_send_was_scheduled_with(issue, settings, people, clock, tmp_path):
+    """Scheduled with the outbox, started by a worker whose own default is SMTP (to nowhere): it goes out
+    through the outbox, as `resume` continues a send through its own backend."""
+    people(2)
+    plan(issue, settings, clock)
+    clock.set(DUE)
+    elsewhere = settings.with_overrides(newsletter_backend="smtp", smtp_host="127.0.0.1", smtp_port=9)
+    [started] = Worker(elsewhere, clock=clock).run_once()
+    assert started.state == "done" and len(sent(tmp_path)) == 2

@@ -90,6 +90,9 @@ class Journal(Protocol):
     def answered(self, outcome: Outcome) -> None:
         """Record one outcome now (optional: ``send_batch`` returns every outcome anyway)."""
 
+    def still_holds(self) -> bool:
+        """False once this run no longer holds the send (taken over): hand nothing more over."""
+
 
 class NoJournal:
     """The journal of sends that are not recorded (review copies, tests)."""
@@ -99,6 +102,9 @@ class NoJournal:
 
     def answered(self, outcome: Outcome) -> None:
         pass
+
+    def still_holds(self) -> bool:
+        return True
 
 
 class Backend(ABC):

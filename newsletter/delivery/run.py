@@ -33,6 +33,7 @@ from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend,
 from newsletter.delivery.lease import Lease
 from newsletter.errors import DeliveryError, NewsletterError
 from newsletter.store import display_name
+from newsletter.store import runs as run_store
 from newsletter.store import sends as ledger
 
 Progress = Callable[[int, int, dict[str, int]], None]
@@ -63,6 +64,11 @@ class LedgerJournal:
         elif outcome.state == RETRY:
             with self.lock:
                 ledger.unmark_sending(self.conn, self.send_id, self.run_id, outcome.subscriber_id)
+
+    def still_holds(self) -> bool:
+        """False once the run has ended (taken over after its lease expired while it stalled)."""
+        with self.lock:
+            return not run_store.has_ended(self.conn, self.run_id)
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
         """Record final outcomes in one transaction."""

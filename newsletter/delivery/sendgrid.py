@@ -322,15 +322,20 @@ class SendGridBackend(Backend):
                 pass
         return min(MAX_WAIT_S, 0.5 * 2**attempt)
 
-    def post(self, data: bytes) -> Answer:
-        """Send one serialised request; repeat it only on answers that prove nothing was taken (429, refused connection)."""
+    def post(self, data: bytes, journal: Journal = NoJournal()) -> Answer:
+        """Send one serialised request; repeat it only on answers that prove nothing was taken (429, refused
+        connection), and only while the run still holds the send (one taken over meanwhile sends no more)."""
         answer = Answer(0)
         for attempt in range(MAX_ATTEMPTS):
+            if attempt and not journal.still_holds():
+                return Answer(0, error="this run no longer holds the send (another run took it over)")
             answer = self._request(data)
             if answer.status not in (0, 429):
                 return answer
             if attempt + 1 < MAX_ATTEMPTS:
                 _sleep(self._wait_for(answer, attempt))
+        if answer.status == 0:
+            answer.error = f"SendGrid unreachable after {MAX_ATTEMPTS} attempts: {answer.error}"
         return answer
 
     def read_result(self, ids: Sequence[int], answer: Answer) -> BatchResult:
@@ -352,7 +357,7 @@ class SendGridBackend(Backend):
             )
             return every(RETRY, error=f"not sent: HTTP {status}")
         if status == 0:
-            result.stop = DeliveryError(f"SendGrid unreachable after {MAX_ATTEMPTS} attempts: {answer.error}", subject=self.url)
+            result.stop = DeliveryError(answer.error, subject=self.url)
             return every(RETRY, error=f"not sent: {answer.error}")
         if status == 429:
             return every(RETRY, error=f"HTTP 429 from SendGrid after {MAX_ATTEMPTS} attempts")
@@ -395,7 +400,7 @@ class SendGridBackend(Backend):
             result.outcomes.extend(refused)
             if not ids:
                 continue
-            answer = self.post(data)
+            answer = self.post(data, journal)
             if answer.status == 413 and len(ids) > 1:
                 carried = set(ids)
                 sent = [r for r in part if r.subscriber_id in carried]

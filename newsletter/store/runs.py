@@ -123,6 +123,11 @@ def start(
     return int(run_id), doubt, None
 
 
+def has_ended(conn: DB, run_id: int) -> bool:
+    """True once run ``run_id`` has ended, by itself or taken over after its lease expired while it stalled."""
+    return conn.execute("SELECT 1 FROM send_runs WHERE id = ? AND ended_at IS NOT NULL", (run_id,)).fetchone() is not None
+
+
 def renew(conn: DB, run_id: int, lease_s: float) -> bool:
     """Extend a run's lease; False if it is no longer open (it was taken over)."""
     with transaction(conn):

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from newsletter.store import DB, transaction
+from newsletter.store.runs import has_ended
 from newsletter.store.subscribers import ON_LIST, utcnow
 
 STATES = ("queued", "claimed", "sending", "accepted", "failed", "in_doubt", "skipped", "suppressed")
@@ -203,12 +204,6 @@ def _claimed_rows(conn: DB, send_id: int, run_id: int, batch: int) -> list[Claim
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def _run_has_ended(conn: DB, run_id: int) -> bool:
-    # A run taken over (its lease expired while it stalled) claims nothing more.
-    ended = conn.execute("SELECT 1 FROM send_runs WHERE id = ? AND ended_at IS NOT NULL", (run_id,)).fetchone()
-    return ended is not None
-
-
 def claim(
     conn: DB,
     send_id: int,
@@ -258,7 +253,7 @@ def claim(
             )
         # A run taken over (its lease expired while it stalled) claims nothing more; in-doubt and
         # failed rows of members who left stay as they are.
-        taken = [] if _run_has_ended(conn, run_id) else [r for r in rows if r[1]]
+        taken = [] if has_ended(conn, run_id) else [r for r in rows if r[1]]
         if taken:
             conn.execute(
                 "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"
@@ -275,7 +270,7 @@ def claim_ids(conn: DB, send_id: int, run_id: int, ids: Sequence[int], *, batch:
     now = utcnow()
     state, bump = ("sending", 1) if handed_over else ("claimed", 0)
     with transaction(conn):
-        if _run_has_ended(conn, run_id):
+        if has_ended(conn, run_id):
             return []
         conn.executemany(
             "UPDATE deliveries SET prior = state, state = ?, run_id = ?, batch = ?, attempts = attempts + ?,"

@@ -126,3 +126,28 @@ def test_a_batch_that_cannot_be_prepared_is_released_not_left_in_doubt(sendgrid_
     monkeypatch.setattr(sg.SendGridBackend, "prepare", prepare)
     report = send(issue, sendgrid_settings)
     assert report.totals.accepted == 4 and sendgrid_server.delivered == {e: 1 for e in emails}
+
+
+def test_a_run_taken_over_while_refused_for_now_does_not_repeat_its_request(sendgrid_settings, sendgrid_server, issue,
+                                                                             make_list):
+    """A 429 proves nothing was taken, and the request would be repeated; but if another run took the send over
+    meanwhile (this one stalled past its lease), repeating it would send beside that run, perhaps to someone who
+    left since. It stops instead, having sent nothing more."""
+    from newsletter.delivery.lease import HOST
+    from newsletter.errors import DeliveryError
+    from newsletter.store import connect, runs
+
+    make_list("news", 2)
+    sendgrid_server.faults = ["429"]
+
+    def take_over(stage: str, body: dict) -> None:
+        if stage == "request" and len(sendgrid_server.requests) == 1:
+            conn = connect(sendgrid_settings.newsletter_database)
+            runs.start(conn, 1, owner="other", host=HOST, pid=1, pid_started="", lease_s=60, is_gone=lambda run: True)
+            conn.close()
+
+    sendgrid_server.tap = take_over
+    with pytest.raises(DeliveryError) as stopped:
+        send(issue, sendgrid_settings)
+    assert len(sendgrid_server.requests) == 1 and sendgrid_server.delivered == {}  # not repeated
+    assert "no longer holds the send" in str(stopped.value)

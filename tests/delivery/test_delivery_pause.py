@@ -26,21 +26,28 @@ def ledger_states(database) -> dict[str, int]:
         conn.close()
 
 
+def paused_send(cli, config, issue, handler, *extra: str):
+    """``send`` at 10 messages a second, paused from another process once 10 messages arrived: the pause
+    command's result, and the send's stdout, stderr and exit status."""
+    proc = start_send(config, issue, "--rate", "10", *extra)
+    try:
+        wait_for(lambda: len(handler.messages) >= 10, proc)
+        paused = cli(config, "pause", "1", "--as", "ann@example.org")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return paused, out, err, proc.returncode
+
+
 @pytest.mark.sqlite_only  # asserts over the SQLite file directly
 def test_pause_a_send_from_a_terminal_then_resume_it(cli, smtp_settings, smtp_server, issue, make_list):
     handler, _ = smtp_server
     emails = make_list("news", 40)
     config = smtp_settings.with_overrides(smtp_connections=1)
-    proc = start_send(config, issue, "--rate", "10")
-    try:
-        wait_for(lambda: len(handler.messages) >= 10, proc)
-        run = cli(config, "pause", "1", "--as", "ann@example.org")
-        assert run.exit_code == 0 and "stops after the batches in flight" in run.stdout
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 3 and "Send 1 paused" in err and "newsletter resume 1" in err, (out, err)
+    run, out, err, status = paused_send(cli, config, issue, handler)
+    assert run.exit_code == 0 and "stops after the batches in flight" in run.stdout
+    assert status == 3 and "Send 1 paused" in err and "newsletter resume 1" in err, (out, err)
     paused_at = len(handler.messages)
     assert 10 <= paused_at < 40
     states = ledger_states(config.newsletter_database)
@@ -104,15 +111,8 @@ def test_resume_goes_on_through_the_backend_the_send_was_going_out_through(cli, 
     handler, _ = smtp_server
     emails = make_list("news", 30)
     config = smtp_settings.with_overrides(smtp_connections=1, newsletter_backend="outbox")
-    proc = start_send(config, issue, "--rate", "10", "--backend", "smtp")
-    try:
-        wait_for(lambda: len(handler.messages) >= 10, proc)
-        assert cli(config, "pause", "1", "--as", "ann@example.org").exit_code == 0
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 3 and "Send 1 paused" in err, (out, err)
+    run, out, err, status = paused_send(cli, config, issue, handler, "--backend", "smtp")
+    assert run.exit_code == 0 and status == 3 and "Send 1 paused" in err, (out, err)
     assert len(handler.messages) < 30
     run = cli(config, "resume", "1", "--yes", "--as", "ann@example.org")
     assert run.exit_code == 0 and "Send 1 (done)" in run.stdout, run.output

@@ -54,8 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
     args = parser.parse_args()
-    from newsletter.delivery.engine import send_issue
-    from newsletter.release.approve import approve
+    from newsletter.delivery.send import send_issue
+    from newsletter.release.approve import Signing, approve
     from newsletter.release.gate import ReleaseHooks
 
     with tempfile.TemporaryDirectory() as folder:
@@ -87,7 +87,7 @@ def main() -> None:
         print("  " + str(timed("send --dry-run, gate refusing (100 joined since)", dry_run(gated))))
         key = base / "key"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-        signed = approve(issue, SendOptions("news"), settings, as_="signer@example.org", sign=True, key=str(key))
+        signed = approve(issue, SendOptions("news"), settings, as_="signer@example.org", signing=Signing(str(key)))
         from newsletter.release.approvals import signature_status
 
         timed("check one SSH signature (ssh-keygen -Y check-novalidate)",

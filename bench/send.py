@@ -136,8 +136,8 @@ def child(args: argparse.Namespace) -> None:
     """Run one send in this process and print seconds, count and peak memory as JSON."""
     sys.path.insert(0, str(ROOT))
     from newsletter.compose import compose_issue
-    from newsletter.delivery.engine import send_issue
     from newsletter.delivery.plan import SendOptions
+    from newsletter.delivery.send import send_issue
     from newsletter.settings import load_settings
 
     env = {

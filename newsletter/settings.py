@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, InputError
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -164,9 +165,17 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"must be 0 (no approvals needed) or more, got {settings.newsletter_required_approvals}",
                           subject="NEWSLETTER_REQUIRED_APPROVALS")
     if settings.newsletter_timezone:
-        from newsletter.release.when import zone
-
         zone(settings.newsletter_timezone, subject="NEWSLETTER_TIMEZONE")
+
+
+def zone(name: str, *, subject: str = "--tz") -> ZoneInfo:
+    """The IANA zone ``name`` (such as Europe/Berlin); an error naming ``subject`` if there is none."""
+    error = ConfigError if subject.isupper() else InputError  # a setting, or a command's option
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise error(f"unknown time zone {name!r} (use a name such as Europe/Berlin or America/New_York)",
+                    subject=subject) from None
 
 
 def setting_names() -> list[str]:

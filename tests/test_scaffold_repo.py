@@ -14,8 +14,8 @@ import yaml
 from newsletter.compose import compose_issue
 from newsletter.compose.layout import BUILTIN_LAYOUTS
 from newsletter.errors import InputError
+from newsletter.review.new_repository import WORKFLOW, init_repository
 from newsletter.review.screenshots import chromium_path
-from newsletter.scaffold_repo import WORKFLOW, init_repository
 from newsletter.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """The double opt-in confirmation email: rendered from the layout folder's
 ``confirm.mjml.j2`` (Jinja2, then MJML and the CSS inliner, as issues are)
 and ``confirm.txt.j2``, and sent through the configured backend with the
-send engine's ``make_backend`` and a backend's ``send_batch``.
+delivery registry's ``make_backend`` and a backend's ``send_batch``.
 
 Each confirmation is its own message (its link is signed for one signup), so
 it is rendered per signup; the outbox backend files them as
@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from newsletter.audience.forms import list_label
 from newsletter.audience.signup import Confirmation
 from newsletter.errors import LayoutError
 from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.compose.model import ComposeResult
 
 HTML_TEMPLATE = "confirm.mjml.j2"
 TEXT_TEMPLATE = "confirm.txt.j2"
@@ -89,14 +93,14 @@ def send(settings: Settings, confirmation: Confirmation, confirm_url: str) -> bo
     unsubscribe URL, which a backend puts in List-Unsubscribe.
     """
     from newsletter import tokens
-    from newsletter.delivery.base import ACCEPTED, NoJournal, Recipient
-    from newsletter.delivery.engine import make_backend
+    from newsletter.delivery.base import ACCEPTED, Mailing, NoJournal, Recipient
+    from newsletter.delivery.registry import make_backend
 
     message = render(settings, confirmation, confirm_url)
-    backend = make_backend(
-        settings.newsletter_backend, settings, message, send_id=0,
-        outbox_dir=settings.path("newsletter_outbox") / OUTBOX_FOLDER / str(confirmation.consent_id),
-    )
+    # A ConfirmationEmail has every attribute of a composed issue that a backend reads.
+    mailing = Mailing(cast("ComposeResult", message), 0,
+                      outbox_dir=settings.path("newsletter_outbox") / OUTBOX_FOLDER / str(confirmation.consent_id))
+    backend = make_backend(settings.newsletter_backend, settings, mailing)
     unsubscribe = tokens.unsubscribe_url(settings.newsletter_public_url, settings.newsletter_secret_key,
                                          confirmation.subscriber_id)
     with backend:

@@ -94,7 +94,7 @@ def record_joins(conn: DB, list_id: int, method: str, source: str, since: str) -
 
 
 def _find(conn: DB, email: str, settings: Settings) -> SubscriberRow:
-    from newsletter.audience.members import normalize_email
+    from newsletter.email_validation import normalize_email
     from newsletter.store import subscribers as people
 
     address = normalize_email(email)
@@ -160,7 +160,7 @@ def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
     later import cannot add it. Afterwards the database file is compacted, so
     no freed page or log frame keeps the old values.
     """
-    from newsletter.audience.members import normalize_email
+    from newsletter.email_validation import normalize_email
     from newsletter.store import privacy, transaction
     from newsletter.store import subscribers as people
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from newsletter.store import DB
     from newsletter.store.subscribers import SubscriberRow
 
-__all__ = ["ImportResult", "AddResult", "normalize_email", "clean_name", "import_csv", "add_subscriber",
+__all__ = ["ImportResult", "AddResult", "clean_name", "import_csv", "add_subscriber",
            "unsubscribe", "list_subscribers", "list_lists"]
 
 #: Distinct addresses written per batch (a few SQL statements each).

@@ -1,10 +1,8 @@
 """Segments: members of a list whose attributes match conditions.
 
-``parse_conditions`` reads ``--where`` options (``KEY=VALUE``, ``KEY!=VALUE``)
-with one clear error per bad one; ``save_segment`` and ``list_segments``
-back ``newsletter segments``. The send engine takes the conditions of
-``--where`` or of a saved segment (``segment_conditions``) and adds
-``store.segments.where_sql(conditions)`` to its recipient query.
+``save_segment`` and ``list_segments`` back ``newsletter segments``; the
+conditions are read by ``store.segments.parse_conditions``, and a send's
+audience (a list, ``--where`` and ``--segment``) is ``store.segments.Audience``.
 """
 
 from __future__ import annotations
@@ -17,41 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import InputError
 from newsletter.settings import Settings
-from newsletter.store.segments import Condition
+from newsletter.store.segments import Condition, parse_conditions
 
 if TYPE_CHECKING:
     from newsletter.store import DB
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-#: Characters a key may not hold: the operators, JSON path quotes and control characters.
-_BAD_KEY = re.compile(r'[=!"\\\x00-\x1f\x7f-\x9f]')
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def parse_condition(text: str) -> Condition:
-    """One ``KEY=VALUE`` or ``KEY!=VALUE``; ``InputError`` (subject ``--where``) saying what is wrong."""
-    raw = text or ""
-    cut = raw.find("=")
-    if cut < 0:
-        raise InputError(f"{raw!r} has no '=': write KEY=VALUE or KEY!=VALUE", subject="--where")
-    op = "!=" if cut > 0 and raw[cut - 1] == "!" else "="
-    key = raw[: cut - 1] if op == "!=" else raw[:cut]
-    value = raw[cut + 1 :]
-    key = key.strip()
-    if not key:
-        raise InputError(f"{raw!r} has no attribute name before {op!r}", subject="--where")
-    if _BAD_KEY.search(key):
-        raise InputError(f"attribute name {key!r} may not contain '=', '!', quotes, backslashes or control characters",
-                         subject="--where")
-    if _CONTROL.search(value):
-        raise InputError(f"the value in {raw!r} has control characters", subject="--where")
-    # Attribute names are stored lower-cased by import; match them the same way.
-    return Condition(key.lower(), op, value.strip())
-
-
-def parse_conditions(texts: Iterable[str]) -> list[Condition]:
-    """Every ``--where`` option, parsed (see ``parse_condition``)."""
-    return [parse_condition(text) for text in texts]
 
 
 def _open(settings: Settings) -> DB:
@@ -118,13 +87,3 @@ def list_segments(settings: Settings) -> list[SegmentInfo]:
         return [_info(conn, s) for s in store.list_segments(conn)]
     finally:
         conn.close()
-
-
-def segment_conditions(conn: DB, name: str) -> tuple[int, list[Condition]]:
-    """``(list_id, conditions)`` of saved segment ``name``; ``InputError`` if there is none (for ``send --segment``)."""
-    from newsletter.store import segments as store
-
-    segment = store.get_segment(conn, name)
-    if segment is None:
-        raise InputError("no such segment (see `newsletter segments`)", subject=name)
-    return segment["list_id"], segment["conditions"]

@@ -69,7 +69,8 @@ def parse_form(fields: Mapping[str, Any]) -> SignupForm:
 
     A filled honeypot makes ``is_bot`` true and skips every other check.
     """
-    from newsletter.audience.members import clean_name, normalize_email
+    from newsletter.audience.members import clean_name
+    from newsletter.email_validation import normalize_email
 
     if _text(fields, HONEYPOT).strip():
         return SignupForm("", "", "", True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from newsletter.cli.common import JSON_HELP, echo_json_rows, settings
+from newsletter.cli.common import JSON_HELP, command_settings, echo_json_rows
 
 lists_app = typer.Typer(
     name="lists",
@@ -27,7 +27,7 @@ def lists(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
         return
     from newsletter.audience.members import list_lists
 
-    rows = list_lists(settings())
+    rows = list_lists(command_settings())
     if as_json:
         echo_json_rows(rows, lines=False)
         return
@@ -54,7 +54,7 @@ def create(
     """Create a list."""
     from newsletter.audience.lists import create_list
 
-    typer.echo("Created " + _describe(create_list(name, settings(), title=title, signup=signup)))
+    typer.echo("Created " + _describe(create_list(name, command_settings(), title=title, signup=signup)))
 
 
 @lists_app.command("update")
@@ -66,14 +66,14 @@ def update(
     """Change a list's title or whether it accepts signups."""
     from newsletter.audience.lists import update_list
 
-    typer.echo("Updated " + _describe(update_list(name, settings(), title=title, signup=signup)))
+    typer.echo("Updated " + _describe(update_list(name, command_settings(), title=title, signup=signup)))
 
 
 def form(list_name: str = typer.Argument(..., metavar="LIST", help="A list with signup on.", show_default=False)) -> None:
     """Print an HTML signup form for LIST to paste into your website."""
     from newsletter.audience.lists import form_snippet
 
-    typer.echo(form_snippet(list_name, settings()), nl=False)
+    typer.echo(form_snippet(list_name, command_settings()), nl=False)
 
 
 @segments_app.callback()
@@ -86,7 +86,7 @@ def segments(
         return
     from newsletter.audience.segments import list_segments
 
-    found = list_segments(settings())
+    found = list_segments(command_settings())
     if as_json:
         echo_json_rows((info.as_dict() for info in found), lines=False)
         return
@@ -105,7 +105,7 @@ def save(
     """Save (or replace) a segment: members of --list matching every --where."""
     from newsletter.audience.segments import save_segment
 
-    action, info = save_segment(name, list_name, where, settings())
+    action, info = save_segment(name, list_name, where, command_settings())
     typer.echo(f"Segment {info.name!r} {action}: list {info.list}, "
                f"{' '.join(str(c) for c in info.conditions)}, {info.members} members now")
 

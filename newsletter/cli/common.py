@@ -1,4 +1,5 @@
-"""Small helpers shared by the CLI command modules: settings, output, progress.
+"""Small helpers shared by the CLI command modules: settings, who acts, output, progress, and what
+``send`` and ``resume`` print (the plan, the confirmation, the report) and how they stop.
 
 Output follows the usual conventions: colour and bars only on a terminal and
 never with ``NO_COLOR`` set; ``--json`` prints one JSON document (an array for
@@ -9,24 +10,32 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
+
+from newsletter.errors import ExitStatus, InputError
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
+    from newsletter.delivery.plan import SendPlan, SendReport
     from newsletter.settings import Settings
 
 JSON_HELP = "Print one JSON document (an array for lists)."
 JSONL_HELP = "Print one JSON object per line (JSON Lines), as each is read."
 
 
-def settings(**overrides: Any) -> Settings:
+def command_settings(**overrides: Any) -> Settings:
     """Settings from env and .env, with the command's explicit options on top."""
     from newsletter.settings import load_settings  # here, not above: `newsletter --help` needs no settings
 
@@ -163,3 +172,118 @@ class ProgressReporter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def actor(as_: str | None) -> str:
+    """Who is acting, for the audit log: ``--as``, else git's identity, else the login name."""
+    import getpass
+
+    from newsletter.release.approvals import identity
+
+    try:
+        return identity(as_, Path.cwd())
+    except InputError:
+        if as_:
+            raise
+        return getpass.getuser()
+
+
+@contextmanager
+def graceful_stop() -> Iterator[threading.Event]:
+    """SIGTERM and a first Ctrl-C set the event (stop after the batch in flight); a second Ctrl-C interrupts."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        typer.echo("Stopping after the batch in flight (Ctrl-C again to stop at once)...", err=True)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def echo_plan(plan: SendPlan) -> None:
+    """Print what a send is about to do (before it is confirmed)."""
+    options = plan.options
+    typer.echo(f"Issue:      {plan.slug}")
+    typer.echo(f"Subject:    {plan.subject}")
+    typer.echo(f"From:       {plan.sender}")
+    typer.echo(f"Backend:    {plan.backend}")
+    typer.echo(f"List:       {plan.list_name}" + (f" where {plan.audience.key}" if plan.audience.key else ""))
+    typer.echo(f"Recipients: {plan.to_send} to send ({plan.suppressed} suppressed, {plan.already_accepted} already sent)")
+    settled = plan.settled_accepted + plan.settled_failed
+    if settled:
+        typer.echo(f"Settled:    {settled} in doubt settled from the provider's events "
+                   f"({plan.settled_accepted} accepted, {plan.settled_failed} failed)")
+    in_doubt = plan.in_doubt - settled
+    if in_doubt:
+        what = "will be re-sent" if options.resend_in_doubt else "will be skipped" if options.skip_in_doubt else (
+            "left alone: choose --resend-in-doubt or --skip-in-doubt"
+        )
+        typer.echo(f"In doubt:   {in_doubt} from an earlier run ({what})")
+    if plan.failed:
+        typer.echo(f"Failed:     {plan.failed} earlier ({'will be retried' if options.retry_failed else 'retry with --retry-failed'})")
+    if plan.joined_since:
+        typer.echo(f"Joined:     {plan.joined_since} joined the list after the send started "
+                   f"({'will be sent' if options.include_new else 'send them with --include-new'})")
+    if plan.changed and plan.send_id is not None:
+        typer.echo("Note:       the issue changed since the earlier run (--allow-changed)")
+    for warning in plan.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def confirm_plan(yes: bool) -> Callable[[SendPlan], bool]:
+    """The ``confirm(plan)`` of ``send``: show the plan, then ask (or not, with --yes)."""
+
+    def confirm(plan: SendPlan) -> bool:
+        echo_plan(plan)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise InputError("no terminal to confirm on: pass --yes to send (or --dry-run to look)")
+        return typer.confirm(f"Send to {plan.total} recipient(s)?", default=False)
+
+    return confirm
+
+
+def echo_paused(report: SendReport) -> None:
+    """Say that the send was paused during the run, with its totals and how to continue it; exit 3."""
+    typer.echo(f"Send {report.send_id} paused: {report.totals.line()}; `newsletter resume {report.send_id}` "
+               "continues it.", err=True)
+    raise typer.Exit(ExitStatus.INCOMPLETE)
+
+
+def echo_report(report: SendReport) -> None:
+    """Print what a send did (its summary, failures and doubts) and exit with its status."""
+    if report.dry_run:
+        echo_plan(report.plan)
+        typer.echo("Dry run: nothing sent, nothing written.")
+        return
+    if report.cancelled:
+        typer.echo("Cancelled: nothing sent.", err=True)
+        raise typer.Exit(ExitStatus.ERROR)
+    if report.settled:
+        typer.echo(f"Settled {report.settled} in-doubt recipient(s) from the provider's events.")
+    typer.echo(
+        f"Send {report.send_id} ({report.status}): {report.totals.line()}; "
+        f"this run: {report.accepted} accepted, {report.failed} failed, {report.in_doubt} in doubt"
+    )
+    for address, error in report.failures[:10]:
+        typer.echo(f"failed: {address}: {error}", err=True)
+    if report.totals.in_doubt:
+        shown = ", ".join(report.in_doubt_sample[:5]) + (" ..." if report.totals.in_doubt > 5 else "")
+        typer.echo(
+            f"in doubt: {report.totals.in_doubt} recipient(s) may or may not have received it ({shown}); "
+            "re-run with --resend-in-doubt or --skip-in-doubt",
+            err=True,
+        )
+    if report.interrupted:
+        typer.echo("Stopped before the end: run the same command again to resume.", err=True)
+        raise typer.Exit(ExitStatus.INTERRUPTED)
+    if not report.ok:
+        raise typer.Exit(ExitStatus.INCOMPLETE)

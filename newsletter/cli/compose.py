@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from newsletter.cli.common import echo_findings, settings
+from newsletter.cli.common import command_settings, echo_findings
 
 if TYPE_CHECKING:
     from newsletter.compose.model import ComposeResult
@@ -20,18 +20,13 @@ WHERE_OPT = typer.Option(None, "--where", help="And these conditions, KEY=VALUE 
 
 def _echo_build(result: ComposeResult, list_name: str | None, segment: str | None, where: list[str] | None) -> None:
     """Print the build id: the content alone, or with the audience of --list/--segment/--where."""
+    from newsletter.compose.build import build_of
     from newsletter.errors import InputError
-    from newsletter.release.build import build_of
 
     if (segment or where) and not list_name:
         raise InputError("--segment and --where need --list", subject="--list")
-    options = None
-    if list_name:  # the audience part needs the store: imported only then
-        from newsletter.delivery.plan import SendOptions
-
-        options = SendOptions(list_name, where=tuple(where or ()), segment=segment)
-    build = build_of(result, options, settings())
-    audience = build.audience.describe() if options else "content only: add --list for the audience"
+    build = build_of(result, command_settings(), list_name, where or (), segment)
+    audience = build.audience.describe() if list_name else "content only: add --list for the audience"
     typer.echo(f"Build {build.short} ({audience})")
 
 
@@ -45,7 +40,7 @@ def compose(
     """Compose an issue into OUT/<slug>/email.html, email.txt and meta.json."""
     from newsletter.compose import compose_issue, write_output
 
-    config = settings()
+    config = command_settings()
     result = compose_issue(issue, config)
     target = write_output(result, out or config.newsletter_build_dir)
     sizes = f"{len(result.html.encode()) / 1024:.1f} KB HTML, {len(result.text.encode()) / 1024:.1f} KB text"
@@ -73,7 +68,7 @@ def check(
 
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", subject="--format")
-    outcome = run_check(issue, settings(), spam=spam)
+    outcome = run_check(issue, command_settings(), spam=spam)
     bad = failed(outcome.findings, strict)
     if fmt != "text":
         typer.echo(render(fmt, outcome.result, outcome.findings, strict=strict, spam=outcome.spam), nl=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from newsletter.cli.common import JSON_HELP, ProgressReporter, echo_json
-from newsletter.cli.common import settings as load
+from newsletter.cli.common import command_settings as load
 
 db_app = typer.Typer(
     help="The database: status, migrations, copying a whole store between SQLite and PostgreSQL.",

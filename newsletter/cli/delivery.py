@@ -3,77 +3,36 @@
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Literal
 
 import typer
 
-from newsletter.cli.common import JSON_HELP, JSONL_HELP, ProgressReporter, echo_json_rows, settings
+from newsletter.cli.common import (
+    JSON_HELP,
+    JSONL_HELP,
+    ProgressReporter,
+    actor,
+    command_settings,
+    confirm_plan,
+    echo_json_rows,
+    echo_paused,
+    echo_plan,
+    echo_report,
+    graceful_stop,
+)
 from newsletter.errors import ExitStatus, InputError
 
 if TYPE_CHECKING:
-    from newsletter.delivery.plan import SendOptions, SendPlan, SendReport
+    from newsletter.delivery.plan import SendOptions, SendPlan
     from newsletter.release.when import Moment
     from newsletter.settings import Settings
 
 ISSUE_ARG = typer.Argument(..., help="The issue file (Markdown with YAML frontmatter).", show_default=False)
-#: The choices of ``--backend`` (the engine's BACKENDS; a test keeps them equal).
+#: The choices of ``--backend`` (``delivery.registry.BACKENDS``; a test keeps them equal).
 BackendName = Literal["outbox", "smtp", "sendgrid"]
 BACKEND_OPT = typer.Option(None, "--backend", help="How to deliver [default: NEWSLETTER_BACKEND or outbox].")
-
-
-def _echo_plan(plan: SendPlan) -> None:
-    options = plan.options
-    typer.echo(f"Issue:      {plan.slug}")
-    typer.echo(f"Subject:    {plan.subject}")
-    typer.echo(f"From:       {plan.sender}")
-    typer.echo(f"Backend:    {plan.backend}")
-    typer.echo(f"List:       {plan.list_name}" + (f" where {plan.audience}" if plan.audience else ""))
-    typer.echo(f"Recipients: {plan.to_send} to send ({plan.suppressed} suppressed, {plan.already_accepted} already sent)")
-    settled = plan.settled_accepted + plan.settled_failed
-    if settled:
-        typer.echo(f"Settled:    {settled} in doubt settled from the provider's events "
-                   f"({plan.settled_accepted} accepted, {plan.settled_failed} failed)")
-    in_doubt = plan.in_doubt - settled
-    if in_doubt:
-        what = "will be re-sent" if options.resend_in_doubt else "will be skipped" if options.skip_in_doubt else (
-            "left alone: choose --resend-in-doubt or --skip-in-doubt"
-        )
-        typer.echo(f"In doubt:   {in_doubt} from an earlier run ({what})")
-    if plan.failed:
-        typer.echo(f"Failed:     {plan.failed} earlier ({'will be retried' if options.retry_failed else 'retry with --retry-failed'})")
-    if plan.joined_since:
-        typer.echo(f"Joined:     {plan.joined_since} joined the list after the send started "
-                   f"({'will be sent' if options.include_new else 'send them with --include-new'})")
-    if plan.changed and plan.send_id is not None:
-        typer.echo("Note:       the issue changed since the earlier run (--allow-changed)")
-    for warning in plan.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-
-
-@contextmanager
-def _graceful_stop() -> Iterator[threading.Event]:
-    """SIGTERM and a first Ctrl-C set the event (stop after the batch in flight); a second Ctrl-C interrupts."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-        typer.echo("Stopping after the batch in flight (Ctrl-C again to stop at once)...", err=True)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def send(
@@ -105,62 +64,40 @@ def send(
     failure or the release gate refused; 2 bad usage or input; 130
     interrupted (the summary is printed first).
     """
-    from newsletter.cli.release import actor
-    from newsletter.delivery.plan import SendOptions
+    from newsletter.delivery.plan import Controls, SendOptions
     from newsletter.release.schedule import send_now
 
     if rate is not None and not (math.isfinite(rate) and rate >= 0):
         raise InputError(f"must be 0 (no limit) or a positive number, got {rate!r}", subject="--rate")
-    config = settings(newsletter_backend=backend)
+    config = command_settings(newsletter_backend=backend)
     options = SendOptions(
         list_name=list_name, dry_run=dry_run, rate=rate, allow_changed=allow_changed,
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
         include_new=include_new, where=tuple(where or ()), segment=segment, allow_clipping=allow_clipping,
-        worker=worker,
+        worker=worker, at=at, tz=tz,
     )
     if at is not None or tz is not None:
-        return _schedule(issue, options, config, at, tz, yes)
-    with _graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
-        report, hooks = send_now(issue, options, config, actor=actor(None), confirm=confirm_plan(yes), stop=stop,
-                                 progress=lambda done, total, counts: reporter(done, total))
+        return _schedule(issue, options, config, yes)
+    with graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
+        controls = Controls(confirm_plan(yes), lambda done, total, counts: reporter(done, total), stop)
+        report, hooks = send_now(issue, options, config, actor=actor(None), controls=controls)
     if hooks.paused:
         echo_paused(report)
     echo_report(report)
 
 
-def echo_paused(report: SendReport) -> None:
-    """Say that the send was paused during the run, with its totals and how to continue it; exit 3."""
-    typer.echo(f"Send {report.send_id} paused: {report.totals.line()}; `newsletter resume {report.send_id}` "
-               "continues it.", err=True)
-    raise typer.Exit(ExitStatus.INCOMPLETE)
-
-
-def confirm_plan(yes: bool) -> Callable[[SendPlan], bool]:
-    """The ``confirm(plan)`` of ``send``: show the plan, then ask (or not, with --yes)."""
-
-    def confirm(plan: SendPlan) -> bool:
-        _echo_plan(plan)
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            raise InputError("no terminal to confirm on: pass --yes to send (or --dry-run to look)")
-        return typer.confirm(f"Send to {plan.total} recipient(s)?", default=False)
-
-    return confirm
-
-
-def _schedule(issue: Path, options: SendOptions, config: Settings, at: str | None, tz: str | None, yes: bool) -> None:
+def _schedule(issue: Path, options: SendOptions, config: Settings, yes: bool) -> None:
     """``send --at``: schedule the send (a worker starts it, or SendGrid holds it until then)."""
-    from newsletter.cli.release import actor
+    from newsletter.delivery.plan import Controls
     from newsletter.release.schedule import schedule
 
-    if at is None:
+    if options.at is None:
         raise InputError("--tz goes with --at \"YYYY-MM-DD HH:MM\"", subject="--tz")
     if options.dry_run:
         raise InputError("--dry-run and --at do not go together: look with --dry-run first, then schedule", subject="--at")
 
     def confirm(plan: SendPlan, moment: Moment, route: str) -> bool:
-        _echo_plan(plan)
+        echo_plan(plan)
         how = ("SendGrid gets the batches now and releases them then" if route == "sendgrid"
                else "`newsletter worker` starts it then")
         typer.echo(f"At:         {moment.local()} ({moment.zone}); {how}")
@@ -170,49 +107,18 @@ def _schedule(issue: Path, options: SendOptions, config: Settings, at: str | Non
             raise InputError("no terminal to confirm on: pass --yes to schedule")
         return typer.confirm(f"Schedule it for {plan.to_send} recipient(s)?", default=False)
 
-    with _graceful_stop() as stop, ProgressReporter("Handing over", "messages") as reporter:
-        done = schedule(issue, options, config, at=at, tz=tz, actor=actor(None), confirm=confirm, stop=stop,
-                        progress=lambda n, total, counts: reporter(n, total))
+    with graceful_stop() as stop, ProgressReporter("Handing over", "messages") as reporter:
+        controls = Controls(confirm, lambda n, total, counts: reporter(n, total), stop)
+        done = schedule(issue, options, config, actor=actor(None), controls=controls)
     if done.cancelled:
         typer.echo("Cancelled: nothing scheduled.", err=True)
         raise typer.Exit(ExitStatus.ERROR)
     if done.report is not None and not done.report.ok:
         echo_report(done.report)
         return
-    how = f"SendGrid holds it (batch {done.batch_id})" if done.path == "sendgrid" else "a `newsletter worker` starts it"
+    how = f"SendGrid holds it (batch {done.batch_id})" if done.route == "sendgrid" else "a `newsletter worker` starts it"
     typer.echo(f"Scheduled send {done.send_id} for {done.moment.local()}: {how}. "
                f"`newsletter cancel {done.send_id}` cancels it.")
-
-
-def echo_report(report: SendReport) -> None:
-    """Print what a send did (its summary, failures and doubts) and exit with its status."""
-    if report.dry_run:
-        _echo_plan(report.plan)
-        typer.echo("Dry run: nothing sent, nothing written.")
-        return
-    if report.cancelled:
-        typer.echo("Cancelled: nothing sent.", err=True)
-        raise typer.Exit(ExitStatus.ERROR)
-    if report.settled:
-        typer.echo(f"Settled {report.settled} in-doubt recipient(s) from the provider's events.")
-    typer.echo(
-        f"Send {report.send_id} ({report.status}): {report.totals.line()}; "
-        f"this run: {report.accepted} accepted, {report.failed} failed, {report.in_doubt} in doubt"
-    )
-    for address, error in report.failures[:10]:
-        typer.echo(f"failed: {address}: {error}", err=True)
-    if report.totals.in_doubt:
-        shown = ", ".join(report.in_doubt_sample[:5]) + (" ..." if report.totals.in_doubt > 5 else "")
-        typer.echo(
-            f"in doubt: {report.totals.in_doubt} recipient(s) may or may not have received it ({shown}); "
-            "re-run with --resend-in-doubt or --skip-in-doubt",
-            err=True,
-        )
-    if report.interrupted:
-        typer.echo("Stopped before the end: run the same command again to resume.", err=True)
-        raise typer.Exit(ExitStatus.INTERRUPTED)
-    if not report.ok:
-        raise typer.Exit(ExitStatus.INCOMPLETE)
 
 
 def _send_row(r: dict) -> dict:
@@ -239,14 +145,14 @@ def sends(
     if log:
         if send_id is None:
             raise InputError("--log shows one send's log: name the send (newsletter sends SEND --log)", subject="--log")
-        entries = send_log(settings(), send_id)
+        entries = send_log(command_settings(), send_id)
         if as_json or as_jsonl:
             echo_json_rows(iter(entries), lines=as_jsonl)
             return
         for e in entries:
             typer.echo(f"{e['at']}\t{e['action']}\t{e['actor']}\t{e['detail']}")
         return
-    rows = list_sends(settings(), send_id)
+    rows = list_sends(command_settings(), send_id)
     if send_id is not None and not rows:
         raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
     if as_json or as_jsonl:
@@ -270,9 +176,9 @@ def test_send(
     screenshots: bool = typer.Option(False, "--screenshots", help="Attach phone/desktop, light/dark screenshots (needs Chromium)."),
 ) -> None:
     """Send reviewers a [TEST] copy with sample values (not recorded as a send)."""
-    from newsletter.delivery.engine import send_review_copies
+    from newsletter.review.review_copies import send_review_copies
 
-    report = send_review_copies(issue, settings(newsletter_backend=backend), to=to or (), screenshots=screenshots)
+    report = send_review_copies(issue, command_settings(newsletter_backend=backend), to=to or (), screenshots=screenshots)
     for address, outcome in zip(report.recipients, report.outcomes, strict=True):
         detail = f" ({outcome.error})" if outcome.error else ""
         typer.echo(f"{address}: {outcome.state}{detail}")

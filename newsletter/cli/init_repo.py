@@ -6,16 +6,16 @@ from pathlib import Path
 
 import typer
 
-from newsletter.cli.common import settings
+from newsletter.cli.common import command_settings
 
 
 def init(
     directory: Path = typer.Argument(Path("."), metavar="DIR", help="Folder for the repository (created if missing)."),
 ) -> None:
     """Create a newsletter repository: a first issue, a layout to customise, settings, CI. Never overwrites."""
-    from newsletter.scaffold_repo import init_repository
+    from newsletter.review.new_repository import init_repository
 
-    repo = init_repository(directory, site_url=settings().newsletter_site_url)
+    repo = init_repository(directory, site_url=command_settings().newsletter_site_url)
     for path in repo.files:
         typer.echo(f"Wrote {repo.root / path}")
     typer.echo(

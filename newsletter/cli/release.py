@@ -6,27 +6,12 @@ from pathlib import Path
 
 import typer
 
-from newsletter.cli.common import JSON_HELP, echo_json, settings
+from newsletter.cli.common import JSON_HELP, actor, command_settings, echo_json
 from newsletter.errors import ExitStatus
 
 ISSUE_ARG = typer.Argument(..., help="The issue file (Markdown with YAML frontmatter).", show_default=False)
 SEND_ARG = typer.Argument(..., help="The send's id (see `newsletter sends`).", show_default=False)
 AS_OPT = typer.Option(None, "--as", help="Who you are, 'Name <address>' [default: git's user.name and user.email].")
-
-
-def actor(as_: str | None) -> str:
-    """Who is acting, for the audit log: ``--as``, else git's identity, else the login name."""
-    import getpass
-
-    from newsletter.errors import InputError
-    from newsletter.release.approvals import identity
-
-    try:
-        return identity(as_, Path.cwd())
-    except InputError:
-        if as_:
-            raise
-        return getpass.getuser()
 
 
 def approve(
@@ -41,10 +26,11 @@ def approve(
 ) -> None:
     """Approve this exact build of an issue for an audience (written beside the issue: commit it)."""
     from newsletter.delivery.plan import SendOptions
+    from newsletter.release.approve import Signing
     from newsletter.release.approve import approve as record
 
     options = SendOptions(list_name, where=tuple(where or ()), segment=segment)
-    done = record(issue, options, settings(), note=note, as_=as_, sign=sign, key=key)
+    done = record(issue, options, command_settings(), note=note, as_=as_, signing=Signing(key) if sign else None)
     approval = done.approval
     what = (f"build {approval.build.short} ({approval.build.audience.describe()}, "
             f"{approval.audience_count} recipient(s)) by {approval.by}")
@@ -62,7 +48,7 @@ def approvals(
     """List an issue's approvals and whether each still matches the build as it is now."""
     from newsletter.release.approve import review
 
-    found = review(issue, settings())
+    found = review(issue, command_settings())
     rows = [
         {"build": r.approval.build.id, "by": r.approval.by, "at": r.approval.at,
          "audience": r.approval.build.audience.describe(), "recipients": r.approval.audience_count,
@@ -88,14 +74,14 @@ def cancel(send_id: int = SEND_ARG, as_: str | None = AS_OPT) -> None:
     """Cancel a scheduled send before it starts (for SendGrid: until 10 minutes before its time)."""
     from newsletter.release.controls import cancel as cancel_send
 
-    typer.echo(cancel_send(send_id, settings(), actor=actor(as_)))
+    typer.echo(cancel_send(send_id, command_settings(), actor=actor(as_)))
 
 
 def pause(send_id: int = SEND_ARG, as_: str | None = AS_OPT) -> None:
     """Pause a send: a running one stops after the batches in flight; a scheduled one does not start."""
     from newsletter.release.controls import pause as pause_send
 
-    typer.echo(pause_send(send_id, settings(), actor=actor(as_)))
+    typer.echo(pause_send(send_id, command_settings(), actor=actor(as_)))
 
 
 def resume(
@@ -104,13 +90,13 @@ def resume(
     as_: str | None = AS_OPT,
 ) -> None:
     """Resume a paused send (a worker's send goes back to the workers; others continue here)."""
-    from newsletter.cli.common import ProgressReporter
-    from newsletter.cli.delivery import _graceful_stop, confirm_plan, echo_paused, echo_report
+    from newsletter.cli.common import ProgressReporter, confirm_plan, echo_paused, echo_report, graceful_stop
+    from newsletter.delivery.plan import Controls
     from newsletter.release.controls import resume as resume_send
 
-    with _graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
-        done = resume_send(send_id, settings(), actor=actor(as_), confirm=confirm_plan(yes), stop=stop,
-                           progress=lambda n, total, counts: reporter(n, total))
+    with graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
+        controls = Controls(confirm_plan(yes), lambda n, total, counts: reporter(n, total), stop)
+        done = resume_send(send_id, command_settings(), actor=actor(as_), controls=controls)
     typer.echo(done.message)
     if done.report is not None and done.paused:  # paused again: as `send` says it
         echo_paused(done.report)
@@ -122,12 +108,12 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Start what is due now, then exit (for cron)."),
 ) -> None:
     """Start scheduled sends when they are due; several workers may share the database."""
-    from newsletter.cli.delivery import _graceful_stop
+    from newsletter.cli.common import graceful_stop
     from newsletter.release.worker import Worker
 
-    config = settings()
+    config = command_settings()
     work = Worker(config, log=lambda line: typer.echo(line, err=True))
-    with _graceful_stop() as stop:
+    with graceful_stop() as stop:
         if once:
             started = work.run_once(stop)
             failed = [s for s in started if s.state not in ("done", "scheduled")]

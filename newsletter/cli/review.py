@@ -19,9 +19,9 @@ def register(app: typer.Typer) -> None:
         issues_dir: Path = typer.Option(Path("issues"), "--dir", help="Folder for issue files."),
     ) -> None:
         """Write issues/<date>-<slug>.md with the team's frontmatter and a skeleton body."""
-        from newsletter.review.scaffold import new_issue
+        from newsletter.review.new_issue import new_issue
 
-        path = new_issue(title, date, issues_dir, site_url=common.settings().newsletter_site_url)
+        path = new_issue(title, date, issues_dir, site_url=common.command_settings().newsletter_site_url)
         typer.echo(f"Wrote {path}")
 
     @app.command("preview")
@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         def ready(url: str) -> None:
             typer.echo(f"Previewing {issue} at {url} (Ctrl+C to stop)")
 
-        serve_preview(issue, common.settings(), host=host, port=port, open_browser=open_browser, on_ready=ready)
+        serve_preview(issue, common.command_settings(), host=host, port=port, open_browser=open_browser, on_ready=ready)
 
     @app.command("screenshot")
     def screenshot(
@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         """Write PNGs of ISSUE at 375 and 600 px, light and dark, with headless Chromium."""
         from newsletter.review.screenshots import screenshot_issue
 
-        paths, warnings = screenshot_issue(issue, common.settings(), out)
+        paths, warnings = screenshot_issue(issue, common.command_settings(), out)
         for path in paths:
             typer.echo(str(path))
         common.echo_findings(warnings)

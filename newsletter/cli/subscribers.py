@@ -8,7 +8,7 @@ from typing import Literal
 
 import typer
 
-from newsletter.cli.common import JSON_HELP, JSONL_HELP, ProgressReporter, echo_json_rows, settings
+from newsletter.cli.common import JSON_HELP, JSONL_HELP, ProgressReporter, command_settings, echo_json_rows
 
 #: The choices of ``--status``: the store's STATUSES (a test keeps them equal), named
 #: here so that starting the CLI does not load the store.
@@ -31,7 +31,7 @@ def import_(
     from newsletter.audience.members import import_csv
 
     with ProgressReporter("Importing", "subscribers") as progress:
-        result = import_csv(file, list_name, settings(), progress=progress)
+        result = import_csv(file, list_name, command_settings(), progress=progress)
     for line, reason in result.invalid:
         typer.echo(f"{file}:{line}: skipped: {reason}", err=True)
     if result.invalid_count > len(result.invalid):
@@ -52,7 +52,7 @@ def add(
     """Add one subscriber (or update their name) and put them on a list."""
     from newsletter.audience.members import add_subscriber
 
-    result = add_subscriber(email, list_name, settings(), name=name)
+    result = add_subscriber(email, list_name, command_settings(), name=name)
     note = "" if result.status == "active" else f" (status stays {result.status})"
     typer.echo(f"{result.email}: {result.action}, on list {result.list_name!r}{note}")
 
@@ -62,7 +62,7 @@ def unsubscribe(email: str = typer.Argument(..., help="The address.", show_defau
     """Mark a subscriber unsubscribed: they are never sent to again."""
     from newsletter.audience.members import unsubscribe as unsubscribe_address
 
-    previous = unsubscribe_address(email, settings())
+    previous = unsubscribe_address(email, command_settings())
     if previous == "active":
         typer.echo(f"{email.strip()}: unsubscribed")
     else:
@@ -79,7 +79,7 @@ def list_(
     """List subscribers (email, status, name)."""
     from newsletter.audience.members import list_subscribers
 
-    rows = list_subscribers(settings(), list_name=list_name, status=status)
+    rows = list_subscribers(command_settings(), list_name=list_name, status=status)
     if as_json or as_jsonl:
         echo_json_rows((row.as_dict() for row in rows), lines=as_jsonl)
         return
@@ -98,7 +98,7 @@ def show(
     """Show a subscriber with their lists and consent records (how and when they joined and left)."""
     from newsletter.audience.consent import show_subscriber
 
-    info = show_subscriber(email, settings())
+    info = show_subscriber(email, command_settings())
     if as_json:
         typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
         return
@@ -125,7 +125,7 @@ def export(
     """Everything held about one person as JSON (profile, memberships, consent, deliveries, events)."""
     from newsletter.audience.consent import export_subscriber
 
-    text = json.dumps(export_subscriber(email, settings()), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(export_subscriber(email, command_settings()), indent=2, ensure_ascii=False) + "\n"
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -138,7 +138,7 @@ def erase(email: str = typer.Argument(..., help="The address.", show_default=Fal
     """Erase a person's data for good; only a keyed hash stays, so no import can add the address again."""
     from newsletter.audience.consent import erase_subscriber
 
-    result = erase_subscriber(email, settings())
+    result = erase_subscriber(email, command_settings())
     if result.found:
         typer.echo(f"{result.email}: erased (the row is now {result.placeholder}; address on the suppression list)")
     else:
@@ -152,7 +152,7 @@ def purge_pending(
     """Delete signups that were not confirmed within the given number of days."""
     from newsletter.audience.consent import purge_pending as purge
 
-    typer.echo(f"{purge(settings(), days)} unconfirmed signup(s) deleted")
+    typer.echo(f"{purge(command_settings(), days)} unconfirmed signup(s) deleted")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from newsletter.cli.common import JSON_HELP, ProgressReporter, console, echo_json
-from newsletter.cli.common import settings as load
+from newsletter.cli.common import command_settings as load
 
 if TYPE_CHECKING:
     from newsletter.tracking.stats import SendStats

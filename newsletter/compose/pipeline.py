@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.compose import adapters
-from newsletter.compose.checks import check_issue, check_links
+from newsletter.compose.build import identify
+from newsletter.compose.checks import check_issue, check_links, send_blockers
 from newsletter.compose.clientsupport import check_client_support, read_acknowledged
 from newsletter.compose.layout import HTML_TEMPLATE, TEXT_TEMPLATE, find_layout, layout_digest, markup, render_layout
 from newsletter.compose.line_length import wrap_long_lines
@@ -26,7 +27,6 @@ from newsletter.compose.source import load_issue
 from newsletter.compose.text import render_text
 from newsletter.errors import InputError
 from newsletter.personalize import placeholders
-from newsletter.release.build import identify
 from newsletter.settings import Settings
 
 #: Invisible filler after the hidden preheader (combining grapheme joiner, zero-width
@@ -141,6 +141,20 @@ def _normalise_text(text: str) -> str:
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines) + "\n"
+
+
+def compose_checked(path: str | Path, settings: Settings, *, allow_errors: bool = False,
+                    allow_clipping: bool = True) -> ComposeResult:
+    """Compose an issue for sending: ``InputError`` naming what stops a send (its check errors; Gmail
+    clipping unless ``allow_clipping``) unless ``allow_errors``."""
+    result = compose_issue(Path(path), settings)
+    blockers = [] if allow_errors else send_blockers(result, allow_clipping=allow_clipping)
+    if blockers:
+        shown = "; ".join(str(f) for f in blockers[:3])
+        more = f" (and {len(blockers) - 3} more)" if len(blockers) > 3 else ""
+        hint = "; pass --allow-clipping to send it anyway" if any(f.code == "html-too-large" for f in blockers) else ""
+        raise InputError(f"not sending: {shown}{more}{hint}", subject=str(path))
+    return result
 
 
 def meta_dict(result: ComposeResult) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """Delivery: per-recipient messages, backends (outbox, SMTP, SendGrid) and the exactly-once send loop.
 
-Entry points (see ``engine.py``): ``plan_send``, ``run_send``, ``test_send``,
-``list_sends``; backends are made with ``make_backend(name, settings)``.
+- ``send.send_issue``: plan a send, fix its audience, hold its lease and run it;
+- ``run.SendRun``: the loop (claim a batch, hand it over, record every outcome);
+- ``registry.make_backend``: a backend by name (``base.Backend``, one module each);
+- ``lease``: a run's hold on a send; ``status``: sends with their status from the ledger.
 """

@@ -28,9 +28,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from newsletter.errors import NewsletterError
+
+if TYPE_CHECKING:
+    from newsletter.compose.model import ComposeResult
+    from newsletter.settings import Settings
 
 ACCEPTED = "accepted"
 FAILED = "failed"
@@ -107,8 +113,26 @@ class NoJournal:
         return True
 
 
+@dataclass(frozen=True)
+class Mailing:
+    """What a backend is built for, besides the settings: one composed issue going out as one send."""
+
+    result: ComposeResult
+    send_id: int  # 0 for review copies (not recorded)
+    subject_prefix: str = ""  # '[TEST] ' for review copies
+    outbox_dir: Path | None = None  # outbox: where the files go [default: NEWSLETTER_OUTBOX/<send id>]
+    attachments: Sequence[Path] = ()  # screenshots attached to review copies
+    tracking: bool = False  # open and click tracking by our own server (outbox, SMTP)
+    send_at: datetime | None = None  # SendGrid: hold every message until then (a scheduled send)
+    batch_id: str = ""  # SendGrid: the batch that cancels a scheduled send
+
+
 class Backend(ABC):
-    """A way of delivering messages. Use as a context manager: ``open`` then ``close``."""
+    """A way of delivering messages. Use as a context manager: ``open`` then ``close``.
+
+    Each backend is one module (``outbox``, ``smtp``, ``sendgrid``) named in
+    ``registry.BACKENDS``, and is made by ``from_settings``.
+    """
 
     #: Name used in settings and the ``sends`` table.
     name: str = ""
@@ -116,6 +140,15 @@ class Backend(ABC):
     max_batch: int = 1000
     #: True when messages are handed over one at a time (``Journal.handing_over`` per message).
     per_message: bool = False
+
+    @classmethod  # noqa: B027 (an optional hook: the outbox needs no settings)
+    def check_settings(cls, settings: Settings) -> None:
+        """``ConfigError`` unless the settings this backend needs can work (nothing is written)."""
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings, mailing: Mailing) -> Backend:
+        """The backend for ``mailing``, ready to open (``ConfigError`` for settings that cannot work)."""
 
     def open(self) -> None:  # noqa: B027 (an optional hook: most backends need no connection)
         """Check configuration and connect; raise ``ConfigError``/``DeliveryError`` before anything is sent."""

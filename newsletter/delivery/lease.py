@@ -1,12 +1,13 @@
 """A run's hold on a send: the lease in the database, renewed by a heartbeat thread.
 
 The lease, not a lock file, decides who may send: it works whatever path
-the database is reached by, survives nothing but its process, and is what
-several workers on several hosts need. A run whose process is gone from this
-host is taken over at once; one on another host when its lease expires.
-Worker runs (``send --worker``) share a send; each worker's heartbeat also
-ends the dead runs beside it, so what a killed worker had in flight becomes
-in doubt while the others carry on.
+the database is reached by, ends with its process, and is what several
+workers on several hosts need. A run whose process is gone from this host is
+taken over at once; one on another host when its lease expires (the SQL is
+``store/runs.py``). Worker runs (``send --worker``) share a send; each
+worker's heartbeat also ends the dead runs beside it, so what a killed
+worker had in flight becomes in doubt while the others carry on.
+``live_runs`` is the one answer to "is a run of this send alive now?".
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def is_gone(run: run_store.RunRow) -> bool:
     return bool(run.pid_started) and process_started(run.pid) not in ("", run.pid_started)
 
 
+def live_runs(conn: DB, send_id: int | None = None) -> list[run_store.RunRow]:
+    """Open runs (of one send, or of all) whose lease is fresh and whose process has not gone."""
+    now = time.time()
+    return [run for run in run_store.open_runs(conn, send_id) if run.expires_at > now and not is_gone(run)]
+
+
 class Lease:
     """Holds one run of a send; ``with Lease(...)`` renews it until the block ends.
 
@@ -73,10 +80,9 @@ class Lease:
     def acquire(self) -> Lease:
         """Open the run, or raise ``BusyError`` naming the run that holds the send."""
         pid = os.getpid()
-        run_id, doubt, holder = run_store.start(
-            self.conn, self.send_id, owner=secrets.token_hex(8), host=HOST, pid=pid,
-            pid_started=process_started(pid), lease_s=self.seconds, is_gone=is_gone, worker=self.worker,
-        )
+        process = run_store.Process(secrets.token_hex(8), HOST, pid, process_started(pid))
+        run_id, doubt, holder = run_store.start(self.conn, self.send_id, process, lease_s=self.seconds,
+                                                is_gone=is_gone, worker=self.worker)
         if holder is not None:
             held = f"send {self.send_id} is being sent by process {holder.pid} on {holder.host} (since {holder.started_at})"
             if self.worker:
@@ -128,7 +134,7 @@ class Lease:
         self.renewed = time.monotonic()
         return True
 
-    def release(self, outcome: str) -> None:
+    def end(self, outcome: str) -> None:
         """Stop renewing and close the run (what it still holds is settled as for a dead run)."""
         self._stop.set()
         if self._thread is not None:

@@ -31,7 +31,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 
-from newsletter.delivery.base import Recipient
+from newsletter.delivery.base import Build, Mailing, Recipient
 from newsletter.delivery.wire_addresses import wire_address
 from newsletter.errors import ConfigError, HeaderError
 from newsletter.personalize import personalize
@@ -262,3 +262,26 @@ def with_attachments(message: bytes, files: Sequence[Path]) -> bytes:
     for path in files:
         msg.add_attachment(Path(path).read_bytes(), maintype="image", subtype="png", filename=Path(path).name)
     return msg.as_bytes(policy=POLICY)
+
+
+def message_builder(settings: Any, mailing: Mailing) -> tuple[Build, str]:
+    """``(build, envelope sender)`` for the per-message backends (outbox, SMTP): one recipient's
+    ``(message_id, bytes)`` with the mailing's tracking and attachments, and the From address."""
+    rewriter = None
+    if mailing.tracking:  # open and click tracking for outbox/SMTP (SendGrid tracks on its own)
+        from newsletter.tracking.instrument import TrackingRewriter
+
+        result = mailing.result
+        rewriter = TrackingRewriter(result.html, result.web_links, public_url=settings.newsletter_public_url,
+                                    secret_key=settings.newsletter_secret_key, send_id=mailing.send_id)
+    factory = MessageFactory(mailing.result, settings, send_id=mailing.send_id, subject_prefix=mailing.subject_prefix,
+                             tracking=rewriter)
+    if not mailing.attachments:
+        return factory.build, factory.headers.from_email
+    attachments = mailing.attachments
+
+    def build_with_attachments(recipient: Recipient) -> tuple[str, bytes]:
+        message_id, data = factory.build(recipient)
+        return message_id, with_attachments(data, attachments)
+
+    return build_with_attachments, factory.headers.from_email

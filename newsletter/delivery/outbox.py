@@ -11,8 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from newsletter.delivery.base import ACCEPTED, RETRY, BatchResult, Build, Journal, MessageBackend, Outcome, Recipient
+from newsletter.delivery.base import (
+    ACCEPTED,
+    RETRY,
+    BatchResult,
+    Build,
+    Journal,
+    Mailing,
+    MessageBackend,
+    Outcome,
+    Recipient,
+)
 from newsletter.errors import DeliveryError
 
 
@@ -26,6 +37,14 @@ class OutboxBackend(MessageBackend):
         """``build(recipient) -> (message_id, bytes)`` makes each message (see ``MessageFactory.build``)."""
         super().__init__(build)
         self.directory = Path(directory)
+
+    @classmethod
+    def from_settings(cls, settings: Any, mailing: Mailing) -> OutboxBackend:
+        """Files under ``mailing.outbox_dir``, else ``NEWSLETTER_OUTBOX/<send id>``."""
+        from newsletter.delivery.message import message_builder
+
+        build, _sender = message_builder(settings, mailing)
+        return cls(mailing.outbox_dir or settings.path("newsletter_outbox") / str(mailing.send_id), build)
 
     def open(self) -> None:
         """Create the outbox folder."""

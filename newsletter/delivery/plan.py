@@ -1,14 +1,18 @@
 """The values a send is made of: what the user asked (``SendOptions``), what it
-will do (``SendPlan``), what it did (``SendReport``), and a send's state as the
-ledger tells it (``Totals``)."""
+will do (``SendPlan``) and what it did (``SendReport``). A send's state as the
+ledger tells it is ``store.ledger.Totals``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from newsletter.store.sends import CLAIMED_BACK
+from newsletter.store.ledger import Totals
+from newsletter.store.segments import Audience
+
+#: ``progress(done, total, counts)``: called after every batch of a run.
+Progress = Callable[[int, int, dict[str, int]], None]
 
 #: Pauses before the end-of-run retry rounds for temporary refusals, in seconds.
 RETRY_DELAYS = (2.0, 10.0, 30.0)
@@ -31,60 +35,19 @@ class SendOptions:
     allow_clipping: bool = False  # send HTML larger than Gmail shows whole
     worker: bool = False  # share the send with other worker runs (several processes or hosts)
     retry_delays: Sequence[float] = RETRY_DELAYS
+    at: str | None = None  # --at: send at this time (scheduled), not now
+    tz: str | None = None  # --tz: the zone of --at [default: NEWSLETTER_TIMEZONE]
 
 
 @dataclass(frozen=True)
-class Totals:
-    """A send's recipients by state, derived from its ledger rows and whether a run is live.
+class Controls:
+    """How the caller takes part in a send: ``confirm`` the plan before anything is written (``None``: yes;
+    ``send`` asks ``confirm(plan)``, a schedule ``confirm(plan, moment, route)``), follow its ``progress``, and
+    set ``stop`` to end the run after the batches in flight."""
 
-    Rows a dead run left 'sending' count as in doubt and rows it left
-    'claimed' as what they were before (pending, in doubt or failed), exactly
-    as the next run will treat them.
-    """
-
-    recipients: int = 0
-    accepted: int = 0
-    failed: int = 0
-    in_doubt: int = 0
-    skipped: int = 0
-    suppressed: int = 0
-    pending: int = 0
-    in_flight: int = 0
-    live: bool = False
-
-    @classmethod
-    def from_counts(cls, counts: dict[str, Any], live: bool = False) -> Totals:
-        """From ledger counts by state (``store.sends.counts`` or a ``list_sends`` row)."""
-        n = {k: int(counts.get(k) or 0) for k in ("queued", "claimed", "sending", "accepted", "failed",
-                                                  "in_doubt", "skipped", "suppressed")}
-        back = {s: 0 if live else int(counts.get(key) or 0) for s, key in CLAIMED_BACK.items()}
-        back_in_doubt, back_failed = back["in_doubt"], back["failed"]
-        return cls(
-            recipients=sum(n.values()),
-            accepted=n["accepted"],
-            failed=n["failed"] + back_failed,
-            in_doubt=n["in_doubt"] + back_in_doubt + (0 if live else n["sending"]),
-            skipped=n["skipped"],
-            suppressed=n["suppressed"],
-            pending=n["queued"] + (0 if live else n["claimed"] - back_in_doubt - back_failed),
-            in_flight=(n["claimed"] + n["sending"]) if live else 0,
-            live=live,
-        )
-
-    @property
-    def status(self) -> str:
-        """sending (a run is live), done (nothing left to decide) or partial."""
-        if self.live:
-            return "sending"
-        if self.recipients and not (self.pending or self.failed or self.in_doubt):
-            return "done"
-        return "partial" if self.recipients else "planned"
-
-    def line(self) -> str:
-        """The counts as one line of text."""
-        text = (f"{self.accepted} accepted, {self.failed} failed, {self.in_doubt} in doubt, "
-                f"{self.skipped} skipped, {self.suppressed} suppressed, {self.pending} pending")
-        return text + (f", {self.in_flight} in flight" if self.in_flight else "")
+    confirm: Callable[..., bool] | None = None
+    progress: Progress | None = None
+    stop: threading.Event | None = None
 
 
 @dataclass
@@ -97,7 +60,7 @@ class SendPlan:
     backend: str
     list_name: str
     options: SendOptions
-    audience: str = ""  # the segment's conditions, '' for the whole list
+    audience: Audience = field(default_factory=Audience)  # the list, and the segment's or --where conditions
     send_id: int | None = None
     to_send: int = 0  # queued (or, for a new send, the audience) after suppression
     suppressed: int = 0

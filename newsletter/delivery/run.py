@@ -1,8 +1,8 @@
 """One run of a send: claim a batch, hand it to the backend, record every outcome, repeat.
 
 ``SendRun.execute`` is the loop; the guarantees come from the order of its
-steps (journal first, then act) and from the ledger functions in
-``store/sends.py``:
+steps (journal first, then act) and from the moves of the ledger
+(``store/ledger.py``, whose table of states this loop follows):
 
 1. a batch is claimed in one transaction before any I/O: rows go to
    'sending' (a backend that hands the batch over in one request) or to
@@ -31,12 +31,10 @@ from typing import Any
 
 from newsletter.delivery.base import ACCEPTED, FAILED, IN_DOUBT, RETRY, Backend, BatchResult, Outcome, Recipient
 from newsletter.delivery.lease import Lease
+from newsletter.delivery.plan import Progress
 from newsletter.errors import DeliveryError, NewsletterError
-from newsletter.store import display_name
+from newsletter.store import display_name, ledger
 from newsletter.store import runs as run_store
-from newsletter.store import sends as ledger
-
-Progress = Callable[[int, int, dict[str, int]], None]
 
 
 class LedgerJournal:
@@ -119,6 +117,16 @@ class SendRun:
     total: int = 0
     concurrency: int = 1
     counts: RunCounts = field(default_factory=RunCounts)
+    # Set up by __post_init__ and changed as the run goes:
+    journal: LedgerJournal = field(init=False)
+    size: int = field(init=False)  # recipients a batch claims
+    window: int = field(init=False)  # batches in flight at once
+    batch_no: int = field(init=False)  # the last batch number used in this send
+    started: float = field(init=False)  # time.monotonic() at the start, for the rate limit
+    submitted: int = field(init=False, default=0)  # recipients handed to the backend so far
+    temporary: list[int] = field(init=False, default_factory=list)  # refused for now: retried at the end
+    in_flight: dict[Future[BatchResult], list[Recipient]] = field(init=False, default_factory=dict)
+    error: BaseException | None = field(init=False, default=None)  # what stops the run once in flight is recorded
 
     def __post_init__(self) -> None:
         self.journal = LedgerJournal(self.conn, self.send_id, self.lease.run_id)
@@ -128,10 +136,6 @@ class SendRun:
         self.window = max(1, self.concurrency) if not self.backend.per_message else 1
         self.batch_no = ledger.next_batch_number(self.conn, self.send_id) - 1
         self.started = time.monotonic()
-        self.submitted = 0
-        self.temporary: list[int] = []  # refused for now: retried at the end of the run
-        self.in_flight: dict[Future[BatchResult], list[Recipient]] = {}
-        self.error: BaseException | None = None
 
     def execute(self, sources: Sequence[str]) -> RunCounts:
         """Send every row in ``sources`` (e.g. in_doubt, failed, queued) in turn, then retry temporary refusals.
@@ -172,10 +176,8 @@ class SendRun:
         while True:
             self.batch_no += 1
             with self.journal.lock:
-                rows, seen = ledger.claim(
-                    self.conn, self.send_id, self.list_id, self.lease.run_id, source=source, after_id=after,
-                    limit=self.size, batch=self.batch_no, handed_over=not self.backend.per_message,
-                )
+                wanted = ledger.Wanted(source, after, self.size, self.batch_no, not self.backend.per_message)
+                rows, seen = ledger.claim(self.conn, self.send_id, self.list_id, self.lease.run_id, wanted)
             if seen == after:  # nothing left in this state above ``after``
                 passes -= 1
                 if not passes or not after:
@@ -231,7 +233,7 @@ class SendRun:
                 batch = self.backend.prepare([self.make_recipient(row) for row in rows])
             except Exception:  # nothing of it left (preparing does no I/O): the claim is undone
                 with self.journal.lock:
-                    ledger.release(self.conn, self.send_id, self.lease.run_id, [row[0] for row in rows])
+                    ledger.unclaim(self.conn, self.send_id, self.lease.run_id, [row[0] for row in rows])
                 raise
             self.in_flight[pool.submit(self.backend.send_batch, batch, self.journal)] = batch
             self.submitted += len(batch)
@@ -248,7 +250,7 @@ class SendRun:
                 result = future.result()
             except NewsletterError as exc:  # raised only before anything of the batch left
                 with self.journal.lock:
-                    ledger.release(self.conn, self.send_id, self.lease.run_id, [r.subscriber_id for r in batch])
+                    ledger.unclaim(self.conn, self.send_id, self.lease.run_id, [r.subscriber_id for r in batch])
                 self.error = self.error or exc
                 continue
             except Exception as exc:  # a bug: its rows stay claimed, and the lease's end puts them in doubt
@@ -276,7 +278,7 @@ class SendRun:
         not_sent = [o.subscriber_id for o in unrecorded if o.state == RETRY]
         if result.stop is not None:
             with self.journal.lock:
-                ledger.release(self.conn, self.send_id, self.lease.run_id, not_sent)
+                ledger.unclaim(self.conn, self.send_id, self.lease.run_id, not_sent)
         elif not_sent:
             temporary = [Outcome(o.subscriber_id, FAILED, error=f"temporary: {o.error}") for o in unrecorded if o.state == RETRY]
             self.journal.record(temporary)

@@ -41,6 +41,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from newsletter.delivery.base import (
     Backend,
     BatchResult,
     Journal,
+    Mailing,
     NoJournal,
     Outcome,
     Recipient,
@@ -146,13 +148,18 @@ class SendGridBackend(Backend):
         *,
         send_id: int,
         attachments: Sequence[Path] = (),
+        send_at: datetime | None = None,
+        batch_id: str = "",
     ) -> None:
-        """``result`` is the composed issue, ``headers`` its ``SharedHeaders``."""
+        """``result`` is the composed issue, ``headers`` its ``SharedHeaders``; with ``send_at`` and
+        ``batch_id`` every request asks SendGrid to hold its messages until then (a scheduled send)."""
         check_settings(settings)
         self.settings = settings
         self.send_id = send_id
         self.url = settings.sendgrid_api_url.rstrip("/")
         self._base = self._base_body(result, headers, attachments)
+        if send_at is not None:
+            self._base.update(send_at=int(send_at.timestamp()), batch_id=batch_id)
         self._html = result.html
         self._text = result.text
         self._text_raw = result.text
@@ -172,6 +179,20 @@ class SendGridBackend(Backend):
         self._local = threading.local()
         self._connections: list[http.client.HTTPConnection] = []
         self._connections_lock = threading.Lock()
+
+    @classmethod
+    def check_settings(cls, settings: Any) -> None:
+        """``ConfigError`` unless the SendGrid settings can work (see ``check_settings``)."""
+        check_settings(settings)
+
+    @classmethod
+    def from_settings(cls, settings: Any, mailing: Mailing) -> SendGridBackend:
+        """Batches of up to 1000 recipients per request; tracking is SendGrid's own."""
+        from newsletter.delivery.message import shared_headers
+
+        headers = shared_headers(mailing.result, settings, subject_prefix=mailing.subject_prefix)
+        return cls(settings, mailing.result, headers, send_id=mailing.send_id, attachments=mailing.attachments,
+                   send_at=mailing.send_at, batch_id=mailing.batch_id)
 
     def _base_body(self, result: Any, headers: Any, attachments: Sequence[Path]) -> dict[str, Any]:
         s = self.settings

@@ -32,6 +32,7 @@ from newsletter.delivery.base import (
     BatchResult,
     Build,
     Journal,
+    Mailing,
     MessageBackend,
     Outcome,
     Recipient,
@@ -72,6 +73,19 @@ class SMTPBackend(MessageBackend):
         self._idle: list[smtplib.SMTP] = []
         self._idle_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def check_settings(cls, settings: Any) -> None:
+        """``ConfigError`` unless the SMTP settings can work (see ``check_settings``)."""
+        check_settings(settings)
+
+    @classmethod
+    def from_settings(cls, settings: Any, mailing: Mailing) -> SMTPBackend:
+        """One MIME message per recipient through ``SMTP_HOST``, from the issue's sender."""
+        from newsletter.delivery.message import message_builder
+
+        build, sender = message_builder(settings, mailing)
+        return cls(settings, build, sender)
 
     @property
     def where(self) -> str:

@@ -1,12 +1,14 @@
-"""Release: approve the exact build, schedule it, pause, resume or cancel it.
+"""Release: approve the exact build, send it now or at a time, pause, resume or cancel it.
 
-- ``build``: the build identity (a hash over what subscribers receive and to whom);
-- ``approvals``: the approvals file beside an issue, optionally SSH-signed (``ssh``);
-- ``gate``: what a send checks before it starts (approvals, schedule, pause), as the
-  engine's ``SendHooks``;
-- ``schedule``: ``send --at``, ``cancel``, ``pause``, ``resume`` and ``sends`` with times;
+- ``approvals`` and ``approve``: the approvals file beside an issue, optionally SSH-signed
+  (``ssh``); the build they name is ``compose.build``'s;
+- ``members``: who an audience reaches now, and how that changed since an approval;
+- ``gate``: what a send checks before it starts (approvals, schedule, pause), as
+  ``delivery.hooks.SendHooks``;
+- ``schedule``: ``send`` now or ``send --at`` (``when`` reads the time), and how a run ended;
+- ``controls``: ``cancel``, ``pause``, ``resume`` and the ``sends`` listing with times;
 - ``worker``: starts due sends, one worker per send;
-- ``sendgrid_batches``: SendGrid's batch ids and scheduled-sends API.
+- ``sendgrid_batches``: SendGrid's 72-hour window and its batch and scheduled-sends API.
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import Any
 
+from newsletter.compose.build import Build
 from newsletter.errors import InputError
 from newsletter.release import ssh
-from newsletter.release.build import Build
 from newsletter.settings import Settings
 
 HEADER = (
@@ -73,7 +73,7 @@ class Approval:
             "by": self.by,
             "at": self.at,
             "list": audience.list_name,
-            "where": list(audience.where),
+            "where": [str(c) for c in audience.conditions],
             "segment": self.segment,
             "audience_count": self.audience_count,
             "audience_digest": self.audience_digest,
@@ -197,7 +197,7 @@ def signature_status(approval: Approval, settings: Settings) -> str:
         else "not-allowed"
 
 
-def counts(status: str, settings: Settings) -> bool:
+def signature_counts(status: str, settings: Settings) -> bool:
     """Whether an approval whose signature has ``status`` counts towards the gate."""
     if settings.newsletter_allowed_signers:
         return status == "verified"

@@ -1,13 +1,14 @@
-"""``approve`` an issue's build for an audience, ``review`` the approvals on file, and the build ``compose`` prints."""
+"""``approve`` an issue's build for an audience, and ``review`` the approvals on file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from newsletter.compose.build import identify
 from newsletter.errors import InputError
-from newsletter.release import audience as audiences
+from newsletter.release import members as audiences
 from newsletter.release import ssh
 from newsletter.release.approvals import (
     SIGNATURE_WORDS,
@@ -19,7 +20,6 @@ from newsletter.release.approvals import (
     signature_status,
     signing_key,
 )
-from newsletter.release.build import identify
 from newsletter.release.clock import Clock, stamp, system_clock
 from newsletter.release.gate import Target, judge
 from newsletter.settings import Settings
@@ -31,14 +31,14 @@ if TYPE_CHECKING:
 
 def target(conn: Any, result: ComposeResult, options: SendOptions) -> Target:
     """The build for ``options`` and the members it reaches now (``InputError`` for an unknown list or segment)."""
-    from newsletter.delivery.engine import _audience as engine_audience
     from newsletter.store import subscribers as people
+    from newsletter.store.segments import resolve
 
     list_id = people.find_list(conn, options.list_name)
     if list_id is None:
         raise InputError("no such list (see `newsletter lists`)", subject=options.list_name)
-    audience = engine_audience(conn, options, list_id)
-    build = identify(result, audiences.definition(conn, options))
+    audience = resolve(conn, options.list_name, options.where, options.segment, list_id=list_id)
+    build = identify(result, audience)
     members = audiences.live_members(conn, list_id, audience)
     return Target(build, members, list_id, audience, members.count)
 
@@ -52,13 +52,19 @@ class Approved:
     added: bool  # False: this person had already approved this build
 
 
+class Signing(NamedTuple):
+    """Sign an approval with an SSH key: ``key`` (a file or a key), else git's ``user.signingkey``."""
+
+    key: str | None = None
+
+
 def approve(issue: str | Path, options: SendOptions, settings: Settings, *, note: str = "", as_: str | None = None,
-            sign: bool = False, key: str | None = None, clock: Clock = system_clock) -> Approved:
-    """Record (in the approvals file, and the audit log) that someone approved this build for this audience."""
-    from newsletter.delivery.engine import compose_checked
-    from newsletter.store import audit, session
-    from newsletter.store import release as store
-    from newsletter.store import sends as ledger
+            signing: Signing | None = None, clock: Clock = system_clock) -> Approved:
+    """Record (in the approvals file, and the audit log) that someone approved this build for this audience;
+    with ``signing``, the approval carries an SSH signature."""
+    from newsletter.compose import compose_checked
+    from newsletter.store import audit, sends, session
+    from newsletter.store import releases as store
 
     issue = Path(issue)
     result = compose_checked(issue, settings)
@@ -73,17 +79,17 @@ def approve(issue: str | Path, options: SendOptions, settings: Settings, *, note
         for earlier in load(path):
             if (earlier.build.id, earlier.person, earlier.audience_digest) == (
                     found.build.id, approval.person, approval.audience_digest) and \
-                    signature_status(earlier, settings) != "bad" and (earlier.signature or not sign):
+                    signature_status(earlier, settings) != "bad" and (earlier.signature or signing is None):
                 return Approved(earlier, path, added=False)
-        if sign:
-            approval.signature = ssh.sign(approval.message(), signing_key(key, issue.resolve().parent))
+        if signing is not None:
+            approval.signature = ssh.sign(approval.message(), signing_key(signing.key, issue.resolve().parent))
         store.save_snapshot(conn, found.members.digest, found.members.ids, now=now)
         append(path, approval)
-        send = ledger.find_send(conn, result.issue.slug, found.list_id, found.audience.key)
-        audit.record(conn, "approve", at=now, send_id=send["id"] if send else None, slug=result.issue.slug,
-                     list_name=options.list_name, actor=who,
+        send = sends.find_send(conn, result.issue.slug, found.list_id, found.audience.key)
+        audit.record(conn, "approve", audit.Logged(send["id"] if send else None, result.issue.slug, options.list_name),
+                     at=now, actor=who,
                      detail=f"build {found.build.short}, {found.members.count} recipient(s)"
-                            + (", signed" if sign else "") + (f": {note}" if note else ""))
+                            + (", signed" if signing is not None else "") + (f": {note}" if note else ""))
     return Approved(approval, path, added=True)
 
 
@@ -108,7 +114,7 @@ class Review:
 
 def review(issue: str | Path, settings: Settings) -> Review:
     """Every approval on file for ``issue``: its signature, and whether it matches the current build and audience."""
-    from newsletter.delivery.engine import compose_checked
+    from newsletter.compose import compose_checked
     from newsletter.delivery.plan import SendOptions
     from newsletter.store import session
 
@@ -124,7 +130,7 @@ def review(issue: str | Path, settings: Settings) -> Review:
             audience = approval.build.audience
             status = SIGNATURE_WORDS[signature_status(approval, settings)]
             try:
-                now = target(conn, result, SendOptions(audience.list_name, where=audience.where))
+                now = target(conn, result, SendOptions(audience.list_name, where=tuple(str(c) for c in audience.conditions)))
             except InputError as exc:
                 found.reviewed.append(Reviewed(approval, status, False, f"cannot check: {exc}"))
                 continue

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +20,10 @@ from newsletter.release import ReleaseRefused
 from newsletter.release.clock import Clock, parse_stamp, stamp, system_clock
 from newsletter.release.when import local_text
 from newsletter.settings import Settings
+from newsletter.store.releases import WAITING, ReleaseState
 
 if TYPE_CHECKING:
-    from newsletter.delivery.plan import SendPlan, SendReport
-    from newsletter.delivery.run import Progress
+    from newsletter.delivery.plan import Controls, SendReport
 
 
 def _session(settings: Settings) -> Any:
@@ -35,13 +33,13 @@ def _session(settings: Settings) -> Any:
 
 
 def _release(conn: Any, send_id: int) -> dict[str, Any]:
-    from newsletter.store import release as store
-    from newsletter.store import sends as ledger
+    from newsletter.store import releases as store
+    from newsletter.store import sends
 
     row = store.get(conn, send_id)
     if row is not None:
         return row
-    if ledger.get_send(conn, send_id) is None:
+    if sends.get_send(conn, send_id) is None:
         raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
     raise InputError("this send was not started through the release gate (an older version): "
                      "re-run its `newsletter send` command", subject=str(send_id))
@@ -54,26 +52,26 @@ def _when(row: dict[str, Any], settings: Settings) -> str:
 def _log(conn: Any, action: str, row: dict[str, Any], actor: str, now: str, detail: str) -> None:
     from newsletter.store import audit
 
-    audit.record(conn, action, at=now, send_id=row["send_id"], slug=row["slug"], list_name=row["list_name"],
-                 actor=actor, detail=detail)
+    audit.record(conn, action, audit.Logged(row["send_id"], row["slug"], row["list_name"]), at=now, actor=actor,
+                 detail=detail)
 
 
 def cancel(send_id: int, settings: Settings, *, actor: str, clock: Clock = system_clock) -> str:
     """Cancel a scheduled send before it starts; return what was done (``ReleaseRefused`` if it cannot be)."""
     from newsletter.release.sendgrid_batches import CANCEL_CUTOFF, BatchAPI
-    from newsletter.store import release as store
+    from newsletter.store import releases as store
 
     now = clock()
     with _session(settings) as conn:
         row = _release(conn, send_id)
         state = row["state"]
-        if state == "scheduled":
-            if not store.cancel(conn, send_id, now=stamp(now), states=("scheduled",), detail=f"cancelled by {actor}"):
+        if state == ReleaseState.SCHEDULED:
+            if not store.cancel(conn, send_id, now=stamp(now), states=(ReleaseState.SCHEDULED,), detail=f"cancelled by {actor}"):
                 raise ReleaseRefused("a worker started it a moment ago: pause it instead (`newsletter pause "
                                      f"{send_id}`)", subject=str(send_id))
             _log(conn, "cancel", row, actor, stamp(now), f"was scheduled for {_when(row, settings)}; nothing more is sent")
             return f"Cancelled send {send_id} (was scheduled for {_when(row, settings)}): nothing more is sent."
-        if row["batch_id"] and state in ("handed-over", "incomplete", "failed") and row["run_at"]:
+        if row["batch_id"] and state in (ReleaseState.HANDED_OVER, ReleaseState.INCOMPLETE, ReleaseState.FAILED) and row["run_at"]:
             send_at = parse_stamp(row["run_at"])
             if now >= send_at - CANCEL_CUTOFF:
                 cutoff = local_text(send_at - CANCEL_CUTOFF, settings.newsletter_timezone or row["zone"])
@@ -86,9 +84,9 @@ def cancel(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
                  f"SendGrid batch {row['batch_id']} cancelled before {_when(row, settings)}; nothing will be delivered")
             return (f"Cancelled send {send_id}: SendGrid discards its batch {row['batch_id']} "
                     f"(was due {_when(row, settings)}); nothing will be delivered.")
-        if state == "cancelled":
+        if state == ReleaseState.CANCELLED:
             return f"Send {send_id} was already cancelled."
-        if state in ("running", "stopped"):
+        if state in (ReleaseState.RUNNING, ReleaseState.STOPPED):
             raise ReleaseRefused(f"it has started (state {state}); `newsletter pause {send_id}` stops it after the "
                                  "batches in flight", subject=str(send_id))
         raise ReleaseRefused(f"it is not waiting to start (state {state}): nothing to cancel", subject=str(send_id))
@@ -96,21 +94,21 @@ def cancel(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
 
 def pause(send_id: int, settings: Settings, *, actor: str, clock: Clock = system_clock) -> str:
     """Pause a send: a running one stops after the batches in flight; a scheduled one does not start."""
-    from newsletter.store import release as store
+    from newsletter.store import releases as store
 
     now = stamp(clock())
     with _session(settings) as conn:
         row = _release(conn, send_id)
         state = row["state"]
-        if state in ("done", "cancelled", "refused"):
+        if state in (ReleaseState.DONE, ReleaseState.CANCELLED, ReleaseState.REFUSED):
             raise ReleaseRefused(f"it is {state}: nothing to pause", subject=str(send_id))
-        if state == "handed-over":
+        if state == ReleaseState.HANDED_OVER:
             raise ReleaseRefused(f"its messages are with SendGrid for {_when(row, settings)}: "
                                  f"`newsletter cancel {send_id}` cancels them", subject=str(send_id))
         if not store.set_paused(conn, send_id, paused=True, by=actor, now=now):
             return f"Send {send_id} is already paused."
         _log(conn, "pause", row, actor, now, f"state {state}")
-    if state == "running":
+    if state == ReleaseState.RUNNING:
         return f"Pausing send {send_id}: it stops after the batches in flight. `newsletter resume {send_id}` continues it."
     return f"Paused send {send_id} ({state}): nothing more goes out until `newsletter resume {send_id}`."
 
@@ -125,66 +123,59 @@ class Resumed:
 
 
 def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = system_clock,
-           confirm: Callable[[SendPlan], bool] | None = None, progress: Progress | None = None,
-           stop: threading.Event | None = None) -> Resumed:
+           controls: Controls | None = None) -> Resumed:
     """Clear a pause; a worker's send is then continued by a worker, any other continues here (like ``send``)."""
     from pathlib import Path
 
+    from newsletter.delivery.lease import live_runs
     from newsletter.release.gate import options_from
     from newsletter.release.schedule import send_now
-    from newsletter.store import release as store
-    from newsletter.store import sends as ledger
+    from newsletter.store import releases as store
+    from newsletter.store import sends
 
     now = clock()
     with _session(settings) as conn:
         row = _release(conn, send_id)
         if store.set_paused(conn, send_id, paused=False, now=stamp(now)):
             _log(conn, "resume", row, actor, stamp(now), f"state {row['state']}")
-        elif row["state"] != "stopped":
+        elif row["state"] != ReleaseState.STOPPED:
             raise ReleaseRefused(f"it is not paused (state {row['state']})", subject=str(send_id))
-        send = ledger.get_send(conn, send_id)
+        send = sends.get_send(conn, send_id)
         state = row["state"]
-        if state == "running" and not _run_lives(conn, send_id):
-            state = "stopped"  # its run died (killed) without recording how it ended: continue it here
-    if state == "scheduled":
+        if state == ReleaseState.RUNNING and not live_runs(conn, send_id):
+            state = ReleaseState.STOPPED  # its run died (killed) without recording how it ended: continue it here
+    if state == ReleaseState.SCHEDULED:
         due = parse_stamp(row["run_at"]) <= now
         return Resumed(f"Resumed send {send_id}: " + ("due now, a worker starts it." if due
                                                       else f"a worker starts it at {_when(row, settings)}."))
-    if state == "running":
+    if state == ReleaseState.RUNNING:
         return Resumed(f"Resumed send {send_id}: its run had not stopped yet and goes on.")
-    if state != "stopped":
+    if state != ReleaseState.STOPPED:
         return Resumed(f"Resumed send {send_id} ({state}).")
     # It goes on through the backend it was going out through (`send --backend`), not this shell's default.
     settings = settings.with_overrides(newsletter_backend=send["backend"] if send else None)
+    from newsletter.delivery.plan import Controls
+
     report, hooks = send_now(Path(row["issue_path"]), options_from(row["options"]), settings, actor=actor,
-                             confirm=confirm, progress=progress, stop=stop, clock=clock)
+                             controls=controls or Controls(), clock=clock)
     return Resumed(f"Resumed send {send_id}.", report, hooks.paused)
 
 
-def _run_lives(conn: Any, send_id: int) -> bool:
-    """Whether a run holds the send now: its lease is fresh and its process has not gone."""
-    import time
-
-    from newsletter.delivery.lease import is_gone
-    from newsletter.store import runs
-
-    return any(run.expires_at > time.time() and not is_gone(run) for run in runs.open_runs(conn, send_id))
-
-
 def list_sends(settings: Settings, send_id: int | None = None, *, clock: Clock = system_clock) -> list[dict[str, Any]]:
-    """``engine.list_sends`` with each send's release (schedule, pause, state) and cancelled sends added."""
-    from newsletter.delivery.engine import list_sends as ledger_sends
-    from newsletter.delivery.plan import Totals
-    from newsletter.store import release as store
+    """Every send (or one), newest first, with its status from the ledger (``delivery.status``), its release
+    (schedule, pause, state) and the sends cancelled before they started."""
+    from newsletter.delivery.status import statuses
+    from newsletter.store import releases as store
+    from newsletter.store.ledger import Totals
 
-    rows = ledger_sends(settings, send_id)
     with _session(settings) as conn:
+        rows = statuses(conn, send_id)
         releases = {r["send_id"]: r for r in store.list_releases(conn, send_id)}
     now = stamp(clock())
     for row in rows:
         _overlay(row, releases.pop(row["id"], None), settings, now)
     for release in releases.values():  # cancelled: the send itself is gone
-        if release["state"] == "cancelled":
+        if release["state"] == ReleaseState.CANCELLED:
             subject = release["build"].get("facts", {}).get("subject", "")
             gone = {"id": release["send_id"], "slug": release["slug"], "list": release["list_name"],
                     "audience": release["audience"], "backend": "", "subject": subject,
@@ -201,10 +192,11 @@ def _overlay(row: dict[str, Any], release: dict[str, Any] | None, settings: Sett
         return row
     state = release["state"]
     row.update(release=state, paused=bool(release["paused_at"]), error=release["error"])
-    if release["run_at"] and state in ("scheduled", "handed-over", "cancelled", "refused"):
+    not_run = (*WAITING, ReleaseState.CANCELLED, ReleaseState.REFUSED)
+    if release["run_at"] and state in not_run:
         row.update(scheduled_for=_when(release, settings), zone=settings.newsletter_timezone or release["zone"])
-    released = state == "handed-over" and release["run_at"] <= now  # SendGrid has sent it: the ledger's status
-    if state in ("scheduled", "handed-over", "cancelled", "refused") and not released:  # a stopped run: the ledger says
+    released = state == ReleaseState.HANDED_OVER and release["run_at"] <= now  # SendGrid sent it: the ledger's status
+    if state in not_run and not released:  # a stopped run: the ledger says
         row["status"] = state
     if row["paused"]:
         row["status"] = "paused"
@@ -213,18 +205,17 @@ def _overlay(row: dict[str, Any], release: dict[str, Any] | None, settings: Sett
 
 def send_log(settings: Settings, send_id: int) -> list[dict[str, Any]]:
     """The audit log of a send (and the approvals of its issue and list), oldest first."""
-    from newsletter.store import audit
-    from newsletter.store import release as store
-    from newsletter.store import sends as ledger
+    from newsletter.store import audit, sends
+    from newsletter.store import releases as store
 
     with _session(settings) as conn:
-        found = ledger.get_send(conn, send_id)
+        found = sends.get_send(conn, send_id)
         release = store.get(conn, send_id)
         if found is None and release is None:
             raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
         if release is not None:
             slug, list_name = release["slug"], release["list_name"]
         else:
-            listed = ledger.list_sends(conn, send_id)[0]
+            listed = sends.listing(conn, send_id)[0]
             slug, list_name = listed["slug"], listed["list"]
         return audit.entries(conn, send_id, slug, list_name)

@@ -21,24 +21,43 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from newsletter.compose.build import Build, changes, identify
 from newsletter.release import ReleaseRefused
-from newsletter.release import audience as audiences
-from newsletter.release.approvals import SIGNATURE_WORDS, Approval, approvals_path, counts, load, signature_status
-from newsletter.release.build import Build, changes, identify
+from newsletter.release import members as audiences
+from newsletter.release.approvals import (
+    SIGNATURE_WORDS,
+    Approval,
+    approvals_path,
+    load,
+    signature_counts,
+    signature_status,
+)
 from newsletter.release.clock import Clock, stamp, system_clock
 from newsletter.settings import Settings
+from newsletter.store.releases import WAITING, ReleaseState, Route
 
 if TYPE_CHECKING:
-    from newsletter.delivery.base import Backend
-    from newsletter.delivery.engine import Audience
+    from newsletter.compose.model import ComposeResult
+    from newsletter.delivery.base import Mailing
     from newsletter.delivery.plan import SendOptions, SendPlan
+    from newsletter.store.segments import Audience
 
-#: What the caller is doing: a send from a terminal, a check before scheduling,
-#: a worker starting a scheduled send, a hand-over to SendGrid with send_at.
-MODES = ("now", "schedule", "start", "handover")
+
+class Mode(StrEnum):
+    """What the caller of the gate is doing."""
+
+    NOW = "now"  # a send from a terminal
+    SCHEDULE = "schedule"  # a check before scheduling (a dry run)
+    START = "start"  # a worker starting a scheduled send
+    HANDOVER = "handover"  # handing every batch to SendGrid with send_at
+
+
+#: The route a release row records for each mode that runs a send.
+ROUTES = {Mode.NOW: Route.NOW, Mode.START: Route.WORKER, Mode.HANDOVER: Route.SENDGRID}
 
 
 @dataclass
@@ -78,7 +97,7 @@ class Verdict:
         if reasons:
             text += "; not counted: " + "; ".join(reasons)
         audience = self.build.audience
-        hint = f"newsletter approve {issue} --list {audience.list_name}" + "".join(f" --where '{w}'" for w in audience.where)
+        hint = f"newsletter approve {issue} --list {audience.list_name}" + "".join(f" --where '{c}'" for c in audience.conditions)
         return f"{text}. Review it, then: {hint}"
 
 
@@ -88,7 +107,7 @@ def judge(conn: Any, build: Build, members: audiences.Members, list_id: int, app
     verdict = Verdict(build, settings.newsletter_required_approvals)
     for approval in approvals:
         status = signature_status(approval, settings)
-        if not counts(status, settings):
+        if not signature_counts(status, settings):
             verdict.judged.append(Judged(approval, False, SIGNATURE_WORDS[status]))
             continue
         differs = changes(approval.build, build) if approval.build.id != build.id else []
@@ -129,7 +148,7 @@ class PauseWatch(threading.Event):
         if self.outer.is_set():
             return True
         if not self.paused:
-            from newsletter.store import release as store
+            from newsletter.store import releases as store
 
             self.paused = store.is_paused(self.conn, self.send_id)
         return self.paused
@@ -148,7 +167,7 @@ class ReleaseHooks:
     settings: Settings
     issue: Path
     options: SendOptions
-    mode: str = "now"
+    mode: Mode = Mode.NOW
     actor: str = ""
     clock: Clock = system_clock
     send_at: datetime | None = None  # handover: when SendGrid releases the batches
@@ -159,23 +178,23 @@ class ReleaseHooks:
     watch: PauseWatch | None = None
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"unknown mode {self.mode!r}")
+        self.mode = Mode(self.mode)  # ValueError for an unknown one
 
     # --- before anything is written -------------------------------------------------
 
-    def check(self, conn: Any, plan: SendPlan, result: Any, audience: Audience, list_id: int) -> None:
+    def check(self, conn: Any, plan: SendPlan, result: ComposeResult, list_id: int) -> None:
         """Refuse (``ReleaseRefused``) a send that is paused, scheduled, changed or not approved enough."""
-        from newsletter.store import release as store
+        from newsletter.store import releases as store
 
         row = store.get(conn, plan.send_id) if plan.send_id is not None else None
         if row is not None:
             self._check_state(row)
-        build = identify(result, audiences.definition(conn, plan.options))
+        audience = plan.audience
+        build = identify(result, audience)
         required = self.settings.newsletter_required_approvals
         members = self._members(conn, plan, list_id, audience, row) if required else None
         self.target = Target(build, members, list_id, audience, plan.total)
-        if self.mode == "start" and row is not None and row["build_id"] != build.id:
+        if self.mode == Mode.START and row is not None and row["build_id"] != build.id:
             what = ", ".join(changes(Build.from_dict(row["build"]), build))
             raise ReleaseRefused(f"the issue changed since send {plan.send_id} was scheduled: {what}; "
                                  "schedule it again to send this version", subject=str(self.issue))
@@ -186,11 +205,11 @@ class ReleaseHooks:
 
     def _check_state(self, row: dict[str, Any]) -> None:
         send_id = row["send_id"]
-        if row["paused_at"] and self.mode != "schedule":
+        if row["paused_at"] and self.mode != Mode.SCHEDULE:
             raise ReleaseRefused(f"send {send_id} is paused (by {row['paused_by'] or 'someone'} at {row['paused_at']}); "
                                  f"`newsletter resume {send_id}` continues it", subject=str(self.issue))
-        waiting = row["state"] in ("scheduled", "handed-over")
-        if waiting and not (self.mode == "start" or (self.mode == "handover" and row["batch_id"] == self.batch_id)):
+        waiting = row["state"] in WAITING
+        if waiting and not (self.mode == Mode.START or (self.mode == Mode.HANDOVER and row["batch_id"] == self.batch_id)):
             from newsletter.release.when import local_text
 
             when = local_text(_utc(row["run_at"]), self.settings.newsletter_timezone or row["zone"])
@@ -200,10 +219,10 @@ class ReleaseHooks:
     def _members(self, conn: Any, plan: SendPlan, list_id: int, audience: Audience,
                  row: dict[str, Any] | None) -> audiences.Members:
         """Who this send would reach: the fixed ledger of a send that has one, else the list now."""
-        from newsletter.store import release as store
+        from newsletter.store import releases as store
 
         live = audiences.live_members(conn, list_id, audience)
-        if plan.send_id is None or (self.mode == "schedule" and not _started(plan)):
+        if plan.send_id is None or (self.mode == Mode.SCHEDULE and not _started(plan)):
             return live
         ledger = store.ledger_members(conn, plan.send_id)
         if not ledger:
@@ -215,42 +234,46 @@ class ReleaseHooks:
     def run_started(self, conn: Any, send_id: int, stop: threading.Event) -> threading.Event:
         """Record the start (releases row, audit log); return a stop event that a pause also sets."""
         from newsletter.store import audit
-        from newsletter.store import release as store
+        from newsletter.store import releases as store
 
         now = stamp(self.clock())
         target = self.target
         values: dict[str, Any] = {
             "slug": _slug_of(conn, send_id), "list_name": self.options.list_name,
             "audience": target.audience.key if target else "", "issue_path": str(self.issue.resolve()),
-            "options": options_dict(self.options), "state": "running", "claimed_by": self.actor, "error": "",
-            "mode": {"start": "worker", "handover": "sendgrid"}.get(self.mode, "now"),
+            "options": options_dict(self.options), "state": ReleaseState.RUNNING, "claimed_by": self.actor,
+            "error": "", "mode": ROUTES.get(self.mode, Route.NOW),
         }
         if target is not None:
             values.update(build_id=target.build.id, build=target.build.as_dict())
-        if self.mode == "handover" and self.send_at is not None:
+        if self.mode == Mode.HANDOVER and self.send_at is not None:
             values.update(run_at=stamp(self.send_at), zone=self.zone, batch_id=self.batch_id)
         store.save(conn, send_id, now=now, **values)
         detail = f"build {target.build.short}, {target.recipients} recipient(s)" if target else ""
-        if self.mode == "handover" and self.send_at is not None:
+        about = audit.Logged(send_id, values["slug"], self.options.list_name)
+        if self.mode == Mode.HANDOVER and self.send_at is not None:
             from newsletter.release.when import local_text
 
-            audit.record(conn, "schedule", at=now, send_id=send_id, slug=values["slug"], list_name=self.options.list_name,
-                         actor=self.actor, detail=f"for {local_text(self.send_at, self.zone)} via SendGrid "
+            audit.record(conn, "schedule", about, at=now, actor=self.actor, detail=f"for {local_text(self.send_at, self.zone)} via SendGrid "
                                                   f"(batch {self.batch_id}), {detail}")
             detail = f"handing the batches to SendGrid (send_at {values['run_at']})"
-        audit.record(conn, "start", at=now, send_id=send_id, slug=values["slug"], list_name=self.options.list_name,
-                     actor=self.actor, detail=detail)
+        audit.record(conn, "start", about, at=now, actor=self.actor, detail=detail)
         self.send_id = send_id
         self.watch = PauseWatch(stop, conn, send_id)
         return self.watch
 
-    def backend(self, backend: Backend) -> Backend:
-        """SendGrid with ``send_at`` and ``batch_id`` on every request when handing over; else unchanged."""
-        if self.mode != "handover" or self.send_at is None:
-            return backend
-        from newsletter.release.sendgrid_batches import schedule_requests
+    def mailing(self, mailing: Mailing) -> Mailing:
+        """When handing over: the mailing with ``send_at`` and ``batch_id`` (SendGrid only); else unchanged."""
+        if self.mode != Mode.HANDOVER or self.send_at is None:
+            return mailing
+        from dataclasses import replace
 
-        return schedule_requests(backend, self.send_at, self.batch_id)
+        from newsletter.errors import ConfigError
+
+        if self.settings.newsletter_backend != "sendgrid":
+            raise ConfigError("only the sendgrid backend can hand batches over with send_at",
+                              subject="NEWSLETTER_BACKEND")
+        return replace(mailing, send_at=self.send_at, batch_id=self.batch_id)
 
     @property
     def paused(self) -> bool:
@@ -269,9 +292,9 @@ def _utc(text: str) -> datetime:
 
 
 def _slug_of(conn: Any, send_id: int) -> str:
-    from newsletter.store import sends as ledger
+    from newsletter.store import sends
 
-    found = ledger.get_send(conn, send_id)
+    found = sends.get_send(conn, send_id)
     return str(found["slug"]) if found else ""
 
 

@@ -15,22 +15,22 @@ which is used when):
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsletter.errors import NewsletterError
+from newsletter.delivery.plan import Controls
+from newsletter.errors import InputError, NewsletterError
 from newsletter.release import ReleaseRefused
 from newsletter.release.clock import Clock, stamp, system_clock
-from newsletter.release.gate import ReleaseHooks, options_dict
+from newsletter.release.gate import Mode, ReleaseHooks, options_dict
 from newsletter.release.when import Moment, parse_at
 from newsletter.settings import Settings
+from newsletter.store.audit import Logged
+from newsletter.store.releases import ReleaseState, Route
 
 if TYPE_CHECKING:
     from newsletter.delivery.plan import SendOptions, SendPlan, SendReport
-    from newsletter.delivery.run import Progress
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Scheduled:
 
     plan: SendPlan
     moment: Moment
-    path: str  # 'worker' or 'sendgrid'
+    route: Route  # worker or sendgrid
     send_id: int | None = None
     batch_id: str = ""
     report: SendReport | None = None  # the hand-over run (sendgrid)
@@ -47,14 +47,13 @@ class Scheduled:
 
 
 def send_now(path: str | Path, options: SendOptions, settings: Settings, *, actor: str,
-             confirm: Callable[[SendPlan], bool] | None = None, progress: Progress | None = None,
-             stop: threading.Event | None = None, clock: Clock = system_clock) -> tuple[SendReport, ReleaseHooks]:
+             controls: Controls = Controls(), clock: Clock = system_clock) -> tuple[SendReport, ReleaseHooks]:
     """``send_issue`` through the gate (approvals, schedule, pause); the release row and audit log follow the run."""
-    from newsletter.delivery.engine import send_issue
+    from newsletter.delivery.send import send_issue
 
-    hooks = ReleaseHooks(settings, Path(path), options, mode="now", actor=actor, clock=clock)
+    hooks = ReleaseHooks(settings, Path(path), options, mode=Mode.NOW, actor=actor, clock=clock)
     try:
-        report = send_issue(path, options, settings, confirm=confirm, progress=progress, stop=stop, hooks=hooks)
+        report = send_issue(path, options, settings, controls=controls, hooks=hooks)
     except NewsletterError as exc:
         finish(hooks, settings, error=exc)
         raise
@@ -71,25 +70,28 @@ def uses_sendgrid(settings: Settings, moment: Moment, now: Any) -> bool:
             and within_window(moment.utc, now))
 
 
-def schedule(path: str | Path, options: SendOptions, settings: Settings, *, at: str, tz: str | None, actor: str,
-             confirm: Callable[[SendPlan, Moment, str], bool] | None = None, progress: Progress | None = None,
-             stop: threading.Event | None = None, clock: Clock = system_clock) -> Scheduled:
-    """Schedule issue ``path`` for ``at`` (in ``tz``): check the gate now, then fix the audience or hand it over."""
+def schedule(path: str | Path, options: SendOptions, settings: Settings, *, actor: str,
+             controls: Controls = Controls(), clock: Clock = system_clock) -> Scheduled:
+    """Schedule issue ``path`` for ``options.at`` (in ``options.tz``): check the gate now, then fix the audience
+    or hand it over. ``controls.confirm(plan, moment, route)`` is asked first."""
     from newsletter import tokens
-    from newsletter.delivery.engine import compose_checked, send_issue
+    from newsletter.compose import compose_checked
+    from newsletter.delivery.send import send_issue
 
+    if options.at is None:
+        raise InputError("--tz goes with --at \"YYYY-MM-DD HH:MM\"", subject="--tz")
     now = clock()
-    moment = parse_at(at, tz, settings.newsletter_timezone, now)
+    moment = parse_at(options.at, options.tz, settings.newsletter_timezone, now)
     tokens.require_key(settings.newsletter_secret_key)
     result = compose_checked(path, settings)
-    route = "sendgrid" if uses_sendgrid(settings, moment, now) else "worker"
-    checker = ReleaseHooks(settings, Path(path), options, mode="schedule", actor=actor, clock=clock)
+    route = Route.SENDGRID if uses_sendgrid(settings, moment, now) else Route.WORKER
+    checker = ReleaseHooks(settings, Path(path), options, mode=Mode.SCHEDULE, actor=actor, clock=clock)
     looked = send_issue(path, replace(options, dry_run=True), settings, result=result, hooks=checker)
     done = Scheduled(looked.plan, moment, route)
-    if confirm is not None and not confirm(looked.plan, moment, route):
+    if controls.confirm is not None and not controls.confirm(looked.plan, moment, route):
         done.cancelled = True
         return done
-    if route == "worker":
+    if route == Route.WORKER:
         done.send_id = _fix_audience(checker, result, settings, options, moment, actor, now)
         return done
     from newsletter.release.sendgrid_batches import BatchAPI
@@ -99,10 +101,11 @@ def schedule(path: str | Path, options: SendOptions, settings: Settings, *, at: 
         raise ReleaseRefused(f"send {looked.plan.send_id} is partly sent: finish it with `newsletter send` "
                              "(SendGrid holds only sends that have not started)", subject=str(path))
     done.batch_id = done.batch_id or BatchAPI(settings).create_batch()
-    hooks = ReleaseHooks(settings, Path(path), options, mode="handover", actor=actor, clock=clock,
+    hooks = ReleaseHooks(settings, Path(path), options, mode=Mode.HANDOVER, actor=actor, clock=clock,
                          send_at=moment.utc, zone=moment.zone, batch_id=done.batch_id)
     try:
-        done.report = send_issue(path, options, settings, result=result, hooks=hooks, progress=progress, stop=stop)
+        done.report = send_issue(path, options, settings, result=result, hooks=hooks,
+                                 controls=replace(controls, confirm=None))
     except NewsletterError as exc:
         finish(hooks, settings, error=exc)
         raise
@@ -113,14 +116,14 @@ def schedule(path: str | Path, options: SendOptions, settings: Settings, *, at: 
 
 def _batch_for(settings: Settings, send_id: int | None, moment: Moment) -> str:
     """The batch of an earlier, partial hand-over of this send for the same moment ('' if none)."""
-    from newsletter.store import release as store
+    from newsletter.store import releases as store
     from newsletter.store import session
 
     if send_id is None:
         return ""
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
         row = store.get(conn, send_id)
-    if row and row["batch_id"] and row["run_at"] == stamp(moment.utc) and row["state"] in ("incomplete", "failed"):
+    if row and row["batch_id"] and row["run_at"] == stamp(moment.utc) and row["state"] in (ReleaseState.INCOMPLETE, ReleaseState.FAILED):
         return str(row["batch_id"])
     return ""
 
@@ -128,68 +131,64 @@ def _batch_for(settings: Settings, send_id: int | None, moment: Moment) -> str:
 def _fix_audience(checker: ReleaseHooks, result: Any, settings: Settings, options: SendOptions, moment: Moment,
                   actor: str, now: Any) -> int:
     """Write the send and its ledger (the audience the gate saw), and the release row a worker will claim."""
-    from newsletter.store import release as store
-    from newsletter.store import sends as ledger
-    from newsletter.store import session
+    from newsletter.delivery.send import send_version
+    from newsletter.store import releases as store
+    from newsletter.store import sends, session
 
     target = checker.target
     assert target is not None
     audience = target.audience
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
-        existing = ledger.find_send(conn, result.issue.slug, target.list_id, audience.key)
-        if existing is not None and not ledger.delete_unsent(conn, existing["id"]):
+        existing = sends.find_send(conn, result.issue.slug, target.list_id, audience.key)
+        if existing is not None and not sends.delete_unsent(conn, existing["id"]):
             send_id = int(existing["id"])  # partly sent already: the worker continues it at its time
         else:
-            send_id, _size, _created = ledger.create_send(
-                conn, slug=result.issue.slug, list_id=target.list_id, html_sha256=result.html_sha256,
-                backend=settings.newsletter_backend, subject=result.issue.subject, links=result.web_links,
-                audience=audience.key, where=audience.where, params=audience.params,
-            )
+            send_id, _size, _created = sends.create_send(conn, result.issue.slug, target.list_id, audience,
+                                                         send_version(result, settings.newsletter_backend))
         store.save(conn, send_id, now=stamp(now), slug=result.issue.slug, list_name=options.list_name,
                    audience=audience.key, issue_path=str(Path(checker.issue).resolve()), options=options_dict(options),
-                   build_id=target.build.id, build=target.build.as_dict(), mode="worker", state="scheduled",
+                   build_id=target.build.id, build=target.build.as_dict(), mode=Route.WORKER, state=ReleaseState.SCHEDULED,
                    run_at=stamp(moment.utc), zone=moment.zone, batch_id="", claimed_by="", error="")
-    _audit(settings, "schedule", send_id, result.issue.slug, options.list_name, actor, now,
+    _audit(settings, "schedule", Logged(send_id, result.issue.slug, options.list_name), actor, now,
            f"for {moment.local()} (worker), build {target.build.short}, {target.recipients} recipient(s)")
     return send_id
 
 
 def finish(hooks: ReleaseHooks, settings: Settings, *, report: SendReport | None = None,
            error: NewsletterError | None = None, send_id: int | None = None) -> str:
-    """Record how a run ended (release state and audit log); return the state."""
-    from newsletter.store import release as store
+    """Record how a run ended (release state and audit log); return the state ('' if there is no send)."""
+    from newsletter.store import releases as store
     from newsletter.store import session
 
     send_id = hooks.send_id or send_id
     if send_id is None:
         return ""  # refused or failed before the send existed: nothing to record
     if error is not None:
-        state = "refused" if isinstance(error, ReleaseRefused) else "failed"
+        state = ReleaseState.REFUSED if isinstance(error, ReleaseRefused) else ReleaseState.FAILED
         detail = str(error)
     else:
         assert report is not None
         detail = report.totals.line()
         if hooks.paused:
-            state, detail = ("scheduled" if hooks.mode == "start" else "stopped"), f"paused with {detail}"
+            state = ReleaseState.SCHEDULED if hooks.mode == Mode.START else ReleaseState.STOPPED
+            detail = f"paused with {detail}"
         elif report.interrupted:
-            state = "stopped"
+            state = ReleaseState.STOPPED
         elif report.ok:
-            state = "handed-over" if hooks.mode == "handover" else "done"
+            state = ReleaseState.HANDED_OVER if hooks.mode == Mode.HANDOVER else ReleaseState.DONE
         else:
-            state = "incomplete"
+            state = ReleaseState.INCOMPLETE
     now = hooks.clock()
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
         row = store.get(conn, send_id)
-        store.set_state(conn, send_id, state, now=stamp(now), error=detail if state in ("refused", "failed") else "")
-    _audit(settings, "refuse" if state == "refused" else "finish", send_id, row["slug"] if row else "",
-           hooks.options.list_name, hooks.actor, now, f"{state}: {detail}")
+        store.set_state(conn, send_id, state, now=stamp(now), error=detail if state in (ReleaseState.REFUSED, ReleaseState.FAILED) else "")
+    _audit(settings, "refuse" if state == ReleaseState.REFUSED else "finish",
+           Logged(send_id, row["slug"] if row else "", hooks.options.list_name), hooks.actor, now, f"{state}: {detail}")
     return state
 
 
-def _audit(settings: Settings, action: str, send_id: int | None, slug: str, list_name: str, actor: str, now: Any,
-           detail: str) -> None:
+def _audit(settings: Settings, action: str, about: Logged, actor: str, now: Any, detail: str) -> None:
     from newsletter.store import audit, session
 
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
-        audit.record(conn, action, at=stamp(now), send_id=send_id, slug=slug, list_name=list_name, actor=actor,
-                     detail=detail)
+        audit.record(conn, action, about, at=stamp(now), actor=actor, detail=detail)

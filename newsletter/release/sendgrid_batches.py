@@ -1,5 +1,9 @@
 """SendGrid's scheduled sends: a batch id, ``send_at`` on every request, and cancelling the batch.
 
+The SendGrid backend puts ``send_at`` and ``batch_id`` on every request when
+its ``Mailing`` carries them (``ReleaseHooks.mailing`` sets them); this module
+holds the window's rules and the batch API.
+
 SendGrid accepts ``send_at`` up to 72 hours ahead and releases the messages
 at that minute. Every request of one send carries the same ``batch_id``, so
 the whole send can be cancelled with one call to the scheduled-sends API –
@@ -12,13 +16,10 @@ from __future__ import annotations
 import json
 import urllib.error
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from newsletter.errors import ConfigError, DeliveryError
+from newsletter.errors import DeliveryError
 from newsletter.settings import Settings
-
-if TYPE_CHECKING:
-    from newsletter.delivery.base import Backend
 
 #: How far ahead SendGrid accepts ``send_at``.
 WINDOW = timedelta(hours=72)
@@ -31,24 +32,6 @@ CANCEL_CUTOFF = timedelta(minutes=10)
 def within_window(send_at: datetime, now: datetime) -> bool:
     """Whether ``send_at`` is close enough for SendGrid to hold the batches until then."""
     return now < send_at <= now + WINDOW - WINDOW_MARGIN
-
-
-def schedule_requests(backend: Backend, send_at: datetime, batch_id: str) -> Backend:
-    """The SendGrid ``backend`` with ``send_at`` and ``batch_id`` added to every request it makes."""
-    from newsletter.delivery.sendgrid import SendGridBackend
-
-    if not isinstance(backend, SendGridBackend):
-        raise ConfigError("only the sendgrid backend can hand batches over with send_at", subject="NEWSLETTER_BACKEND")
-    build_payload = backend.build_payload
-    moment = int(send_at.timestamp())
-
-    def with_schedule(batch: Any) -> Any:
-        body, refused = build_payload(batch)
-        body["send_at"], body["batch_id"] = moment, batch_id
-        return body, refused
-
-    backend.build_payload = with_schedule  # type: ignore[method-assign]  # this instance only
-    return backend
 
 
 def _errors(body: bytes | None) -> str:

@@ -9,21 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from newsletter.errors import ConfigError, InputError
+from newsletter.errors import InputError
+from newsletter.settings import zone
 
 FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
-
-
-def zone(name: str, *, subject: str = "--tz") -> ZoneInfo:
-    """The IANA zone ``name`` (such as Europe/Berlin); an error naming ``subject`` if there is none."""
-    error = ConfigError if subject.isupper() else InputError
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise error(f"unknown time zone {name!r} (use a name such as Europe/Berlin or America/New_York)",
-                    subject=subject) from None
 
 
 def _offset(delta: timedelta | None) -> str:

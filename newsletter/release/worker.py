@@ -42,7 +42,7 @@ class Worker:
 
     def claim(self) -> dict | None:
         """The next due send, now this worker's (``None`` when nothing is due)."""
-        from newsletter.store import release as store
+        from newsletter.store import releases as store
         from newsletter.store import session
 
         with session(self.settings.newsletter_database, timeout=self.settings.newsletter_database_timeout) as conn:
@@ -61,23 +61,23 @@ class Worker:
 
     def start(self, row: dict, stop: threading.Event) -> Started:
         """Run one claimed send through the gate; record how it ended."""
-        from newsletter.delivery.engine import send_issue
-        from newsletter.release.gate import ReleaseHooks, options_from
+        from newsletter.delivery.plan import Controls
+        from newsletter.delivery.send import send_issue
+        from newsletter.release.gate import Mode, ReleaseHooks, options_from
         from newsletter.release.schedule import finish
-        from newsletter.store import sends as ledger
-        from newsletter.store import session
+        from newsletter.store import sends, session
 
         send_id = int(row["send_id"])
         self.log(f"starting send {send_id} ({row['slug']} to {row['list_name']}), due {row['run_at']}")
         with session(self.settings.newsletter_database, timeout=self.settings.newsletter_database_timeout) as conn:
-            send = ledger.get_send(conn, send_id)
+            send = sends.get_send(conn, send_id)
         # It goes out through the backend it was scheduled with (`send --at --backend`), not the worker's default.
         settings = self.settings.with_overrides(newsletter_backend=send["backend"] if send else None)
         options = options_from(row["options"])
-        hooks = ReleaseHooks(settings, Path(row["issue_path"]), options, mode="start", actor=self.name,
+        hooks = ReleaseHooks(settings, Path(row["issue_path"]), options, mode=Mode.START, actor=self.name,
                              clock=self.clock)
         try:
-            report = send_issue(row["issue_path"], options, settings, hooks=hooks, stop=stop)
+            report = send_issue(row["issue_path"], options, settings, hooks=hooks, controls=Controls(stop=stop))
         except NewsletterError as exc:
             state = finish(hooks, settings, error=exc, send_id=send_id)
             self.log(f"send {send_id} {state}: {exc}")
@@ -88,7 +88,7 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Start due sends until ``stop`` is set, looking every NEWSLETTER_WORKER_POLL_SECONDS (sooner if one is due)."""
-        from newsletter.store import release as store
+        from newsletter.store import releases as store
         from newsletter.store import session
 
         poll = self.settings.newsletter_worker_poll_seconds

@@ -6,16 +6,24 @@ row names the issue (slug) and list as well as the send.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from newsletter.store import DB, transaction
 
 ACTIONS = ("approve", "schedule", "start", "pause", "resume", "cancel", "refuse", "finish")
 
 
-def record(conn: DB, action: str, *, at: str, send_id: int | None = None, slug: str = "",
-           list_name: str = "", actor: str = "", detail: str = "") -> None:
+class Logged(NamedTuple):
+    """What an entry is about: an issue (``slug``) to a list, and its send once there is one."""
+
+    send_id: int | None
+    slug: str
+    list_name: str
+
+
+def record(conn: DB, action: str, about: Logged, *, at: str, actor: str = "", detail: str = "") -> None:
     """Add one entry to the audit log."""
+    send_id, slug, list_name = about
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     with transaction(conn):

@@ -4,7 +4,7 @@ A run holds a lease (owner, host, pid, expiry) that it renews while it
 lives. Another run refuses while the lease is fresh; once it expired, or its
 process is provably gone from this host, the lease is taken over and only
 that run's rows change: 'sending' becomes 'in_doubt', 'claimed' returns to
-where it was.
+where it was (``ledger.orphans_to_doubt``).
 
 Worker runs (``send --worker``) share a send: any number of them may hold it
 at once, each claiming its own batches, while a run that is not a worker
@@ -19,8 +19,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from newsletter.store import DB, transaction
+from newsletter.store.ledger import orphans_to_doubt
 from newsletter.store.subscribers import utcnow
 
 
@@ -49,25 +51,7 @@ def open_runs(conn: DB, send_id: int | None = None) -> list[RunRow]:
             for run_id, send, owner, host, pid, pid_started, started_at, expires_at, worker in rows]
 
 
-def _orphans_to_doubt(conn: DB, send_id: int, now: str) -> int:
-    # Rows held by no open run: their run is over, so what it handed over is
-    # in doubt and what it only claimed goes back.
-    held = "(run_id IS NULL OR run_id NOT IN (SELECT id FROM send_runs WHERE ended_at IS NULL))"
-    doubt = conn.execute(
-        "UPDATE deliveries SET state = 'in_doubt', prior = NULL, run_id = NULL, updated_at = ?,"
-        " error = 'the run sending it stopped before the provider answered'"
-        f" WHERE send_id = ? AND state = 'sending' AND {held}",
-        (now, send_id),
-    ).rowcount
-    conn.execute(
-        "UPDATE deliveries SET state = COALESCE(prior, 'queued'), prior = NULL, run_id = NULL, updated_at = ?"
-        f" WHERE send_id = ? AND state = 'claimed' AND {held}",
-        (now, send_id),
-    )
-    return doubt
-
-
-def _live_runs(conn: DB, send_id: int, is_gone: Callable[[RunRow], bool], now: str, *, keep: int = 0) -> list[RunRow]:
+def _end_dead_runs(conn: DB, send_id: int, is_gone: Callable[[RunRow], bool], now: str, *, keep: int = 0) -> list[RunRow]:
     """End the send's open runs that are dead (lease expired, or process gone); return the live ones.
 
     Call inside a transaction that holds the send's row lock. ``keep``: a run
@@ -89,19 +73,20 @@ def _lock_send(conn: DB, send_id: int) -> None:
     conn.execute("SELECT id FROM sends WHERE id = ?" + conn.dialect.lock_rows(), (send_id,))
 
 
-def start(
-    conn: DB,
-    send_id: int,
-    *,
-    owner: str,
-    host: str,
-    pid: int,
-    pid_started: str,
-    lease_s: float,
-    is_gone: Callable[[RunRow], bool],
-    worker: bool = False,
-) -> tuple[int, int, RunRow | None]:
-    """Open a run of ``send_id``: ``(run id, rows turned in doubt, None)``, or ``(0, 0, holder)`` if held.
+class Process(NamedTuple):
+    """The process a run belongs to: a random owner token, and where it runs (``pid_started`` tells a reused
+    pid apart)."""
+
+    owner: str
+    host: str
+    pid: int
+    pid_started: str = ""
+
+
+def start(conn: DB, send_id: int, process: Process, *, lease_s: float, is_gone: Callable[[RunRow], bool],
+          worker: bool = False) -> tuple[int, int, RunRow | None]:
+    """Open a run of ``send_id`` by ``process``: ``(run id, rows turned in doubt, None)``, or ``(0, 0, holder)``
+    if held.
 
     ``is_gone(run)`` says whether an unexpired run's process is provably dead.
     A worker run may start next to other live worker runs; any other
@@ -110,15 +95,15 @@ def start(
     now_s, now = time.time(), utcnow()
     with transaction(conn):
         _lock_send(conn, send_id)
-        live = _live_runs(conn, send_id, is_gone, now)
-        doubt = _orphans_to_doubt(conn, send_id, now)
+        live = _end_dead_runs(conn, send_id, is_gone, now)
+        doubt = orphans_to_doubt(conn, send_id, now)
         holders = [run for run in live if not (worker and run.worker)]
         if holders:
             return 0, 0, holders[0]
         run_id = conn.execute(
             "INSERT INTO send_runs (send_id, owner, host, pid, pid_started, started_at, expires_at, worker)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (send_id, owner, host, pid, pid_started, now, now_s + lease_s, int(worker)),
+            (send_id, *process, now, now_s + lease_s, int(worker)),
         ).fetchone()[0]
     return int(run_id), doubt, None
 
@@ -142,9 +127,9 @@ def reap(conn: DB, run_id: int, send_id: int, is_gone: Callable[[RunRow], bool])
     with transaction(conn):
         _lock_send(conn, send_id)
         before = len(open_runs(conn, send_id))
-        if len(_live_runs(conn, send_id, is_gone, now, keep=run_id)) == before:
+        if len(_end_dead_runs(conn, send_id, is_gone, now, keep=run_id)) == before:
             return 0
-        return _orphans_to_doubt(conn, send_id, now)
+        return orphans_to_doubt(conn, send_id, now)
 
 
 def end(conn: DB, run_id: int, send_id: int, outcome: str,
@@ -156,6 +141,6 @@ def end(conn: DB, run_id: int, send_id: int, outcome: str,
         conn.execute("UPDATE send_runs SET ended_at = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
                      (now, outcome, run_id))
         if is_gone is not None:
-            _live_runs(conn, send_id, is_gone, now)
-        _orphans_to_doubt(conn, send_id, now)
+            _end_dead_runs(conn, send_id, is_gone, now)
+        orphans_to_doubt(conn, send_id, now)
         conn.execute("UPDATE sends SET finished_at = ? WHERE id = ?", (now, send_id))

@@ -14,9 +14,12 @@ JSON (``store/dialect.py``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from newsletter.errors import InputError
 from newsletter.store import DB
 from newsletter.store.dialect import SQLITE, Dialect
 from newsletter.store.subscribers import ON_LIST, utcnow
@@ -33,6 +36,103 @@ class Condition(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.key}{self.op}{self.value}"
+
+
+#: Characters a key may not hold: the operators, JSON path quotes and control characters.
+_BAD_KEY = re.compile(r'[=!"\\\x00-\x1f\x7f-\x9f]')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def parse_condition(text: str) -> Condition:
+    """One ``KEY=VALUE`` or ``KEY!=VALUE``; ``InputError`` (subject ``--where``) saying what is wrong."""
+    raw = text or ""
+    cut = raw.find("=")
+    if cut < 0:
+        raise InputError(f"{raw!r} has no '=': write KEY=VALUE or KEY!=VALUE", subject="--where")
+    op = "!=" if cut > 0 and raw[cut - 1] == "!" else "="
+    key = raw[: cut - 1] if op == "!=" else raw[:cut]
+    value = raw[cut + 1 :]
+    key = key.strip()
+    if not key:
+        raise InputError(f"{raw!r} has no attribute name before {op!r}", subject="--where")
+    if _BAD_KEY.search(key):
+        raise InputError(f"attribute name {key!r} may not contain '=', '!', quotes, backslashes or control characters",
+                         subject="--where")
+    if _CONTROL.search(value):
+        raise InputError(f"the value in {raw!r} has control characters", subject="--where")
+    # Attribute names are stored lower-cased by import; match them the same way.
+    return Condition(key.lower(), op, value.strip())
+
+
+def parse_conditions(texts: Iterable[str]) -> list[Condition]:
+    """Every ``--where`` option, parsed (see ``parse_condition``)."""
+    return [parse_condition(text) for text in texts]
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a send is for: the active members of list ``list_name`` matching every condition.
+
+    The one definition the engine, the gate, approvals and the worker share,
+    built once from a send's options (``resolve``). ``key`` names it in the
+    ledger (``sends.audience``), ``as_dict`` in builds and approvals, ``sql``
+    in the recipient queries. Conditions are kept sorted and distinct, so two
+    audiences that select the same members compare equal.
+    """
+
+    list_name: str = ""
+    conditions: tuple[Condition, ...] = ()
+
+    @classmethod
+    def of(cls, list_name: str, conditions: Iterable[Condition]) -> Audience:
+        """From a list name and conditions in any order (duplicates dropped)."""
+        unique = {str(c): c for c in conditions}
+        return cls(list_name, tuple(unique[text] for text in sorted(unique)))
+
+    @property
+    def key(self) -> str:
+        """The conditions as one text ('' for the whole list): how the ledger names the audience."""
+        return " ".join(str(c) for c in self.conditions)
+
+    def describe(self) -> str:
+        """'list news where city=Oslo', or 'no list'."""
+        if not self.list_name:
+            return "no list"
+        return f"list {self.list_name}" + (f" where {self.key}" if self.conditions else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON/TOML-friendly form (builds, approvals)."""
+        return {"list": self.list_name, "where": [str(c) for c in self.conditions]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Audience:
+        """Back from ``as_dict``."""
+        data = data or {}
+        return cls.of(str(data.get("list", "")), parse_conditions(data.get("where") or ()))
+
+    def sql(self, dialect: Dialect = SQLITE) -> tuple[str, tuple[Any, ...]]:
+        """``(where, params)`` over the subscribers alias ``s`` ('' for the whole list)."""
+        if not self.conditions:
+            return "", ()
+        where, params = where_sql(self.conditions, dialect=dialect)
+        return where, tuple(params)
+
+
+def resolve(conn: DB | None, list_name: str, where: Iterable[str] = (), segment: str | None = None, *,
+            list_id: int | None = None) -> Audience:
+    """The audience of ``--list``, ``--where`` and ``--segment`` (``InputError`` for a bad one).
+
+    A saved segment is read from ``conn``; with ``list_id`` it must belong to that list.
+    """
+    conditions = parse_conditions(where)
+    if segment:
+        found = get_segment(conn, segment) if conn is not None else None
+        if found is None:
+            raise InputError("no such segment (see `newsletter segments`)", subject=segment)
+        if list_id is not None and found["list_id"] != list_id:
+            raise InputError(f"the segment belongs to another list, not {list_name!r}", subject=segment)
+        conditions = list(found["conditions"]) + conditions
+    return Audience.of(list_name, conditions)
 
 
 def attribute_sql(key: str, alias: str = "s", dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:

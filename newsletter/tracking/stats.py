@@ -84,8 +84,8 @@ def _rate(part: int, base: int) -> float | None:
 
 def stats_for_send(conn: DB, send: sqlite3.Row, top: int = 10) -> SendStats:
     """The figures of one send row (from ``store.events.find_sends``)."""
-    from newsletter.delivery.plan import Totals
-    from newsletter.store import sends as ledger
+    from newsletter.store import ledger
+    from newsletter.store.ledger import Totals
 
     totals = Totals.from_counts(ledger.counts(conn, send["id"]))
     recipients, accepted = totals.recipients, totals.accepted

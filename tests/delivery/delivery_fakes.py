@@ -450,8 +450,8 @@ def settings_env(config) -> dict[str, str]:
 
 def send(issue, config, list_name: str = "news", **options):
     """``send_issue`` with ``SendOptions(list_name, **options)`` (the engine's entry point, as the CLI calls it)."""
-    from newsletter.delivery.engine import send_issue
     from newsletter.delivery.plan import SendOptions
+    from newsletter.delivery.send import send_issue
 
     return send_issue(issue, SendOptions(list_name, **options), config)
 

@@ -75,7 +75,7 @@ def test_pause_a_workers_send_then_resume_it(cli, smtp_settings, smtp_server, is
     emails = make_list("news", 40)
     config = smtp_settings.with_overrides(smtp_connections=1)
     clock = Clock(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
-    schedule(issue, SendOptions("news", rate=10), config, at="2026-12-01 08:00", tz="UTC", actor="ann", clock=clock)
+    schedule(issue, SendOptions("news", rate=10, at="2026-12-01 08:00", tz="UTC"), config, actor="ann", clock=clock)
     clock.set(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
     results: list = []
     worker = threading.Thread(target=lambda: results.extend(Worker(config, clock=clock, name="w1").run_once()))

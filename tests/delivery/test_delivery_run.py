@@ -6,6 +6,7 @@ import pytest
 from delivery_fakes import rows, send
 
 from newsletter.delivery import sendgrid as sg
+from newsletter.store.runs import Process
 
 
 @pytest.fixture(autouse=True)
@@ -55,9 +56,9 @@ def test_a_run_taken_over_between_batches_claims_nothing_more(sendgrid_settings,
                                                               monkeypatch):
     """A run stalled past its lease (here: between two batches) and taken over by another must not go on
     claiming and sending when it resumes: it stops at once, before its heartbeat happens to notice."""
-    from newsletter.delivery.engine import send_issue
     from newsletter.delivery.lease import HOST
-    from newsletter.delivery.plan import SendOptions
+    from newsletter.delivery.plan import Controls, SendOptions
+    from newsletter.delivery.send import send_issue
     from newsletter.errors import DeliveryError
     from newsletter.store import connect, runs
 
@@ -68,12 +69,13 @@ def test_a_run_taken_over_between_batches_claims_nothing_more(sendgrid_settings,
     def take_over_after_the_first_batch(done: int, total: int, counts: dict[str, int]) -> None:
         if done == 2:  # another run starts meanwhile and takes the send over (this one looks gone)
             conn = connect(database)
-            runs.start(conn, 1, owner="other", host=HOST, pid=1, pid_started="", lease_s=60,
+            runs.start(conn, 1, Process("other", HOST, 1, ""), lease_s=60,
                        is_gone=lambda run: True)
             conn.close()
 
     with pytest.raises(DeliveryError, match="lost its hold"):
-        send_issue(issue, SendOptions("news"), sendgrid_settings, progress=take_over_after_the_first_batch)
+        send_issue(issue, SendOptions("news"), sendgrid_settings,
+                   controls=Controls(progress=take_over_after_the_first_batch))
     assert sendgrid_server.delivered == {e: 1 for e in emails[:2]}  # the second batch is the other run's
 
 
@@ -91,7 +93,7 @@ def test_a_run_taken_over_during_its_last_request_does_not_end_as_if_it_had_sent
     def take_over(stage: str, body: dict) -> None:
         if stage == "accepted":  # the retry's request: another run takes the send over meanwhile
             conn = connect(sendgrid_settings.newsletter_database)
-            runs.start(conn, 1, owner="other", host=HOST, pid=1, pid_started="", lease_s=60, is_gone=lambda run: True)
+            runs.start(conn, 1, Process("other", HOST, 1, ""), lease_s=60, is_gone=lambda run: True)
             conn.close()
 
     sendgrid_server.tap = take_over
@@ -143,7 +145,7 @@ def test_a_run_taken_over_while_refused_for_now_does_not_repeat_its_request(send
     def take_over(stage: str, body: dict) -> None:
         if stage == "request" and len(sendgrid_server.requests) == 1:
             conn = connect(sendgrid_settings.newsletter_database)
-            runs.start(conn, 1, owner="other", host=HOST, pid=1, pid_started="", lease_s=60, is_gone=lambda run: True)
+            runs.start(conn, 1, Process("other", HOST, 1, ""), lease_s=60, is_gone=lambda run: True)
             conn.close()
 
     sendgrid_server.tap = take_over

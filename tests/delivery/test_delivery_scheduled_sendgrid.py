@@ -31,14 +31,14 @@ def clock(sendgrid_server) -> Clock:
 
 
 def hand_over(issue, config, clock, at=f"{YEAR}-12-02 09:00"):
-    return schedule(issue, SendOptions("news"), config, at=at, tz="Europe/Berlin", actor="ann@example.org", clock=clock)
+    return schedule(issue, SendOptions("news", at=at, tz="Europe/Berlin"), config, actor="ann@example.org", clock=clock)
 
 
 def test_batches_go_to_sendgrid_with_send_at_and_are_released_at_the_minute(
         cli, sendgrid_settings, sendgrid_server, issue, make_list, clock):
     emails = make_list("news", 1500)
     done = hand_over(issue, sendgrid_settings, clock)
-    assert done.path == "sendgrid" and done.batch_id in sendgrid_server.batches and done.report.ok
+    assert done.route == "sendgrid" and done.batch_id in sendgrid_server.batches and done.report.ok
     requests = sendgrid_server.requests
     assert len(requests) == 2 and {(r["send_at"], r["batch_id"]) for r in requests} == {(int(DUE.timestamp()), done.batch_id)}
     assert not sendgrid_server.delivered and len(sendgrid_server.scheduled) == 1500
@@ -85,21 +85,22 @@ def test_too_late_to_cancel_says_so_and_cancels_nothing(sendgrid_settings, sendg
 def test_beyond_72_hours_or_turned_off_a_worker_starts_it(sendgrid_settings, sendgrid_server, issue, make_list, clock):
     make_list("news", 2)
     far = hand_over(issue, sendgrid_settings, clock, at=f"{YEAR}-12-04 09:00")  # 92 hours ahead
-    assert far.path == "worker" and sendgrid_server.requests == []
+    assert far.route == "worker" and sendgrid_server.requests == []
     cancel(far.send_id, sendgrid_settings, actor="ann@example.org", clock=clock)
     off = sendgrid_settings.with_overrides(newsletter_sendgrid_send_at=False)
-    assert hand_over(issue, off, clock).path == "worker" and sendgrid_server.requests == []
+    assert hand_over(issue, off, clock).route == "worker" and sendgrid_server.requests == []
 
 
 def test_the_stand_in_refuses_what_sendgrid_refuses(sendgrid_settings, sendgrid_server, issue, make_list, clock):
-    from newsletter.delivery.base import Recipient
-    from newsletter.delivery.engine import compose_checked, make_backend
-    from newsletter.release.sendgrid_batches import BatchAPI, schedule_requests
+    from newsletter.compose import compose_checked
+    from newsletter.delivery.base import Mailing, Recipient
+    from newsletter.delivery.registry import make_backend
+    from newsletter.release.sendgrid_batches import BatchAPI
 
     api = BatchAPI(sendgrid_settings)
     batch = api.create_batch()
-    backend = make_backend("sendgrid", sendgrid_settings, compose_checked(issue, sendgrid_settings), send_id=1)
-    schedule_requests(backend, DUE + timedelta(hours=72), batch)
+    mailing = Mailing(compose_checked(issue, sendgrid_settings), 1, send_at=DUE + timedelta(hours=72), batch_id=batch)
+    backend = make_backend("sendgrid", sendgrid_settings, mailing)
     with backend:
         result = backend.send_batch([Recipient(1, "a@example.org")])
     assert result.outcomes[0].state == "failed" and "more than 72 hours" in result.outcomes[0].error

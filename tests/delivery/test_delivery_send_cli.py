@@ -8,6 +8,10 @@ import email.policy
 import pytest
 from delivery_fakes import send, table_counts
 
+from newsletter.store.runs import Process
+from newsletter.store.segments import Audience
+from newsletter.store.sends import SendVersion
+
 
 def counts(database) -> tuple[int, ...]:
     return table_counts(database, "sends", "deliveries")
@@ -125,13 +129,11 @@ def test_a_send_held_by_a_live_run_is_refused_whatever_path_names_the_database(c
     make_list("news", 2)
     assert cli(settings, "send", issue, "--list", "news", "--yes", "--dry-run").exit_code == 0
     conn = connect(settings.newsletter_database)
-    from newsletter.store import sends as ledger
+    from newsletter.store import ledger, sends
 
-    send_id, _, _ = ledger.create_send(conn, slug="test-issue", list_id=1, html_sha256="x", backend="outbox",
-                                    subject="Test issue", links=[])
+    send_id, _, _ = sends.create_send(conn, "test-issue", 1, Audience(), SendVersion("x", "Test issue", [], "outbox"))
     pid = os.getpid()  # a live process on this host holds the lease
-    run_id, _, _ = runs.start(conn, send_id, owner="other", host=HOST, pid=pid, pid_started=process_started(pid),
-                              lease_s=60, is_gone=lambda run: False)
+    run_id, _, _ = runs.start(conn, send_id, Process("other", HOST, pid, process_started(pid)), lease_s=60, is_gone=lambda run: False)
     link = tmp_path / "alias.db"
     link.symlink_to(settings.newsletter_database)
     run = cli(settings.with_overrides(newsletter_database=str(link)), "send", issue, "--list", "news", "--yes")
@@ -164,19 +166,17 @@ def test_a_refused_second_run_leaves_the_send_as_the_live_run_has_it(cli, settin
     import os
 
     from newsletter.delivery.lease import HOST, process_started
-    from newsletter.store import connect, runs
-    from newsletter.store import sends as ledger
+    from newsletter.store import connect, runs, sends
 
     make_list("news", 2)
     conn = connect(settings.newsletter_database)
-    send_id, _, _ = ledger.create_send(conn, slug="test-issue", list_id=1, html_sha256="x", backend="outbox",
-                                    subject="Old subject", links=["https://old.example.org/"])
+    send_id, _, _ = sends.create_send(conn, "test-issue", 1, Audience(), SendVersion("x", "Old subject", ["https://old.example.org/"], "outbox"))
     pid = os.getpid()  # a live process on this host holds the lease
-    runs.start(conn, send_id, owner="other", host=HOST, pid=pid, pid_started=process_started(pid), lease_s=60,
+    runs.start(conn, send_id, Process("other", HOST, pid, process_started(pid)), lease_s=60,
                is_gone=lambda run: False)
     run = cli(settings, "send", issue, "--list", "news", "--yes", "--backend", "smtp")
     assert run.exit_code == 1 and "is being sent by process" in run.stderr
-    send = ledger.get_send(conn, send_id)
+    send = sends.get_send(conn, send_id)
     conn.close()
     assert (send["backend"], send["html_sha256"], send["subject"], send["links"]) == (
         "outbox", "x", "Old subject", '["https://old.example.org/"]')

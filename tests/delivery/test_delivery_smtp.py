@@ -9,7 +9,7 @@ from delivery_fakes import send, table_counts
 
 from newsletter import tokens
 from newsletter.store import connect
-from newsletter.store import sends as journal
+from newsletter.store import sends as send_rows
 
 BOB = ("bob@example.org", '<b>Bob & "Co"</b>')
 
@@ -44,7 +44,7 @@ def test_send_via_smtp_headers_parts_personalisation_and_escaping(cli, smtp_sett
     assert url.startswith(smtp_settings.newsletter_public_url + "/u/")
     conn = connect(smtp_settings.newsletter_database)
     bob_id = conn.execute("SELECT id FROM subscribers WHERE email_key = 'bob@example.org'").fetchone()[0]
-    send = journal.list_sends(conn)[0]
+    send = send_rows.listing(conn)[0]
     assert tokens.read_unsubscribe(smtp_settings.newsletter_secret_key, url.rsplit("/", 1)[1]) == (bob_id, send["id"])
     assert f'href="{url}"' in html
     assert (send["recipients"], send["accepted"]) == (6, 6)

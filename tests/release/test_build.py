@@ -8,7 +8,13 @@ import pytest
 from release_helpers import add_people, edit
 
 from newsletter.compose import compose_issue, write_output
-from newsletter.release.build import AudienceDef, changes, identify
+from newsletter.compose.build import changes, identify
+from newsletter.store.segments import Audience, parse_conditions
+
+
+def audience(list_name, conditions):
+    """An audience from ``KEY=VALUE`` texts, as ``--where`` gives them."""
+    return Audience.of(list_name, parse_conditions(conditions))
 
 
 def build(issue, settings, audience=None):
@@ -50,19 +56,18 @@ def test_a_layout_change_is_named_as_such(issue, settings, tmp_path):
 
 
 def test_the_audience_is_part_of_the_build_in_the_engines_order(issue, settings):
-    from newsletter.delivery.engine import _audience
-    from newsletter.delivery.plan import SendOptions
     from newsletter.store import session
     from newsletter.store import subscribers as store
+    from newsletter.store.segments import resolve
 
-    oslo = AudienceDef.of("news", ["team!=red", "city=Oslo", "city=Oslo"])
-    assert oslo == AudienceDef.of("news", ["city=Oslo", "team!=red"]) and oslo.key == "city=Oslo team!=red"
-    assert build(issue, settings, oslo).id != build(issue, settings, AudienceDef.of("news", [])).id
-    assert build(issue, settings, oslo).id != build(issue, settings, AudienceDef.of("other", oslo.where)).id
+    oslo = audience("news", ["team!=red", "city=Oslo", "city=Oslo"])
+    assert oslo == audience("news", ["city=Oslo", "team!=red"]) and oslo.key == "city=Oslo team!=red"
+    assert build(issue, settings, oslo).id != build(issue, settings, audience("news", [])).id
+    assert build(issue, settings, oslo).id != build(issue, settings, Audience("other", oslo.conditions)).id
     add_people(settings.newsletter_database, "news", {"a@example.org": {"city": "Oslo"}})
     with session(settings.newsletter_database) as conn:
-        engine = _audience(conn, SendOptions("news", where=("team!=red", "city=Oslo")), store.find_list(conn, "news"))
-    assert engine.key == oslo.key  # the ledger's audience key and the build's agree
+        engine = resolve(conn, "news", ("team!=red", "city=Oslo"), list_id=store.find_list(conn, "news"))
+    assert engine.key == oslo.key and engine == oslo  # the ledger's audience key and the build's agree
 
 
 def test_compose_and_check_print_the_build_and_meta_json_holds_it(cli, issue, settings, tmp_path):
@@ -72,7 +77,7 @@ def test_compose_and_check_print_the_build_and_meta_json_holds_it(cli, issue, se
     content = build(issue, settings)
     assert meta["build"] == {"id": content.id, "audience": None, "parts": content.parts}
     assert f"Build {content.short} (content only" in run.stdout
-    with_list = build(issue, settings, AudienceDef.of("news", ["city=Oslo"]))
+    with_list = build(issue, settings, audience("news", ["city=Oslo"]))
     run = cli(settings, "check", issue, "--list", "news", "--where", "city=Oslo")
     assert run.exit_code == 0 and f"Build {with_list.short} (list news where city=Oslo)" in run.stdout
     add_people(settings.newsletter_database, "news", {"a@example.org": {"city": "Oslo"}})

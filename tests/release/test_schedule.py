@@ -22,13 +22,13 @@ def sent(tmp_path) -> list[str]:
 
 
 def plan(issue, settings, clock, **options):
-    return schedule(issue, SendOptions("news", **options), settings, at=AT, tz=ZONE, actor="ann@example.org", clock=clock)
+    return schedule(issue, SendOptions("news", at=AT, tz=ZONE, **options), settings, actor="ann@example.org", clock=clock)
 
 
 def test_a_scheduled_send_starts_at_its_time_and_not_before(issue, settings, people, clock, tmp_path, cli):
     people(3)
     done = plan(issue, settings, clock)
-    assert (done.path, done.send_id, done.moment.utc) == ("worker", 1, DUE)
+    assert (done.route, done.send_id, done.moment.utc) == ("worker", 1, DUE)
     worker = Worker(settings, clock=clock, name="w1")
     clock.set(DUE.replace(minute=0, hour=7, second=59))
     assert worker.run_once() == [] and sent(tmp_path) == []
@@ -75,7 +75,7 @@ def test_two_workers_racing_start_it_once(issue, settings, people, clock, tmp_pa
 
 def test_claim_due_hands_each_send_to_exactly_one_caller(settings, clock):
     from newsletter.store import connect
-    from newsletter.store import release as store
+    from newsletter.store import releases as store
 
     conn = connect(settings.newsletter_database)
     for send_id in range(1, 6):
@@ -180,7 +180,7 @@ def test_worker_once_from_the_command_line_starts_what_is_due(cli, issue, settin
 
     people(2)
     past = Clock(datetime(2020, 6, 1, 6, 0, tzinfo=UTC))  # scheduled "then", due by now
-    schedule(issue, SendOptions("news"), settings, at="2020-06-01 09:00", tz="UTC", actor="ann", clock=past)
+    schedule(issue, SendOptions("news", at="2020-06-01 09:00", tz="UTC"), settings, actor="ann", clock=past)
     run = cli(settings, "worker", "--once")
     assert run.exit_code == 0 and "Started 1 send(s)." in run.stdout and "send 1 done" in run.stderr
     assert len(sent(tmp_path)) == 2

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from newsletter.cli import app
 from newsletter.compose import compose_issue
 from newsletter.errors import InputError
-from newsletter.review.scaffold import new_issue, slugify
+from newsletter.review.new_issue import new_issue, slugify
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from newsletter import tokens
 from newsletter.store import connect
+from newsletter.store.runs import Process
+from newsletter.store.segments import Audience
+from newsletter.store.sends import SendVersion
 
 SECRET = "tracking-test-secret-key-0123456789"
 
@@ -33,18 +36,16 @@ def test_one_click_post_unsubscribes_and_the_next_send_skips_the_address(client,
     assert "set-cookie" not in answer.headers and "location" not in answer.headers
     assert status_of(ann) == "unsubscribed" and status_of(bob) == "active"
     # A new send fixes its audience without Ann, and its claims never pick her.
-    from newsletter.store import sends
+    from newsletter.store import ledger, sends
 
     conn = connect(settings.newsletter_database)
     try:
-        new_send, size, _ = sends.create_send(conn, slug="next", list_id=ids["list_id"], html_sha256="y",
-                                           backend="outbox", subject="Next", links=[])
+        new_send, size, _ = sends.create_send(conn, "next", ids["list_id"], Audience(), SendVersion("y", "Next", [], "outbox"))
         from newsletter.store import runs
 
-        run_id, _, _ = runs.start(conn, new_send, owner="t", host="h", pid=1, pid_started="", lease_s=60,
+        run_id, _, _ = runs.start(conn, new_send, Process("t", "h", 1, ""), lease_s=60,
                                   is_gone=lambda run: False)
-        picked, _ = sends.claim(conn, new_send, ids["list_id"], run_id, source="queued", after_id=0, limit=100,
-                                batch=1, handed_over=True)
+        picked, _ = ledger.claim(conn, new_send, ids["list_id"], run_id, ledger.Wanted("queued", 0, 100, 1, True))
     finally:
         conn.close()
     assert size == 2 and [p[0] for p in picked] == [bob, cy]

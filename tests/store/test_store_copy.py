@@ -31,8 +31,8 @@ def fill(settings, issue, tmp_path) -> None:
     """A store with something in every table, made the way the tool makes it."""
     from newsletter.audience.consent import erase_subscriber
     from newsletter.audience.members import import_csv
-    from newsletter.delivery.engine import send_issue
     from newsletter.delivery.plan import SendOptions
+    from newsletter.delivery.send import send_issue
     from newsletter.tracking.provider_events import ingest_sendgrid, record_tracking
 
     people_csv = tmp_path / "people.csv"

@@ -6,10 +6,12 @@ import json
 
 import pytest
 
-from newsletter.delivery.plan import Totals
-from newsletter.store import runs, transaction
-from newsletter.store import sends as ledger
+from newsletter.store import ledger, runs, sends, transaction
 from newsletter.store import subscribers as store
+from newsletter.store.ledger import Totals
+from newsletter.store.runs import Process
+from newsletter.store.segments import Audience
+from newsletter.store.sends import SendVersion
 
 
 @pytest.fixture
@@ -20,20 +22,18 @@ def send(conn):
             sid, _, _ = store.upsert_subscriber(conn, f"s{i}@example.org", f"S {i}", {})
             store.add_membership(conn, list_id, sid)
         store.set_status(conn, 3, "unsubscribed")
-    send_id, size, _ = ledger.create_send(conn, slug="x", html_sha256="abc", list_id=list_id, backend="outbox",
-                                       subject="S", links=["https://a"])
+    send_id, size, _ = sends.create_send(conn, "x", list_id, Audience(), SendVersion("abc", "S", ["https://a"], "outbox"))
     assert size == 9  # 3 is unsubscribed: not in the audience
     return send_id, list_id
 
 
 def start_run(conn, send_id, *, gone=False, lease_s=60.0, owner="a", worker=False):
-    return runs.start(conn, send_id, owner=owner, host="h", pid=1, pid_started="", lease_s=lease_s,
+    return runs.start(conn, send_id, Process(owner, "h", 1, ""), lease_s=lease_s,
                       is_gone=lambda run: gone, worker=worker)
 
 
 def claim(conn, send_id, list_id, run_id, source="queued", limit=100, batch=1, handed_over=True, after=0):
-    rows, _ = ledger.claim(conn, send_id, list_id, run_id, source=source, after_id=after, limit=limit,
-                           batch=batch, handed_over=handed_over)
+    rows, _ = ledger.claim(conn, send_id, list_id, run_id, ledger.Wanted(source, after, limit, batch, handed_over))
     return [r[0] for r in rows]
 
 
@@ -42,10 +42,10 @@ def test_the_audience_is_fixed_when_the_send_starts(conn, send):
     with transaction(conn):
         late, _, _ = store.upsert_subscriber(conn, "late@example.org", "Late", {})
         store.add_membership(conn, list_id, late)
-    assert ledger.add_new_members(conn, send_id, list_id, "x", dry_run=True) == 1
+    assert sends.add_new_members(conn, send_id, list_id, "x", dry_run=True) == 1
     run_id, _, _ = start_run(conn, send_id)
     assert late not in claim(conn, send_id, list_id, run_id)
-    assert ledger.add_new_members(conn, send_id, list_id, "x") == 1  # only when asked (--include-new)
+    assert sends.add_new_members(conn, send_id, list_id, "x") == 1  # only when asked (--include-new)
     assert claim(conn, send_id, list_id, run_id, batch=2) == [late]
 
 
@@ -122,7 +122,7 @@ def test_release_returns_rows_to_where_they_were(conn, send):
     ledger.record(conn, send_id, run_id, [(i, "in_doubt", "", "timeout") for i in ids])
     again = claim(conn, send_id, list_id, run_id, source="in_doubt", batch=2)
     assert again == ids
-    assert ledger.release(conn, send_id, run_id, again) == 3  # e.g. 401: provably not sent
+    assert ledger.unclaim(conn, send_id, run_id, again) == 3  # e.g. 401: provably not sent
     counts = ledger.counts(conn, send_id)
     assert counts["in_doubt"] == 3 and counts["sending"] == 0
     assert ledger.skip_in_doubt(conn, send_id) == 3
@@ -133,11 +133,11 @@ def test_an_unsent_send_can_be_removed_without_trace(conn, send):
     send_id, list_id = send
     run_id, _, _ = start_run(conn, send_id)
     ids = claim(conn, send_id, list_id, run_id, limit=3)
-    ledger.release(conn, send_id, run_id, ids)
-    assert ledger.delete_unsent(conn, send_id) is False  # a run still holds it (a worker that joined)
+    ledger.unclaim(conn, send_id, run_id, ids)
+    assert sends.delete_unsent(conn, send_id) is False  # a run still holds it (a worker that joined)
     runs.end(conn, run_id, send_id, "failed")
-    assert ledger.delete_unsent(conn, send_id) is True
-    assert ledger.get_send(conn, send_id) is None
+    assert sends.delete_unsent(conn, send_id) is True
+    assert sends.get_send(conn, send_id) is None
 
 
 def test_provider_events_settle_doubts(conn, send):

@@ -8,9 +8,11 @@ from databases import migration_versions, open_together
 
 from newsletter import store
 from newsletter.errors import StoreError
-from newsletter.store import postgres, transaction
-from newsletter.store import sends as ledger
+from newsletter.store import ledger, postgres, sends, transaction
 from newsletter.store import subscribers as people
+from newsletter.store.runs import Process
+from newsletter.store.segments import Audience
+from newsletter.store.sends import SendVersion
 
 pytestmark = pytest.mark.postgresql
 
@@ -44,8 +46,7 @@ def test_both_databases_get_the_same_schema(pg, tmp_path):
 def _claim(url, send_id, list_id, run_id):
     conn = store.connect(url, migrate_schema=False)
     try:
-        rows, _ = ledger.claim(conn, send_id, list_id, run_id, source="queued", after_id=0, limit=3, batch=1,
-                               handed_over=True)
+        rows, _ = ledger.claim(conn, send_id, list_id, run_id, ledger.Wanted("queued", 0, 3, 1, True))
         return [r[0] for r in rows]
     finally:
         conn.close()
@@ -58,11 +59,10 @@ def test_a_claim_skips_the_rows_another_worker_is_claiming(pg):
         for i in range(6):
             sid, _, _ = people.upsert_subscriber(conn, f"s{i}@example.org", "", {})
             people.add_membership(conn, list_id, sid)
-    send_id, size, _ = ledger.create_send(conn, slug="x", list_id=list_id, html_sha256="h", backend="outbox",
-                                          subject="S", links=[])
+    send_id, size, _ = sends.create_send(conn, "x", list_id, Audience(), SendVersion("h", "S", [], "outbox"))
     from newsletter.store import runs
 
-    first, second = (runs.start(conn, send_id, owner=o, host="h", pid=1, pid_started="", lease_s=60, worker=True,
+    first, second = (runs.start(conn, send_id, Process(o, "h", 1, ""), lease_s=60, worker=True,
                                 is_gone=lambda run: False)[0] for o in ("a", "b"))
     other = store.connect(pg, migrate_schema=False)
     try:

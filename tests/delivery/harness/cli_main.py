@@ -16,8 +16,8 @@ from multiprocessing.context import ForkServerContext
 #: Imported once by the forkserver, so every run forked from it starts warm.
 PRELOAD = ["harness.cli_main", "harness.tuning", "newsletter.cli", "newsletter.cli.delivery", "newsletter.cli.release",
            "newsletter.compose", "newsletter.compose.pipeline",
-           "newsletter.delivery.engine", "newsletter.delivery.run", "newsletter.delivery.message",
-           "newsletter.delivery.smtp", "newsletter.delivery.sendgrid", "newsletter.store.sends",
+           "newsletter.delivery.send", "newsletter.delivery.run", "newsletter.delivery.message",
+           "newsletter.delivery.smtp", "newsletter.delivery.sendgrid", "newsletter.store.ledger", "newsletter.store.sends",
            "sendgrid", "python_http_client", "premailer", "mjml", "lxml.html", "jinja2", "markdown_it",
            "rich.progress", "smtplib", "email.policy"]
 

@@ -1,4 +1,4 @@
-"""The audience of a build: its definition, its members now, and how it changed since an approval.
+"""Who an audience reaches: its members now, and how they changed since an approval counted them.
 
 An approval records how many members the audience had and a digest of who
 they were (the store keeps the ids under that digest). The gate compares:
@@ -14,26 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from newsletter.release.build import AudienceDef
-
 if TYPE_CHECKING:
-    from newsletter.delivery.engine import Audience
-    from newsletter.delivery.plan import SendOptions
+    from newsletter.store.segments import Audience
 
 
 def digest(ids: Sequence[int]) -> str:
     """SHA-256 of the sorted member ids: equal digests, equal audiences."""
     return hashlib.sha256(",".join(map(str, sorted(ids))).encode("ascii")).hexdigest()
-
-
-def definition(conn: Any, options: SendOptions) -> AudienceDef:
-    """The audience definition of ``--list``, ``--segment`` and ``--where`` (``InputError`` for a bad one)."""
-    from newsletter.audience.segments import parse_conditions, segment_conditions
-
-    conditions: list[object] = list(parse_conditions(options.where))
-    if options.segment:
-        conditions += segment_conditions(conn, options.segment)[1]
-    return AudienceDef.of(options.list_name, conditions)
 
 
 @dataclass(frozen=True)
@@ -56,10 +43,11 @@ class Members:
 
 
 def live_members(conn: Any, list_id: int, audience: Audience) -> Members:
-    """The list's active members matching the engine's ``audience`` now."""
-    from newsletter.store import release as store
+    """The list's active members matching ``audience`` now."""
+    from newsletter.store import releases as store
 
-    return Members.of(store.audience_members(conn, list_id, audience.where, audience.params))
+    where, params = audience.sql(conn.dialect)
+    return Members.of(store.audience_members(conn, list_id, where, params))
 
 
 @dataclass(frozen=True)
@@ -91,7 +79,7 @@ class Change:
 
 def change_since(conn: Any, list_id: int, count: int, approved_digest: str, now: Members) -> Change:
     """Compare the members an approval counted (``count``, ``approved_digest``) with ``now``."""
-    from newsletter.store import release as store
+    from newsletter.store import releases as store
 
     if approved_digest == now.digest:
         return Change(count, now.count, same=True)

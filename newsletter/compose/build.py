@@ -2,8 +2,8 @@
 
 A build is the composed issue minus per-recipient values – subject,
 preheader, sender, reply-to, HTML, text, links, layout – plus the audience
-definition (the list and the segment's or ``--where`` conditions, in the
-canonical order of the send engine's ``Audience.key``). Each part is hashed;
+definition (``store.segments.Audience``: the list and the segment's or
+``--where`` conditions). Each part is hashed;
 the build id is the hash of those hashes, so two builds can be compared part
 by part (``changes``) and an approval names exactly what the approver saw.
 """
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from newsletter.compose.model import ComposeResult
-    from newsletter.delivery.plan import SendOptions
     from newsletter.settings import Settings
+    from newsletter.store.segments import Audience
 
 VERSION = 1
 #: The parts of a build, in the order changes are named.
@@ -32,34 +32,6 @@ def _sha256(value: str | bytes) -> str:
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class AudienceDef:
-    """Who a build is for: a list and conditions (``KEY=VALUE`` texts, sorted, distinct)."""
-
-    list_name: str = ""
-    where: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, list_name: str, conditions: Iterable[object]) -> AudienceDef:
-        """From a list name and conditions in any order (duplicates dropped), as the engine orders them."""
-        return cls(list_name, tuple(sorted({str(c) for c in conditions})))
-
-    @property
-    def key(self) -> str:
-        """The conditions as one text: the send engine's ``Audience.key``."""
-        return " ".join(self.where)
-
-    def describe(self) -> str:
-        """'list news where city=Oslo', or 'no list'."""
-        if not self.list_name:
-            return "no list"
-        return f"list {self.list_name}" + (f" where {self.key}" if self.where else "")
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON/TOML-friendly form."""
-        return {"list": self.list_name, "where": list(self.where)}
 
 
 @dataclass(frozen=True)
@@ -76,10 +48,11 @@ class Build:
         return self.id[:12]
 
     @property
-    def audience(self) -> AudienceDef:
-        """The audience definition this build is for."""
-        found = self.facts.get("audience") or {}
-        return AudienceDef(str(found.get("list", "")), tuple(found.get("where", ())))
+    def audience(self) -> Audience:
+        """The audience this build is for."""
+        from newsletter.store.segments import Audience
+
+        return Audience.from_dict(self.facts.get("audience"))
 
     def as_dict(self) -> dict[str, Any]:
         """Everything, for approvals and the store."""
@@ -96,10 +69,14 @@ class Build:
         return cls(str(data.get("id", "")), dict(data.get("parts") or {}), dict(data.get("facts") or {}))
 
 
-def identify(result: ComposeResult, audience: AudienceDef | None = None) -> Build:
+#: The audience of a build of the content alone (``Audience().as_dict()``, without loading the store).
+_NO_AUDIENCE: dict[str, Any] = {"list": "", "where": []}
+
+
+def identify(result: ComposeResult, audience: Audience | None = None) -> Build:
     """The build of a composed issue for ``audience`` (none: the content alone)."""
     issue = result.issue
-    audience = audience or AudienceDef()
+    audience_dict = audience.as_dict() if audience is not None else _NO_AUDIENCE
     links = [[link.kind, link.url] for link in result.links]
     values: dict[str, Any] = {
         "subject": issue.subject,
@@ -107,7 +84,7 @@ def identify(result: ComposeResult, audience: AudienceDef | None = None) -> Buil
         "from": result.sender,
         "reply_to": result.reply_to,
         "links": links,
-        "audience": audience.as_dict(),
+        "audience": audience_dict,
     }
     parts = {name: _sha256(_canonical(value)) for name, value in values.items()}
     parts["html"] = _sha256(result.html)
@@ -124,7 +101,7 @@ def identify(result: ComposeResult, audience: AudienceDef | None = None) -> Buil
         "text_bytes": len(result.text.encode("utf-8")),
         "links": [url for _, url in links],
         "layout": issue.layout,
-        "audience": audience.as_dict(),
+        "audience": audience_dict,
     }
     return Build(build_id, parts, facts)
 
@@ -169,18 +146,19 @@ def changes(before: Build, now: Build) -> list[str]:
     return found
 
 
-def build_of(result: ComposeResult, options: SendOptions | None, settings: Settings) -> Build:
+def build_of(result: ComposeResult, settings: Settings, list_name: str | None = None, where: Iterable[str] = (),
+             segment: str | None = None) -> Build:
     """The build ``compose`` and ``check`` print: the content, plus the audience when a list is given.
 
-    Without a list it needs nothing else: ``compose`` loads no database or release module for it.
+    Without a list it needs nothing else: ``compose`` loads no database for it.
     """
-    if options is None:
+    if list_name is None:
         return identify(result)
-    from newsletter.release import audience as audiences
+    from newsletter.store.segments import resolve
 
-    if not options.segment:  # conditions alone need no database
-        return identify(result, audiences.definition(None, options))
+    if not segment:  # conditions alone need no database
+        return identify(result, resolve(None, list_name, where))
     from newsletter.store import session
 
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
-        return identify(result, audiences.definition(conn, options))
+        return identify(result, resolve(conn, list_name, where, segment))

@@ -18,13 +18,37 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 from newsletter.store import DB, transaction
 from newsletter.store.subscribers import ON_LIST
 
+
+class ReleaseState(StrEnum):
+    """Where a send stands in its release (``releases.state``); its recipients' states are the ledger's."""
+
+    SCHEDULED = "scheduled"  # waiting for its time; a worker starts it
+    HANDED_OVER = "handed-over"  # every batch is with SendGrid, held until its time
+    RUNNING = "running"  # a run holds it
+    STOPPED = "stopped"  # its run stopped (Ctrl-C, a pause): `send` or `resume` continues it
+    DONE = "done"  # every recipient decided
+    INCOMPLETE = "incomplete"  # the run ended with recipients failed, in doubt or left
+    FAILED = "failed"  # the run ended on an error
+    REFUSED = "refused"  # the gate refused it (approvals, a changed build)
+    CANCELLED = "cancelled"  # cancelled before it started
+
+
+class Route(StrEnum):
+    """How a send was started (``releases.mode``)."""
+
+    NOW = "now"  # from a terminal, `newsletter send`
+    WORKER = "worker"  # scheduled; a worker starts it at its time
+    SENDGRID = "sendgrid"  # scheduled; handed to SendGrid with send_at
+
+
 #: States in which a send is waiting for its time (worker) or for SendGrid to release it.
-WAITING = ("scheduled", "handed-over")
+WAITING = (ReleaseState.SCHEDULED, ReleaseState.HANDED_OVER)
 
 
 def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from newsletter import __version__
 from newsletter.errors import InputError
-from newsletter.review.scaffold import render_issue, slugify
+from newsletter.review.new_issue import render_issue, slugify
 
 FIRST_ISSUE_TITLE = "Our first issue"
 WORKFLOW = Path(".github/workflows/check-issues.yml")

@@ -1,0 +1,262 @@
+"""Sending an issue: ``send_issue`` plans a send, fixes its audience, holds its lease and runs it.
+
+1. compose the issue (refuse if its checks have errors) and check the
+   settings and the backend's (an API key, an SMTP host) before anything is
+   written;
+2. find the send of (issue, list, audience); refuse a changed issue after a
+   partial send unless ``allow_changed``; settle in-doubt recipients from the
+   provider's events; show the plan to ``confirm``;
+3. on yes: create the send and fix its audience (one transaction), take the
+   send's lease (a second run refuses; a dead run's rows in flight become in
+   doubt), build the backend, and let ``SendRun`` send it batch by batch.
+
+The README's "Exactly once" section states the guarantee this gives; the
+ledger's table of states (``store/ledger.py``) is how.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from newsletter.delivery.plan import Controls, Progress, SendOptions, SendPlan, SendReport
+from newsletter.delivery.registry import check_backend
+from newsletter.errors import InputError, NewsletterError
+from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.compose.model import ComposeResult
+    from newsletter.delivery.hooks import SendHooks
+    from newsletter.store.sends import SendVersion
+
+
+def _send_warnings(result: ComposeResult, settings: Settings, backend: str) -> list[str]:
+    warnings = [str(w) for w in result.warnings]
+    if backend != "outbox" and not settings.newsletter_public_url.startswith("https://"):
+        warnings.append(
+            "NEWSLETTER_PUBLIC_URL: not https://; mail providers require HTTPS for one-click unsubscribe (RFC 8058)"
+        )
+    return warnings
+
+
+def send_version(result: ComposeResult, backend: str) -> SendVersion:
+    """What a send records of ``result`` (its HTML's hash, subject and links) and of its backend."""
+    from newsletter.store.sends import SendVersion
+
+    return SendVersion(result.html_sha256, result.issue.subject, result.web_links, backend)
+
+
+def send_issue(
+    path: str | Path,
+    options: SendOptions,
+    settings: Settings,
+    *,
+    controls: Controls = Controls(),
+    result: ComposeResult | None = None,
+    hooks: SendHooks | None = None,
+) -> SendReport:
+    """Send issue ``path`` to ``options.list_name``, each recipient exactly once (see the module doc).
+
+    ``controls.confirm(plan)`` is asked before anything is written (``None``:
+    yes); ``controls.progress(done, total, counts)`` is called after every
+    batch; setting ``controls.stop`` ends the run after the batch in flight.
+    ``result`` may carry an already composed issue. ``hooks`` (``newsletter.release``) may refuse the
+    send, watch for a pause and schedule it with SendGrid (see ``delivery.hooks``).
+    """
+    from newsletter import tokens
+    from newsletter.compose import compose_checked
+    from newsletter.store import sends, session
+    from newsletter.store import subscribers as people
+    from newsletter.store.segments import resolve
+
+    if options.resend_in_doubt and options.skip_in_doubt:
+        raise InputError("choose either --resend-in-doubt or --skip-in-doubt, not both")
+    backend_name = settings.newsletter_backend
+    check_backend(backend_name, settings)
+    tokens.require_key(settings.newsletter_secret_key)  # before anything is composed or written
+    if result is None:
+        result = compose_checked(path, settings, allow_clipping=options.allow_clipping)
+    elif result.errors:
+        raise InputError(f"the issue has {len(result.errors)} check error(s), not sending", subject=str(path))
+    slug = result.issue.slug
+
+    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout, threads=True) as conn:
+        list_id = people.find_list(conn, options.list_name)
+        if list_id is None:
+            raise InputError("no such list (see `newsletter lists`)", subject=options.list_name)
+        audience = resolve(conn, options.list_name, options.where, options.segment, list_id=list_id)
+        existing = sends.find_send(conn, slug, list_id, audience.key)
+        plan = SendPlan(
+            slug=slug, subject=result.issue.subject, sender=result.sender or settings.newsletter_from,
+            backend=backend_name, list_name=options.list_name, options=options, audience=audience,
+            warnings=_send_warnings(result, settings, backend_name),
+        )
+        if existing is None:
+            plan.to_send, plan.suppressed = sends.count_audience(conn, slug, list_id, audience)
+        else:
+            _plan_existing(conn, plan, existing, list_id, result, path)
+        if hooks is not None:  # release: approvals, schedules and pauses may refuse it
+            hooks.check(conn, plan, result, list_id)
+        report = SendReport(plan=plan, send_id=plan.send_id)
+        if options.dry_run:
+            report.dry_run = True
+            return report
+        if controls.confirm is not None and not controls.confirm(plan):
+            report.cancelled = True
+            return report
+        created = existing is None
+        if existing is None:
+            plan.send_id, _size, created = sends.create_send(conn, slug, list_id, audience,
+                                                             send_version(result, backend_name))
+        elif options.worker and (plan.changed or existing["backend"] != backend_name):
+            raise InputError("a worker joins a send only with the same issue and backend as the send started with",
+                             subject=str(path))
+        assert plan.send_id is not None
+        report.send_id = plan.send_id
+        run = PreparedRun(
+            conn, settings, result, report, list_id,
+            created=created,
+            # The new version or backend is written once the lease is held (a refused run writes nothing).
+            new_version=existing is not None and (plan.changed or existing["backend"] != backend_name),
+            progress=controls.progress, stop=controls.stop or threading.Event(), hooks=hooks,
+        )
+        run.execute()
+        return report
+
+
+def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id: int, result: ComposeResult,
+                   path: str | Path) -> None:
+    """Fill ``plan`` for a send that exists: what is left, what the provider settles, who joined since."""
+    from newsletter.store import ledger, sends
+
+    plan.send_id = existing["id"]
+    totals = ledger.Totals.from_counts(ledger.counts(conn, existing["id"]))
+    plan.to_send, plan.suppressed = totals.pending, totals.suppressed
+    plan.already_accepted, plan.in_doubt, plan.failed = totals.accepted, totals.in_doubt, totals.failed
+    plan.settled_accepted, plan.settled_failed = ledger.settle_from_events(conn, existing["id"], dry_run=True)
+    plan.joined_since = sends.add_new_members(conn, existing["id"], list_id, plan.slug, plan.audience, dry_run=True)
+    started = totals.accepted + totals.failed + totals.in_doubt + totals.skipped > 0
+    plan.changed = existing["html_sha256"] != result.html_sha256
+    if plan.changed and started and not plan.options.allow_changed:
+        raise InputError(
+            f"the issue changed since it was partly sent to {plan.list_name!r} "
+            f"({plan.already_accepted} accepted); pass --allow-changed to send the new version to the rest",
+            subject=str(path),
+        )
+
+
+@dataclass
+class PreparedRun:
+    """A send that exists and is about to run: what ``execute`` needs to hold its lease and send it."""
+
+    conn: Any
+    settings: Settings
+    result: ComposeResult
+    report: SendReport  # filled in as the run goes
+    list_id: int
+    created: bool = False  # this run created the send (a refused run removes it again)
+    new_version: bool = False  # the issue or the backend changed since the send started
+    progress: Progress | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    hooks: SendHooks | None = None
+
+    @property
+    def send_id(self) -> int:
+        """The send this run is of."""
+        assert self.report.send_id is not None
+        return self.report.send_id
+
+    def execute(self) -> None:
+        """Hold the send's lease, record a new version, settle what can be settled, build the backend
+        and run the send; the report gets this run's counts and the send's totals."""
+        from newsletter.delivery.lease import Lease
+        from newsletter.delivery.run import interrupted_message
+        from newsletter.store import sends
+
+        settings, report = self.settings, self.report
+        lease = Lease(self.conn, settings.newsletter_database, self.send_id,
+                      seconds=settings.newsletter_lease_seconds, timeout=settings.newsletter_database_timeout,
+                      worker=report.plan.options.worker)
+        try:
+            lease.acquire()
+        except NewsletterError:
+            if self.created:
+                sends.delete_unsent(self.conn, self.send_id)
+            raise
+        ended = False
+        try:
+            outcome = self._send(lease)
+            ended = True
+            lease.end(outcome)
+        except NewsletterError as exc:
+            ended = True
+            lease.end("failed")
+            if self.created and sends.delete_unsent(self.conn, self.send_id):
+                raise  # nothing was ever handed over: no trace of this send is left
+            self._finish()
+            raise interrupted_message(exc, report.totals.line()) from None
+        finally:
+            if not ended:  # Ctrl-C twice, or a bug: what is in flight becomes in doubt
+                lease.end("failed")
+        self._finish()
+
+    def _send(self, lease: Any) -> str:
+        """The run itself, once the lease is held; returns how it ended ('finished' or 'stopped')."""
+        from newsletter import tokens
+        from newsletter.delivery.base import Mailing, Recipient
+        from newsletter.delivery.registry import make_backend
+        from newsletter.delivery.run import SendRun
+        from newsletter.store import ledger, sends
+
+        conn, settings, result, report, send_id = self.conn, self.settings, self.result, self.report, self.send_id
+        options = report.plan.options
+        stop = self.stop
+        if self.hooks is not None:  # release: record the start; a pause in the store also stops the run
+            stop = self.hooks.run_started(conn, send_id, stop)
+        if self.new_version:
+            sends.update_send_version(conn, send_id, send_version(result, settings.newsletter_backend))
+        report.settled = sum(ledger.settle_from_events(conn, send_id))
+        if options.skip_in_doubt:
+            ledger.skip_in_doubt(conn, send_id)
+        if options.include_new:
+            sends.add_new_members(conn, send_id, self.list_id, result.issue.slug, report.plan.audience)
+        mailing = Mailing(result, send_id,
+                          tracking=settings.newsletter_tracking and settings.newsletter_backend != "sendgrid")
+        if self.hooks is not None:  # release: SendGrid may hold the messages until a scheduled time
+            mailing = self.hooks.mailing(mailing)
+        backend = make_backend(settings.newsletter_backend, settings, mailing)
+        urls = tokens.RecipientURLs(settings.newsletter_public_url, settings.newsletter_secret_key, send_id)
+        web_url = result.issue.web_url or ""
+
+        def recipient(row: ledger.Claimed) -> Recipient:
+            sid, email, name, attempt = row
+            return Recipient(sid, email, name, urls.unsubscribe(sid), web_url, max(attempt, 1), urls.preferences(sid))
+
+        wanted = ((ledger.State.IN_DOUBT, options.resend_in_doubt), (ledger.State.FAILED, options.retry_failed))
+        sources = [state for state, asked in wanted if asked]
+        rate = settings.newsletter_rate if options.rate is None else options.rate
+        with backend:
+            run = SendRun(conn, backend, lease, send_id, self.list_id, recipient, rate=rate,
+                          retry_delays=options.retry_delays, progress=self.progress, stop=stop,
+                          total=report.plan.total, concurrency=settings.newsletter_concurrency)
+            counts = run.execute([*sources, ledger.State.QUEUED])
+        report.accepted, report.failed, report.in_doubt = counts.accepted, counts.failed, counts.in_doubt
+        report.interrupted = counts.interrupted
+        return "stopped" if counts.interrupted else "finished"
+
+    def _finish(self) -> None:
+        """The send's totals from the ledger, with a sample of what failed or is in doubt."""
+        from newsletter.delivery.lease import live_runs
+        from newsletter.store import ledger
+
+        conn, report, send_id = self.conn, self.report, self.send_id
+        # Other workers may still be sending it: their rows are in flight, not in doubt. Asked before the
+        # counts, so a worker that ends in between is not taken for a dead one with rows on the wire.
+        live = bool(live_runs(conn, send_id))
+        counts = ledger.counts(conn, send_id)
+        report.totals = ledger.Totals.from_counts(counts, live=live and counts["claimed"] + counts["sending"] > 0)
+        report.failures = ledger.emails_in(conn, send_id, "failed") if report.totals.failed else []
+        report.in_doubt_sample = ([e for e, _ in ledger.emails_in(conn, send_id, "in_doubt")]
+                                  if report.totals.in_doubt else [])

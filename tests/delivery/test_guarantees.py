@@ -206,7 +206,7 @@ def test_a_full_disk_in_the_outbox_is_one_line_and_leaves_no_partial_file(cli, s
     assert run.exit_code == 0 and len(list(folder.glob("*.eml"))) == 10
 
 
-@pytest.mark.sqlite_only  # SQLite's file lock (PostgreSQL locks rows: see tests/store/test_store_postgres.py)
+@pytest.mark.sqlite_only  # SQLite's file lock (PostgreSQL locks rows: see tests/store/test_postgres.py)
 def test_a_locked_database_is_one_line_and_nothing_is_written(cli, settings, issue, make_list):
     make_list("news", 3)
     holder = sqlite3.connect(settings.newsletter_database, isolation_level=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import delivery_fakes
+import pytest
 
 CSV = """email,first_name,last_name,company
 ada@example.org,Ada,Lovelace,Engines
@@ -14,6 +15,12 @@ ADA@EXAMPLE.ORG,Ada,King,Engines Ltd
 ,,,
 gone@example.org,Gone,Person,
 """
+
+
+@pytest.fixture
+def settings(settings, database):
+    """The shared test settings on a fresh database of each kind (SQLite, then PostgreSQL), as in tests/delivery."""
+    return settings.with_overrides(newsletter_database=database)
 
 
 def table_counts(database) -> dict[str, int]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-import delivery_fakes
 import pytest
+
+from tests.delivery import fakes
 
 CSV = """email,first_name,last_name,company
 ada@example.org,Ada,Lovelace,Engines
@@ -25,7 +26,7 @@ def settings(settings, database):
 
 def table_counts(database) -> dict[str, int]:
     tables = ("subscribers", "lists", "memberships")
-    return dict(zip(tables, delivery_fakes.table_counts(database, *tables), strict=True))
+    return dict(zip(tables, fakes.table_counts(database, *tables), strict=True))
 
 
 def test_import_counts_invalid_lines_duplicates_and_suppressed(cli, settings, tmp_path):

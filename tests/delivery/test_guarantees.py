@@ -11,9 +11,10 @@ import signal
 import sqlite3
 
 import pytest
-from databases import migration_versions, open_together
-from delivery_fakes import RecordingHandler, free_port, rows, send, settings_env, start_send, wait_for
-from delivery_fakes import table_counts as count_rows
+
+from tests.databases import migration_versions, open_together
+from tests.delivery.fakes import RecordingHandler, free_port, rows, send, settings_env, start_send, wait_for
+from tests.delivery.fakes import table_counts as count_rows
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,7 +13,8 @@ import sys
 import time
 
 import pytest
-from delivery_fakes import send, settings_env
+
+from tests.delivery.fakes import send, settings_env
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -103,7 +104,7 @@ def test_sends_right_after_a_kill_counts_claimed_rows_as_the_next_run_will(
     """Killed while re-sending rows in doubt, the rows it had only claimed are still in doubt, not pending."""
     import json
 
-    from delivery_fakes import API_KEY
+    from tests.delivery.fakes import API_KEY
 
     handler, port = smtp_server
     make_list("news", 3)

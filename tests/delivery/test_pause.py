@@ -13,7 +13,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from delivery_fakes import start_send, wait_for
+
+from tests.delivery.fakes import start_send, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -64,12 +65,11 @@ def test_pause_a_send_from_a_terminal_then_resume_it(cli, smtp_settings, smtp_se
 
 @pytest.mark.sqlite_only  # asserts over the SQLite file directly
 def test_pause_a_workers_send_then_resume_it(cli, smtp_settings, smtp_server, issue, make_list):
-    from release_helpers import Clock
-
     from newsletter.delivery.plan import SendOptions
     from newsletter.release.controls import pause, resume
     from newsletter.release.schedule import schedule
     from newsletter.release.worker import Worker
+    from tests.release.helpers import Clock
 
     handler, _ = smtp_server
     emails = make_list("news", 40)
@@ -128,7 +128,7 @@ def test_a_resumed_send_paused_again_says_so_and_exits_3(cli, smtp_settings, smt
     import subprocess
     import sys
 
-    from delivery_fakes import settings_env
+    from tests.delivery.fakes import settings_env
 
     handler, _ = smtp_server
     emails = make_list("news", 40)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from delivery_fakes import rows, send
 
 from newsletter.delivery import sendgrid as sg
+from tests.delivery.fakes import rows, send
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,8 @@ import sys
 import time
 
 import pytest
-from delivery_fakes import rows, settings_env
+
+from tests.delivery.fakes import rows, settings_env
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.timeout(240)]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from release_helpers import add_people, edit
 
 from newsletter.compose import compose_issue, write_output
 from newsletter.release.build import AudienceDef, changes, identify
+from tests.release.helpers import add_people, edit
 
 
 def build(issue, settings, audience=None):

@@ -6,11 +6,11 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from release_helpers import edit
 
 from newsletter.delivery.plan import SendOptions
 from newsletter.release.schedule import schedule
 from newsletter.release.worker import Worker
+from tests.release.helpers import edit
 
 # 2026-12-02 09:00 in Berlin (CET, UTC+1) is 08:00 UTC.
 AT, ZONE = "2026-12-02 09:00", "Europe/Berlin"
@@ -176,7 +176,7 @@ def test_a_paused_scheduled_send_waits_for_resume(cli, issue, settings, people, 
 
 
 def test_worker_once_from_the_command_line_starts_what_is_due(cli, issue, settings, people, tmp_path):
-    from release_helpers import Clock
+    from tests.release.helpers import Clock
 
     people(2)
     past = Clock(datetime(2020, 6, 1, 6, 0, tzinfo=UTC))  # scheduled "then", due by now

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from review_helpers import ISSUE_BODY, ISSUE_FRONTMATTER, NO_CHROMIUM  # see pythonpath in pyproject.toml
 
 from newsletter.review.screenshots import chromium_path
+from tests.review.helpers import ISSUE_BODY, ISSUE_FRONTMATTER, NO_CHROMIUM
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from review_helpers import CTA_URL, HERO_URL, contrast, luminance, png_bytes
 
 from newsletter.compose import compose_issue
 from newsletter.review.reviewer_view import sample_html
 from newsletter.review.screenshots import PAGE_URL
+from tests.review.helpers import CTA_URL, HERO_URL, contrast, luminance, png_bytes
 
 pytestmark = pytest.mark.browser
 

@@ -8,12 +8,12 @@ import json
 import time
 
 import pytest
-import seeding  # tests/tracking/seeding.py (see pythonpath in pyproject.toml)
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from seeding import seed_send, status_of  # noqa: F401  (shared fixtures, registered by importing)
 
 from newsletter.settings import Settings
+from tests.tracking import seeding
+from tests.tracking.seeding import seed_send, status_of  # noqa: F401  (shared fixtures, registered by importing)
 
 SECRET = seeding.SECRET
 SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from audience_helpers import confirmation_files, membership, query, read_confirmation
-from review_helpers import NO_CHROMIUM  # tests/review
 
 from newsletter.audience.consent import text_sha256
 from newsletter.audience.lists import create_list
+from tests.audience.helpers import confirmation_files, membership, query, read_confirmation
+from tests.review.helpers import NO_CHROMIUM
 
 expect = pytest.importorskip("playwright.sync_api", reason=NO_CHROMIUM).expect
 

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from delivery_fakes import free_port, rows
 
 from newsletter import tokens
+from tests.delivery.fakes import free_port, rows
 
 SECRET = "tracking-test-secret-key-0123456789"
 pytestmark = [pytest.mark.postgresql, pytest.mark.timeout(180)]

@@ -4,13 +4,13 @@ a password that never shows; and what must be the same on both: the schema."""
 from __future__ import annotations
 
 import pytest
-from databases import migration_versions, open_together
 
 from newsletter import store
 from newsletter.errors import StoreError
 from newsletter.store import postgres, transaction
 from newsletter.store import sends as ledger
 from newsletter.store import subscribers as people
+from tests.databases import migration_versions, open_together
 
 pytestmark = pytest.mark.postgresql
 

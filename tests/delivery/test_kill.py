@@ -10,11 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.delivery.fakes import send, settings_env
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -34,12 +34,8 @@ def kill(proc: subprocess.Popen) -> None:
 
 
 def wait_for(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"send ended early: {proc.communicate()}")
-        assert time.monotonic() < deadline, "the send never reached the kill point"
-        time.sleep(0.02)
+    wait_until(condition, timeout, message="the send never reached the kill point",
+               abort=lambda: f"send ended early: {proc.communicate()}" if proc.poll() is not None else None)
 
 
 @pytest.mark.parametrize("stall", ["hang", "hang-before"])

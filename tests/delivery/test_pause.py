@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
 
 from tests.delivery.fakes import start_send, wait_for
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -80,10 +80,8 @@ def test_pause_a_workers_send_then_resume_it(cli, smtp_settings, smtp_server, is
     results: list = []
     worker = threading.Thread(target=lambda: results.extend(Worker(config, clock=clock, name="w1").run_once()))
     worker.start()
-    deadline = time.monotonic() + 60
-    while len(handler.messages) < 10:
-        assert worker.is_alive() and time.monotonic() < deadline, "the worker never got going"
-        time.sleep(0.02)
+    wait_until(lambda: len(handler.messages) >= 10, 60, message="the worker never got going",
+               abort=lambda: None if worker.is_alive() else "the worker never got going")
     assert "stops after the batches in flight" in pause(1, config, actor="bob", clock=clock)
     worker.join(60)
     [started] = results

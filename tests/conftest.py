@@ -18,10 +18,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import pgserver  # tests/pgserver.py (see pythonpath in pyproject.toml)
 import pytest
 
 from newsletter.settings import Settings, load_settings, setting_names
+from tests import pgserver
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_ISSUE = ROOT / "issues" / "2026-11-example.md"

@@ -1,4 +1,4 @@
-"""Helpers for tests about databases of either kind (imported by name: see pythonpath in pyproject.toml)."""
+"""Helpers for tests about databases of either kind (``from tests.databases import ...``)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from delivery_fakes import settings_env  # tests/delivery (see pythonpath in pyproject.toml)
+
+from tests.delivery.fakes import settings_env
 
 
 @pytest.fixture

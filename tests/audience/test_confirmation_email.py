@@ -7,12 +7,12 @@ import email.policy
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from audience_helpers import CONFIRM_LINK, membership, query
-from delivery_fakes import RecordingHandler, free_port
 
 from newsletter.audience import confirmation, signup
 from newsletter.audience.lists import create_list
 from newsletter.store import connect
+from tests.audience.helpers import CONFIRM_LINK, membership, query
+from tests.delivery.fakes import RecordingHandler, free_port
 
 
 def register(settings, address: str, *, now: datetime | None = None) -> signup.Confirmation:

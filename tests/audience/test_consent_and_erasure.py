@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from audience_helpers import membership, query  # tests/audience (see pythonpath in pyproject.toml)
-from seeding import seed  # tests/tracking
 
 from newsletter.audience import signup
 from newsletter.audience.consent import text_sha256
 from newsletter.store import connect
 from newsletter.tracking import provider_events as events
 from newsletter.tracking.stats import collect_stats
+from tests.audience.helpers import membership, query
+from tests.tracking.seeding import seed
 
 ADDRESS = "Zeb.Erasable@Example.org"
 NAME = "Zebediah Quorn-Erasable"

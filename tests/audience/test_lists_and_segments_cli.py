@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from audience_helpers import add_people  # tests/audience (see pythonpath in pyproject.toml)
+from tests.audience.helpers import add_people
 
 
 def test_lists_create_update_and_show(cli, settings):

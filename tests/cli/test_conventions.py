@@ -105,7 +105,7 @@ def test_a_terminal_gets_colour_unless_no_color(tmp_path):
 
 
 def test_a_pipe_gets_plain_text(run_cli, tmp_path):
-    import seeding
+    from tests.tracking import seeding
 
     seeding.seed(tmp_path / "cli.db")
     result = run_cli("stats", env={"FORCE_COLOR": ""})

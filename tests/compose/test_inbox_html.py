@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from sample_issues import SAMPLE_NAMES, sample, write_long_issue
 
 from newsletter.compose import compose_issue, pipeline
 from newsletter.compose.minify import drop_unused_css, minify_html
 from newsletter.compose.sanitize import TEXT_COLUMN_WIDTH
+from tests.compose.sample_issues import SAMPLE_NAMES, sample, write_long_issue
 
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 

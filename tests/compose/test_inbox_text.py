@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from sample_issues import SAMPLE_NAMES, sample
 
 from newsletter.compose import compose_issue
 from newsletter.compose.bidi import MARKS, mixes_directions
 from newsletter.compose.wrapping import display_width, wrap
+from tests.compose.sample_issues import SAMPLE_NAMES, sample
 
 WIDTH = 76
 _EXEMPT = re.compile(r"^\[\d+\] |^ {4}|^View in browser: |^Unsubscribe: ")  # reference list, code, URLs

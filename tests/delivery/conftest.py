@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from delivery_fakes import API_KEY, RecordingHandler, SendGridStandIn, free_port, settings_env
+
+from tests.delivery.fakes import API_KEY, RecordingHandler, SendGridStandIn, free_port, settings_env
 
 ISSUE_BODY = """
 Hello %%name%%, welcome to this issue.
@@ -37,7 +38,7 @@ def settings(settings, database):
 
 @pytest.fixture
 def sendgrid_server():
-    """A running SendGrid stand-in (see delivery_fakes)."""
+    """A running SendGrid stand-in (see tests/delivery/fakes.py)."""
     server = SendGridStandIn().start()
     yield server
     server.stop()
@@ -141,7 +142,7 @@ def cli(monkeypatch):
 @pytest.fixture
 def harness_servers():
     """The SendGrid stand-in and an aiosmtpd server (SMTPUTF8 on) for the fault-injection harness."""
-    from harness.servers import Servers
+    from tests.delivery.harness.servers import Servers
 
     servers = Servers()
     yield servers

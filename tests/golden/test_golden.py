@@ -4,9 +4,9 @@ After an intended change: ``make golden`` and review ``git diff tests/golden``.
 """
 
 import pytest
-from refresh import EXAMPLE, HERE, golden_settings  # tests/golden/refresh.py (see pythonpath in pyproject.toml)
 
 from newsletter.compose import compose_issue, write_output
+from tests.golden.refresh import EXAMPLE, HERE, golden_settings
 
 
 @pytest.mark.parametrize("name", ["email.html", "email.txt", "meta.json"])

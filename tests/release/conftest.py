@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from delivery_fakes import settings_env
-from release_helpers import ISSUE_BODY, ISSUE_FRONTMATTER, Clock, add_people
+
+from tests.delivery.fakes import settings_env
+from tests.release.helpers import ISSUE_BODY, ISSUE_FRONTMATTER, Clock, add_people
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import tomllib
 
-from release_helpers import edit
-
 from newsletter.release.approvals import approvals_path, load
+from tests.release.helpers import edit
 
 
 def approve(cli, settings, issue, who, *extra):

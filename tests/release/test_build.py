@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from release_helpers import add_people, edit
 
 from newsletter.compose import compose_issue, write_output
 from newsletter.compose.build import changes, identify
 from newsletter.store.segments import Audience, parse_conditions
+from tests.release.helpers import add_people, edit
 
 
 def audience(list_name, conditions):

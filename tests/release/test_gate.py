@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from release_helpers import add_people, edit
 
 from newsletter.release.approvals import approvals_path, load
+from tests.release.helpers import add_people, edit
 
 
 @pytest.fixture

@@ -6,11 +6,12 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from release_helpers import edit
 
 from newsletter.delivery.plan import SendOptions
 from newsletter.release.schedule import schedule
 from newsletter.release.worker import Worker
+from tests.helpers import wait_until
+from tests.release.helpers import edit
 
 # 2026-12-02 09:00 in Berlin (CET, UTC+1) is 08:00 UTC.
 AT, ZONE = "2026-12-02 09:00", "Europe/Berlin"
@@ -176,7 +177,7 @@ def test_a_paused_scheduled_send_waits_for_resume(cli, issue, settings, people, 
 
 
 def test_worker_once_from_the_command_line_starts_what_is_due(cli, issue, settings, people, tmp_path):
-    from release_helpers import Clock
+    from tests.release.helpers import Clock
 
     people(2)
     past = Clock(datetime(2020, 6, 1, 6, 0, tzinfo=UTC))  # scheduled "then", due by now
@@ -188,8 +189,6 @@ def test_worker_once_from_the_command_line_starts_what_is_due(cli, issue, settin
 
 
 def test_a_long_running_worker_starts_sends_until_stopped(issue, settings, people, clock, tmp_path):
-    import time
-
     people(2)
     plan(issue, settings, clock)
     clock.set(DUE)
@@ -197,10 +196,8 @@ def test_a_long_running_worker_starts_sends_until_stopped(issue, settings, peopl
     worker = threading.Thread(target=Worker(settings.with_overrides(newsletter_worker_poll_seconds=0.05),
                                             clock=clock).run, args=(stop,))
     worker.start()
-    deadline = time.monotonic() + 60
-    while len(sent(tmp_path)) < 2:
-        assert worker.is_alive() and time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_until(lambda: len(sent(tmp_path)) >= 2, 60, message="the worker sent nothing in time",
+               abort=lambda: None if worker.is_alive() else "the worker ended")
     stop.set()
     worker.join(30)
     assert not worker.is_alive() and len(sent(tmp_path)) == 2

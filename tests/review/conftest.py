@@ -4,13 +4,13 @@ and a real preview server on a loopback port."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from review_helpers import ISSUE_BODY, ISSUE_FRONTMATTER, NO_CHROMIUM  # see pythonpath in pyproject.toml
 
 from newsletter.review.screenshots import chromium_path
+from tests.helpers import wait_until
+from tests.review.helpers import ISSUE_BODY, ISSUE_FRONTMATTER, NO_CHROMIUM
 
 
 @pytest.fixture
@@ -52,11 +52,8 @@ def preview_server(settings):
         sock = bind_socket("127.0.0.1", 0)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive(), "the preview server died while starting"
-            assert time.monotonic() < deadline, "the preview server did not start within 30 s"
-            time.sleep(0.05)
+        wait_until(lambda: server.started, 30, 0.05, "the preview server did not start within 30 s",
+                   abort=lambda: None if thread.is_alive() else "the preview server died while starting")
         running.append((server, thread, sock))
         return url_of(sock)
 

@@ -9,12 +9,12 @@ to tap, an empty band at the top.
 from __future__ import annotations
 
 import pytest
-from review_helpers import contrast, png_bytes
-from sample_issues import SAMPLE_NAMES, sample, write_long_issue
 
 from newsletter.compose import compose_issue
 from newsletter.review.reviewer_view import sample_html
 from newsletter.review.screenshots import PAGE_URL
+from tests.compose.sample_issues import SAMPLE_NAMES, sample, write_long_issue
+from tests.review.helpers import contrast, png_bytes
 
 pytestmark = pytest.mark.browser
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
-import time
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -14,16 +15,33 @@ from newsletter.cli import app as cli_app
 from newsletter.compose.layout import BUILTIN_LAYOUTS
 from newsletter.errors import ConfigError
 from newsletter.review.preview import bind_socket, create_preview_app
+from tests.helpers import wait_until
 
 
 def _wait_for_new_version(client: TestClient, old: str, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def new_version() -> dict | None:
         answer = client.get("/version").json()
-        if answer["version"] != old:
-            return answer
-        time.sleep(0.1)
-    pytest.fail(f"no rebuild within {timeout} s")
+        return answer if answer["version"] != old else None
+
+    return wait_until(new_version, timeout, 0.1, f"no rebuild within {timeout} s")
+
+
+def _watched(folder: Path) -> bool:
+    """Whether this process has an inotify watch on ``folder``: from then on the watcher sees every change in it.
+
+    Linux lists each watch of an inotify descriptor in /proc/self/fdinfo, as the watched folder's inode and
+    device (the kernel's encoding: major << 20 | minor); watchfiles sets its watches up when ``awatch`` starts.
+    """
+    stat = folder.resolve().stat()
+    wanted = f" ino:{stat.st_ino:x} sdev:{os.major(stat.st_dev) << 20 | os.minor(stat.st_dev):x} "
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify" and \
+                    wanted in Path(f"/proc/self/fdinfo/{fd}").read_text():
+                return True
+        except OSError:  # a descriptor closed meanwhile
+            continue
+    return False
 
 
 def test_page_shows_inbox_row_frames_text_and_checks(lab_issue, settings):
@@ -106,7 +124,7 @@ def test_issue_broken_from_the_start_serves_an_error_page(write_issue, settings)
 def test_watcher_rebuilds_when_issue_changes(lab_issue, settings):
     with TestClient(create_preview_app(lab_issue, settings)) as client:
         old = client.get("/version").json()["version"]
-        time.sleep(0.3)  # let the watcher start before the edit (not an assertion)
+        wait_until(lambda: _watched(lab_issue.parent), message="the watcher never watched the issue's folder")
         lab_issue.write_text(lab_issue.read_text(encoding="utf-8").replace("Three new projects", "Four new projects"), encoding="utf-8")
         _wait_for_new_version(client, old)
         assert "Four new projects" in client.get("/email.txt").text
@@ -119,8 +137,8 @@ def test_watcher_rebuilds_when_layout_changes(lab_issue, settings, tmp_path):
     with TestClient(create_preview_app(lab_issue, mine)) as client:
         old = client.get("/version").json()["version"]
         assert "Layout changed here" not in client.get("/email.txt").text
-        time.sleep(0.3)
         template = layouts / "default" / "email.txt.j2"
+        wait_until(lambda: _watched(template.parent), message="the watcher never watched the layout's folder")
         template.write_text("Layout changed here\n" + template.read_text(encoding="utf-8"), encoding="utf-8")
         _wait_for_new_version(client, old)
         assert "Layout changed here" in client.get("/email.txt").text

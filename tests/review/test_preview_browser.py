@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from review_helpers import NO_CHROMIUM, luminance
+
+from tests.review.helpers import NO_CHROMIUM, luminance
 
 expect = pytest.importorskip("playwright.sync_api", reason=NO_CHROMIUM).expect
 

@@ -8,7 +8,6 @@ import sys
 import threading
 
 import pytest
-from review_helpers import png_bytes, png_size
 from typer.testing import CliRunner
 
 from newsletter.cli import app
@@ -16,6 +15,7 @@ from newsletter.compose import compose_issue
 from newsletter.errors import ConfigError
 from newsletter.review import screenshots
 from newsletter.review.screenshots import BrowserError, capture
+from tests.review.helpers import png_bytes, png_size
 
 
 @pytest.mark.browser

@@ -7,11 +7,11 @@ import email.policy
 import re
 
 import pytest
-from sample_issues import SAMPLE_NAMES, sample
 
 from newsletter.compose import compose_issue
 from newsletter.compose.wrapping import display_width
 from newsletter.review.spam import parse_report, sample_message, spam_check, spamassassin_path
+from tests.compose.sample_issues import SAMPLE_NAMES, sample
 
 needs_spamassassin = pytest.mark.skipif(spamassassin_path() is None, reason="SpamAssassin not installed: apt-get install spamassassin")
 

@@ -8,12 +8,13 @@ import json
 import time
 
 import pytest
-import seeding  # tests/tracking/seeding.py (see pythonpath in pyproject.toml)
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from seeding import seed_send, status_of  # noqa: F401  (shared fixtures, registered by importing)
 
 from newsletter.settings import Settings
+from tests.helpers import wait_until
+from tests.tracking import seeding
+from tests.tracking.seeding import seed_send, status_of  # noqa: F401  (shared fixtures, registered by importing)
 
 SECRET = seeding.SECRET
 SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
@@ -95,10 +96,8 @@ def serve():
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         running.append((server, thread, sock))
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
+        wait_until(lambda: server.started, 30, message="uvicorn did not start",
+                   abort=lambda: None if thread.is_alive() else "uvicorn did not start")
         return url
 
     yield start

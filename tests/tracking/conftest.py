@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import seeding  # shared with tests/server (see pythonpath in pyproject.toml)
-from seeding import seed_send, status_of  # noqa: F401  (shared fixtures, registered by importing)
 
 from newsletter.settings import Settings
+from tests.tracking import seeding  # shared with tests/server
+from tests.tracking.seeding import seed_send, status_of  # noqa: F401  (shared fixtures, registered by importing)
 
 SECRET = seeding.SECRET
 

@@ -1,4 +1,4 @@
-"""Database seeding shared by tests/tracking and tests/server (imported by name: see pythonpath in pyproject.toml).
+"""Database seeding shared by tests/tracking and tests/server (``from tests.tracking import seeding``).
 
 The fixtures at the end are imported by both folders' conftest.py; each folder
 supplies its own ``settings`` fixture.

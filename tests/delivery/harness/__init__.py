@@ -22,7 +22,7 @@ SendGrid stand-in and a real aiosmtpd server (``servers.py``), and records
 (``record.py``) what every run printed, what the ledger said after it and what
 the servers received.
 ``invariants.py`` checks the promises of the README's "Exactly once" section
-against that record. ``test_delivery_harness.py`` plays a bounded number of
+against that record. ``test_harness.py`` plays a bounded number of
 schedules in ``make test``; ``make harness`` plays thousands.
 
 A seeded generator rather than Hypothesis' stateful testing: every run goes

@@ -14,7 +14,8 @@ import sys
 from multiprocessing.context import ForkServerContext
 
 #: Imported once by the forkserver, so every run forked from it starts warm.
-PRELOAD = ["harness.cli_main", "harness.tuning", "newsletter.cli", "newsletter.cli.delivery", "newsletter.cli.release",
+PRELOAD = ["tests.delivery.harness.cli_main", "tests.delivery.harness.tuning",
+           "newsletter.cli", "newsletter.cli.delivery", "newsletter.cli.release",
            "newsletter.compose", "newsletter.compose.pipeline",
            "newsletter.delivery.send", "newsletter.delivery.run", "newsletter.delivery.message",
            "newsletter.delivery.smtp", "newsletter.delivery.sendgrid", "newsletter.store.ledger", "newsletter.store.sends",
@@ -35,9 +36,9 @@ def context() -> ForkServerContext:
 
 def run_cli(args: list[str], env: dict[str, str], batch: int, stdout: str, stderr: str) -> None:
     """In the child: settings only from ``env``, output to the files ``stdout``/``stderr``, then the CLI (it exits)."""
-    from harness.tuning import tuned
     from newsletter.cli import main
     from newsletter.settings import setting_names
+    from tests.delivery.harness.tuning import tuned
 
     # A process group of its own: when the harness's group is orphaned (nohup, CI), the kernel sends every
     # stopped member SIGCONT as soon as any member exits, which would end a SIGSTOP the harness sent.

@@ -41,8 +41,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.record import Ledger, Record, RunRecord
-from harness.servers import SENDGRID_TIMEOUT_S, wire
+from tests.delivery.harness.record import Ledger, Record, RunRecord
+from tests.delivery.harness.servers import SENDGRID_TIMEOUT_S, wire
 
 TOTALS = r"(\d+) accepted, (\d+) failed, (\d+) in doubt, (\d+) skipped, (\d+) suppressed, (\d+) pending"
 SUMMARY = re.compile(rf"^Send (\d+) \((\w+)\): {TOTALS}(?:, (\d+) in flight)?; this run: (\d+) accepted", re.M)

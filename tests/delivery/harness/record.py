@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.schedule import Run, Schedule
-from harness.servers import Copy, Output
+from tests.delivery.harness.schedule import Run, Schedule
+from tests.delivery.harness.servers import Copy, Output
 
 LIST = "news"
 SLUG = "issue"  # the issue file is issue.md

@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.invariants import check
-from harness.record import Record
-from harness.schedule import make_schedule
-from harness.world import World
+from tests.delivery.harness.invariants import check
+from tests.delivery.harness.record import Record
+from tests.delivery.harness.schedule import make_schedule
+from tests.delivery.harness.world import World
 
 
 @dataclass

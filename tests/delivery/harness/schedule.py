@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 BACKENDS = ("sendgrid", "smtp")
 
 #: One per SendGrid request, with weights (``None``: accepted). The stand-in
-#: knows them all (``delivery_fakes.SendGridStandIn``).
+#: knows them all (``tests.delivery.fakes.SendGridStandIn``).
 SENDGRID_ANSWERS: tuple[tuple[str | None, float], ...] = (
     (None, 14.0),
     ("400", 1.0),

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from delivery_fakes import RecordingHandler, SendGridStandIn, free_port
-
-from harness.cli_main import context, run_cli
-from harness.schedule import Process
+from tests.delivery.fakes import RecordingHandler, SendGridStandIn, free_port
+from tests.delivery.harness.cli_main import context, run_cli
+from tests.delivery.harness.schedule import Process
 
 #: Longest wait for anything a run should do by itself (a stalled server, a process's end).
 DEADLINE_S = 120.0

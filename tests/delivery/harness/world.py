@@ -17,9 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from delivery_fakes import API_KEY
-
-from harness.record import (
+from tests.delivery.fakes import API_KEY
+from tests.delivery.harness.record import (
     LIST,
     SLUG,
     Blocked,
@@ -33,9 +32,9 @@ from harness.record import (
     read_release,
     send_id,
 )
-from harness.schedule import Join, Leave, Report, Run, Schedule
-from harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Moment, Output, Servers, wire
-from harness.tuning import tuned
+from tests.delivery.harness.schedule import Join, Leave, Report, Run, Schedule
+from tests.delivery.harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Moment, Output, Servers, wire
+from tests.delivery.harness.tuning import tuned
 
 #: NEWSLETTER_LEASE_SECONDS of a run that is stopped (SIGSTOP) to be taken over.
 FROZEN_LEASE_S = 1.5

@@ -1,5 +1,5 @@
-"""Helpers shared by the audience tests in tests/audience and tests/server (imported by name:
-see pythonpath in pyproject.toml): people on lists, signups, confirmation emails read back."""
+"""Helpers shared by the audience tests in tests/audience and tests/server (``from tests.audience.helpers
+import ...``): people on lists, signups, confirmation emails read back."""
 
 from __future__ import annotations
 

@@ -49,6 +49,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.helpers import wait_until
+
 API_KEY = "SG.test-key-not-real"
 
 
@@ -470,12 +472,8 @@ def start_send(config, issue, *extra: str):
 
 def wait_for(condition, proc, timeout: float = 60) -> None:
     """Poll ``condition`` until true; fail if ``proc`` ends first or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"the process ended early: {proc.communicate()}")
-        assert time.monotonic() < deadline, "the condition never came true"
-        time.sleep(0.02)
+    wait_until(condition, timeout, message="the condition never came true",
+               abort=lambda: f"the process ended early: {proc.communicate()}" if proc.poll() is not None else None)
 
 
 def rows(database: str, sql: str, *params) -> list[tuple]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from audience_helpers import add_people, confirmation_files, membership, query, read_confirmation
 
 from newsletter import tokens
 from newsletter.audience.consent import text_sha256
 from newsletter.audience.lists import create_list
 from newsletter.store import connect, transaction
 from newsletter.store import subscribers as people
+from tests.audience.helpers import add_people, confirmation_files, membership, query, read_confirmation
 
 WEBSITE = "https://www.example.org"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -10,10 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from delivery_fakes import send, settings_env
+
+from tests.delivery.fakes import send, settings_env
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -33,12 +34,8 @@ def kill(proc: subprocess.Popen) -> None:
 
 
 def wait_for(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"send ended early: {proc.communicate()}")
-        assert time.monotonic() < deadline, "the send never reached the kill point"
-        time.sleep(0.02)
+    wait_until(condition, timeout, message="the send never reached the kill point",
+               abort=lambda: f"send ended early: {proc.communicate()}" if proc.poll() is not None else None)
 
 
 @pytest.mark.parametrize("stall", ["hang", "hang-before"])
@@ -103,7 +100,7 @@ def test_sends_right_after_a_kill_counts_claimed_rows_as_the_next_run_will(
     """Killed while re-sending rows in doubt, the rows it had only claimed are still in doubt, not pending."""
     import json
 
-    from delivery_fakes import API_KEY
+    from tests.delivery.fakes import API_KEY
 
     handler, port = smtp_server
     make_list("news", 3)

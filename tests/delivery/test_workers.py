@@ -12,10 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from delivery_fakes import rows, settings_env
+
+from tests.delivery.fakes import rows, settings_env
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.timeout(240)]
 
@@ -34,13 +35,12 @@ def start_worker(config, issue) -> subprocess.Popen:
     )
 
 
-def wait_until(condition, procs, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        ended = [p for p in procs if p.poll() is not None]
-        assert not ended, f"a worker ended early: {ended[0].communicate()}"
-        assert time.monotonic() < deadline, "the workers never got there"
-        time.sleep(0.02)
+def wait_for_workers(condition, procs, timeout: float = 120) -> None:
+    def ended() -> str | None:
+        gone = [p for p in procs if p.poll() is not None]
+        return f"a worker ended early: {gone[0].communicate()}" if gone else None
+
+    wait_until(condition, timeout, message="the workers never got there", abort=ended)
 
 
 @pytest.mark.parametrize("workers", [2, 4])
@@ -56,7 +56,7 @@ def test_workers_share_a_send_and_a_killed_one_leaves_only_its_batch_in_doubt(
     config = sendgrid_settings.with_overrides(newsletter_lease_seconds=15.0)
     procs = [start_worker(config, issue) for _ in range(workers)]
     try:
-        wait_until(sendgrid_server.hung.is_set, procs)
+        wait_for_workers(sendgrid_server.hung.is_set, procs)
         hung = [int(p["custom_args"]["subscriber_id"]) for p in sendgrid_server.hung_request["personalizations"]]
         (pid,) = {r[0] for r in rows(config.newsletter_database, "SELECT DISTINCT r.pid FROM deliveries d"
                                      " JOIN send_runs r ON r.id = d.run_id WHERE d.subscriber_id = ?", hung[0])}
@@ -94,7 +94,7 @@ def test_a_second_send_without_worker_is_refused_while_workers_run(cli, sendgrid
     proc = start_worker(sendgrid_settings, issue)
     helper = None
     try:
-        wait_until(lambda: len(sendgrid_server.requests) >= 1, [proc])
+        wait_for_workers(lambda: len(sendgrid_server.requests) >= 1, [proc])
         run = cli(sendgrid_settings, "send", issue, "--list", "news", "--yes")
         assert run.exit_code == 1 and f"is being sent by process {proc.pid}" in run.stderr
         assert "a worker; join it with --worker" in run.stderr

@@ -4,7 +4,6 @@ a password that never shows; and what must be the same on both: the schema."""
 from __future__ import annotations
 
 import pytest
-from databases import migration_versions, open_together
 
 from newsletter import store
 from newsletter.errors import StoreError
@@ -13,6 +12,7 @@ from newsletter.store import subscribers as people
 from newsletter.store.runs import Process
 from newsletter.store.segments import Audience
 from newsletter.store.sends import SendVersion
+from tests.databases import migration_versions, open_together
 
 pytestmark = pytest.mark.postgresql
 

@@ -6,11 +6,11 @@ import email
 import email.policy
 
 import pytest
-from delivery_fakes import send, table_counts
 
 from newsletter.store.runs import Process
 from newsletter.store.segments import Audience
 from newsletter.store.sends import SendVersion
+from tests.delivery.fakes import send, table_counts
 
 
 def counts(database) -> tuple[int, ...]:
@@ -147,7 +147,7 @@ def test_a_send_held_by_a_live_run_is_refused_whatever_path_names_the_database(c
 
 
 def test_html_gmail_would_clip_is_refused_unless_allowed(cli, settings, make_list, tmp_path):
-    from sample_issues import write_long_issue
+    from tests.compose.sample_issues import write_long_issue
 
     make_list("news", 2)
     issue = write_long_issue(tmp_path)

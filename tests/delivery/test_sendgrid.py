@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from delivery_fakes import send, table_counts
 
 from newsletter.delivery import sendgrid as sg
+from tests.delivery.fakes import send, table_counts
 
 
 @pytest.fixture(autouse=True)
@@ -119,9 +119,8 @@ def test_wrong_or_missing_api_key_is_one_line_and_writes_nothing(cli, sendgrid_s
 
 
 def test_unreachable_api_is_retried_then_stops_with_nothing_half_written(sendgrid_settings, issue, make_list):
-    from delivery_fakes import free_port
-
     from newsletter.errors import DeliveryError
+    from tests.delivery.fakes import free_port
 
     make_list("news", 3)
     config = sendgrid_settings.with_overrides(sendgrid_api_url=f"http://127.0.0.1:{free_port()}")

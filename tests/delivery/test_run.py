@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from delivery_fakes import rows, send
 
 from newsletter.delivery import sendgrid as sg
 from newsletter.store.runs import Process
+from tests.delivery.fakes import rows, send
 
 
 @pytest.fixture(autouse=True)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from release_helpers import Clock
 
 from newsletter.delivery.plan import SendOptions
 from newsletter.errors import DeliveryError
 from newsletter.release import ReleaseRefused
 from newsletter.release.controls import cancel
 from newsletter.release.schedule import schedule
+from tests.release.helpers import Clock
 
 # `newsletter sends` runs on the real clock, so the scheduled day lies ahead of it whenever the tests run.
 YEAR = datetime.now(UTC).year + 1

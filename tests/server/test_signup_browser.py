@@ -3,14 +3,13 @@ fill the form, read the email from the outbox, open its link, press the button."
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from audience_helpers import confirmation_files, membership, query, read_confirmation
-from review_helpers import NO_CHROMIUM  # tests/review
 
 from newsletter.audience.consent import text_sha256
 from newsletter.audience.lists import create_list
+from tests.audience.helpers import confirmation_files, membership, query, read_confirmation
+from tests.helpers import wait_until
+from tests.review.helpers import NO_CHROMIUM
 
 expect = pytest.importorskip("playwright.sync_api", reason=NO_CHROMIUM).expect
 
@@ -40,11 +39,7 @@ def page(browser):
 
 def wait_for_confirmation(outbox: str, timeout_s: float = 30.0):
     """The confirmation email, once the server's background task has written it."""
-    deadline = time.monotonic() + timeout_s
-    while not confirmation_files(outbox):
-        assert time.monotonic() < deadline, "no confirmation email arrived in the outbox"
-        time.sleep(0.05)
-    [path] = confirmation_files(outbox)
+    [path] = wait_until(lambda: confirmation_files(outbox), timeout_s, 0.05, "no confirmation email arrived in the outbox")
     return read_confirmation(path)
 
 

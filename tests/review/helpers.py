@@ -1,4 +1,4 @@
-"""Constants and helpers shared by the review tests (imported by name: no package here)."""
+"""Constants and helpers shared by the review tests (``from tests.review.helpers import ...``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Helpers for release tests (imported by name: tests/release is on pytest's pythonpath)."""
+"""Helpers for release tests (``from tests.release.helpers import ...``)."""
 
 from __future__ import annotations
 

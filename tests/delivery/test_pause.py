@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
-from delivery_fakes import start_send, wait_for
+
+from tests.delivery.fakes import start_send, wait_for
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -64,12 +65,11 @@ def test_pause_a_send_from_a_terminal_then_resume_it(cli, smtp_settings, smtp_se
 
 @pytest.mark.sqlite_only  # asserts over the SQLite file directly
 def test_pause_a_workers_send_then_resume_it(cli, smtp_settings, smtp_server, issue, make_list):
-    from release_helpers import Clock
-
     from newsletter.delivery.plan import SendOptions
     from newsletter.release.controls import pause, resume
     from newsletter.release.schedule import schedule
     from newsletter.release.worker import Worker
+    from tests.release.helpers import Clock
 
     handler, _ = smtp_server
     emails = make_list("news", 40)
@@ -80,10 +80,8 @@ def test_pause_a_workers_send_then_resume_it(cli, smtp_settings, smtp_server, is
     results: list = []
     worker = threading.Thread(target=lambda: results.extend(Worker(config, clock=clock, name="w1").run_once()))
     worker.start()
-    deadline = time.monotonic() + 60
-    while len(handler.messages) < 10:
-        assert worker.is_alive() and time.monotonic() < deadline, "the worker never got going"
-        time.sleep(0.02)
+    wait_until(lambda: len(handler.messages) >= 10, 60, message="the worker never got going",
+               abort=lambda: None if worker.is_alive() else "the worker never got going")
     assert "stops after the batches in flight" in pause(1, config, actor="bob", clock=clock)
     worker.join(60)
     [started] = results
@@ -128,7 +126,7 @@ def test_a_resumed_send_paused_again_says_so_and_exits_3(cli, smtp_settings, smt
     import subprocess
     import sys
 
-    from delivery_fakes import settings_env
+    from tests.delivery.fakes import settings_env
 
     handler, _ = smtp_server
     emails = make_list("news", 40)

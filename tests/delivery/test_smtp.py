@@ -5,11 +5,10 @@ from __future__ import annotations
 import email
 import email.policy
 
-from delivery_fakes import send, table_counts
-
 from newsletter import tokens
 from newsletter.store import connect
 from newsletter.store import sends as send_rows
+from tests.delivery.fakes import send, table_counts
 
 BOB = ("bob@example.org", '<b>Bob & "Co"</b>')
 
@@ -75,7 +74,7 @@ def test_smtp_4xx_is_retried_and_5xx_fails_that_recipient(smtp_settings, smtp_se
 
 
 def test_unreachable_smtp_host_is_one_line_and_writes_nothing(cli, settings, issue, make_list, tmp_path):
-    from delivery_fakes import free_port
+    from tests.delivery.fakes import free_port
 
     make_list("news", 3)
     config = settings.with_overrides(newsletter_backend="smtp", smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout=5.0)

@@ -13,7 +13,8 @@ import random
 from dataclasses import replace
 
 import pytest
-from harness.runner import play_many
+
+from tests.delivery.harness.runner import play_many
 
 #: What ``make test`` plays (about 70 s on two cores).
 DEFAULT_SCHEDULES = 60
@@ -29,7 +30,7 @@ def schedules_wanted() -> tuple[int, int]:
 
 @pytest.mark.timeout(0)  # bounded by the number of schedules; each wait inside has its own deadline
 def test_random_schedules_hold(harness_servers, tmp_path, capsys):
-    from harness.world import World
+    from tests.delivery.harness.world import World
 
     count, first = schedules_wanted()
     long_mode = "HARNESS_SCHEDULES" in os.environ
@@ -52,7 +53,7 @@ def test_random_schedules_hold(harness_servers, tmp_path, capsys):
 
 
 def test_schedules_are_reproducible_and_cover_every_fault():
-    from harness.schedule import SENDGRID_ANSWERS, Join, Leave, Report, Run, make_schedule
+    from tests.delivery.harness.schedule import SENDGRID_ANSWERS, Join, Leave, Report, Run, make_schedule
 
     assert make_schedule(7) == make_schedule(7) and make_schedule(7) != make_schedule(8)
     steps = [step for seed in range(300) for step in make_schedule(seed).steps]
@@ -83,9 +84,9 @@ def _record(received: dict[str, int], states: dict[str, str], summary: str, exit
     """A hand-made record of one inline SendGrid run that created the send (to test the checks)."""
     from collections import Counter
 
-    from harness.record import Ledger, Record, RunRecord
-    from harness.schedule import Run, Schedule
-    from harness.servers import Output
+    from tests.delivery.harness.record import Ledger, Record, RunRecord
+    from tests.delivery.harness.schedule import Run, Schedule
+    from tests.delivery.harness.servers import Output
 
     after = Ledger(1, {e: (s, None) for e, s in states.items()})
     listing = {"status": after.status(), "recipients": len(states), **after.counts()}
@@ -98,7 +99,7 @@ def _record(received: dict[str, int], states: dict[str, str], summary: str, exit
 
 
 def test_the_checks_catch_a_second_copy_a_silent_loss_and_a_summary_that_disagrees():
-    from harness.invariants import check
+    from tests.delivery.harness.invariants import check
 
     line = ("Send 1 (partial): 2 accepted, 1 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; "
             "this run: 2 accepted")
@@ -113,8 +114,8 @@ def test_the_checks_catch_a_second_copy_a_silent_loss_and_a_summary_that_disagre
 
 
 def test_a_second_copy_is_allowed_only_after_resend_in_doubt_for_a_recipient_in_doubt():
-    from harness.invariants import check
-    from harness.schedule import Run
+    from tests.delivery.harness.invariants import check
+    from tests.delivery.harness.schedule import Run
 
     line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; this run: 1 accepted"
     states, received = {"a@example.org": "accepted"}, {"a@example.org": 2}
@@ -124,8 +125,8 @@ def test_a_second_copy_is_allowed_only_after_resend_in_doubt_for_a_recipient_in_
 
 
 def test_the_checks_catch_a_copy_sent_after_the_member_left():
-    from harness.invariants import check
-    from harness.record import LeaveRecord
+    from tests.delivery.harness.invariants import check
+    from tests.delivery.harness.record import LeaveRecord
 
     line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 1 suppressed, 0 pending; this run: 1 accepted"
     states = {"a@example.org": "accepted", "b@example.org": "suppressed"}
@@ -136,8 +137,8 @@ def test_the_checks_catch_a_copy_sent_after_the_member_left():
 
 
 def test_the_checks_catch_a_copy_made_for_someone_else():
-    from harness.invariants import check
-    from harness.servers import Copy
+    from tests.delivery.harness.invariants import check
+    from tests.delivery.harness.servers import Copy
 
     line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; this run: 1 accepted"
     record = _record({"a@example.org": 1}, {"a@example.org": "accepted"}, line, exit_code=0)
@@ -150,9 +151,9 @@ def test_the_checks_catch_a_copy_made_for_someone_else():
 
 def _paused_record(after_batches: dict[str, int], concurrency: int, stderr: str):
     """A hand-made record of a SendGrid run paused while batch 1 was in flight (to test promise 9)."""
-    from harness.record import Ledger, PauseRecord
-    from harness.schedule import Pause, Run
-    from harness.servers import Output
+    from tests.delivery.harness.record import Ledger, PauseRecord
+    from tests.delivery.harness.schedule import Pause, Run
+    from tests.delivery.harness.servers import Output
 
     states = {e: "accepted" if b else "queued" for e, b in after_batches.items()}
     line = ", ".join(f"{n} {k}" for k, n in (("accepted", sum(v == "accepted" for v in states.values())),
@@ -172,7 +173,7 @@ def _paused_record(after_batches: dict[str, int], concurrency: int, stderr: str)
 
 
 def test_the_checks_catch_a_batch_claimed_after_the_pause():
-    from harness.invariants import check
+    from tests.delivery.harness.invariants import check
 
     said = "Send 1 paused: {line}; `newsletter resume 1` continues it."
     batches = {"a@example.org": 1, "b@example.org": 1, "c@example.org": 0}
@@ -187,9 +188,9 @@ def test_the_checks_catch_a_batch_claimed_after_the_pause():
 
 
 def test_the_checks_catch_a_send_that_goes_out_while_paused():
-    from harness.invariants import check
-    from harness.record import Blocked
-    from harness.servers import Output
+    from tests.delivery.harness.invariants import check
+    from tests.delivery.harness.record import Blocked
+    from tests.delivery.harness.servers import Output
 
     said = "Send 1 paused: {line}; `newsletter resume 1` continues it."
     record = _paused_record({"a@example.org": 1, "b@example.org": 0}, 1, said)
@@ -210,8 +211,8 @@ def test_the_checks_catch_a_send_that_goes_out_while_paused():
 
 
 def test_the_checks_catch_more_requests_in_flight_than_the_concurrency_allows():
-    from harness.invariants import check
-    from harness.schedule import Run
+    from tests.delivery.harness.invariants import check
+    from tests.delivery.harness.schedule import Run
 
     line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; this run: 1 accepted"
     states, received = {"a@example.org": "accepted"}, {"a@example.org": 1}

@@ -11,9 +11,10 @@ import signal
 import sqlite3
 
 import pytest
-from databases import migration_versions, open_together
-from delivery_fakes import RecordingHandler, free_port, rows, send, settings_env, start_send, wait_for
-from delivery_fakes import table_counts as count_rows
+
+from tests.databases import migration_versions, open_together
+from tests.delivery.fakes import RecordingHandler, free_port, rows, send, settings_env, start_send, wait_for
+from tests.delivery.fakes import table_counts as count_rows
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -206,7 +207,7 @@ def test_a_full_disk_in_the_outbox_is_one_line_and_leaves_no_partial_file(cli, s
     assert run.exit_code == 0 and len(list(folder.glob("*.eml"))) == 10
 
 
-@pytest.mark.sqlite_only  # SQLite's file lock (PostgreSQL locks rows: see tests/store/test_store_postgres.py)
+@pytest.mark.sqlite_only  # SQLite's file lock (PostgreSQL locks rows: see tests/store/test_postgres.py)
 def test_a_locked_database_is_one_line_and_nothing_is_written(cli, settings, issue, make_list):
     make_list("news", 3)
     holder = sqlite3.connect(settings.newsletter_database, isolation_level=None)

@@ -13,15 +13,15 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
 import pytest
-from delivery_fakes import free_port, rows
 
 from newsletter import tokens
+from tests.delivery.fakes import free_port, rows
+from tests.helpers import wait_until
 
 SECRET = "tracking-test-secret-key-0123456789"
 pytestmark = [pytest.mark.postgresql, pytest.mark.timeout(180)]
@@ -46,15 +46,14 @@ def serving(database: str, public_key: str, *extra_env: tuple[str, str]):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:  # until a worker answers
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "serve did not start"
+        def answers() -> bool:  # a worker answers
             try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
+                return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
             except httpx.TransportError:
-                time.sleep(0.1)
+                return False
+
+        wait_until(answers, 60, 0.1, "serve did not start",
+                   abort=lambda: proc.communicate()[0] if proc.poll() is not None else None)
         yield base, output
     finally:
         proc.send_signal(signal.SIGINT)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from audience_helpers import add_people, membership, query
 
 from newsletter import tokens
 from newsletter.audience.lists import create_list
+from tests.audience.helpers import add_people, membership, query
 
 XSS = '<script>alert("x")</script>'
 

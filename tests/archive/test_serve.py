@@ -3,48 +3,9 @@ with ETag, Last-Modified and 304s, and up to date after the next send."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from email.utils import format_datetime, parsedate_to_datetime
 
 import httpx
-import pytest
-
-
-@pytest.fixture
-def serve():
-    """``serve(config)``: the real app under uvicorn on a free loopback port; returns its URL. Stopped at teardown.
-
-    ``NEWSLETTER_PUBLIC_URL`` stays as the issues were sent with (it is in their "View in browser" link).
-    """
-    import uvicorn
-
-    from newsletter.server.app import create_app
-
-    running = []
-
-    def start(config):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", lifespan="on"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        running.append((server, thread, sock))
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        return url
-
-    yield start
-    for server, thread, sock in running:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-        assert not thread.is_alive()
 
 
 def _url_of(base: str, name: str) -> str:

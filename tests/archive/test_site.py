@@ -196,3 +196,26 @@ def test_archive_settings_are_validated():
         load_settings({"NEWSLETTER_ARCHIVE_URL": "archive.example.net"})
     assert load_settings({"NEWSLETTER_ARCHIVE_URL": "https://a.example.net/x"}).archive_url == "https://a.example.net/x/"
     assert load_settings({"NEWSLETTER_PUBLIC_URL": "https://n.example.org/"}).archive_url == "https://n.example.org/archive/"
+
+
+@pytest.mark.sqlite_only
+def test_the_page_passes_the_emails_checks(sent):
+    from newsletter.compose.checks import check_issue
+    from newsletter.compose.clientsupport import check_client_support
+
+    site = sent.build()
+    for slug in ("2026-11-harbour", "2026-12-harbour"):
+        result = compose_issue(sent.root / "issues" / f"{slug}.md", sent.config)
+        page = _page(site, slug)
+
+        def codes(html):
+            return {f.code for f in check_issue(result.issue, html, "layout")}
+
+        def support(html):
+            return {f.code for f in check_client_support(html, slug, set())}
+
+        # The same findings as the email, but for the unsubscribe link that a public page must not carry.
+        assert codes(page) - {"no-unsubscribe"} == codes(result.html), slug
+        assert "no-unsubscribe" not in codes(result.html)
+        # Nothing the email did not use already, but the <link>s of the page's head (canonical, feed).
+        assert support(page) - {"caniemail-html-link"} <= support(result.html), slug

@@ -4,7 +4,7 @@ published only if the composition is byte for byte the HTML that was sent."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,13 +92,18 @@ def _stamp(row: dict[str, Any], *names: str) -> str:
     return next((str(row[name]) for name in names if row.get(name)), "")
 
 
-def collect(conn: DB, settings: Settings) -> Collection:
+#: How the archive composes an issue file: ``compose_issue``, or a memo of it (``serve``).
+Composer = Callable[[Path, "Settings"], ComposeResult]
+
+
+def collect(conn: DB, settings: Settings, compose: Composer | None = None) -> Collection:
     """Every sent issue the archive may publish, and a finding for each one it may not.
 
     A send counts when it reached at least one recipient. Its issue file is the
     one its release recorded, else the one with its slug in ``NEWSLETTER_ISSUES``;
     the file is composed again with ``settings`` and kept only where the HTML's
     SHA-256 equals the send's: the archive never shows other bytes than were sent.
+    ``compose`` replaces ``compose_issue`` (``serve`` keeps the results of files that did not change).
     """
     from newsletter.compose import compose_issue
     from newsletter.store.archive import delivered_sends, signup_lists
@@ -118,7 +123,7 @@ def collect(conn: DB, settings: Settings) -> Collection:
             found.findings.append(_finding(f"issue {slug} was sent but its file is not found "
                                            f"(looked in {settings.newsletter_issues}/); not archived", slug))
             continue
-        entry = _entry(slug, rows, paths, settings, compose_issue, found.findings)
+        entry = _entry(slug, rows, paths, settings, compose or compose_issue, found.findings)
         if entry is not None:
             entries.append(entry)
     lists = {str(r["list"]): ListInfo(str(r["list"]), str(r["list_title"] or ""), bool(r["list_signup"]))
@@ -138,7 +143,7 @@ def collect(conn: DB, settings: Settings) -> Collection:
 
 
 def _entry(slug: str, rows: list[dict[str, Any]], paths: list[Path], settings: Settings,
-           compose: Any, findings: list[Finding]) -> Entry | None:
+           compose: Composer, findings: list[Finding]) -> Entry | None:
     sent = {str(r["html_sha256"]) for r in rows}
     result: ComposeResult | None = None
     for path in paths:  # a send recorded its file; sends to other lists may have recorded another

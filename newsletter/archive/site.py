@@ -6,11 +6,11 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from newsletter.archive import render
-from newsletter.archive.collect import Collection, Entry, collect
+from newsletter.archive.collect import Collection, Composer, Entry, collect
 from newsletter.archive.page import content_security_policy, neutralise
 from newsletter.compose.model import Finding
 from newsletter.errors import InputError
@@ -53,14 +53,14 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def build_site(conn: DB, settings: Settings) -> Site:
+def build_site(conn: DB, settings: Settings, compose: Composer | None = None) -> Site:
     """The archive for the sends in ``conn`` and the issue files ``settings`` point at.
 
     Deterministic: the same database, issue files, layouts and settings give
     the same bytes. Issues whose file changed since they were sent are left
-    out, with a finding.
+    out, with a finding. ``compose`` replaces ``compose_issue`` (see ``collect``).
     """
-    found = collect(conn, settings)
+    found = collect(conn, settings, compose)
     return assemble(found, settings)
 
 
@@ -93,23 +93,47 @@ def assemble(found: Collection, settings: Settings) -> Site:
     return site
 
 
-def freshness(conn: DB, settings: Settings) -> str:
-    """A digest that changes whenever ``build_site`` could give other bytes: the sends and lists in the
-    database, and the size and time of every issue file and layout file it may compose.
+class ComposeMemo:
+    """``compose_issue`` that keeps each file's result while the file, and every layout file, is unchanged.
 
-    ``serve`` builds the archive again only when this changes.
+    For ``serve``: after a send, the archive is built again, but only the new issue is composed.
     """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._layouts = ""
+        self._results: dict[tuple[str, int, int], Any] = {}
+
+    def begin(self) -> None:
+        """Call before a build: forget every result if a layout file changed since the last one."""
+        layouts = _stat_digest(_layout_files(self.settings))
+        if layouts != self._layouts:
+            self._results.clear()
+            self._layouts = layouts
+
+    def __call__(self, path: Path, settings: Settings) -> Any:
+        from newsletter.compose import compose_issue
+
+        if settings is not self.settings:
+            return compose_issue(path, settings)
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        if key not in self._results:
+            self._results = {k: v for k, v in self._results.items() if k[0] != key[0]}  # the file's older results
+            self._results[key] = compose_issue(path, settings)
+        return self._results[key]
+
+
+def _layout_files(settings: Settings) -> set[Path]:
+    layouts = Path(settings.newsletter_layouts)
+    # The built-in layouts change only with the package, and with it the process.
+    return {p for p in layouts.rglob("*") if p.is_file()} if layouts.is_dir() else set()
+
+
+def _stat_digest(paths: set[Path]) -> str:
     import hashlib
 
-    from newsletter.store.archive import delivered_sends, fingerprint
-
-    digest = hashlib.sha256(fingerprint(conn).encode())
-    paths = {Path(str(row["issue_path"])) for row in delivered_sends(conn) if row["issue_path"]}
-    issues = Path(settings.newsletter_issues)
-    paths.update(issues.glob("*.md") if issues.is_dir() else ())
-    layouts = Path(settings.newsletter_layouts)
-    if layouts.is_dir():  # the built-in layouts change only with the package, and with it the process
-        paths.update(p for p in layouts.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
     for path in sorted(paths):
         try:
             stat = path.stat()
@@ -118,6 +142,20 @@ def freshness(conn: DB, settings: Settings) -> str:
             continue
         digest.update(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\n".encode())
     return digest.hexdigest()
+
+
+def freshness(conn: DB, settings: Settings) -> str:
+    """A digest that changes whenever ``build_site`` could give other bytes: the sends and lists in the
+    database, and the size and time of every issue file and layout file it may compose.
+
+    ``serve`` builds the archive again only when this changes.
+    """
+    from newsletter.store.archive import delivered_sends, fingerprint
+
+    paths = {Path(str(row["issue_path"])) for row in delivered_sends(conn) if row["issue_path"]}
+    issues = Path(settings.newsletter_issues)
+    paths.update(issues.glob("*.md") if issues.is_dir() else ())
+    return fingerprint(conn) + _stat_digest(paths | _layout_files(settings))
 
 
 def _index(site: Site, place: render.Place, entries: list[Entry], found: Collection, settings: Settings,

@@ -31,21 +31,25 @@ HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origi
 
 
 class ArchiveCache:
-    """The archive last built, and the freshness digest it was built at."""
+    """The archive last built, the freshness digest it was built at, and the issues composed for it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key = ""
         self._site: Site | None = None
+        self._memo: Any = None
 
     def get(self, conn: DB, settings: Settings) -> Site:
         """The archive as it is now: the one built before if nothing changed since, else a new one."""
-        from newsletter.archive.site import build_site, freshness
+        from newsletter.archive.site import ComposeMemo, build_site, freshness
 
         with self._lock:  # one build at a time; the others wait for it and take it
             key = freshness(conn, settings)
             if self._site is None or key != self._key:
-                self._site, self._key = build_site(conn, settings), key
+                if self._memo is None or self._memo.settings is not settings:
+                    self._memo = ComposeMemo(settings)
+                self._memo.begin()
+                self._site, self._key = build_site(conn, settings, self._memo), key
             return self._site
 
 

@@ -141,6 +141,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.signup_limits = SignupLimits(settings)
     app.state.purged_at = time.monotonic()
     app.state.archive = archive.ArchiveCache()
+    app.state.archive_policy = archive.policy(settings)
     # User middleware sits inside Starlette's ServerErrorMiddleware, so a bug is
     # answered here and never re-raised to the server as a traceback.
     app.add_middleware(CatchAllMiddleware)

@@ -53,6 +53,16 @@ class ArchiveCache:
             return self._site
 
 
+def policy(settings: Settings) -> str:
+    """The Content-Security-Policy header of archive pages: their own policy, and no framing."""
+    from urllib.parse import urlsplit
+
+    from newsletter.archive.page import content_security_policy
+
+    public = urlsplit(settings.newsletter_public_url)
+    return content_security_policy(f"{public.scheme}://{public.netloc}") + "; frame-ancestors 'none'"
+
+
 def _http_date(stamp: str) -> tuple[str, datetime] | None:
     try:
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
@@ -93,6 +103,8 @@ async def archive(request: Request) -> Response:
     data = site.files[name]
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     headers: dict[str, Any] = {**HEADERS, "ETag": etag}
+    if name.endswith(".html"):  # the pages carry the same policy in a <meta>; only a header can forbid framing
+        headers["Content-Security-Policy"] = request.app.state.archive_policy
     stamp = _http_date(site.modified.get(name, ""))
     if stamp is not None:
         headers["Last-Modified"] = stamp[0]

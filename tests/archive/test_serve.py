@@ -36,6 +36,7 @@ def test_etag_last_modified_and_304(sent, serve):
         assert first.status_code == 200
         etag, modified = first.headers["etag"], first.headers["last-modified"]
         assert modified == "Tue, 15 Dec 2026 08:02:00 GMT"
+        assert "frame-ancestors 'none'" in first.headers["content-security-policy"]
         again = client.get(f"{base}/archive/2026-12-harbour/", headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
         other = client.get(f"{base}/archive/2026-12-harbour/", headers={"If-None-Match": '"something-else"'})

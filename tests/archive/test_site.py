@@ -208,11 +208,11 @@ def test_the_page_passes_the_emails_checks(sent):
         result = compose_issue(sent.root / "issues" / f"{slug}.md", sent.config)
         page = _page(site, slug)
 
-        def codes(html):
-            return {f.code for f in check_issue(result.issue, html, "layout")}
+        def codes(html, issue=result.issue):
+            return {f.code for f in check_issue(issue, html, "layout")}
 
-        def support(html):
-            return {f.code for f in check_client_support(html, slug, set())}
+        def support(html, where=slug):
+            return {f.code for f in check_client_support(html, where, set())}
 
         # The same findings as the email, but for the unsubscribe link that a public page must not carry.
         assert codes(page) - {"no-unsubscribe"} == codes(result.html), slug

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 #: Per-recipient links a page must not carry (a reader's unsubscribe link is theirs alone).
 _PERSONAL_LINKS = (placeholder("unsubscribe_url"), placeholder("preferences_url"), placeholder("email"))
 _ANY_PLACEHOLDER = re.compile(r"%%[a-z_]+%%")
-_SEPARATORS = "\u00b7|\u2022\u2013-"
-_SEPARATOR_RUN = re.compile(rf"(?:\s*[{_SEPARATORS}]\s*)+")
+_SEPARATORS = "\u00b7|\u2022"
+# A run of separators standing alone between blanks ("a · · b"), never a character inside a word.
+_SEPARATOR_RUN = re.compile(rf"\s*(?<!\S)[{_SEPARATORS}](?:\s+[{_SEPARATORS}])*(?!\S)\s*")
 _PADDING = re.compile("[\u034f\u200c\u00a0\u200b\u2007\u00ad]+$")
 #: Blocks that are dropped whole when they name the recipient's address ("This email was sent to …").
 _BLOCKS = ("p", "li", "div", "span", "h1", "h2", "h3", "h4", "h5", "h6")
@@ -102,14 +103,23 @@ def _tidy(element: HtmlElement) -> None:
             element.drop_tree()
         return
     children = list(element)
-    element.text = _SEPARATOR_RUN.sub(" ", element.text or "").lstrip() if not children else \
-        re.sub(rf"^[\s{_SEPARATORS}]+", "", element.text or "")
+    if not children:
+        element.text = _SEPARATOR_RUN.sub(" ", element.text or "").strip()
+        return
+    # Between the text and the first link, and between two links, one separator is enough; none before
+    # the first thing left or after the last.
+    element.text = _SEPARATOR_RUN.sub(_one_separator, re.sub(rf"^[\s{_SEPARATORS}]+", "", element.text or ""))
     for index, child in enumerate(children):
         tail = child.tail or ""
         if index == len(children) - 1:
             child.tail = re.sub(rf"[\s{_SEPARATORS}]+$", "", tail) or None
-        elif _SEPARATOR_RUN.fullmatch(tail):
-            child.tail = " \u00b7 "
+        else:
+            child.tail = _SEPARATOR_RUN.sub(_one_separator, tail)
+
+
+def _one_separator(run: re.Match[str]) -> str:
+    kind = next(char for char in run.group(0) if not char.isspace())
+    return f" {kind} "
 
 
 def _show_preheader(doc: HtmlElement, preheader: str) -> None:
@@ -150,11 +160,9 @@ def _head(doc: HtmlElement, entry: Entry, page_url: str, feed_href: str, csp: st
     style = lxml_html.Element("style", {"type": "text/css"})
     style.text = ARCHIVE_STYLE
     added.append(style)
-    for element in reversed(added):
+    for meta in [m for m in head.iter("meta") if m.get("charset") is not None
+                 or (m.get("http-equiv") or "").lower() == "content-type"]:
+        meta.drop_tree()  # libxml2 drops http-equiv charsets when it writes the page; one <meta charset> instead
+    # The charset first, before anything a browser reads as text (a static host may send no charset).
+    for element in reversed([lxml_html.Element("meta", {"charset": "utf-8"}), *added]):
         head.insert(0, element)
-    charset = [m for m in head.iter("meta") if (m.get("http-equiv") or "").lower() == "content-type"]
-    for meta in charset:  # the charset goes first, before anything the parser reads as text
-        head.remove(meta)
-        head.insert(0, meta)
-    if not charset:
-        head.insert(0, lxml_html.Element("meta", {"charset": "utf-8"}))

@@ -65,13 +65,12 @@ def day(stamp: str) -> str:
         return stamp[:10]
 
 
-def index_page(place: Place, entries: Sequence[Entry], lists: Sequence[ListInfo], *, csp: str,
-               form: str, brand: str) -> str:
+def index_page(place: Place, entries: Sequence[Entry], lists: Sequence[ListInfo], *, csp: str, form: str) -> str:
     """An index: the issues newest first (subject, date, preheader), the lists, the feed, a signup form."""
     items = "".join(
-        f'<li><a href="{place.up}{e(entry.slug)}/">{e(entry.subject)}</a>'
+        f'<li lang="{e(entry.result.issue.lang)}"><a href="{place.up}{e(entry.slug)}/" dir="auto">{e(entry.subject)}</a>'
         f'<time class="nl-date" datetime="{e(entry.published)}">{e(day(entry.published))}</time>'
-        + (f'<p class="nl-preheader">{e(entry.preheader)}</p>' if entry.preheader else "")
+        + (f'<p class="nl-preheader" dir="auto">{e(entry.preheader)}</p>' if entry.preheader else "")
         + "</li>\n"
         for entry in newest_first(entries)
     )
@@ -125,7 +124,7 @@ def feed(place: Place, entries: Sequence[Entry], contents: dict[str, str], *, ar
     for entry in ordered:
         page = f"{archive_url}{entry.slug}/"
         lines += [
-            "  <entry>",
+            f"  <entry xml:lang={quoteattr(entry.result.issue.lang)}>",
             f"    <id>{escape(tag_id(archive_url, entry))}</id>",
             f"    <title>{escape(entry.subject)}</title>",
             f'    <link rel="alternate" type="text/html" href={quoteattr(page)}/>',

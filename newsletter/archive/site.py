@@ -162,7 +162,7 @@ def _index(site: Site, place: render.Place, entries: list[Entry], found: Collect
            csp: str, contents: dict[str, str], *, form: str) -> None:
     prefix = f"{place.folder}/" if place.folder else ""
     newest = _newest(entries)
-    page = render.index_page(place, entries, found.lists, csp=csp, form=form, brand=settings.newsletter_brand)
+    page = render.index_page(place, entries, found.lists, csp=csp, form=form)
     _add(site, prefix + "index.html", page, newest)
     feed = render.feed(place, entries, contents, archive_url=settings.archive_url, brand=settings.newsletter_brand)
     _add(site, prefix + "feed.xml", feed, newest)

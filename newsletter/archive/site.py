@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from newsletter.settings import Settings
     from newsletter.store import DB
 
-#: Lists the files ``write_site`` wrote last time, so the next build removes the ones it no longer has.
+#: The files ``write_site`` wrote last time, so the next build removes the ones it no longer has. It holds
+#: hashes, not names: a static host may serve it, and an unlisted page's address must not be listed anywhere.
 MANIFEST = ".newsletter-archive"
 
 #: The Content-Type of each kind of file of the archive.
@@ -199,7 +200,7 @@ def write_site(site: Site, out_dir: str | Path) -> list[Path]:
     except OSError as exc:
         raise InputError(f"cannot create output folder: {exc.strerror}", subject=str(out)) from None
     manifest = out / MANIFEST
-    before = set(manifest.read_text(encoding="utf-8").splitlines()) if manifest.is_file() else set()
+    before = set(manifest.read_text(encoding="utf-8").split()) if manifest.is_file() else set()
     written = []
     for name, data in sorted(site.files.items()):
         target = out / name
@@ -209,16 +210,24 @@ def write_site(site: Site, out_dir: str | Path) -> list[Path]:
         except OSError as exc:
             raise InputError(f"cannot write: {exc.strerror}", subject=str(target)) from None
         written.append(target)
-    for stale in sorted(before - set(site.files)):
-        if ".." in Path(stale).parts or Path(stale).is_absolute():
-            continue  # a manifest edited by hand never removes anything outside the archive
-        (out / stale).unlink(missing_ok=True)
-        try:
-            (out / stale).parent.rmdir()  # an issue's folder, once empty
-        except OSError:
-            pass
-    _atomic_write(manifest, "".join(f"{name}\n" for name in sorted(site.files)).encode("utf-8"))
+    # Only files of the archive's shape are candidates: <name>, <folder>/<name>.
+    candidates = [*out.glob("*.*ml"), *out.glob("*/index.html"), *out.glob("*/feed.xml")]
+    for path in sorted(candidates):
+        name = path.relative_to(out).as_posix()
+        if name not in site.files and _manifest_line(name) in before:
+            path.unlink(missing_ok=True)
+            try:
+                path.parent.rmdir()  # an issue's folder, once empty
+            except OSError:
+                pass
+    _atomic_write(manifest, "".join(f"{_manifest_line(name)}\n" for name in sorted(site.files)).encode("utf-8"))
     return written
+
+
+def _manifest_line(name: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"newsletter-archive:{name}".encode()).hexdigest()
 
 
 _UMASK = os.umask(0)

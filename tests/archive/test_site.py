@@ -163,7 +163,9 @@ def test_same_database_and_issues_same_bytes(sent, tmp_path):
 def test_build_removes_what_it_no_longer_has_and_nothing_else(sent, tmp_path):
     out = tmp_path / "site"
     out.mkdir()
-    (out / "CNAME").write_text("news.example.org\n")  # a file of the team's own
+    (out / "CNAME").write_text("news.example.org\n")  # files of the team's own
+    (out / "about").mkdir()
+    (out / "about" / "index.html").write_text("<p>About us</p>\n")
     assert sent.cli("archive", "build", "--out", out).exit_code == 0
     issue = sent.root / "issues" / "2026-12-harbour.md"
     issue.write_text(issue.read_text() + "\nA late edit.\n")
@@ -171,7 +173,9 @@ def test_build_removes_what_it_no_longer_has_and_nothing_else(sent, tmp_path):
     assert result.exit_code == 1
     assert "issue 2026-12-harbour changed since it was sent; not archived" in result.output
     assert not (out / "2026-12-harbour").exists()
+    assert (out / "about" / "index.html").is_file()
     assert (out / "CNAME").read_text() == "news.example.org\n" and (out / "2026-11-harbour" / "index.html").is_file()
+    assert b"harbour" not in (out / ".newsletter-archive").read_bytes()  # no page's address in the manifest
 
 
 @pytest.mark.sqlite_only

@@ -223,3 +223,21 @@ def test_the_page_passes_the_emails_checks(sent):
         assert "no-unsubscribe" not in codes(result.html)
         # Nothing the email did not use already, but the <link>s of the page's head (canonical, feed).
         assert support(page) - {"caniemail-html-link"} <= support(result.html), slug
+
+
+@pytest.mark.sqlite_only
+def test_names_that_cannot_be_addresses_are_left_out_with_a_warning(newsroom):
+    newsroom.subscribe("Our Team", "ann@example.org")
+    newsroom.subscribe("news", "bob@example.org")
+    newsroom.send(newsroom.write("2026-11-harbour"), "Our Team")
+    newsroom.send(newsroom.write("news", 'title: "A slug like a list"'), "news")
+    site = newsroom.build()
+    assert sorted(f.message for f in site.findings) == [
+        "issue news: its archive address is taken by a list or a file of the archive; not archived "
+        "(give it another `slug:`)",
+        "list 'Our Team': its name cannot be an address of the archive (letters, digits, '.', '_' and '-' only); "
+        "it has no index page",
+    ]
+    assert "2026-11-harbour/index.html" in site.files  # the issue is archived, in the all-lists index
+    assert b"2026-11-harbour" in site.files["index.html"]
+    assert "news/index.html" in site.files and b"A slug like a list" not in b"".join(site.files.values())

@@ -50,6 +50,10 @@ class Settings:
     newsletter_utm: bool = True
     newsletter_utm_source: str = "newsletter"
     newsletter_web_fonts: bool = False
+    # --- archive -----------------------------------------------------------
+    newsletter_archive_default: str = "public"
+    newsletter_archive_url: str = ""
+    newsletter_issues: str = "issues"
     # --- store and delivery ----------------------------------------------
     newsletter_database: str = field(default="newsletter.db", repr=False)  # a PostgreSQL URL may hold a password
     newsletter_backend: str = "outbox"
@@ -115,10 +119,20 @@ class Settings:
         return [o.strip().rstrip("/") for o in self.newsletter_signup_origins.split(",") if o.strip()]
 
     @property
+    def archive_url(self) -> str:
+        """Where the web archive lives, ending in '/': ``NEWSLETTER_ARCHIVE_URL``, else ``serve``'s /archive/."""
+        base = self.newsletter_archive_url.strip() or self.newsletter_public_url.strip().rstrip("/") + "/archive/"
+        return base if base.endswith("/") else base + "/"
+
+    @property
     def reviewers(self) -> list[str]:
         """``NEWSLETTER_REVIEWERS`` split on commas, blanks dropped."""
         return [r.strip() for r in self.newsletter_reviewers.split(",") if r.strip()]
 
+
+#: An issue's place in the web archive (frontmatter ``archive:``): in the indexes, feeds and sitemap;
+#: only at its own URL (noindex); or not on the web at all.
+ARCHIVE_VISIBILITY = ("public", "unlisted", "none")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _POSITIVE = ("newsletter_database_timeout", "newsletter_lease_seconds", "smtp_timeout", "sendgrid_timeout",
@@ -148,6 +162,10 @@ def validate(settings: Settings) -> None:
     _url("newsletter_public_url", settings.newsletter_public_url, required=True)
     _url("sendgrid_api_url", settings.sendgrid_api_url, required=True)
     _url("newsletter_site_url", settings.newsletter_site_url, required=False)
+    _url("newsletter_archive_url", settings.newsletter_archive_url, required=False)
+    if settings.newsletter_archive_default not in ARCHIVE_VISIBILITY:
+        raise ConfigError(f"must be one of {', '.join(ARCHIVE_VISIBILITY)}, got {settings.newsletter_archive_default!r}",
+                          subject="NEWSLETTER_ARCHIVE_DEFAULT")
     if settings.newsletter_rate < 0:
         raise ConfigError(f"must be 0 (no limit) or a positive number, got {settings.newsletter_rate!r}",
                           subject="NEWSLETTER_RATE")

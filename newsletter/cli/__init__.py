@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("release", "Start scheduled sends when they are due; several workers may share the database."),
     "serve": ("tracking", "Run the tracking server: one-click unsubscribe, SendGrid webhook, open/click "
                           "tracking."),
+    "archive": ("archive", "The web archive of sent issues: indexes, a page per issue, Atom feeds, a sitemap."),
     "stats": ("tracking", "Show what each send did: deliveries, bounces, opens, clicks, unsubscribes, top links."),
     "subscribers": ("subscribers", "Import, add, unsubscribe, list, show, export and erase subscribers."),
     "lists": ("audience", "Show lists; create or change them (title, public signup)."),

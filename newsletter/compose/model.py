@@ -47,6 +47,7 @@ class Issue:
     utm: bool = True
     lang: str = "en"
     dir: str = "ltr"  # the document's writing direction: "ltr" or "rtl"
+    archive: str = "public"  # its place in the web archive: "public", "unlisted" or "none"
 
 
 @dataclass

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from newsletter.compose.bidi import LTR, RTL, language_direction
 from newsletter.compose.model import Issue
 from newsletter.errors import InputError
-from newsletter.settings import Settings
+from newsletter.settings import ARCHIVE_VISIBILITY, Settings
 
 _FENCE = re.compile(r"^-{3,}[ \t]*$")
 _SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -129,9 +129,13 @@ def load_issue(path: str | Path, settings: Settings) -> Issue:
     base_url = _text(meta.get("base_url")) or settings.newsletter_site_url.strip() or _origin(web_url)
     utm = meta.get("utm")
     lang = _text(meta.get("lang")) or "en"
+    slug = slug_for(path, meta)
+    archive = _archive(meta, settings, path)
+    if not web_url and archive != "none":  # "View in browser" opens the issue's page in the web archive
+        web_url = f"{settings.archive_url}{slug}/"
     return Issue(
         path=path,
-        slug=slug_for(path, meta),
+        slug=slug,
         meta=meta,
         body=body,
         body_line=body_line,
@@ -144,7 +148,21 @@ def load_issue(path: str | Path, settings: Settings) -> Issue:
         utm=settings.newsletter_utm if utm is None else bool(utm),
         lang=lang,
         dir=_direction(meta, lang, path),
+        archive=archive,
     )
+
+
+def _archive(meta: dict[str, Any], settings: Settings, path: Path) -> str:
+    """Frontmatter ``archive`` (public, unlisted or none), else ``NEWSLETTER_ARCHIVE_DEFAULT``."""
+    given = meta.get("archive")
+    if given is None:  # absent, or `archive:` left empty
+        given = settings.newsletter_archive_default
+    if given is False:  # YAML 1.1 reads a bare `no` or `off` as false
+        given = "none"
+    if not isinstance(given, str) or given.strip().lower() not in ARCHIVE_VISIBILITY:
+        raise InputError(f"frontmatter archive must be one of {', '.join(ARCHIVE_VISIBILITY)}, got {given!r}",
+                         subject=str(path))
+    return given.strip().lower()
 
 
 def _direction(meta: dict[str, Any], lang: str, path: Path) -> str:

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter import tokens
 from newsletter.errors import InputError, StoreError
-from newsletter.server import opens_clicks, preferences, signup, unsubscribe, webhook
+from newsletter.server import archive, opens_clicks, preferences, signup, unsubscribe, webhook
 from newsletter.server.common import INVALID_LINK, ThreadConnections, plain, with_db
 from newsletter.settings import Settings
 from newsletter.store import connect
@@ -125,6 +125,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/confirm/{token}", signup.confirm_now, methods=["POST"]),
             Route("/p/{token}", preferences.preferences_page, methods=["GET"]),
             Route("/p/{token}", preferences.preferences_save, methods=["POST"]),
+            Route("/archive", archive.archive_root, methods=["GET", "HEAD"]),
+            Route("/archive/{path:path}", archive.archive, methods=["GET", "HEAD"]),
         ],
         exception_handlers={
             HTTPException: _http_error,
@@ -138,6 +140,8 @@ def create_app(settings: Settings) -> Starlette:
     app.state.verifier = webhook.load_verifier(settings.sendgrid_webhook_public_key)
     app.state.signup_limits = SignupLimits(settings)
     app.state.purged_at = time.monotonic()
+    app.state.archive = archive.ArchiveCache()
+    app.state.archive_policy = archive.policy(settings)
     # User middleware sits inside Starlette's ServerErrorMiddleware, so a bug is
     # answered here and never re-raised to the server as a traceback.
     app.add_middleware(CatchAllMiddleware)

@@ -207,7 +207,8 @@ def test_unsubscribe_is_a_real_tap_target(composed, open_page, width, scheme):
 
 
 def test_no_empty_band_without_a_web_version(open_page, write_issue, settings):
-    issue = write_issue("# Hello\n\nNo web version for this one.\n", frontmatter="title: T\npreheader: p")
+    # Not in the web archive either (else "View in browser" opens its archive page).
+    issue = write_issue("# Hello\n\nNo web version for this one.\n", frontmatter="title: T\npreheader: p\narchive: none")
     page = open_page(sample_html(compose_issue(issue, settings).html), 375)
     top = page.evaluate("document.querySelector('.nl-card').getBoundingClientRect().top")
     assert top < 4, top

@@ -20,7 +20,7 @@ ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
 LAYERS = (
     ("cli", "__main__"),
     ("server", "release"),
-    ("audience", "review"),
+    ("audience", "review", "archive"),
     ("delivery", "tracking"),
     ("compose",),
     ("store",),

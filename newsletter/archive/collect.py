@@ -83,7 +83,7 @@ def issue_files(folder: Path) -> dict[str, Path]:
 
 
 def _build_id(result: ComposeResult) -> str:
-    from newsletter.release.build import identify  # moves to newsletter.compose.build (issue 18)
+    from newsletter.compose.build import identify
 
     return identify(result).id
 

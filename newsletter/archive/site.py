@@ -81,12 +81,12 @@ def assemble(found: Collection, settings: Settings) -> Site:
     public = [entry for entry in found.entries if entry.visibility == "public"]
     brand = settings.newsletter_brand
     top = render.Place("", f"{brand}: all issues")
-    _index(site, top, public, found, settings, csp, contents, form="")
+    _index(site, top, public, found, settings, contents, form="")
     sitemap = [(base, _newest(public))]
     for info in found.lists:
         place = render.Place(info.name, f"{info.title or info.name}: all issues")
         mine = [entry for entry in public if info.name in entry.lists]
-        _index(site, place, mine, found, settings, csp, contents, form=render.signup(info, settings))
+        _index(site, place, mine, found, settings, contents, form=render.signup(info, settings))
         sitemap.append((f"{base}{info.name}/", _newest(mine)))
     site.lists = len(found.lists)
     sitemap += [(f"{base}{entry.slug}/", entry.updated) for entry in render.newest_first(public)]
@@ -160,8 +160,9 @@ def freshness(conn: DB, settings: Settings) -> str:
 
 
 def _index(site: Site, place: render.Place, entries: list[Entry], found: Collection, settings: Settings,
-           csp: str, contents: dict[str, str], *, form: str) -> None:
+           contents: dict[str, str], *, form: str) -> None:
     prefix = f"{place.folder}/" if place.folder else ""
+    csp = content_security_policy(_origin(settings.newsletter_public_url))
     newest = _newest(entries)
     page = render.index_page(place, entries, found.lists, csp=csp, form=form)
     _add(site, prefix + "index.html", page, newest)

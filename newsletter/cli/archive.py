@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from newsletter.cli.common import echo_findings, settings
+from newsletter.cli.common import command_settings, echo_findings
 
 archive_app = typer.Typer(
     help="The web archive of sent issues: indexes, a page per issue, Atom feeds, a sitemap.",
@@ -27,7 +27,7 @@ def build(
     """
     from newsletter.archive import build_archive
 
-    site, folder = build_archive(settings(), out)
+    site, folder = build_archive(command_settings(), out)
     unlisted = f", {len(site.unlisted)} unlisted" if site.unlisted else ""
     typer.echo(f"Archive -> {folder}/ ({site.issues} issues{unlisted}, {site.lists} lists, {len(site.files)} files)")
     echo_findings(site.findings)

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from delivery_fakes import settings_env  # tests/delivery (see pythonpath in pyproject.toml)
 
 from newsletter.settings import Settings
 from newsletter.store import connect, transaction
+from tests.delivery.fakes import settings_env
 
 PUBLIC_URL = "https://news.example.org"
 SECRET = "archive-test-secret-key-0123456789"

@@ -7,7 +7,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from review_helpers import NO_CHROMIUM, contrast, png_bytes  # tests/review
+
+from tests.review.helpers import NO_CHROMIUM, contrast, png_bytes
 
 expect = pytest.importorskip("playwright.sync_api", reason=NO_CHROMIUM).expect
 

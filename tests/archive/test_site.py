@@ -51,7 +51,7 @@ def test_the_page_is_the_sent_html_with_nothing_personal(sent):
     assert shown.text == "Winter plans." and "display:none" not in (shown.get("style") or "")
     # The build id that was sent, and the page's own address.
     result = compose_issue(sent.root / "issues" / "2026-12-harbour.md", sent.config)
-    from newsletter.release.build import identify
+    from newsletter.compose.build import identify
 
     assert doc.cssselect("meta[name=newsletter-build]")[0].get("content") == identify(result).id
     assert doc.cssselect("link[rel=canonical]")[0].get("href") == "https://news.example.org/archive/2026-12-harbour/"

@@ -76,7 +76,7 @@ def make_backend(
     if name == "smtp":
         from newsletter.delivery.smtp import SMTPBackend
 
-        return SMTPBackend(settings, build, factory.headers.from_email)
+        return SMTPBackend(settings, build, factory.headers.from_email, send_id=send_id)
     from newsletter.delivery.outbox import OutboxBackend
 
     return OutboxBackend(outbox_dir or settings.path("newsletter_outbox") / str(send_id), build)

@@ -99,6 +99,12 @@ def suppress(conn: DB, subscriber_id: int, status: str, reason: str) -> bool:
     ).rowcount > 0
 
 
+def status_reason(conn: DB, subscriber_id: int) -> str:
+    """Why the subscriber has their status (the bounce's code and diagnostic, a complaint, ...)."""
+    row = conn.execute("SELECT status_reason FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+    return str(row[0] or "") if row else ""
+
+
 def decisions_of(conn: DB, subscriber_id: int, limit: int = 20) -> list[dict[str, object]]:
     """The subscriber's latest bounce, complaint and delay events (any source), newest first."""
     rows = conn.execute(

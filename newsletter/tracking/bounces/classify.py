@@ -197,6 +197,9 @@ def _read_dsn(message: Message, report: Message) -> Verdict:
     if ";" in diagnostic[:12]:
         diagnostic = diagnostic.split(";", 1)[1].strip()
     status = _status_of(_text(chosen.get("Status")), diagnostic) or _smtp_class(diagnostic)
+    detailed = _status_of(diagnostic)
+    if status.endswith(".0.0") and detailed[:1] == status[:1]:  # Exim writes 5.0.0; the remote reply says more
+        status = detailed
     verdict = Verdict(OTHER, shape="dsn", status=status, diagnostic=diagnostic[:500],
                       recipient=_address_field(chosen.get("Final-Recipient", "")),
                       original_recipient=_address_field(chosen.get("Original-Recipient", "")),

@@ -102,7 +102,9 @@ class IMAPMailbox(Mailbox):
         if typ != "OK":
             self.close()
             raise ConfigError(f"no folder {folder!r} on {self.where}", subject=SETTING)
-        self.capabilities = {c.upper() for c in self.conn.capabilities}
+        typ, data = self.conn.capability()  # after login: servers announce MOVE and UIDPLUS only then
+        words = data[0].decode("ascii", "replace").split() if typ == "OK" and data and data[0] else []
+        self.capabilities = {c.upper() for c in (*self.conn.capabilities, *words)}
         if move_to:
             self.conn.create(_quote(move_to))  # refused when it exists already: fine
 

@@ -311,3 +311,22 @@ def test_cli_bounces_fetch_prints_a_summary(sent, smtp_settings, mailbox, monkey
     monkeypatch.setenv("NEWSLETTER_BOUNCE_MAILBOX", "")
     unset = CliRunner().invoke(app, ["bounces", "fetch"])
     assert unset.exit_code == 2 and "NEWSLETTER_BOUNCE_MAILBOX" in unset.output
+
+
+def test_over_imap_recognised_mail_moves_to_the_folder_and_the_rest_stays(sent, smtp_settings, mailbox):
+    messages = sent(["ann@example.com", "bob@example.com"])
+    mailbox.deliver("gmail_hard.eml", messages["ann@example.com"])
+    mailbox.deliver("postfix_delayed.eml", messages["bob@example.com"])
+    mailbox.deliver("subscriber_reply.eml", messages["bob@example.com"])
+    config = smtp_settings.with_overrides(newsletter_bounce_mailbox=mailbox.url("imap"),
+                                          newsletter_bounce_folder="Processed")
+    report = fetch(config)
+    assert (report.hard, report.delayed, report.moved, report.removed, report.kept) == (1, 1, 2, 0, 1)
+    assert [s for s, _ in mailbox.subjects_and_flags()] == ["Re: Test issue"]
+    conn = mailbox.imap()
+    try:
+        typ, data = conn.select('"Processed"', readonly=True)
+        assert typ == "OK" and int(data[0]) == 2
+    finally:
+        conn.logout()
+    assert status(config, "ann@example.com") == "bounced" and status(config, "bob@example.com") == "active"

@@ -105,8 +105,7 @@ class IMAPMailbox(Mailbox):
         typ, data = self.conn.capability()  # after login: servers announce MOVE and UIDPLUS only then
         words = data[0].decode("ascii", "replace").split() if typ == "OK" and data and data[0] else []
         self.capabilities = {c.upper() for c in (*self.conn.capabilities, *words)}
-        if move_to:
-            self.conn.create(_quote(move_to))  # refused when it exists already: fine
+        self._folder_made = False
 
     def _check(self, response: Any, what: str) -> Any:
         typ, data = response
@@ -126,6 +125,9 @@ class IMAPMailbox(Mailbox):
         return None
 
     def remove(self, key: str) -> None:
+        if self.move_to and not self._folder_made:
+            self.conn.create(_quote(self.move_to))  # refused when it exists already: fine
+            self._folder_made = True
         if self.move_to and "MOVE" in self.capabilities:
             self._check(self.conn.uid("MOVE", key, _quote(self.move_to)), "MOVE")
             return

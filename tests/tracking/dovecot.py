@@ -133,15 +133,36 @@ class DovecotServer:
         """Create a login with a fresh password and an empty maildir; return the password."""
         password = secrets.token_hex(8)
         self._users[name] = password
-        (self.folder / "users").write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self._users.items()))
-        self._own(self.folder / "users")
+        fresh = self.folder / "users.new"  # written aside, then renamed: Dovecot never reads half a file
+        fresh.write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self._users.items()))
+        self._own(fresh)
+        os.replace(fresh, self.folder / "users")
         self._mkdir(self.folder / "mail")
         self._mkdir(self.maildir(name))
         for sub in ("cur", "new", "tmp"):
             self._mkdir(self.maildir(name) / sub)
         self._mkdir(self.folder / "home")
         self._mkdir(self.folder / "home" / name)
+        if self._process is not None:
+            self._wait_for_login(name, password)
         return password
+
+    def _wait_for_login(self, name: str, password: str) -> None:
+        """Poll until the running server knows the new login (it re-reads its passwd-file at most once a second)."""
+        import imaplib
+
+        deadline = time.monotonic() + 15
+        while True:
+            conn = imaplib.IMAP4("127.0.0.1", self.imap_port)
+            try:
+                conn.login(name, password)
+                conn.logout()
+                return
+            except imaplib.IMAP4.error:
+                conn.shutdown()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"dovecot did not take the new user {name!r} within 15 s") from None
+                time.sleep(0.1)  # polling with a deadline, as for the ports
 
     def maildir(self, name: str) -> Path:
         """The user's maildir (INBOX)."""

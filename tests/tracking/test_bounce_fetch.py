@@ -330,3 +330,27 @@ def test_over_imap_recognised_mail_moves_to_the_folder_and_the_rest_stays(sent, 
     finally:
         conn.logout()
     assert status(config, "ann@example.com") == "bounced" and status(config, "bob@example.com") == "active"
+
+
+@pytest.mark.parametrize("move_to", ["", "Processed"])
+def test_imap_without_move_or_uidplus_copies_flags_and_expunges_only_what_it_was_told(mailbox, move_to):
+    from newsletter.tracking.bounces.mailboxes import open_mailbox
+
+    for name in ("gmail_hard.eml", "subscriber_reply.eml"):
+        mailbox.deliver(name, ("bounces+x@news.example.org", "ann@example.com", "<1.1.00@example.org>"))
+    box = open_mailbox(mailbox.url("imap"), move_to)
+    try:
+        assert {"MOVE", "UIDPLUS"} <= box.capabilities  # Dovecot has both: take them away for the older path
+        box.capabilities -= {"MOVE", "UIDPLUS"}
+        first, _ = box.keys()
+        box.remove(first)
+        box.finish()
+    finally:
+        box.close()
+    assert [s for s, _ in mailbox.subjects_and_flags()] == ["Re: Test issue"]
+    conn = mailbox.imap()
+    try:
+        typ, data = conn.select('"Processed"', readonly=True)
+        assert (typ == "OK" and int(data[0]) == 1) if move_to else typ == "NO"
+    finally:
+        conn.logout()

@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/audience.py
 	$(BIN)/python bench/release.py
+	$(BIN)/python bench/bounces.py
 	$(BIN)/python bench/scale.py --sizes 10000,100000
 
 docs: $(STAMP)

@@ -95,6 +95,13 @@ class Settings:
     newsletter_sendgrid_send_at: bool = True
     newsletter_worker_poll_seconds: float = 30.0
 
+    # --- bounces of SMTP sends ---------------------------------------------
+    newsletter_bounce_address: str = ""
+    newsletter_bounce_mailbox: str = _secret()  # a URL that may hold the mailbox password
+    newsletter_bounce_folder: str = ""
+    newsletter_bounce_soft_limit: int = 3
+    newsletter_bounce_soft_window: int = 5
+
     # --- diagnostics -------------------------------------------------------
     newsletter_debug: bool = False
 
@@ -164,6 +171,7 @@ def validate(settings: Settings) -> None:
     if settings.newsletter_required_approvals < 0:
         raise ConfigError(f"must be 0 (no approvals needed) or more, got {settings.newsletter_required_approvals}",
                           subject="NEWSLETTER_REQUIRED_APPROVALS")
+    _bounce_settings(settings)
     if settings.newsletter_timezone:
         zone(settings.newsletter_timezone, subject="NEWSLETTER_TIMEZONE")
 
@@ -176,6 +184,35 @@ def zone(name: str, *, subject: str = "--tz") -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         raise error(f"unknown time zone {name!r} (use a name such as Europe/Berlin or America/New_York)",
                     subject=subject) from None
+
+
+#: The kinds of mailbox ``NEWSLETTER_BOUNCE_MAILBOX`` may name.
+BOUNCE_MAILBOX_SCHEMES = ("imaps", "imap", "pop3s", "pop3", "maildir")
+
+
+def _bounce_settings(settings: Settings) -> None:
+    address = settings.newsletter_bounce_address.strip()
+    if address:
+        local, at, domain = address.rpartition("@")
+        if not (at and local and "." in domain) or any(c in address for c in " <>+\"\\"):
+            raise ConfigError(f"must be a plain address such as bounces@news.example.org (no '+'), got {address!r}",
+                              subject="NEWSLETTER_BOUNCE_ADDRESS")
+    mailbox = settings.newsletter_bounce_mailbox.strip()
+    if mailbox:
+        scheme = mailbox.partition("://")[0].lower()
+        if "://" not in mailbox or scheme not in BOUNCE_MAILBOX_SCHEMES:
+            # Never the value itself: it may hold a password.
+            raise ConfigError("must be an imaps://, imap://, pop3s://, pop3:// or maildir:/// URL",
+                              subject="NEWSLETTER_BOUNCE_MAILBOX")
+        if scheme.startswith("pop3") and settings.newsletter_bounce_folder:
+            raise ConfigError("POP3 has no folders: leave it empty (recognised bounces are deleted)",
+                              subject="NEWSLETTER_BOUNCE_FOLDER")
+    if settings.newsletter_bounce_soft_limit < 1:
+        raise ConfigError(f"must be at least 1, got {settings.newsletter_bounce_soft_limit}",
+                          subject="NEWSLETTER_BOUNCE_SOFT_LIMIT")
+    if settings.newsletter_bounce_soft_window < settings.newsletter_bounce_soft_limit:
+        raise ConfigError(f"must be at least NEWSLETTER_BOUNCE_SOFT_LIMIT ({settings.newsletter_bounce_soft_limit}), "
+                          f"got {settings.newsletter_bounce_soft_window}", subject="NEWSLETTER_BOUNCE_SOFT_WINDOW")
 
 
 def setting_names() -> list[str]:

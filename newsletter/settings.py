@@ -77,6 +77,12 @@ class Settings:
     sendgrid_tracking: bool = True
     sendgrid_timeout: float = 30.0
     sendgrid_webhook_public_key: str = ""
+    # --- authentication: DKIM signing and the DNS check -------------------
+    newsletter_dkim_selector: str = ""
+    newsletter_dkim_private_key: str = ""  # a path; the key itself is never read into the settings
+    newsletter_dkim_domain: str = ""
+    newsletter_bounce_address: str = ""
+    newsletter_dns_resolver: str = ""
     # --- audience: signup, consent, erasure ------------------------------
     newsletter_consent_text: str = "Yes, send me this newsletter by email. I can unsubscribe at any time."
     newsletter_signup_origins: str = ""
@@ -163,10 +169,53 @@ def validate(settings: Settings) -> None:
     if settings.newsletter_required_approvals < 0:
         raise ConfigError(f"must be 0 (no approvals needed) or more, got {settings.newsletter_required_approvals}",
                           subject="NEWSLETTER_REQUIRED_APPROVALS")
+    _dkim(settings)
     if settings.newsletter_timezone:
         from newsletter.release.when import zone
 
         zone(settings.newsletter_timezone, subject="NEWSLETTER_TIMEZONE")
+
+
+def _dkim(settings: Settings) -> None:
+    """DKIM selector, key file (read and checked: type, size), domain, bounce address and DNS resolver."""
+    from newsletter.dkim_key import HOSTNAME, read_dkim_key
+
+    selector, key = settings.newsletter_dkim_selector.strip(), settings.newsletter_dkim_private_key.strip()
+    if selector and not key:
+        raise ConfigError("must name the private key file when NEWSLETTER_DKIM_SELECTOR is set",
+                          subject="NEWSLETTER_DKIM_PRIVATE_KEY")
+    if key and not selector:
+        raise ConfigError("must be set when NEWSLETTER_DKIM_PRIVATE_KEY is (the DNS name of the public key: "
+                          "<selector>._domainkey.<domain>)", subject="NEWSLETTER_DKIM_SELECTOR")
+    if selector and not HOSTNAME.fullmatch(selector):
+        raise ConfigError(f"not a DKIM selector (letters, digits, inner hyphens and dots): {selector!r}",
+                          subject="NEWSLETTER_DKIM_SELECTOR")
+    domain = settings.newsletter_dkim_domain.strip()
+    if domain and not (HOSTNAME.fullmatch(domain) and "." in domain):
+        raise ConfigError(f"not a domain name: {domain!r}", subject="NEWSLETTER_DKIM_DOMAIN")
+    if key:
+        read_dkim_key(key)
+    bounce = settings.newsletter_bounce_address.strip()
+    local, at, bounce_domain = bounce.rpartition("@")
+    if bounce and not (local and at and HOSTNAME.fullmatch(bounce_domain)):
+        raise ConfigError(f"not an address such as bounces@news.example.org: {bounce!r}",
+                          subject="NEWSLETTER_BOUNCE_ADDRESS")
+    resolver = settings.newsletter_dns_resolver.strip()
+    if resolver:
+        resolver_address(resolver)
+
+
+def resolver_address(value: str) -> tuple[str, int]:
+    """``NEWSLETTER_DNS_RESOLVER`` as ``(host, port)``: ``host``, ``host:port``, an IPv6 address or ``[v6]:port``."""
+    host, port = value.strip(), "53"
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or " " in host:
+        raise ConfigError(f"expected host or host:port, got {value!r}", subject="NEWSLETTER_DNS_RESOLVER")
+    return host, int(port)
 
 
 def setting_names() -> list[str]:

@@ -178,7 +178,8 @@ class SendGridBackend(Backend):
         body: dict[str, Any] = {
             "from": {"email": headers.from_email, **({"name": clean_name(headers.from_name)} if headers.from_name else {})},
             "subject": headers.subject,
-            "headers": {"List-Id": headers.list_id},
+            # SendGrid signs with its own DKIM key; List-Id and Feedback-ID are ours to give (per list, per send).
+            "headers": {"List-Id": headers.list_id, "Feedback-ID": headers.feedback_id(self.send_id)},
             "tracking_settings": {
                 "click_tracking": {"enable": bool(s.sendgrid_tracking), "enable_text": False},
                 "open_tracking": {"enable": bool(s.sendgrid_tracking)},

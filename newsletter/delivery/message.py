@@ -95,7 +95,7 @@ class SharedHeaders:
 
         Gmail's feedback loop counts complaints per field, so a spike names the send and the list.
         """
-        return f"{send_id}:{list_label(self.list_name) if self.list_name else 'test'}:newsletter:{self.domain}"
+        return f"{send_id}:{list_label(self.list_name) if self.list_name else '-'}:newsletter:{self.domain}"
 
 
 def _list_id(settings: Any, domain: str, list_name: str) -> str:

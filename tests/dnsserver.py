@@ -3,7 +3,7 @@
 ``DNSZone.start()`` answers UDP and TCP on one loopback port; ``zone.add(name,
 "TXT", value)`` publishes a record (long TXT values are split into 255-byte
 strings, as in a real zone); a name that has no record of any kind answers
-NXDOMAIN. ``zone.resolver`` is the ``NEWSLETTER_DNS_RESOLVER`` value that
+NXDOMAIN; ``zone.fail(name)`` makes it answer SERVFAIL. ``zone.resolver`` is the ``NEWSLETTER_DNS_RESOLVER`` value that
 points the tool at it. (Imported by name: see pythonpath in pyproject.toml.)
 """
 
@@ -23,12 +23,16 @@ class _Resolver(BaseResolver):
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], list[Any]] = {}
         self.queries: list[tuple[str, str]] = []
+        self.failing: set[str] = set()
 
     def resolve(self, request: Any, handler: Any) -> Any:
         reply = request.reply()
         name = str(request.q.qname).rstrip(".").lower()
         kind = QTYPE[request.q.qtype]
         self.queries.append((name, kind))
+        if name in self.failing:
+            reply.header.rcode = RCODE.SERVFAIL
+            return reply
         for rdata in self.records.get((name, kind), []):
             reply.add_answer(RR(request.q.qname, request.q.qtype, rdata=rdata, ttl=60))
         if not reply.rr and not any(known == name for known, _ in self.records):
@@ -62,9 +66,15 @@ class DNSZone:
         self._resolver.records.pop((name.lower(), kind), None)
         return self.add(name, kind, value)
 
+    def fail(self, name: str) -> DNSZone:
+        """Answer SERVFAIL for every question about ``name``."""
+        self._resolver.failing.add(name.lower())
+        return self
+
     def clear(self) -> None:
-        """Forget every record."""
+        """Forget every record (and every failing name)."""
         self._resolver.records.clear()
+        self._resolver.failing.clear()
 
     @property
     def queries(self) -> list[tuple[str, str]]:

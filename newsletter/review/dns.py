@@ -42,7 +42,11 @@ _SECOND_LEVEL = {"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or", "go"
 
 
 class _LookupFailed(Exception):
-    """The server gave no usable answer (not the same as 'no such record')."""
+    """The server gave no usable answer (not the same as 'no such record'); ``silent``: it did not answer at all."""
+
+    def __init__(self, message: str, *, silent: bool = False) -> None:
+        super().__init__(message)
+        self.silent = silent
 
 
 def organisational_domain(domain: str) -> str:
@@ -115,8 +119,13 @@ class Lookup:
             return list(self.resolver.resolve(name, kind, search=False))
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
-        except dns.exception.DNSException as exc:  # timeout, SERVFAIL from every server, a bad name
-            raise _LookupFailed(f"{kind} lookup through {self.server} failed: {exc}") from None
+        except dns.exception.Timeout:
+            raise _LookupFailed(f"no answer from {self.server} within {self.resolver.lifetime:.0f} s "
+                                f"({kind} {name}); later lookups skipped", silent=True) from None
+        except dns.resolver.NoNameservers:  # SERVFAIL or REFUSED
+            raise _LookupFailed(f"{self.server} could not answer for {kind} {name} (SERVFAIL or refused)") from None
+        except dns.exception.DNSException as exc:  # a name too long, a broken answer
+            raise _LookupFailed(f"{kind} lookup of {name} through {self.server} failed: {exc}") from None
 
     def txt(self, name: str) -> list[str]:
         """The TXT records at ``name``, each one's strings joined."""
@@ -231,11 +240,17 @@ def dns_findings(settings: Settings, from_address: str) -> list[Finding]:
     lookup = Lookup(settings)
     findings: list[Finding] = []
 
+    silent: list[bool] = []  # a server that does not answer is asked once, not five times over (5 s each)
+
     def run(where: str, step: Any, *args: Any) -> Any:
+        if silent:
+            return None
         try:
             return step(lookup, *args)
         except _LookupFailed as exc:
             findings.append(Finding("dns-lookup-failed", ERROR, str(exc), where))
+            if exc.silent:
+                silent.append(True)
             return None
 
     for domain, role in ((from_domain, "From"), (bounce_domain, "bounce")):

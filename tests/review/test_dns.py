@@ -5,6 +5,7 @@ A good zone passes; each missing or wrong record is named by its own finding cod
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -154,6 +155,31 @@ def test_dmarc_of_the_organisational_domain_counts(env, zone, keys, clean_issue)
     zone.add("mail.example.org", "TXT", "v=spf1 -all")
     assert check_dns(clean_issue) == (0, [])
     assert organisational_domain("a.b.example.co.uk") == "example.co.uk"
+
+
+def test_a_server_that_fails_or_does_not_answer(env, zone, keys, clean_issue, monkeypatch):
+    good_zone(zone, keys["rsa"])
+    zone.fail("_dmarc.example.org")
+    assert check_dns(clean_issue) == (1, ["dns-lookup-failed"])  # the other records are still checked
+    result = runner.invoke(app, ["check", str(clean_issue), "--dns"])
+    assert "_dmarc.example.org: error: 127.0.0.1:" in result.stderr and "SERVFAIL" in result.stderr
+    # Nothing listens: one finding after one timeout, not one per record.
+    import newsletter.review.dns as dns_check
+
+    monkeypatch.setattr(dns_check.Lookup, "__init__", _quick(dns_check.Lookup.__init__))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as mute:  # bound, never answers
+        mute.bind(("127.0.0.1", 0))
+        env("NEWSLETTER_DNS_RESOLVER", f"127.0.0.1:{mute.getsockname()[1]}")
+        status, codes = check_dns(clean_issue)
+    assert (status, codes) == (1, ["dns-lookup-failed"])
+
+
+def _quick(init):
+    def quick_init(self, settings):
+        init(self, settings)
+        self.resolver.timeout = self.resolver.lifetime = 0.3  # the test waits for one timeout only
+
+    return quick_init
 
 
 def test_a_bad_resolver_setting_is_one_line(run_cli_env, clean_issue):

@@ -60,6 +60,7 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/compose.py
 	$(BIN)/python bench/send.py
+	$(BIN)/python bench/dkim.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/audience.py
 	$(BIN)/python bench/release.py

@@ -78,6 +78,11 @@ class Settings:
     sendgrid_tracking: bool = True
     sendgrid_timeout: float = 30.0
     sendgrid_webhook_public_key: str = ""
+    # --- authentication: DKIM signing and the DNS check -------------------
+    newsletter_dkim_selector: str = ""
+    newsletter_dkim_private_key: str = ""  # a path; the key itself is never read into the settings
+    newsletter_dkim_domain: str = ""
+    newsletter_dns_resolver: str = ""
     # --- audience: signup, consent, erasure ------------------------------
     newsletter_consent_text: str = "Yes, send me this newsletter by email. I can unsubscribe at any time."
     newsletter_signup_origins: str = ""
@@ -172,6 +177,7 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"must be 0 (no approvals needed) or more, got {settings.newsletter_required_approvals}",
                           subject="NEWSLETTER_REQUIRED_APPROVALS")
     _bounce_settings(settings)
+    _dkim(settings)
     if settings.newsletter_timezone:
         zone(settings.newsletter_timezone, subject="NEWSLETTER_TIMEZONE")
 
@@ -191,10 +197,13 @@ BOUNCE_MAILBOX_SCHEMES = ("imaps", "imap", "pop3s", "pop3", "maildir")
 
 
 def _bounce_settings(settings: Settings) -> None:
+    """The bounce address (a plain address: its local part gets ``+<token>``), mailbox URL, folder and rule."""
+    from newsletter.dkim_key import HOSTNAME
+
     address = settings.newsletter_bounce_address.strip()
     if address:
         local, at, domain = address.rpartition("@")
-        if not (at and local and "." in domain) or any(c in address for c in " <>+\"\\"):
+        if not (at and local and "." in domain and HOSTNAME.fullmatch(domain)) or any(c in address for c in " <>+\"\\"):
             raise ConfigError(f"must be a plain address such as bounces@news.example.org (no '+'), got {address!r}",
                               subject="NEWSLETTER_BOUNCE_ADDRESS")
     mailbox = settings.newsletter_bounce_mailbox.strip()
@@ -213,6 +222,43 @@ def _bounce_settings(settings: Settings) -> None:
     if settings.newsletter_bounce_soft_window < settings.newsletter_bounce_soft_limit:
         raise ConfigError(f"must be at least NEWSLETTER_BOUNCE_SOFT_LIMIT ({settings.newsletter_bounce_soft_limit}), "
                           f"got {settings.newsletter_bounce_soft_window}", subject="NEWSLETTER_BOUNCE_SOFT_WINDOW")
+
+
+def _dkim(settings: Settings) -> None:
+    """DKIM selector, key file (read and checked: type, size), domain and DNS resolver."""
+    from newsletter.dkim_key import HOSTNAME, read_dkim_key
+
+    selector, key = settings.newsletter_dkim_selector.strip(), settings.newsletter_dkim_private_key.strip()
+    if selector and not key:
+        raise ConfigError("must name the private key file when NEWSLETTER_DKIM_SELECTOR is set",
+                          subject="NEWSLETTER_DKIM_PRIVATE_KEY")
+    if key and not selector:
+        raise ConfigError("must be set when NEWSLETTER_DKIM_PRIVATE_KEY is (the DNS name of the public key: "
+                          "<selector>._domainkey.<domain>)", subject="NEWSLETTER_DKIM_SELECTOR")
+    if selector and not HOSTNAME.fullmatch(selector):
+        raise ConfigError(f"not a DKIM selector (letters, digits, inner hyphens and dots): {selector!r}",
+                          subject="NEWSLETTER_DKIM_SELECTOR")
+    domain = settings.newsletter_dkim_domain.strip()
+    if domain and not (HOSTNAME.fullmatch(domain) and "." in domain):
+        raise ConfigError(f"not a domain name: {domain!r}", subject="NEWSLETTER_DKIM_DOMAIN")
+    if key:
+        read_dkim_key(key)
+    resolver = settings.newsletter_dns_resolver.strip()
+    if resolver:
+        resolver_address(resolver)
+
+
+def resolver_address(value: str) -> tuple[str, int]:
+    """``NEWSLETTER_DNS_RESOLVER`` as ``(host, port)``: ``host``, ``host:port``, an IPv6 address or ``[v6]:port``."""
+    host, port = value.strip(), "53"
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or " " in host:
+        raise ConfigError(f"expected host or host:port, got {value!r}", subject="NEWSLETTER_DNS_RESOLVER")
+    return host, int(port)
 
 
 def setting_names() -> list[str]:

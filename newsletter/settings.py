@@ -106,6 +106,7 @@ class Settings:
     newsletter_bounce_folder: str = ""
     newsletter_bounce_soft_limit: int = 3
     newsletter_bounce_soft_window: int = 5
+    newsletter_bounce_poll_seconds: float = 300.0  # how often `newsletter worker` reads the mailbox
 
     # --- diagnostics -------------------------------------------------------
     newsletter_debug: bool = False
@@ -134,7 +135,7 @@ class Settings:
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _POSITIVE = ("newsletter_database_timeout", "newsletter_lease_seconds", "smtp_timeout", "sendgrid_timeout",
-             "newsletter_worker_poll_seconds")
+             "newsletter_worker_poll_seconds", "newsletter_bounce_poll_seconds")
 
 
 def _url(name: str, value: str, *, required: bool) -> None:

@@ -67,6 +67,13 @@ class FetchReport:
         """JSON-friendly form."""
         return asdict(self)
 
+    def line(self) -> str:
+        """One line for a log (``newsletter worker``): the counts, no addresses."""
+        return (f"{self.read} read: {self.hard} hard, {self.soft} soft, {self.delayed} delayed, "
+                f"{self.complaints} complaints, {self.auto_replies} auto-replies, {self.unrecognised} unrecognised, "
+                f"{self.unmatched} unmatched; {self.suppressed} suppressed, {self.settled} settled; "
+                f"{self.removed + self.moved} removed or moved, {self.kept} kept")
+
 
 @dataclass(frozen=True)
 class _Match:

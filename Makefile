@@ -60,10 +60,12 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/compose.py
 	$(BIN)/python bench/send.py
+	$(BIN)/python bench/dkim.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/audience.py
 	$(BIN)/python bench/release.py
 	$(BIN)/python bench/archive.py
+	$(BIN)/python bench/bounces.py
 	$(BIN)/python bench/scale.py --sizes 10000,100000
 
 docs: $(STAMP)

@@ -82,6 +82,11 @@ class Settings:
     sendgrid_tracking: bool = True
     sendgrid_timeout: float = 30.0
     sendgrid_webhook_public_key: str = ""
+    # --- authentication: DKIM signing and the DNS check -------------------
+    newsletter_dkim_selector: str = ""
+    newsletter_dkim_private_key: str = ""  # a path; the key itself is never read into the settings
+    newsletter_dkim_domain: str = ""
+    newsletter_dns_resolver: str = ""
     # --- audience: signup, consent, erasure ------------------------------
     newsletter_consent_text: str = "Yes, send me this newsletter by email. I can unsubscribe at any time."
     newsletter_signup_origins: str = ""
@@ -98,6 +103,14 @@ class Settings:
     newsletter_timezone: str = ""
     newsletter_sendgrid_send_at: bool = True
     newsletter_worker_poll_seconds: float = 30.0
+
+    # --- bounces of SMTP sends ---------------------------------------------
+    newsletter_bounce_address: str = ""
+    newsletter_bounce_mailbox: str = _secret()  # a URL that may hold the mailbox password
+    newsletter_bounce_folder: str = ""
+    newsletter_bounce_soft_limit: int = 3
+    newsletter_bounce_soft_window: int = 5
+    newsletter_bounce_poll_seconds: float = 300.0  # how often `newsletter worker` reads the mailbox
 
     # --- diagnostics -------------------------------------------------------
     newsletter_debug: bool = False
@@ -136,7 +149,7 @@ ARCHIVE_VISIBILITY = ("public", "unlisted", "none")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _POSITIVE = ("newsletter_database_timeout", "newsletter_lease_seconds", "smtp_timeout", "sendgrid_timeout",
-             "newsletter_worker_poll_seconds")
+             "newsletter_worker_poll_seconds", "newsletter_bounce_poll_seconds")
 
 
 def _url(name: str, value: str, *, required: bool) -> None:
@@ -182,6 +195,8 @@ def validate(settings: Settings) -> None:
     if settings.newsletter_required_approvals < 0:
         raise ConfigError(f"must be 0 (no approvals needed) or more, got {settings.newsletter_required_approvals}",
                           subject="NEWSLETTER_REQUIRED_APPROVALS")
+    _bounce_settings(settings)
+    _dkim(settings)
     if settings.newsletter_timezone:
         zone(settings.newsletter_timezone, subject="NEWSLETTER_TIMEZONE")
 
@@ -194,6 +209,75 @@ def zone(name: str, *, subject: str = "--tz") -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         raise error(f"unknown time zone {name!r} (use a name such as Europe/Berlin or America/New_York)",
                     subject=subject) from None
+
+
+#: The kinds of mailbox ``NEWSLETTER_BOUNCE_MAILBOX`` may name.
+BOUNCE_MAILBOX_SCHEMES = ("imaps", "imap", "pop3s", "pop3", "maildir")
+
+
+def _bounce_settings(settings: Settings) -> None:
+    """The bounce address (a plain address: its local part gets ``+<token>``), mailbox URL, folder and rule."""
+    from newsletter.dkim_key import HOSTNAME
+
+    address = settings.newsletter_bounce_address.strip()
+    if address:
+        local, at, domain = address.rpartition("@")
+        if not (at and local and "." in domain and HOSTNAME.fullmatch(domain)) or any(c in address for c in " <>+\"\\"):
+            raise ConfigError(f"must be a plain address such as bounces@news.example.org (no '+'), got {address!r}",
+                              subject="NEWSLETTER_BOUNCE_ADDRESS")
+    mailbox = settings.newsletter_bounce_mailbox.strip()
+    if mailbox:
+        scheme = mailbox.partition("://")[0].lower()
+        if "://" not in mailbox or scheme not in BOUNCE_MAILBOX_SCHEMES:
+            # Never the value itself: it may hold a password.
+            raise ConfigError("must be an imaps://, imap://, pop3s://, pop3:// or maildir:/// URL",
+                              subject="NEWSLETTER_BOUNCE_MAILBOX")
+        if scheme.startswith("pop3") and settings.newsletter_bounce_folder:
+            raise ConfigError("POP3 has no folders: leave it empty (recognised bounces are deleted)",
+                              subject="NEWSLETTER_BOUNCE_FOLDER")
+    if settings.newsletter_bounce_soft_limit < 1:
+        raise ConfigError(f"must be at least 1, got {settings.newsletter_bounce_soft_limit}",
+                          subject="NEWSLETTER_BOUNCE_SOFT_LIMIT")
+    if settings.newsletter_bounce_soft_window < settings.newsletter_bounce_soft_limit:
+        raise ConfigError(f"must be at least NEWSLETTER_BOUNCE_SOFT_LIMIT ({settings.newsletter_bounce_soft_limit}), "
+                          f"got {settings.newsletter_bounce_soft_window}", subject="NEWSLETTER_BOUNCE_SOFT_WINDOW")
+
+
+def _dkim(settings: Settings) -> None:
+    """DKIM selector, key file (read and checked: type, size), domain and DNS resolver."""
+    from newsletter.dkim_key import HOSTNAME, read_dkim_key
+
+    selector, key = settings.newsletter_dkim_selector.strip(), settings.newsletter_dkim_private_key.strip()
+    if selector and not key:
+        raise ConfigError("must name the private key file when NEWSLETTER_DKIM_SELECTOR is set",
+                          subject="NEWSLETTER_DKIM_PRIVATE_KEY")
+    if key and not selector:
+        raise ConfigError("must be set when NEWSLETTER_DKIM_PRIVATE_KEY is (the DNS name of the public key: "
+                          "<selector>._domainkey.<domain>)", subject="NEWSLETTER_DKIM_SELECTOR")
+    if selector and not HOSTNAME.fullmatch(selector):
+        raise ConfigError(f"not a DKIM selector (letters, digits, inner hyphens and dots): {selector!r}",
+                          subject="NEWSLETTER_DKIM_SELECTOR")
+    domain = settings.newsletter_dkim_domain.strip()
+    if domain and not (HOSTNAME.fullmatch(domain) and "." in domain):
+        raise ConfigError(f"not a domain name: {domain!r}", subject="NEWSLETTER_DKIM_DOMAIN")
+    if key:
+        read_dkim_key(key)
+    resolver = settings.newsletter_dns_resolver.strip()
+    if resolver:
+        resolver_address(resolver)
+
+
+def resolver_address(value: str) -> tuple[str, int]:
+    """``NEWSLETTER_DNS_RESOLVER`` as ``(host, port)``: ``host``, ``host:port``, an IPv6 address or ``[v6]:port``."""
+    host, port = value.strip(), "53"
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or " " in host:
+        raise ConfigError(f"expected host or host:port, got {value!r}", subject="NEWSLETTER_DNS_RESOLVER")
+    return host, int(port)
 
 
 def setting_names() -> list[str]:

@@ -28,12 +28,27 @@ EXAMPLE_ISSUE = ROOT / "issues" / "2026-11-example.md"
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
 
 
+@pytest.fixture(scope="session")
+def quiet_dns():
+    """A DNS server of the tests' own on loopback with no records (every name is NXDOMAIN at once)."""
+    from tests.dnsserver import DNSZone
+
+    zone = DNSZone().start()
+    yield zone
+    zone.stop()
+
+
 @pytest.fixture(autouse=True)
-def clean_settings_env(monkeypatch, tmp_path_factory):
-    """Remove every setting from the environment and point .env at nothing."""
+def clean_settings_env(monkeypatch, tmp_path_factory, quiet_dns):
+    """Remove every setting from the environment and point .env at nothing.
+
+    ``NEWSLETTER_DNS_RESOLVER`` points at ``quiet_dns``: `send` looks up the From domain's
+    records for SMTP and SendGrid sends, and no test may ask the machine's resolver (no internet).
+    """
     for name in setting_names():
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NEWSLETTER_ENV_FILE", str(tmp_path_factory.getbasetemp() / "no-such.env"))
+    monkeypatch.setenv("NEWSLETTER_DNS_RESOLVER", quiet_dns.resolver)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ LAYERS = (
     ("delivery", "tracking"),
     ("compose",),
     ("store",),
-    ("settings", "errors", "tokens", "personalize", "email_validation", "textfiles", ""),
+    ("settings", "errors", "tokens", "personalize", "email_validation", "textfiles", "return_path", "dkim_key", ""),
 )
 MAX_PARAMETERS = 7
 

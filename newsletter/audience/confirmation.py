@@ -98,7 +98,7 @@ def send(settings: Settings, confirmation: Confirmation, confirm_url: str) -> bo
 
     message = render(settings, confirmation, confirm_url)
     # A ConfirmationEmail has every attribute of a composed issue that a backend reads.
-    mailing = Mailing(cast("ComposeResult", message), 0,
+    mailing = Mailing(cast("ComposeResult", message), 0, list_name=confirmation.list_name,
                       outbox_dir=settings.path("newsletter_outbox") / OUTBOX_FOLDER / str(confirmation.consent_id))
     backend = make_backend(settings.newsletter_backend, settings, mailing)
     unsubscribe = tokens.unsubscribe_url(settings.newsletter_public_url, settings.newsletter_secret_key,

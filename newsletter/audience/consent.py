@@ -107,7 +107,8 @@ def _find(conn: DB, email: str, settings: Settings) -> SubscriberRow:
 
 
 def show_subscriber(email: str, settings: Settings) -> dict[str, Any]:
-    """A subscriber's profile, memberships and consent records (``subscribers show``)."""
+    """A subscriber's profile, memberships, consent records and bounce decisions (``subscribers show``)."""
+    from newsletter.store import bounces as deliverability
     from newsletter.store import consent as store
 
     conn = _open(settings)
@@ -115,6 +116,8 @@ def show_subscriber(email: str, settings: Settings) -> dict[str, Any]:
         found = _find(conn, email, settings)
         return {
             **found.as_dict(),
+            "status_reason": deliverability.status_reason(conn, found.id),
+            "bounces": deliverability.decisions_of(conn, found.id),
             "memberships": [
                 {"list": m["name"], "status": m["status"], "since": m["created_at"], "changed": m["updated_at"]}
                 for m in store.memberships_of(conn, found.id)

@@ -58,10 +58,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
                           "tracking."),
     "archive": ("archive", "The web archive of sent issues: indexes, a page per issue, Atom feeds, a sitemap."),
     "stats": ("tracking", "Show what each send did: deliveries, bounces, opens, clicks, unsubscribes, top links."),
-    "subscribers": ("subscribers", "Import, add, unsubscribe, list, show, export and erase subscribers."),
+    "subscribers": ("subscribers", "Import, add, unsubscribe, reactivate, list, show, export and erase subscribers."),
     "lists": ("audience", "Show lists; create or change them (title, public signup)."),
     "segments": ("audience", "Show saved segments; save one (members of a list whose attributes match)."),
     "events": ("tracking", "Provider events (for teams that cannot expose the webhook)."),
+    "bounces": ("bounces", "Bounces of SMTP sends: read the bounce mailbox into the ledger (hard, soft, complaints)."),
     "db": ("db", "The database: status, migrations, copying a whole store between SQLite and PostgreSQL."),
 }
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
 
-from newsletter.errors import ExitStatus, InputError
+from newsletter.errors import ExitStatus, InputError, NewsletterError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -237,11 +237,33 @@ def echo_plan(plan: SendPlan) -> None:
         typer.echo(f"warning: {warning}", err=True)
 
 
-def confirm_plan(yes: bool) -> Callable[[SendPlan], bool]:
-    """The ``confirm(plan)`` of ``send``: show the plan, then ask (or not, with --yes)."""
+#: Backends that reach real people: their confirmation says whether the From domain's DNS is ready.
+DNS_CHECKED_BACKENDS = ("smtp", "sendgrid")
+
+
+def echo_dns(plan: SendPlan, settings: Settings) -> None:
+    """One line on the From domain's SPF, DKIM key, DMARC and bounce MX (``review/dns.py``), for a backend
+    that reaches real people; nothing (and no lookup) for the outbox. Never stops the send: a resolver
+    that cannot be used is said on the line, and a server that does not answer is one finding."""
+    if plan.backend not in DNS_CHECKED_BACKENDS:
+        return
+    from newsletter.review.dns import dns_findings, summary_line
+
+    try:
+        line = summary_line(dns_findings(settings, plan.sender))
+    except NewsletterError as exc:
+        line = f"DNS:        not checked: {exc}"
+    typer.echo(line)
+
+
+def confirm_plan(yes: bool, settings: Settings | None = None) -> Callable[[SendPlan], bool]:
+    """The ``confirm(plan)`` of ``send``: show the plan (with ``settings``, the DNS line too), then ask
+    (or not, with --yes)."""
 
     def confirm(plan: SendPlan) -> bool:
         echo_plan(plan)
+        if settings is not None:
+            echo_dns(plan, settings)
         if yes:
             return True
         if not sys.stdin.isatty():

@@ -56,6 +56,8 @@ def check(
     issue: Path = ISSUE_ARG,
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors (exit 1)."),
     spam: bool = typer.Option(False, "--spam", help="Also score the real message with a local SpamAssassin (spamassassin -L)."),
+    dns: bool = typer.Option(False, "--dns", help="Also look up the sending domain's SPF, DKIM key, DMARC and bounce MX "
+                             "(NEWSLETTER_DNS_RESOLVER or the system's resolver)."),
     fmt: str = typer.Option("text", "--format", help="Output: text (stderr), json, junit or sarif (stdout).", metavar="FORMAT"),
     list_name: str | None = LIST_OPT,
     segment: str | None = SEGMENT_OPT,
@@ -68,7 +70,7 @@ def check(
 
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", subject="--format")
-    outcome = run_check(issue, command_settings(), spam=spam)
+    outcome = run_check(issue, command_settings(), spam=spam, dns=dns)
     bad = failed(outcome.findings, strict)
     if fmt != "text":
         typer.echo(render(fmt, outcome.result, outcome.findings, strict=strict, spam=outcome.spam), nl=False)

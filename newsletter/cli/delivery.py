@@ -16,6 +16,7 @@ from newsletter.cli.common import (
     actor,
     command_settings,
     confirm_plan,
+    echo_dns,
     echo_json_rows,
     echo_paused,
     echo_plan,
@@ -79,7 +80,7 @@ def send(
     if at is not None or tz is not None:
         return _schedule(issue, options, config, yes)
     with graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
-        controls = Controls(confirm_plan(yes), lambda done, total, counts: reporter(done, total), stop)
+        controls = Controls(confirm_plan(yes, config), lambda done, total, counts: reporter(done, total), stop)
         report, hooks = send_now(issue, options, config, actor=actor(None), controls=controls)
     if hooks.paused:
         echo_paused(report)
@@ -98,6 +99,7 @@ def _schedule(issue: Path, options: SendOptions, config: Settings, yes: bool) ->
 
     def confirm(plan: SendPlan, moment: Moment, route: str) -> bool:
         echo_plan(plan)
+        echo_dns(plan, config)
         how = ("SendGrid gets the batches now and releases them then" if route == "sendgrid"
                else "`newsletter worker` starts it then")
         typer.echo(f"At:         {moment.local()} ({moment.zone}); {how}")

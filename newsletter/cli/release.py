@@ -95,8 +95,9 @@ def resume(
     from newsletter.release.controls import resume as resume_send
 
     with graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
-        controls = Controls(confirm_plan(yes), lambda n, total, counts: reporter(n, total), stop)
-        done = resume_send(send_id, command_settings(), actor=actor(as_), controls=controls)
+        config = command_settings()
+        controls = Controls(confirm_plan(yes, config), lambda n, total, counts: reporter(n, total), stop)
+        done = resume_send(send_id, config, actor=actor(as_), controls=controls)
     typer.echo(done.message)
     if done.report is not None and done.paused:  # paused again: as `send` says it
         echo_paused(done.report)
@@ -107,7 +108,11 @@ def resume(
 def worker(
     once: bool = typer.Option(False, "--once", help="Start what is due now, then exit (for cron)."),
 ) -> None:
-    """Start scheduled sends when they are due; several workers may share the database."""
+    """Start scheduled sends when they are due; several workers may share the database.
+
+    With NEWSLETTER_BOUNCE_MAILBOX set, also read the bounce mailbox every
+    NEWSLETTER_BOUNCE_POLL_SECONDS (as `newsletter bounces fetch` does).
+    """
     from newsletter.cli.common import graceful_stop
     from newsletter.release.worker import Worker
 
@@ -121,8 +126,10 @@ def worker(
             if failed:
                 raise typer.Exit(ExitStatus.INCOMPLETE)
             return
-        typer.echo(f"{work.name}: waiting for scheduled sends (every {config.newsletter_worker_poll_seconds:g} s; "
-                   "Ctrl-C stops)", err=True)
+        bounces = (f"; the bounce mailbox every {config.newsletter_bounce_poll_seconds:g} s"
+                   if config.newsletter_bounce_mailbox.strip() else "")
+        typer.echo(f"{work.name}: waiting for scheduled sends (every {config.newsletter_worker_poll_seconds:g} s"
+                   f"{bounces}; Ctrl-C stops)", err=True)
         work.run(stop)
 
 

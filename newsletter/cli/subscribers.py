@@ -1,4 +1,4 @@
-"""``newsletter subscribers import|add|unsubscribe|list|show|export|erase|purge-pending``."""
+"""``newsletter subscribers import|add|unsubscribe|reactivate|list|show|export|erase|purge-pending``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ SubscriberStatus = Literal["active", "unsubscribed", "bounced", "complained", "p
 
 subscribers_app = typer.Typer(
     name="subscribers",
-    help="Import, add, unsubscribe, list, show, export and erase subscribers.",
+    help="Import, add, unsubscribe, reactivate, list, show, export and erase subscribers.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -69,6 +69,19 @@ def unsubscribe(email: str = typer.Argument(..., help="The address.", show_defau
         typer.echo(f"{email.strip()}: already {previous}")
 
 
+@subscribers_app.command("reactivate")
+def reactivate(
+    email: str = typer.Argument(..., help="The address.", show_default=False),
+    complained: bool = typer.Option(False, "--complained", help="Also undo a spam complaint (only on the person's word)."),
+) -> None:
+    """Undo a bounce suppression (after the address was fixed): the subscriber is sent to again."""
+    from newsletter.tracking.bounces.suppression import reactivate as reactivate_address
+
+    result = reactivate_address(email, command_settings(), complained=complained)
+    typer.echo(f"{result.email}: reactivated (was {result.previous})" if result.reactivated
+               else f"{result.email}: already active")
+
+
 @subscribers_app.command("list")
 def list_(
     list_name: str = typer.Option(None, "--list", help="Only members of this list."),
@@ -95,7 +108,7 @@ def show(
     email: str = typer.Argument(..., help="The address.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show a subscriber with their lists and consent records (how and when they joined and left)."""
+    """Show a subscriber with their lists, consent records (how and when they joined and left) and bounces."""
     from newsletter.audience.consent import show_subscriber
 
     info = show_subscriber(email, command_settings())
@@ -103,6 +116,12 @@ def show(
         typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
         return
     typer.echo(f"{info['email']}\t{info['status']}\t{info['name']}\tsince {info['created_at']}")
+    if info.get("status_reason") and info["status"] != "active":
+        typer.echo(f"  why: {info['status_reason']}")
+    for b in info.get("bounces", []):
+        code = " ".join(part for part in (b["class"], b["status"]) if part)
+        typer.echo(f"  {b['type']} {b['at']} send {b['send_id'] or '-'} ({b['source']}): {code}"
+                   + (f" - {b['diagnostic']}" if b["diagnostic"] else "") + (f" [{b['decision']}]" if b["decision"] else ""))
     for m in info["memberships"]:
         typer.echo(f"  list {m['list']}: {m['status']} (since {m['since']})")
     for c in info["consents"]:

@@ -125,6 +125,7 @@ class Mailing:
     tracking: bool = False  # open and click tracking by our own server (outbox, SMTP)
     send_at: datetime | None = None  # SendGrid: hold every message until then (a scheduled send)
     batch_id: str = ""  # SendGrid: the batch that cancels a scheduled send
+    list_name: str = ""  # the list sent to: its own List-Id and the Feedback-ID's list (none for review copies)
 
 
 class Backend(ABC):

@@ -1,9 +1,11 @@
 """Per-recipient MIME messages, built with the stdlib ``email`` package (``policy.SMTP``).
 
 Every message has the same shape: shared headers (From, Reply-To, Subject,
-List-Id, List-Unsubscribe-Post), per-recipient headers (To, Date,
-Message-ID, List-Unsubscribe) and a multipart/alternative body with
-text/plain first and text/html second, both UTF-8 quoted-printable.
+List-Id, Feedback-ID, List-Unsubscribe-Post), per-recipient headers (To,
+Date, Message-ID, List-Unsubscribe) and a multipart/alternative body with
+text/plain first and text/html second, both UTF-8 quoted-printable. With
+``NEWSLETTER_DKIM_SELECTOR`` set, each message is DKIM-signed last
+(``delivery/dkim.py``).
 
 Building a full ``EmailMessage`` per recipient costs about 2 ms, too slow for
 thousands of messages per second. So ``MessageFactory`` lets the ``email``
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.delivery.base import Build, Mailing, Recipient
+from newsletter.delivery.dkim import DKIMSigner, load_signer
 from newsletter.delivery.wire_addresses import wire_address
 from newsletter.errors import ConfigError, HeaderError
 from newsletter.personalize import personalize
@@ -45,6 +48,13 @@ _HTML_MARK = "NEWSLETTER-HTML-PART-MARKER"
 #: (RFC 5322 atext and spaces; '.' would need quotes).
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+\-/=?^_`{|}~]*")
 _PLAIN_ADDR = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.@\[\]:]+")
+_NOT_LABEL = re.compile(r"[^a-z0-9]+")
+
+
+def list_label(list_name: str) -> str:
+    """A list's name as one DNS label (for List-Id) and a Feedback-ID field: lower case, ``a-z0-9-``."""
+    label = _NOT_LABEL.sub("-", list_name.lower()).strip("-")[:63].strip("-")
+    return label or "list"
 
 
 def check_header(name: str, value: str) -> str:
@@ -66,6 +76,7 @@ class SharedHeaders:
     list_id: str
     domain: str
     unsubscribe_mailto: str
+    list_name: str = ""
 
     @property
     def from_header(self) -> str:
@@ -79,9 +90,32 @@ class SharedHeaders:
             value += f", <mailto:{self.unsubscribe_mailto}?subject=unsubscribe>"
         return value
 
+    def feedback_id(self, send_id: int) -> str:
+        """The Feedback-ID value in Gmail's ``a:b:c:SenderId`` form: send, list, kind of mail, sending domain.
 
-def shared_headers(result: Any, settings: Any, *, subject_prefix: str = "") -> SharedHeaders:
-    """Check and assemble the shared headers of an issue; ``HeaderError``/``ConfigError`` if unusable."""
+        Gmail's feedback loop counts complaints per field, so a spike names the send and the list.
+        """
+        return f"{send_id}:{list_label(self.list_name) if self.list_name else '-'}:newsletter:{self.domain}"
+
+
+def _list_id(settings: Any, domain: str, list_name: str) -> str:
+    """``NEWSLETTER_LIST_ID`` (or ``BRAND <newsletter.DOMAIN>``) with the list's own label in front of its id."""
+    base = check_header("NEWSLETTER_LIST_ID", settings.newsletter_list_id.strip())
+    if not base:
+        phrase, ident = settings.newsletter_brand, f"newsletter.{domain}"
+    elif "<" in base:
+        phrase, _, rest = base.partition("<")
+        phrase, ident = phrase.strip(), rest.rstrip().rstrip(">").strip()
+    else:
+        phrase, ident = "", base
+    if list_name:
+        ident = f"{list_label(list_name)}.{ident}"
+    return f"{phrase} <{ident}>" if phrase else f"<{ident}>"
+
+
+def shared_headers(result: Any, settings: Any, *, subject_prefix: str = "", list_name: str = "") -> SharedHeaders:
+    """Check and assemble the shared headers of an issue sent to ``list_name`` (none for test sends);
+    ``HeaderError``/``ConfigError`` if unusable."""
     sender = check_header("NEWSLETTER_FROM", result.sender or settings.newsletter_from)
     from_name, from_email = parseaddr(sender)
     if "@" not in from_email:
@@ -91,15 +125,12 @@ def shared_headers(result: Any, settings: Any, *, subject_prefix: str = "") -> S
     if not result.issue.subject.strip():
         raise HeaderError("the issue has no subject", subject=str(result.issue.path))
     domain = from_email.rsplit("@", 1)[1].lower()
-    list_id = check_header("NEWSLETTER_LIST_ID", settings.newsletter_list_id.strip())
-    if not list_id:
-        list_id = f"{settings.newsletter_brand} <newsletter.{domain}>"
-    elif "<" not in list_id:
-        list_id = f"<{list_id}>"
+    list_id = _list_id(settings, domain, check_header("list name", list_name))
     mailto = check_header("NEWSLETTER_UNSUBSCRIBE_MAILTO", settings.newsletter_unsubscribe_mailto.strip())
     if mailto.lower().startswith("mailto:"):
         mailto = mailto[7:]
-    return SharedHeaders(from_name, from_email, reply_to, subject, check_header("List-Id", list_id), domain, mailto)
+    return SharedHeaders(from_name, from_email, reply_to, subject, check_header("List-Id", list_id), domain, mailto,
+                         list_name)
 
 
 def _qp(content: str) -> bytes:
@@ -151,9 +182,13 @@ class MessageFactory:
         send_id: int = 0,
         subject_prefix: str = "",
         tracking: Any = None,
+        list_name: str = "",
     ) -> None:
-        """``tracking`` is an optional ``TrackingRewriter`` (open pixel and click links per recipient)."""
-        self.headers = shared_headers(result, settings, subject_prefix=subject_prefix)
+        """``tracking`` is an optional ``TrackingRewriter`` (open pixel and click links per recipient);
+        ``list_name`` the list sent to (its List-Id and Feedback-ID). The DKIM key, when configured,
+        is read and checked here, once per send."""
+        self.headers = shared_headers(result, settings, subject_prefix=subject_prefix, list_name=list_name)
+        self.signer: DKIMSigner | None = load_signer(settings, self.headers.from_email)
         self.send_id = send_id
         self.html = result.html
         self.text = result.text
@@ -166,6 +201,7 @@ class MessageFactory:
             skeleton["Reply-To"] = self.headers.reply_to
         skeleton["Subject"] = self.headers.subject
         skeleton["List-Id"] = self.headers.list_id
+        skeleton["Feedback-ID"] = self.headers.feedback_id(send_id)
         skeleton["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         skeleton[_RECIPIENT_MARK] = "x"
         skeleton["MIME-Version"] = "1.0"
@@ -250,23 +286,31 @@ class MessageFactory:
             + html_part
             + tail
         )
+        if self.signer is not None:
+            body = self.signer.sign(body)
         return message_id, body
 
 
-def with_attachments(message: bytes, files: Sequence[Path]) -> bytes:
-    """Wrap a message's alternative body in multipart/mixed with ``files`` (PNG screenshots) attached."""
+def with_attachments(message: bytes, files: Sequence[Path], signer: DKIMSigner | None = None) -> bytes:
+    """Wrap a message's alternative body in multipart/mixed with ``files`` (PNG screenshots) attached.
+
+    A DKIM signature of the message no longer holds once the body changes: it is removed, and the new
+    message signed again when ``signer`` (``MessageFactory.signer``) is given."""
     import email as email_pkg
 
     msg = email_pkg.message_from_bytes(message, policy=POLICY)
+    del msg["DKIM-Signature"]
     msg.make_mixed()
     for path in files:
         msg.add_attachment(Path(path).read_bytes(), maintype="image", subtype="png", filename=Path(path).name)
-    return msg.as_bytes(policy=POLICY)
+    data = msg.as_bytes(policy=POLICY)
+    return signer.sign(data) if signer is not None else data
 
 
 def message_builder(settings: Any, mailing: Mailing) -> tuple[Build, str]:
     """``(build, envelope sender)`` for the per-message backends (outbox, SMTP): one recipient's
-    ``(message_id, bytes)`` with the mailing's tracking and attachments, and the From address."""
+    ``(message_id, bytes)`` with the mailing's tracking, attachments and list (List-Id, Feedback-ID),
+    DKIM-signed when that is configured (after the attachments too), and the From address."""
     rewriter = None
     if mailing.tracking:  # open and click tracking for outbox/SMTP (SendGrid tracks on its own)
         from newsletter.tracking.instrument import TrackingRewriter
@@ -275,13 +319,13 @@ def message_builder(settings: Any, mailing: Mailing) -> tuple[Build, str]:
         rewriter = TrackingRewriter(result.html, result.web_links, public_url=settings.newsletter_public_url,
                                     secret_key=settings.newsletter_secret_key, send_id=mailing.send_id)
     factory = MessageFactory(mailing.result, settings, send_id=mailing.send_id, subject_prefix=mailing.subject_prefix,
-                             tracking=rewriter)
+                             tracking=rewriter, list_name=mailing.list_name)
     if not mailing.attachments:
         return factory.build, factory.headers.from_email
-    attachments = mailing.attachments
+    attachments, signer = mailing.attachments, factory.signer
 
     def build_with_attachments(recipient: Recipient) -> tuple[str, bytes]:
         message_id, data = factory.build(recipient)
-        return message_id, with_attachments(data, attachments)
+        return message_id, with_attachments(data, attachments, signer)
 
     return build_with_attachments, factory.headers.from_email

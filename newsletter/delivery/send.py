@@ -222,7 +222,7 @@ class PreparedRun:
             ledger.skip_in_doubt(conn, send_id)
         if options.include_new:
             sends.add_new_members(conn, send_id, self.list_id, result.issue.slug, report.plan.audience)
-        mailing = Mailing(result, send_id,
+        mailing = Mailing(result, send_id, list_name=options.list_name,
                           tracking=settings.newsletter_tracking and settings.newsletter_backend != "sendgrid")
         if self.hooks is not None:  # release: SendGrid may hold the messages until a scheduled time
             mailing = self.hooks.mailing(mailing)

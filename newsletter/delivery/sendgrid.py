@@ -190,7 +190,8 @@ class SendGridBackend(Backend):
         """Batches of up to 1000 recipients per request; tracking is SendGrid's own."""
         from newsletter.delivery.message import shared_headers
 
-        headers = shared_headers(mailing.result, settings, subject_prefix=mailing.subject_prefix)
+        headers = shared_headers(mailing.result, settings, subject_prefix=mailing.subject_prefix,
+                                 list_name=mailing.list_name)
         return cls(settings, mailing.result, headers, send_id=mailing.send_id, attachments=mailing.attachments,
                    send_at=mailing.send_at, batch_id=mailing.batch_id)
 
@@ -199,7 +200,8 @@ class SendGridBackend(Backend):
         body: dict[str, Any] = {
             "from": {"email": headers.from_email, **({"name": clean_name(headers.from_name)} if headers.from_name else {})},
             "subject": headers.subject,
-            "headers": {"List-Id": headers.list_id},
+            # SendGrid signs with its own DKIM key; List-Id and Feedback-ID are ours to give (per list, per send).
+            "headers": {"List-Id": headers.list_id, "Feedback-ID": headers.feedback_id(self.send_id)},
             "tracking_settings": {
                 "click_tracking": {"enable": bool(s.sendgrid_tracking), "enable_text": False},
                 "open_tracking": {"enable": bool(s.sendgrid_tracking)},

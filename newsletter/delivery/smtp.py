@@ -39,6 +39,7 @@ from newsletter.delivery.base import (
 )
 from newsletter.delivery.wire_addresses import wire_address
 from newsletter.errors import AuthError, ConfigError, DeliveryError, NewsletterError
+from newsletter.return_path import ReturnPaths
 
 SECURITY = ("starttls", "ssl", "none")
 
@@ -63,12 +64,18 @@ class SMTPBackend(MessageBackend):
     name = "smtp"
     max_batch = 200
 
-    def __init__(self, settings: Any, build: Build, envelope_from: str) -> None:
-        """``build(recipient) -> (message_id, bytes)``; ``envelope_from`` is the MAIL FROM address."""
+    def __init__(self, settings: Any, build: Build, envelope_from: str, *, send_id: int = 0) -> None:
+        """``build(recipient) -> (message_id, bytes)``; ``envelope_from`` is the MAIL FROM address,
+        unless ``NEWSLETTER_BOUNCE_ADDRESS`` is set: then each message's is a VERP address naming
+        (``send_id``, subscriber, attempt), so its bounce can be matched (``newsletter.return_path``)."""
         check_settings(settings)
         super().__init__(build)
         self.settings = settings
         self.envelope_from = wire_address(envelope_from)[0]
+        self.return_paths: ReturnPaths | None = None
+        self.send_id = send_id
+        if getattr(settings, "newsletter_bounce_address", "") and send_id:
+            self.return_paths = ReturnPaths(settings.newsletter_bounce_address, settings.newsletter_secret_key)
         self.workers = max(1, int(settings.smtp_connections))
         self._idle: list[smtplib.SMTP] = []
         self._idle_lock = threading.Lock()
@@ -85,7 +92,7 @@ class SMTPBackend(MessageBackend):
         from newsletter.delivery.message import message_builder
 
         build, sender = message_builder(settings, mailing)
-        return cls(settings, build, sender)
+        return cls(settings, build, sender, send_id=mailing.send_id)
 
     @property
     def where(self) -> str:
@@ -210,7 +217,10 @@ class SMTPBackend(MessageBackend):
                 if not conn.has_extn("smtputf8"):
                     return Outcome(sid, FAILED, error="the address needs SMTPUTF8, which the server does not offer"), True
                 options = ["SMTPUTF8"]
-            code, reply = conn.mail(self.envelope_from, options)
+            sender = self.envelope_from
+            if self.return_paths is not None:
+                sender = self.return_paths.address(self.send_id, sid, recipient.attempt)
+            code, reply = conn.mail(sender, options)
             if code != 250:
                 conn.rset()
                 return self._refused(sid, code, reply, "MAIL FROM"), True

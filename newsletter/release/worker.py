@@ -1,4 +1,5 @@
-"""``newsletter worker``: start scheduled sends when they are due, one worker per send.
+"""``newsletter worker``: start scheduled sends when they are due, one worker per send, and read
+the bounce mailbox of SMTP sends every ``NEWSLETTER_BOUNCE_POLL_SECONDS`` when it is set.
 
 Any number of workers (threads, processes, hosts) may share a database:
 ``store.release.claim_due`` hands each due send to exactly one of them, and
@@ -15,11 +16,16 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError
 from newsletter.release.clock import Clock, parse_stamp, stamp, system_clock
 from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.tracking.bounces import FetchReport
 
 
 @dataclass
@@ -39,6 +45,31 @@ class Worker:
     clock: Clock = system_clock
     name: str = field(default_factory=lambda: f"worker {socket.gethostname()}:{os.getpid()}")
     log: Callable[[str], None] = lambda line: None
+    bounces_due: datetime | None = field(default=None, init=False)  # the next read of the bounce mailbox
+
+    def read_bounces(self) -> FetchReport | None:
+        """Read the bounce mailbox if it is set and its time has come (``None`` if not, or if reading failed).
+
+        A mailbox that cannot be read is one log line, tried again after the next interval: the worker
+        goes on starting sends whatever the mailbox does.
+        """
+        settings = self.settings
+        now = self.clock()
+        if not settings.newsletter_bounce_mailbox.strip() or (self.bounces_due is not None and now < self.bounces_due):
+            return None
+        import imaplib
+        import poplib
+
+        from newsletter.tracking.bounces import fetch
+
+        self.bounces_due = now + timedelta(seconds=settings.newsletter_bounce_poll_seconds)
+        try:
+            report = fetch(settings)
+        except (NewsletterError, OSError, imaplib.IMAP4.error, poplib.error_proto) as exc:
+            self.log(f"bounce mailbox not read: {exc}")
+            return None
+        self.log(f"bounce mailbox: {report.line()}")
+        return report
 
     def claim(self) -> dict | None:
         """The next due send, now this worker's (``None`` when nothing is due)."""
@@ -87,16 +118,20 @@ class Worker:
         return Started(send_id, state, report.totals.line())
 
     def run(self, stop: threading.Event) -> None:
-        """Start due sends until ``stop`` is set, looking every NEWSLETTER_WORKER_POLL_SECONDS (sooner if one is due)."""
+        """Start due sends until ``stop`` is set, looking every NEWSLETTER_WORKER_POLL_SECONDS (sooner if one is due),
+        and read the bounce mailbox every NEWSLETTER_BOUNCE_POLL_SECONDS (``read_bounces``)."""
         from newsletter.store import releases as store
         from newsletter.store import session
 
         poll = self.settings.newsletter_worker_poll_seconds
         while not stop.is_set():
             self.run_once(stop)
+            self.read_bounces()
             with session(self.settings.newsletter_database, timeout=self.settings.newsletter_database_timeout) as conn:
                 due = store.next_due(conn)
             wait = poll
             if due is not None:
                 wait = min(poll, max(0.1, (parse_stamp(due) - self.clock()).total_seconds()))
+            if self.bounces_due is not None:
+                wait = min(wait, max(0.1, (self.bounces_due - self.clock()).total_seconds()))
             stop.wait(wait)

@@ -1,4 +1,4 @@
-"""``newsletter check``: compose an issue and gather every finding, optionally SpamAssassin's too."""
+"""``newsletter check``: compose an issue and gather every finding, optionally SpamAssassin's and DNS's too."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ class CheckRun:
     spam: SpamReport | None = None
 
 
-def run_check(issue_path: str | Path, settings: Settings, *, spam: bool = False) -> CheckRun:
+def run_check(issue_path: str | Path, settings: Settings, *, spam: bool = False, dns: bool = False) -> CheckRun:
     """Compose the issue at ``issue_path`` and check it; with ``spam``, score the real
-    message with a local SpamAssassin (``ConfigError`` saying how to install it if missing)."""
+    message with a local SpamAssassin (``ConfigError`` saying how to install it if missing);
+    with ``dns``, look up the sending domain's SPF, DKIM, DMARC and bounce MX (``review/dns.py``)."""
     from newsletter.compose import compose_issue
 
     result = compose_issue(issue_path, settings)
@@ -35,4 +36,8 @@ def run_check(issue_path: str | Path, settings: Settings, *, spam: bool = False)
 
         report = spam_check(result, settings)
         findings += report.findings(str(result.issue.path))
+    if dns:
+        from newsletter.review.dns import dns_findings
+
+        findings += dns_findings(settings, result.sender or settings.newsletter_from)
     return CheckRun(result, findings, report)

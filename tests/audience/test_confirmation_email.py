@@ -48,6 +48,8 @@ def test_sent_over_real_smtp_with_text_twin_and_headers(news):
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert message["Subject"] == "Please confirm your subscription to Harbour News"
     assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/")
+    assert message["List-Id"].endswith("<news.newsletter.example.org>")  # the list signed up to
+    assert message["Feedback-ID"] == "0:news:newsletter:example.org"
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
     [link] = CONFIRM_LINK.findall(text)

@@ -207,11 +207,18 @@ def _coerce(name: str, kind: Any, raw: str) -> Any:
 def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = None) -> Settings:
     """Resolve settings from ``environ`` (default ``os.environ``) over the ``.env`` file.
 
-    ``env_file`` defaults to ``NEWSLETTER_ENV_FILE`` or ``./.env``; a missing
-    file is fine, an unreadable one is a ``ConfigError``.
+    ``env_file`` defaults to ``NEWSLETTER_ENV_FILE`` or ``./.env``. A missing
+    ``./.env`` is fine; a file named on purpose (``NEWSLETTER_ENV_FILE``) that
+    does not exist is a ``ConfigError``, as is an unreadable one: settings
+    silently left at their defaults could send through the wrong backend.
+    ``/dev/null`` names no settings at all.
     """
     env = dict(os.environ if environ is None else environ)
-    path = Path(env_file or env.get("NEWSLETTER_ENV_FILE") or ".env")
+    named = env_file or env.get("NEWSLETTER_ENV_FILE")
+    path = Path(named or ".env")
+    if named and not path.exists():
+        raise ConfigError(f"names {str(path)!r}, which does not exist (unset it to read ./.env, or set it to "
+                          "/dev/null to read no file)", subject="NEWSLETTER_ENV_FILE")
     file_values: dict[str, str | None] = {}
     if path.is_file():
         from dotenv import dotenv_values  # small, but only needed when a file exists

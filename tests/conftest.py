@@ -15,6 +15,7 @@ runs on SQLite alone.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -29,11 +30,11 @@ TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
-def clean_settings_env(monkeypatch, tmp_path_factory):
+def clean_settings_env(monkeypatch):
     """Remove every setting from the environment and point .env at nothing."""
     for name in setting_names():
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NEWSLETTER_ENV_FILE", str(tmp_path_factory.getbasetemp() / "no-such.env"))
+    monkeypatch.setenv("NEWSLETTER_ENV_FILE", os.devnull)  # no settings file (a missing one is an error)
 
 
 @pytest.fixture

@@ -87,6 +87,7 @@ class Settings:
     newsletter_pending_days: int = 7
     newsletter_signup_limit_ip: int = 20
     newsletter_signup_limit_address: int = 3
+    newsletter_trusted_proxies: str = "127.0.0.1,::1"
 
     # --- release: approvals and scheduling ------------------------------
     newsletter_required_approvals: int = 0
@@ -113,6 +114,11 @@ class Settings:
     def signup_origins(self) -> list[str]:
         """``NEWSLETTER_SIGNUP_ORIGINS`` split on commas, blanks and trailing slashes dropped."""
         return [o.strip().rstrip("/") for o in self.newsletter_signup_origins.split(",") if o.strip()]
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """``NEWSLETTER_TRUSTED_PROXIES``: addresses and networks whose X-Forwarded-For ``serve`` believes."""
+        return [p.strip() for p in self.newsletter_trusted_proxies.split(",") if p.strip()]
 
     @property
     def reviewers(self) -> list[str]:
@@ -166,6 +172,18 @@ def validate(settings: Settings) -> None:
                           subject="NEWSLETTER_REQUIRED_APPROVALS")
     if settings.newsletter_timezone:
         zone(settings.newsletter_timezone, subject="NEWSLETTER_TIMEZONE")
+    _networks(settings.trusted_proxies, "NEWSLETTER_TRUSTED_PROXIES")
+
+
+def _networks(entries: list[str], name: str) -> None:
+    import ipaddress
+
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{entry!r} is not an IP address or network (such as 10.0.0.5 or 10.0.0.0/8)",
+                              subject=name) from None
 
 
 def zone(name: str, *, subject: str = "--tz") -> ZoneInfo:

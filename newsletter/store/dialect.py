@@ -19,7 +19,7 @@ operation:
   that start at once;
 - introspection (``tables``, ``columns``, ``references``), used by ``db
   status``, ``db copy`` and erasure;
-- erasure: ``scrub``, ``prepare_erasure`` and ``compact``;
+- erasure: ``scrub``, ``matching``, ``prepare_erasure`` and ``compact``;
 - ``read_rows``, ``copy_rows``, ``after_copy``: streaming out and bulk loading for ``db copy``;
 - ``import_subscribers`` (PostgreSQL's COPY path for ``subscribers import``) and
   ``refresh_statistics`` (the planner's view of a table a bulk write just grew).
@@ -160,14 +160,25 @@ class Dialect:
 
     # --- erasure ------------------------------------------------------------
 
-    def scrub(self, conn: Database, table: str, column: str, address: str, replacement: str) -> int:
-        """Replace ``address`` (any case) by ``replacement`` in every value of ``table.column``; return how many changed."""
-        pattern = re.compile(re.escape(address), re.IGNORECASE)
-        conn.create_function("newsletter_scrub", 1, lambda value: pattern.sub(replacement, value),  # type: ignore[attr-defined]
+    def scrub(self, conn: Database, table: str, column: str, pattern: str, replacement: str) -> int:
+        """Replace every match of ``pattern`` (a regular expression both databases read alike, see
+        ``privacy.spellings_pattern``) by ``replacement`` in ``table.column``; return how many values changed."""
+        found = self.matching(conn, f'"{column}"', pattern)
+        compiled = re.compile(pattern)
+        conn.create_function("newsletter_scrub", 1, lambda value: compiled.sub(lambda _: replacement, value),  # type: ignore[attr-defined]
                              deterministic=True)
         return int(conn.execute(
             f'UPDATE "{table}" SET "{column}" = newsletter_scrub("{column}")'
-            f' WHERE typeof("{column}") = \'text\' AND instr(lower("{column}"), ?) > 0', (address.lower(),)).rowcount)
+            f' WHERE typeof("{column}") = \'text\' AND {found[0]}', found[1]).rowcount)
+
+    def matching(self, conn: Database, column: str, pattern: str) -> tuple[str, list[Any]]:
+        """A condition true where the text in ``column`` has a match of ``pattern`` (regular
+        expressions: a Python function on SQLite, ``~`` on PostgreSQL), and its parameters."""
+        compiled = re.compile(pattern)
+        conn.create_function("newsletter_match", 1,  # type: ignore[attr-defined]
+                             lambda value: isinstance(value, str) and compiled.search(value) is not None,
+                             deterministic=True)
+        return f"newsletter_match({column})", []
 
     def prepare_erasure(self, conn: Database) -> None:
         """Before an erasure's transaction: what it frees is overwritten, not left in free pages."""
@@ -290,13 +301,15 @@ class PostgresDialect(Dialect):
 
     # --- erasure ------------------------------------------------------------
 
-    def scrub(self, conn: Database, table: str, column: str, address: str, replacement: str) -> int:
-        # PostgreSQL's regular expressions read Python's escapes alike (a backslash
-        # before punctuation is that character); \\ doubles in the replacement.
+    def scrub(self, conn: Database, table: str, column: str, pattern: str, replacement: str) -> int:
+        # The pattern spells out every case itself: PostgreSQL's own case-insensitive matching
+        # follows the database's locale, and under C it folds ASCII letters only. \\ doubles in the replacement.
         return int(conn.execute(
-            f'UPDATE "{table}" SET "{column}" = regexp_replace("{column}", ?, ?, \'gi\')'
-            f' WHERE strpos(lower("{column}"), ?) > 0',
-            (re.escape(address), replacement.replace("\\", "\\\\"), address.lower())).rowcount)
+            f'UPDATE "{table}" SET "{column}" = regexp_replace("{column}", ?, ?, \'g\') WHERE "{column}" ~ ?',
+            (pattern, replacement.replace("\\", "\\\\"), pattern)).rowcount)
+
+    def matching(self, conn: Database, column: str, pattern: str) -> tuple[str, list[Any]]:
+        return f"{column} ~ ?", [pattern]
 
     def prepare_erasure(self, conn: Database) -> None:
         pass

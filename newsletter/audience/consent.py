@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from newsletter.store.subscribers import SubscriberRow
 
 IP_MODES = ("stored", "hashed", "off")
+#: Outbox subfolder of confirmation emails (``confirmation`` writes there, erasure removes from there).
+CONFIRMATIONS_FOLDER = "confirmations"
 
 
 def keyed_hash(secret_key: str, purpose: str, text: str) -> str:
@@ -199,11 +201,9 @@ def _remove_outbox_files(settings: Settings, subscriber_id: int, send_ids: list[
     (``confirmation``), so the ledger and the consent records say exactly where to look. A folder moved,
     or an outbox setting changed since, is beyond reach: the README says so.
     """
-    from newsletter.audience.confirmation import OUTBOX_FOLDER
-
     outbox = settings.path("newsletter_outbox")
     folders = [outbox / str(send_id) for send_id in send_ids]
-    folders += [outbox / OUTBOX_FOLDER / str(consent_id) for consent_id in consent_ids]
+    folders += [outbox / CONFIRMATIONS_FOLDER / str(consent_id) for consent_id in consent_ids]
     removed = 0
     for folder in folders:
         for name in (f"{subscriber_id}.eml", f"{subscriber_id}.eml.tmp"):

@@ -193,8 +193,10 @@ def write_output(result: ComposeResult, out_dir: str | Path) -> Path:
     existed = target.is_dir()
     try:
         target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+    except (FileExistsError, NotADirectoryError) as exc:  # --out names a file: the user's input
         raise InputError(f"cannot create output folder: {exc.strerror}", subject=str(target)) from None
+    except OSError as exc:  # a full disk, no permission: operational
+        raise OutputError(f"cannot create output folder: {exc.strerror or exc}", subject=str(target)) from None
     meta = json.dumps(meta_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     written: list[tuple[str, Path]] = []
     replaced: list[str] = []

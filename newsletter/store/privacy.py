@@ -59,8 +59,9 @@ def export_person(conn: DB, subscriber_id: int) -> dict[str, Any]:
     """Every row held about one subscriber, by table (``SELECT *``: new columns are exported too)."""
     profile = _rows(conn, "SELECT * FROM subscribers WHERE id = ?", subscriber_id)[0]
     profile["attributes"] = json.loads(profile["attributes"] or "{}")
-    events = _rows(conn, "SELECT * FROM events WHERE subscriber_id = ? OR email = ? ORDER BY id",
-                   subscriber_id, profile["email_key"])
+    by_address, params = conn.dialect.matching(conn, "email", whole(spellings_pattern(profile["email"])))
+    events = _rows(conn, f"SELECT * FROM events WHERE subscriber_id = ? OR {by_address} ORDER BY id",
+                   subscriber_id, *params)  # the address in any spelling, as erasure finds them
     for event in events:
         event["raw"] = json.loads(event["raw"] or "{}")
     return {

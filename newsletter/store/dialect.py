@@ -41,7 +41,16 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+
+class TextPattern(NamedTuple):
+    """What erasure looks for: a regular expression that Python's ``re`` and PostgreSQL read alike, and
+    an ASCII text every match holds once its ASCII letters are lowered ('' if there is none). SQLite
+    looks for that text first, in C, and calls Python only for the values that hold it."""
+
+    regex: str
+    ascii_hint: str = ""
 
 
 class Cursor(Protocol):
@@ -160,25 +169,28 @@ class Dialect:
 
     # --- erasure ------------------------------------------------------------
 
-    def scrub(self, conn: Database, table: str, column: str, pattern: str, replacement: str) -> int:
-        """Replace every match of ``pattern`` (a regular expression both databases read alike, see
-        ``privacy.spellings_pattern``) by ``replacement`` in ``table.column``; return how many values changed."""
-        found = self.matching(conn, f'"{column}"', pattern)
-        compiled = re.compile(pattern)
+    def scrub(self, conn: Database, table: str, column: str, pattern: TextPattern, replacement: str) -> int:
+        """Replace every match of ``pattern`` (see ``privacy.spellings_pattern``) by ``replacement`` in
+        ``table.column``; return how many values changed."""
+        found, params = self.matching(conn, f'"{column}"', pattern)
+        compiled = re.compile(pattern.regex)
         conn.create_function("newsletter_scrub", 1, lambda value: compiled.sub(lambda _: replacement, value),  # type: ignore[attr-defined]
                              deterministic=True)
         return int(conn.execute(
             f'UPDATE "{table}" SET "{column}" = newsletter_scrub("{column}")'
-            f' WHERE typeof("{column}") = \'text\' AND {found[0]}', found[1]).rowcount)
+            f' WHERE typeof("{column}") = \'text\' AND {found}', params).rowcount)
 
-    def matching(self, conn: Database, column: str, pattern: str) -> tuple[str, list[Any]]:
-        """A condition true where the text in ``column`` has a match of ``pattern`` (regular
-        expressions: a Python function on SQLite, ``~`` on PostgreSQL), and its parameters."""
-        compiled = re.compile(pattern)
+    def matching(self, conn: Database, column: str, pattern: TextPattern) -> tuple[str, list[Any]]:
+        """A condition true where the text in ``column`` has a match of ``pattern``, and its parameters
+        (SQLite: the ASCII hint with ``instr``, then a Python function; PostgreSQL: ``~``)."""
+        compiled = re.compile(pattern.regex)
         conn.create_function("newsletter_match", 1,  # type: ignore[attr-defined]
                              lambda value: isinstance(value, str) and compiled.search(value) is not None,
                              deterministic=True)
-        return f"newsletter_match({column})", []
+        if not pattern.ascii_hint:
+            return f"newsletter_match({column})", []
+        # SQLite's lower() lowers ASCII letters only: exactly what the hint needs.
+        return f"instr(lower({column}), ?) > 0 AND newsletter_match({column})", [pattern.ascii_hint]
 
     def prepare_erasure(self, conn: Database) -> None:
         """Before an erasure's transaction: what it frees is overwritten, not left in free pages."""
@@ -301,15 +313,16 @@ class PostgresDialect(Dialect):
 
     # --- erasure ------------------------------------------------------------
 
-    def scrub(self, conn: Database, table: str, column: str, pattern: str, replacement: str) -> int:
+    def scrub(self, conn: Database, table: str, column: str, pattern: TextPattern, replacement: str) -> int:
         # The pattern spells out every case itself: PostgreSQL's own case-insensitive matching
         # follows the database's locale, and under C it folds ASCII letters only. \\ doubles in the replacement.
         return int(conn.execute(
             f'UPDATE "{table}" SET "{column}" = regexp_replace("{column}", ?, ?, \'g\') WHERE "{column}" ~ ?',
-            (pattern, replacement.replace("\\", "\\\\"), pattern)).rowcount)
+            (pattern.regex, replacement.replace("\\", "\\\\"), pattern.regex)).rowcount)
 
-    def matching(self, conn: Database, column: str, pattern: str) -> tuple[str, list[Any]]:
-        return f"{column} ~ ?", [pattern]
+    def matching(self, conn: Database, column: str, pattern: TextPattern) -> tuple[str, list[Any]]:
+        # No hint: lower() follows the locale here (under tr_TR, 'I' becomes 'ı'), and ~ runs in C anyway.
+        return f"{column} ~ ?", [pattern.regex]
 
     def prepare_erasure(self, conn: Database) -> None:
         pass

@@ -19,6 +19,7 @@ from typing import Any
 from newsletter.errors import StoreError
 from newsletter.store import DB
 from newsletter.store import consent as consent_store
+from newsletter.store.dialect import TextPattern
 from newsletter.store.subscribers import utcnow
 
 #: What replaces the address wherever it is found after an erasure.
@@ -169,17 +170,27 @@ def spellings(address: str) -> list[str]:
     return sorted({unicodedata.normalize(form, text) for text in forms for form in ("NFC", "NFD")})
 
 
-def spellings_pattern(address: str) -> str:
-    """A regular expression for every spelling of ``address`` in every case, which Python's ``re`` and
+def spellings_pattern(address: str) -> TextPattern:
+    """Every spelling of ``address`` in every case, as a regular expression that Python's ``re`` and
     PostgreSQL's regular expressions read alike: each letter is a class of its cases (``[eE]``, and
     ``(?:ß|SS|ss)`` where a case is longer), everything else a literal. The database's own case folding
-    is not used: SQLite's ``lower`` folds ASCII only, and so does PostgreSQL's under the C locale."""
-    return "(?:" + "|".join(_caseless(form) for form in spellings(address)) + ")"
+    is not used: SQLite's ``lower`` folds ASCII only, and so does PostgreSQL's under the C locale.
+
+    The hint is the longest run of ASCII characters in the local part (as composed, NFC), lower-cased:
+    every spelling shares the local part, and the cases of ASCII characters are ASCII.
+    """
+    import re
+    import unicodedata
+
+    regex = "(?:" + "|".join(_caseless(form) for form in spellings(address)) + ")"
+    local = unicodedata.normalize("NFC", address.rpartition("@")[0])
+    hint = max(re.findall(r"[\x20-\x7e]+", local), key=len, default="").lower()
+    return TextPattern(regex, hint if len(hint) >= 3 else "")
 
 
-def whole(pattern: str) -> str:
+def whole(pattern: TextPattern) -> TextPattern:
     """``pattern`` matching a whole value, not a part of one."""
-    return f"^{pattern}$"
+    return pattern._replace(regex=f"^{pattern.regex}$")
 
 
 def _caseless(text: str) -> str:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_SECRET_KEY
 from tests.release.helpers import ISSUE_BODY, ISSUE_FRONTMATTER, add_people
+
+SECRET_KEY = "full-disk-test-secret-key-0123456789"
 
 
 def run_with_file_limit(args: list[str], limit: int, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -66,7 +67,7 @@ def test_approve_on_a_full_disk_leaves_the_approvals_file_as_it_was(postgres_dat
     issue = folder / "2026-12-harbour.md"
     issue.write_text(f"---\n{ISSUE_FRONTMATTER.strip()}\n---\n{ISSUE_BODY.lstrip()}", encoding="utf-8")
     add_people(postgres_database, "news", {"p1@example.org": {}})
-    env = {"NEWSLETTER_DATABASE": postgres_database, "NEWSLETTER_SECRET_KEY": TEST_SECRET_KEY,
+    env = {"NEWSLETTER_DATABASE": postgres_database, "NEWSLETTER_SECRET_KEY": SECRET_KEY,
            "NEWSLETTER_BUILD_DIR": str(tmp_path / "build")}
     approvals = folder / "2026-12-harbour.approvals.toml"
 

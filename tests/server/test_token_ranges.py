@@ -7,7 +7,7 @@ import time
 import pytest
 
 from newsletter import tokens
-from tests.server.conftest import SECRET
+from tests.tracking.seeding import SECRET
 
 TOO_LARGE = 2**63  # one past a signed 64-bit integer: SQLite's driver overflows, PostgreSQL's bigint too
 

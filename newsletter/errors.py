@@ -62,6 +62,10 @@ class StoreError(NewsletterError):
     """The database refused an operation (locked, read-only, full) or is in an unexpected state."""
 
 
+class OutputError(NewsletterError):
+    """A file could not be written (the disk is full, no permission): an operational failure, exit 1."""
+
+
 class BusyError(NewsletterError):
     """Another process is doing this right now (a run holds the send's lease)."""
 

@@ -96,6 +96,7 @@ class Settings:
     newsletter_pending_days: int = 7
     newsletter_signup_limit_ip: int = 20
     newsletter_signup_limit_address: int = 3
+    newsletter_trusted_proxies: str = "127.0.0.1,::1"
 
     # --- release: approvals and scheduling ------------------------------
     newsletter_required_approvals: int = 0
@@ -136,6 +137,11 @@ class Settings:
         """Where the web archive lives, ending in '/': ``NEWSLETTER_ARCHIVE_URL``, else ``serve``'s /archive/."""
         base = self.newsletter_archive_url.strip() or self.newsletter_public_url.strip().rstrip("/") + "/archive/"
         return base if base.endswith("/") else base + "/"
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """``NEWSLETTER_TRUSTED_PROXIES``: addresses and networks whose X-Forwarded-For ``serve`` believes."""
+        return [p.strip() for p in self.newsletter_trusted_proxies.split(",") if p.strip()]
 
     @property
     def reviewers(self) -> list[str]:
@@ -199,6 +205,18 @@ def validate(settings: Settings) -> None:
     _dkim(settings)
     if settings.newsletter_timezone:
         zone(settings.newsletter_timezone, subject="NEWSLETTER_TIMEZONE")
+    _networks(settings.trusted_proxies, "NEWSLETTER_TRUSTED_PROXIES")
+
+
+def _networks(entries: list[str], name: str) -> None:
+    import ipaddress
+
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{entry!r} is not an IP address or network (such as 10.0.0.5 or 10.0.0.0/8)",
+                              subject=name) from None
 
 
 def zone(name: str, *, subject: str = "--tz") -> ZoneInfo:
@@ -309,11 +327,18 @@ def _coerce(name: str, kind: Any, raw: str) -> Any:
 def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = None) -> Settings:
     """Resolve settings from ``environ`` (default ``os.environ``) over the ``.env`` file.
 
-    ``env_file`` defaults to ``NEWSLETTER_ENV_FILE`` or ``./.env``; a missing
-    file is fine, an unreadable one is a ``ConfigError``.
+    ``env_file`` defaults to ``NEWSLETTER_ENV_FILE`` or ``./.env``. A missing
+    ``./.env`` is fine; a file named on purpose (``NEWSLETTER_ENV_FILE``) that
+    does not exist is a ``ConfigError``, as is an unreadable one: settings
+    silently left at their defaults could send through the wrong backend.
+    ``/dev/null`` names no settings at all.
     """
     env = dict(os.environ if environ is None else environ)
-    path = Path(env_file or env.get("NEWSLETTER_ENV_FILE") or ".env")
+    named = env_file or env.get("NEWSLETTER_ENV_FILE")
+    path = Path(named or ".env")
+    if named and not path.exists():
+        raise ConfigError(f"names {str(path)!r}, which does not exist (unset it to read ./.env, or set it to "
+                          "/dev/null to read no file)", subject="NEWSLETTER_ENV_FILE")
     file_values: dict[str, str | None] = {}
     if path.is_file():
         from dotenv import dotenv_values  # small, but only needed when a file exists

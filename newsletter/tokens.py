@@ -214,7 +214,14 @@ class RecipientURLs:
         return self._preferences_base + _token(self._preferences_pads, b"[%d]" % subscriber_id)
 
 
+#: The integers a URL's token may carry: a database id (or a Unix time) fits in a signed 64-bit integer.
+#: A signed token with a larger one (made with the key, but not by us) is as invalid as a forged one,
+#: rather than an overflow in the database driver.
+_INT_RANGE = range(2**63)
+
+
 def _read_ints(payload: Any, count: int) -> tuple:
-    if not (isinstance(payload, list) and len(payload) == count and all(type(v) is int for v in payload)):
+    if not (isinstance(payload, list) and len(payload) == count
+            and all(type(v) is int and v in _INT_RANGE for v in payload)):
         raise InvalidToken()
     return tuple(payload)

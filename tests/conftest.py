@@ -15,6 +15,7 @@ runs on SQLite alone.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def quiet_dns():
 
 
 @pytest.fixture(autouse=True)
-def clean_settings_env(monkeypatch, tmp_path_factory, quiet_dns):
+def clean_settings_env(monkeypatch, quiet_dns):
     """Remove every setting from the environment and point .env at nothing.
 
     ``NEWSLETTER_DNS_RESOLVER`` points at ``quiet_dns``: `send` looks up the From domain's
@@ -47,7 +48,7 @@ def clean_settings_env(monkeypatch, tmp_path_factory, quiet_dns):
     """
     for name in setting_names():
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NEWSLETTER_ENV_FILE", str(tmp_path_factory.getbasetemp() / "no-such.env"))
+    monkeypatch.setenv("NEWSLETTER_ENV_FILE", os.devnull)  # no settings file (a missing one is an error)
     monkeypatch.setenv("NEWSLETTER_DNS_RESOLVER", quiet_dns.resolver)
 
 

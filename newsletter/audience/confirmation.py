@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from newsletter.audience.consent import CONFIRMATIONS_FOLDER
 from newsletter.audience.forms import list_label
 from newsletter.audience.signup import Confirmation
 from newsletter.errors import LayoutError
@@ -26,8 +27,8 @@ HTML_TEMPLATE = "confirm.mjml.j2"
 TEXT_TEMPLATE = "confirm.txt.j2"
 #: The layout folder whose confirmation templates are used.
 LAYOUT = "default"
-#: Outbox subfolder for confirmation emails.
-OUTBOX_FOLDER = "confirmations"
+#: Outbox subfolder for confirmation emails (named beside erasure, which removes a person's from it).
+OUTBOX_FOLDER = CONFIRMATIONS_FOLDER
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from newsletter import tokens
-from newsletter.errors import ConfigError, InputError
+from newsletter.errors import ConfigError, InputError, NewsletterError
 from newsletter.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from newsletter.store.subscribers import SubscriberRow
 
 IP_MODES = ("stored", "hashed", "off")
+#: Outbox subfolder of confirmation emails (``confirmation`` writes there, erasure removes from there).
+CONFIRMATIONS_FOLDER = "confirmations"
 
 
 def keyed_hash(secret_key: str, purpose: str, text: str) -> str:
@@ -154,14 +156,18 @@ class ErasureResult:
     found: bool
     placeholder: str = ""
     scrubbed: int = 0
+    files_removed: int = 0  # the person's messages in the outbox (issues and confirmation emails)
 
 
 def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
     """Erase everything personal about ``email`` and suppress it for good (``subscribers erase``).
 
     An address that is not held is still put on the suppression list, so a
-    later import cannot add it. Afterwards the database file is compacted, so
-    no freed page or log frame keeps the old values.
+    later import cannot add it. Every spelling of the address (its domain in
+    Unicode or IDNA form, any case) is scrubbed from every text column, and
+    the person's ``.eml`` files under ``NEWSLETTER_OUTBOX`` are removed.
+    Afterwards the database file is compacted, so no freed page or log frame
+    keeps the old values.
     """
     from newsletter.email_validation import normalize_email
     from newsletter.store import privacy, transaction
@@ -176,14 +182,44 @@ def erase_subscriber(email: str, settings: Settings) -> ErasureResult:
             found = people.find_subscriber(conn, address)
             if found is None:
                 privacy.suppress(conn, digest)
-                result = ErasureResult(address, False)
+                result = ErasureResult(address, False, scrubbed=privacy.scrub_everywhere(conn, address))
+                messages: tuple[list[int], list[int]] = ([], [])
             else:
+                messages = privacy.outbox_messages(conn, found.id)
                 placeholder = privacy.erase_person(conn, found.id, digest)
                 result = ErasureResult(address, True, placeholder)
+        if found is not None:
+            result = replace(result, files_removed=_remove_outbox_files(settings, found.id, *messages))
         privacy.compact(conn)
         return result
     finally:
         conn.close()
+
+
+def _remove_outbox_files(settings: Settings, subscriber_id: int, send_ids: list[int], consent_ids: list[int]) -> int:
+    """Remove the outbox's copies of messages to one subscriber; return how many files went.
+
+    The outbox files a send's message as ``<outbox>/<send id>/<subscriber id>.eml`` (``delivery.outbox``)
+    and a confirmation email as ``<outbox>/confirmations/<consent id>/<subscriber id>.eml``
+    (``confirmation``), so the ledger and the consent records say exactly where to look. A folder moved,
+    or an outbox setting changed since, is beyond reach: the README says so.
+    """
+    outbox = settings.path("newsletter_outbox")
+    folders = [outbox / str(send_id) for send_id in send_ids]
+    folders += [outbox / CONFIRMATIONS_FOLDER / str(consent_id) for consent_id in consent_ids]
+    removed = 0
+    for folder in folders:
+        for name in (f"{subscriber_id}.eml", f"{subscriber_id}.eml.tmp"):
+            try:
+                (folder / name).unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise NewsletterError(f"the erasure is done in the database, but the outbox file could not be "
+                                      f"removed: {exc.strerror or exc}; remove it by hand",
+                                      subject=str(folder / name)) from None
+    return removed
 
 
 def purge_pending_on(conn: DB, days: int, *, now: datetime | None = None) -> int:

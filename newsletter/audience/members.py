@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,9 @@ IMPORT_BATCH = 5000
 #: Invalid rows kept (with their reasons) in ``ImportResult.invalid``; all of them are counted.
 INVALID_KEPT = 1000
 _NAME_COLUMNS = ("email", "name", "first_name", "last_name")
+#: What an attribute value may not hold: C0 and C1 controls but tab (a pasted spreadsheet cell may have one).
+#: PostgreSQL's JSON cannot take a NUL at all, and no segment condition could match the others.
+_ATTRIBUTE_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -98,6 +102,8 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, strict=True)  # a broken quote is an error, not a field that eats the file
             header = [(name or "").strip().lower() for name in next(reader, [])]
+            for name in header:
+                _refuse_control(name, "column name", f"{path}:1")
             columns = {name: index for index, name in enumerate(header)}  # a repeated column: the last one counts
             if "email" not in columns:
                 raise InputError("no 'email' column in the header row", subject=str(path))
@@ -124,6 +130,8 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
                         result.invalid.append((line, reason))
                     continue
                 attributes = {key: value for key, index in extra if (value := cells[index].strip())}
+                for key, value in attributes.items():
+                    _refuse_control(value, f"column {key!r}", f"{path}:{line}")
                 yield email, name, attributes
     except FileNotFoundError:
         raise InputError("file not found", subject=str(path)) from None
@@ -133,6 +141,18 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
         raise InputError(f"not valid CSV ({exc})", subject=f"{path}:{reader.line_num if reader else 1}") from None
     except OSError as exc:
         raise InputError(f"cannot read CSV: {exc.strerror or exc}", subject=str(path)) from None
+
+
+def _refuse_control(text: str, what: str, where: str) -> None:
+    """``InputError`` naming ``where`` (``file:line``) if ``text`` holds a control character other than tab.
+
+    Unlike a bad address or name, which skips its row, this stops the import: the
+    file is damaged (or crafted), and the transaction leaves the database as it was.
+    """
+    found = _ATTRIBUTE_CONTROL.search(text)
+    if found:
+        raise InputError(f"control character U+{ord(found.group()):04X} in {what}: remove it and import again",
+                         subject=where)
 
 
 def _batches(rows: Iterator[_Row], size: int) -> Iterator[tuple[list[tuple[str, str, str, dict[str, str]]], int]]:

@@ -166,10 +166,12 @@ def pending(conn: DB, settings: Settings, token: str) -> dict[str, Any]:
 
 
 def confirm(conn: DB, settings: Settings, token: str) -> dict[str, Any]:
-    """Confirm the signup a link names (idempotent); return it as ``pending`` does.
+    """Confirm the signup a link names (idempotent); return it as ``pending`` does, as it is afterwards.
 
     The address comes off the suppression list if it was erased before: this
-    is the person's own new double opt-in.
+    is the person's own new double opt-in. A link confirmed before changes
+    nothing, so someone who left the list since stays out (``subscribed`` is
+    then False: the page must not say otherwise).
     """
     from newsletter.store import consent as store
     from newsletter.store import privacy, transaction
@@ -178,4 +180,5 @@ def confirm(conn: DB, settings: Settings, token: str) -> dict[str, Any]:
         record = pending(conn, settings, token)
         if store.confirm_signup(conn, record["id"]):
             privacy.lift_suppression(conn, address_hash(settings, record["email_key"]))
+            record = pending(conn, settings, token)
     return record

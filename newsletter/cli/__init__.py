@@ -128,9 +128,12 @@ class NewsletterGroup(TyperGroup):
             # subclasses): typer prints the usage line and the message, exit 2.
             # A closed pipe (`... | head`) is not a bug either: typer exits quietly.
             raise
-        except Exception as exc:  # a bug: still no traceback unless asked for
+        except Exception as exc:  # a bug: still no traceback unless asked for, and always the documented status
             if _debugging():
-                raise
+                import traceback
+
+                traceback.print_exc()
+                raise typer.Exit(EXIT_INTERNAL) from None
             typer.echo(
                 f"Internal error: {type(exc).__name__}: {exc} (set NEWSLETTER_DEBUG=1 for details)",
                 err=True,

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 JSON_HELP = "Print one JSON document (an array for lists)."
 JSONL_HELP = "Print one JSON object per line (JSON Lines), as each is read."
+#: The largest id a database row can have (a signed 64-bit integer): a send id beyond it is a usage error,
+#: not an overflow deep in the database driver.
+MAX_ID = 2**63 - 1
 
 
 def command_settings(**overrides: Any) -> Settings:
@@ -226,6 +229,8 @@ def echo_plan(plan: SendPlan) -> None:
             "left alone: choose --resend-in-doubt or --skip-in-doubt"
         )
         typer.echo(f"In doubt:   {in_doubt} from an earlier run ({what})")
+    if plan.in_flight:
+        typer.echo(f"In flight:  {plan.in_flight} with another run now (left to it)")
     if plan.failed:
         typer.echo(f"Failed:     {plan.failed} earlier ({'will be retried' if options.retry_failed else 'retry with --retry-failed'})")
     if plan.joined_since:

@@ -12,6 +12,7 @@ import typer
 from newsletter.cli.common import (
     JSON_HELP,
     JSONL_HELP,
+    MAX_ID,
     ProgressReporter,
     actor,
     command_settings,
@@ -136,7 +137,7 @@ def _send_row(r: dict) -> dict:
 
 
 def sends(
-    send_id: int | None = typer.Argument(None, help="Only this send.", show_default=False),
+    send_id: int | None = typer.Argument(None, help="Only this send.", show_default=False, min=1, max=MAX_ID),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     as_jsonl: bool = typer.Option(False, "--jsonl", help=JSONL_HELP),
     log: bool = typer.Option(False, "--log", help="Show the send's audit log: approvals, schedule, start, pause, resume, cancel."),

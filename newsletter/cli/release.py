@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from newsletter.cli.common import JSON_HELP, actor, command_settings, echo_json
+from newsletter.cli.common import JSON_HELP, MAX_ID, actor, command_settings, echo_json
 from newsletter.errors import ExitStatus
 
 ISSUE_ARG = typer.Argument(..., help="The issue file (Markdown with YAML frontmatter).", show_default=False)
-SEND_ARG = typer.Argument(..., help="The send's id (see `newsletter sends`).", show_default=False)
+SEND_ARG = typer.Argument(..., help="The send's id (see `newsletter sends`).", show_default=False, min=1, max=MAX_ID)
 AS_OPT = typer.Option(None, "--as", help="Who you are, 'Name <address>' [default: git's user.name and user.email].")
 
 

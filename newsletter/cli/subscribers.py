@@ -159,7 +159,9 @@ def erase(email: str = typer.Argument(..., help="The address.", show_default=Fal
 
     result = erase_subscriber(email, command_settings())
     if result.found:
-        typer.echo(f"{result.email}: erased (the row is now {result.placeholder}; address on the suppression list)")
+        files = f"; {result.files_removed} outbox file(s) removed" if result.files_removed else ""
+        typer.echo(f"{result.email}: erased (the row is now {result.placeholder}; address on the suppression list"
+                   f"{files})")
     else:
         typer.echo(f"{result.email}: not held; put on the suppression list so no import can add it")
 

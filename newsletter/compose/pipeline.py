@@ -6,6 +6,7 @@ touches the network. Same input, same settings: byte-identical output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -25,7 +26,7 @@ from newsletter.compose.minify import minify_html
 from newsletter.compose.model import WARNING, ComposeResult, Finding, Issue
 from newsletter.compose.source import load_issue
 from newsletter.compose.text import render_text
-from newsletter.errors import InputError
+from newsletter.errors import InputError, OutputError
 from newsletter.personalize import placeholders
 from newsletter.settings import Settings
 
@@ -181,19 +182,41 @@ def meta_dict(result: ComposeResult) -> dict[str, Any]:
 
 
 def write_output(result: ComposeResult, out_dir: str | Path) -> Path:
-    """Write ``email.html``, ``email.txt`` and ``meta.json`` under ``out_dir/<slug>/``.
+    """Write ``email.html``, ``email.txt`` and ``meta.json`` under ``out_dir/<slug>/``, as a set.
 
-    Each file is written to a temporary name and renamed into place, so an
-    interrupted run never leaves a half-written file.
+    All three are written to temporary names first and renamed into place only
+    when every one is complete, so a full disk or an interrupted run leaves the
+    previous set (or nothing) and never a partial one. ``OutputError`` (exit 1)
+    if they cannot be written.
     """
     target = Path(out_dir) / result.issue.slug
+    existed = target.is_dir()
     try:
         target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+    except (FileExistsError, NotADirectoryError) as exc:  # --out names a file: the user's input
         raise InputError(f"cannot create output folder: {exc.strerror}", subject=str(target)) from None
+    except OSError as exc:  # a full disk, no permission: operational
+        raise OutputError(f"cannot create output folder: {exc.strerror or exc}", subject=str(target)) from None
     meta = json.dumps(meta_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    for name, content in (("email.html", result.html), ("email.txt", result.text), ("meta.json", meta)):
-        _atomic_write(target / name, content)
+    written: list[tuple[str, Path]] = []
+    replaced: list[str] = []
+    try:
+        for name, content in (("email.html", result.html), ("email.txt", result.text), ("meta.json", meta)):
+            written.append((_write_temporary(target / name, content), target / name))
+        for temporary, path in written:  # renames take no space: once the writes are done, these succeed
+            os.replace(temporary, path)
+            replaced.append(path.name)
+    except OSError as exc:
+        what = f"only {', '.join(replaced)} replaced" if replaced else "no file was changed"
+        raise OutputError(f"cannot write the composed issue: {exc.strerror or exc}; {what}",
+                          subject=str(target)) from None
+    finally:
+        if len(replaced) < len(written) or not written:  # failed or interrupted: leave no temporary file
+            for temporary, _ in written:
+                Path(temporary).unlink(missing_ok=True)
+            if not existed:
+                with contextlib.suppress(OSError):
+                    target.rmdir()  # the folder this run made, empty again
     return target
 
 
@@ -201,13 +224,14 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def _atomic_write(path: Path, content: str) -> None:
+def _write_temporary(path: Path, content: str) -> str:
+    """``content`` in a new temporary file beside ``path``; its name (removed again if the write fails)."""
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(content)
         os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
-        os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    return temp

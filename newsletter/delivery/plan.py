@@ -70,6 +70,7 @@ class SendPlan:
     settled_accepted: int = 0  # in-doubt rows the provider's events settle
     settled_failed: int = 0
     joined_since: int = 0  # members who joined after the send started
+    in_flight: int = 0  # rows another live run (a worker) holds right now: neither pending nor in doubt
     changed: bool = False
     warnings: list[str] = field(default_factory=list)
 

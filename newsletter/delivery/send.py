@@ -129,10 +129,14 @@ def send_issue(
 def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id: int, result: ComposeResult,
                    path: str | Path) -> None:
     """Fill ``plan`` for a send that exists: what is left, what the provider settles, who joined since."""
+    from newsletter.delivery.lease import live_runs
     from newsletter.store import ledger, sends
 
     plan.send_id = existing["id"]
-    totals = ledger.Totals.from_counts(ledger.counts(conn, existing["id"]))
+    # Rows a live run (a worker beside this one) holds are in flight, not in doubt from an earlier run.
+    live = bool(live_runs(conn, existing["id"]))
+    totals = ledger.Totals.from_counts(ledger.counts(conn, existing["id"]), live=live)
+    plan.in_flight = totals.in_flight
     plan.to_send, plan.suppressed = totals.pending, totals.suppressed
     plan.already_accepted, plan.in_doubt, plan.failed = totals.accepted, totals.in_doubt, totals.failed
     plan.settled_accepted, plan.settled_failed = ledger.settle_from_events(conn, existing["id"], dry_run=True)

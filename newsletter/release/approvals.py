@@ -15,6 +15,8 @@ signed by a key that file allows for the approver's address count.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import tomllib
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.compose.build import Build
-from newsletter.errors import InputError
+from newsletter.errors import InputError, OutputError
 from newsletter.release import ssh
 from newsletter.settings import Settings
 
@@ -128,17 +130,35 @@ def load(path: Path) -> list[Approval]:
 
 
 def append(path: Path, approval: Approval) -> None:
-    """Add ``approval`` at the end of the file (created with a header if new); earlier bytes stay as they were."""
+    """Add ``approval`` at the end of the file (created with a header if new); earlier bytes stay as they were.
+
+    The whole new file is written under a temporary name and renamed over the
+    old one, so a full disk leaves the file as it was (never empty or cut
+    short); ``OutputError`` (exit 1) says so.
+    """
     import tomli_w
 
     table = tomli_w.dumps({"approval": [approval.entry()]}, multiline_strings=True)
-    if not path.is_file():
-        path.write_text(HEADER + "\n" + table, encoding="utf-8")
-        return
-    existing = path.read_text(encoding="utf-8")
-    lead = "" if existing.endswith("\n\n") else "\n" if existing.endswith("\n") else "\n\n"
-    with path.open("a", encoding="utf-8", newline="\n") as stream:
-        stream.write(lead + table)
+    if path.is_file():
+        existing = path.read_text(encoding="utf-8")
+        lead = "" if existing.endswith("\n\n") else "\n" if existing.endswith("\n") else "\n\n"
+        text = existing + lead + table
+    else:
+        text = HEADER + "\n" + table
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        if path.is_file():
+            shutil.copymode(path, temporary)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"cannot write the approvals file: {exc.strerror or exc}; it is unchanged",
+                          subject=str(path)) from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 # --- who and signatures ------------------------------------------------------------

@@ -26,12 +26,14 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, wo
 
     import uvicorn
 
+    from newsletter.server.access_log import log_config
     from newsletter.server.app import configure_logging, create_app
 
     configure_logging()
-    # proxy_headers: production runs behind the team's HTTPS proxy on loopback.
-    run = functools.partial(uvicorn.run, host=host, port=port, proxy_headers=True, server_header=False,
-                            log_level="info")
+    # proxy_headers off: the app itself believes X-Forwarded-For from NEWSLETTER_TRUSTED_PROXIES only
+    # (uvicorn's would also believe 127.0.0.1, whatever the setting). log_config: tokens redacted in the log.
+    run = functools.partial(uvicorn.run, host=host, port=port, proxy_headers=False, server_header=False,
+                            log_level="info", log_config=log_config())
     if workers > 1:
         create_app(settings)  # refuse bad settings (and migrate) once, before any worker starts
         run("newsletter.server.app:create_app_from_environment", factory=True, workers=workers)

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from newsletter import tokens
 from newsletter.errors import InputError, StoreError
@@ -144,6 +145,9 @@ def create_app(settings: Settings) -> Starlette:
     app.state.archive_policy = archive.policy(settings)
     # User middleware sits inside Starlette's ServerErrorMiddleware, so a bug is
     # answered here and never re-raised to the server as a traceback.
+    # The client's address from X-Forwarded-For, believed from NEWSLETTER_TRUSTED_PROXIES only (uvicorn's own
+    # middleware, here rather than in the server, so that every way of serving the app gets the same rule).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(CatchAllMiddleware)
     return app
 

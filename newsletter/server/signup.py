@@ -185,6 +185,12 @@ def _expired(settings: Settings) -> Response:
 
 def _subscribed_page(settings: Settings, record: dict[str, Any]) -> Response:
     title = list_label({"title": record["list_title"]}, settings)
+    if not record["subscribed"]:  # confirmed once, left since: the old link brings nobody back
+        return html_page(
+            settings.newsletter_brand, "Not subscribed",
+            f"<p>This link was confirmed before, and the address has left <strong>{html.escape(title)}</strong> "
+            "since, so it does not receive it. To receive it again, sign up again.</p>",
+        )
     return html_page(
         settings.newsletter_brand, "You are subscribed",
         f"<p>Thank you: <strong>{html.escape(record['email'])}</strong> now receives "

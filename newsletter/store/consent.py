@@ -113,14 +113,24 @@ def unmark_mailed(conn: DB, consent_id: int) -> None:
 
 
 def pending_record(conn: DB, consent_id: int, subscriber_id: int, list_id: int) -> dict[str, Any] | None:
-    """The form consent record a confirm link names, with the address and list title; ``None`` if gone."""
+    """The form consent record a confirm link names, with the address and list title; ``None`` if gone.
+
+    ``subscribed`` says whether the person gets the list now (active, and an
+    active member): a record confirmed long ago may belong to someone who left since.
+    """
     row = conn.execute(
-        "SELECT c.id, c.confirmed_at, s.email, s.email_key, l.name AS list_name, l.title AS list_title"
+        "SELECT c.id, c.confirmed_at, s.email, s.email_key, l.name AS list_name, l.title AS list_title,"
+        " s.status AS subscriber_status, COALESCE(m.status, '') AS membership_status"
         " FROM consents c JOIN subscribers s ON s.id = c.subscriber_id JOIN lists l ON l.id = c.list_id"
+        " LEFT JOIN memberships m ON m.subscriber_id = c.subscriber_id AND m.list_id = c.list_id"
         " WHERE c.id = ? AND c.subscriber_id = ? AND c.list_id = ? AND c.method = 'form'",
         (consent_id, subscriber_id, list_id),
     ).fetchone()
-    return dict(row) if row else None
+    if row is None:
+        return None
+    record = dict(row)
+    record["subscribed"] = record["subscriber_status"] == "active" and record["membership_status"] == "active"
+    return record
 
 
 def confirm_signup(conn: DB, consent_id: int, *, now: str | None = None) -> bool:

@@ -19,7 +19,7 @@ operation:
   that start at once;
 - introspection (``tables``, ``columns``, ``references``), used by ``db
   status``, ``db copy`` and erasure;
-- erasure: ``scrub``, ``prepare_erasure`` and ``compact``;
+- erasure: ``scrub``, ``matching``, ``prepare_erasure`` and ``compact``;
 - ``read_rows``, ``copy_rows``, ``after_copy``: streaming out and bulk loading for ``db copy``;
 - ``import_subscribers`` (PostgreSQL's COPY path for ``subscribers import``) and
   ``refresh_statistics`` (the planner's view of a table a bulk write just grew).
@@ -41,7 +41,16 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+
+class TextPattern(NamedTuple):
+    """What erasure looks for: a regular expression that Python's ``re`` and PostgreSQL read alike, and
+    an ASCII text every match holds once its ASCII letters are lowered ('' if there is none). SQLite
+    looks for that text first, in C, and calls Python only for the values that hold it."""
+
+    regex: str
+    ascii_hint: str = ""
 
 
 class Cursor(Protocol):
@@ -160,14 +169,28 @@ class Dialect:
 
     # --- erasure ------------------------------------------------------------
 
-    def scrub(self, conn: Database, table: str, column: str, address: str, replacement: str) -> int:
-        """Replace ``address`` (any case) by ``replacement`` in every value of ``table.column``; return how many changed."""
-        pattern = re.compile(re.escape(address), re.IGNORECASE)
-        conn.create_function("newsletter_scrub", 1, lambda value: pattern.sub(replacement, value),  # type: ignore[attr-defined]
+    def scrub(self, conn: Database, table: str, column: str, pattern: TextPattern, replacement: str) -> int:
+        """Replace every match of ``pattern`` (see ``privacy.spellings_pattern``) by ``replacement`` in
+        ``table.column``; return how many values changed."""
+        found, params = self.matching(conn, f'"{column}"', pattern)
+        compiled = re.compile(pattern.regex)
+        conn.create_function("newsletter_scrub", 1, lambda value: compiled.sub(lambda _: replacement, value),  # type: ignore[attr-defined]
                              deterministic=True)
         return int(conn.execute(
             f'UPDATE "{table}" SET "{column}" = newsletter_scrub("{column}")'
-            f' WHERE typeof("{column}") = \'text\' AND instr(lower("{column}"), ?) > 0', (address.lower(),)).rowcount)
+            f' WHERE typeof("{column}") = \'text\' AND {found}', params).rowcount)
+
+    def matching(self, conn: Database, column: str, pattern: TextPattern) -> tuple[str, list[Any]]:
+        """A condition true where the text in ``column`` has a match of ``pattern``, and its parameters
+        (SQLite: the ASCII hint with ``instr``, then a Python function; PostgreSQL: ``~``)."""
+        compiled = re.compile(pattern.regex)
+        conn.create_function("newsletter_match", 1,  # type: ignore[attr-defined]
+                             lambda value: isinstance(value, str) and compiled.search(value) is not None,
+                             deterministic=True)
+        if not pattern.ascii_hint:
+            return f"newsletter_match({column})", []
+        # SQLite's lower() lowers ASCII letters only: exactly what the hint needs.
+        return f"instr(lower({column}), ?) > 0 AND newsletter_match({column})", [pattern.ascii_hint]
 
     def prepare_erasure(self, conn: Database) -> None:
         """Before an erasure's transaction: what it frees is overwritten, not left in free pages."""
@@ -290,13 +313,16 @@ class PostgresDialect(Dialect):
 
     # --- erasure ------------------------------------------------------------
 
-    def scrub(self, conn: Database, table: str, column: str, address: str, replacement: str) -> int:
-        # PostgreSQL's regular expressions read Python's escapes alike (a backslash
-        # before punctuation is that character); \\ doubles in the replacement.
+    def scrub(self, conn: Database, table: str, column: str, pattern: TextPattern, replacement: str) -> int:
+        # The pattern spells out every case itself: PostgreSQL's own case-insensitive matching
+        # follows the database's locale, and under C it folds ASCII letters only. \\ doubles in the replacement.
         return int(conn.execute(
-            f'UPDATE "{table}" SET "{column}" = regexp_replace("{column}", ?, ?, \'gi\')'
-            f' WHERE strpos(lower("{column}"), ?) > 0',
-            (re.escape(address), replacement.replace("\\", "\\\\"), address.lower())).rowcount)
+            f'UPDATE "{table}" SET "{column}" = regexp_replace("{column}", ?, ?, \'g\') WHERE "{column}" ~ ?',
+            (pattern.regex, replacement.replace("\\", "\\\\"), pattern.regex)).rowcount)
+
+    def matching(self, conn: Database, column: str, pattern: TextPattern) -> tuple[str, list[Any]]:
+        # No hint: lower() follows the locale here (under tr_TR, 'I' becomes 'ı'), and ~ runs in C anyway.
+        return f"{column} ~ ?", [pattern.regex]
 
     def prepare_erasure(self, conn: Database) -> None:
         pass

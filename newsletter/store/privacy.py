@@ -19,6 +19,7 @@ from typing import Any
 from newsletter.errors import StoreError
 from newsletter.store import DB
 from newsletter.store import consent as consent_store
+from newsletter.store.dialect import TextPattern
 from newsletter.store.subscribers import utcnow
 
 #: What replaces the address wherever it is found after an erasure.
@@ -59,8 +60,9 @@ def export_person(conn: DB, subscriber_id: int) -> dict[str, Any]:
     """Every row held about one subscriber, by table (``SELECT *``: new columns are exported too)."""
     profile = _rows(conn, "SELECT * FROM subscribers WHERE id = ?", subscriber_id)[0]
     profile["attributes"] = json.loads(profile["attributes"] or "{}")
-    events = _rows(conn, "SELECT * FROM events WHERE subscriber_id = ? OR email = ? ORDER BY id",
-                   subscriber_id, profile["email_key"])
+    by_address, params = conn.dialect.matching(conn, "email", whole(spellings_pattern(profile["email"])))
+    events = _rows(conn, f"SELECT * FROM events WHERE subscriber_id = ? OR {by_address} ORDER BY id",
+                   subscriber_id, *params)  # the address in any spelling, as erasure finds them
     for event in events:
         event["raw"] = json.loads(event["raw"] or "{}")
     return {
@@ -92,8 +94,10 @@ def erase_person(conn: DB, subscriber_id: int, address_hash: str, *, now: str | 
         (now, subscriber_id),
     )
     conn.execute("DELETE FROM memberships WHERE subscriber_id = ?", (subscriber_id,))
-    events = conn.execute(
-        "SELECT id, raw FROM events WHERE subscriber_id = ? OR email = ?", (subscriber_id, row["email_key"])
+    pattern = spellings_pattern(row["email"])
+    email_matches, params = conn.dialect.matching(conn, "email", whole(pattern))
+    events = conn.execute(  # the events of the person: by id, or by the address in any spelling (xn--, any case)
+        f"SELECT id, raw FROM events WHERE subscriber_id = ? OR {email_matches}", (subscriber_id, *params)
     ).fetchall()
     conn.executemany(
         # An unmatched event keeps a stand-in address: stats count recipients by address when there is no id.
@@ -108,6 +112,15 @@ def erase_person(conn: DB, subscriber_id: int, address_hash: str, *, now: str | 
     suppress(conn, address_hash, now=now)
     scrub_everywhere(conn, row["email"])
     return placeholder
+
+
+def outbox_messages(conn: DB, subscriber_id: int) -> tuple[list[int], list[int]]:
+    """Where the outbox may hold messages to a subscriber: the sends with a ledger row for them, and
+    their signup (form) consent records, whose confirmation emails the outbox files by consent id."""
+    sends = [r[0] for r in conn.execute("SELECT send_id FROM deliveries WHERE subscriber_id = ?", (subscriber_id,))]
+    consents = [r[0] for r in conn.execute(
+        "SELECT id FROM consents WHERE subscriber_id = ? AND method = 'form'", (subscriber_id,))]
+    return sends, consents
 
 
 def _scrubbed_raw(raw: str) -> str:
@@ -125,14 +138,72 @@ ERASURE_TABLES = ("subscribers", "consents", "memberships", "events", "deliverie
 
 
 def scrub_everywhere(conn: DB, address: str) -> int:
-    """Replace ``address`` (any case) by ``ERASED`` in every text value of every table; return the values changed."""
+    """Replace ``address`` in every spelling (``spellings``, any case) by ``ERASED`` in every text value of
+    every table; return the values changed."""
     dialect = conn.dialect
+    pattern = spellings_pattern(address)
     changed = 0
     for table in dialect.tables(conn):
         for column, is_text in dialect.columns(conn, table):
             if is_text:
-                changed += dialect.scrub(conn, table, column, address, ERASED)
+                changed += dialect.scrub(conn, table, column, pattern, ERASED)
     return changed
+
+
+def spellings(address: str) -> list[str]:
+    """Every form ``address`` may be written in where it was stored or quoted: its domain in Unicode
+    (``bücher.example.org``) and in IDNA (``xn--bcher-kva.example.org``, how it went out on the wire and how
+    servers and providers quote it), each composed (NFC) and decomposed (NFD). Case is left to
+    ``spellings_pattern``."""
+    import unicodedata
+
+    local, _, domain = address.rpartition("@")
+    domains = {domain}
+    try:
+        import idna
+
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+        domains |= {ascii_domain, idna.decode(ascii_domain)}
+    except (idna.IDNAError, UnicodeError):
+        pass  # a domain with no IDNA form (an IP literal, say) is written one way
+    forms = {f"{local}@{d}" if local else d for d in domains}
+    return sorted({unicodedata.normalize(form, text) for text in forms for form in ("NFC", "NFD")})
+
+
+def spellings_pattern(address: str) -> TextPattern:
+    """Every spelling of ``address`` in every case, as a regular expression that Python's ``re`` and
+    PostgreSQL's regular expressions read alike: each letter is a class of its cases (``[eE]``, and
+    ``(?:ß|SS|ss)`` where a case is longer), everything else a literal. The database's own case folding
+    is not used: SQLite's ``lower`` folds ASCII only, and so does PostgreSQL's under the C locale.
+
+    The hint is the longest run of ASCII characters in the local part (as composed, NFC), lower-cased:
+    every spelling shares the local part, and the cases of ASCII characters are ASCII.
+    """
+    import re
+    import unicodedata
+
+    regex = "(?:" + "|".join(_caseless(form) for form in spellings(address)) + ")"
+    local = unicodedata.normalize("NFC", address.rpartition("@")[0])
+    hint = max(re.findall(r"[\x20-\x7e]+", local), key=len, default="").lower()
+    return TextPattern(regex, hint if len(hint) >= 3 else "")
+
+
+def whole(pattern: TextPattern) -> TextPattern:
+    """``pattern`` matching a whole value, not a part of one."""
+    return pattern._replace(regex=f"^{pattern.regex}$")
+
+
+def _caseless(text: str) -> str:
+    parts = []
+    for char in text:
+        cases = sorted({char, char.lower(), char.upper(), char.casefold(), char.title()}, key=lambda c: (-len(c), c))
+        if len(cases) == 1:
+            parts.append(char if char.isalnum() or not char.isascii() else "\\" + char)  # ASCII punctuation escaped
+        elif all(len(case) == 1 for case in cases):
+            parts.append("[" + "".join(cases) + "]")
+        else:
+            parts.append("(?:" + "|".join(cases) + ")")
+    return "".join(parts)
 
 
 def prepare(conn: DB) -> None:

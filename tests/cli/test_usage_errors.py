@@ -55,4 +55,6 @@ def test_newsletter_debug_shows_the_bug(monkeypatch, example_issue):
     monkeypatch.setattr("newsletter.compose.compose_issue", _crash)
     monkeypatch.setenv("NEWSLETTER_DEBUG", "1")
     result = CliRunner().invoke(app, ["check", str(example_issue)])
-    assert isinstance(result.exception, RuntimeError) and "Internal error" not in result.output
+    assert result.exit_code == EXIT_INTERNAL  # the documented status, not Python's 1 for an uncaught exception
+    assert "Traceback (most recent call last)" in result.output and "RuntimeError: boom" in result.output
+    assert "Internal error" not in result.output

@@ -5,6 +5,7 @@ what the ledger said after it and what the servers received."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import sqlite3
@@ -92,7 +93,7 @@ class World:
 
     def _env(self, schedule: Schedule) -> dict[str, str]:
         return {
-            "NEWSLETTER_ENV_FILE": str(self.folder / "no.env"),
+            "NEWSLETTER_ENV_FILE": os.devnull,
             "NEWSLETTER_DATABASE": str(self.database),
             "NEWSLETTER_SECRET_KEY": "harness-secret-key-0123456789abcdef",
             "NEWSLETTER_OUTBOX": str(self.folder / "outbox"),

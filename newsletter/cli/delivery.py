@@ -50,8 +50,8 @@ def send(
     where: list[str] | None = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable; all must hold)."),
     allow_clipping: bool = typer.Option(False, "--allow-clipping", help="Send although Gmail will clip the HTML (hiding its end, the unsubscribe link included)."),
     segment: str | None = typer.Option(None, "--segment", help="Only the members of this saved segment of the list (see `newsletter segments`)."),
-    at: str | None = typer.Option(None, "--at", help='Schedule it for this time, "YYYY-MM-DD HH:MM" (see `newsletter worker`).'),
-    tz: str | None = typer.Option(None, "--tz", help="The time zone of --at, such as Europe/Berlin [default: NEWSLETTER_TIMEZONE]."),
+    at: str | None = typer.Option(None, "--at", help='Schedule it for this time, "YYYY-MM-DD HH:MM" (seconds, a T and an offset such as +01:00 are fine; see `newsletter worker`).'),
+    tz: str | None = typer.Option(None, "--tz", help="The time zone of --at, such as Europe/Berlin (with an offset in --at: how it is shown) [default: NEWSLETTER_TIMEZONE]."),
     worker: bool = typer.Option(False, "--worker", help="Share the send with other `send --worker` processes, on this host or others (PostgreSQL)."),
 ) -> None:
     """Send an issue to a list, each subscriber exactly once (re-run to resume), now or --at a time.

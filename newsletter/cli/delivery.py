@@ -53,6 +53,7 @@ def send(
     at: str | None = typer.Option(None, "--at", help='Schedule it for this time, "YYYY-MM-DD HH:MM" (seconds, a T and an offset such as +01:00 are fine; see `newsletter worker`).'),
     tz: str | None = typer.Option(None, "--tz", help="The time zone of --at, such as Europe/Berlin (with an offset in --at: how it is shown) [default: NEWSLETTER_TIMEZONE]."),
     worker: bool = typer.Option(False, "--worker", help="Share the send with other `send --worker` processes, on this host or others (PostgreSQL)."),
+    allow_local_links: bool = typer.Option(False, "--allow-local-links", help="Send over smtp/sendgrid although NEWSLETTER_PUBLIC_URL is local or not https:// (its links will not work for subscribers) [default: NEWSLETTER_ALLOW_LOCAL_LINKS]."),
 ) -> None:
     """Send an issue to a list, each subscriber exactly once (re-run to resume), now or --at a time.
 
@@ -69,7 +70,7 @@ def send(
 
     if rate is not None and not (math.isfinite(rate) and rate >= 0):
         raise InputError(f"must be 0 (no limit) or a positive number, got {rate!r}", subject="--rate")
-    config = command_settings(newsletter_backend=backend)
+    config = command_settings(newsletter_backend=backend, newsletter_allow_local_links=allow_local_links or None)
     options = SendOptions(
         list_name=list_name, dry_run=dry_run, rate=rate, allow_changed=allow_changed,
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
@@ -179,6 +180,8 @@ def test_send(
     from newsletter.review.review_copies import send_review_copies
 
     report = send_review_copies(issue, command_settings(newsletter_backend=backend), to=to or (), screenshots=screenshots)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning} (a real send refuses it)", err=True)
     for address, outcome in zip(report.recipients, report.outcomes, strict=True):
         detail = f" ({outcome.error})" if outcome.error else ""
         typer.echo(f"{address}: {outcome.state}{detail}")

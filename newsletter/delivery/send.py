@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsletter.delivery.plan import Controls, Progress, SendOptions, SendPlan, SendReport
 from newsletter.delivery.registry import check_backend
-from newsletter.errors import InputError, NewsletterError
+from newsletter.errors import ConfigError, InputError, NewsletterError
 from newsletter.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,12 +32,30 @@ if TYPE_CHECKING:
     from newsletter.store.sends import SendVersion
 
 
+def public_url_warning(backend: str, settings: Settings) -> str:
+    """The warning for links subscribers of ``backend`` could not follow ('' if none or the backend is local)."""
+    from newsletter.delivery.registry import backend_class
+    from newsletter.settings import public_url_problem
+
+    problem = public_url_problem(settings.newsletter_public_url) if backend_class(backend).reaches_people else ""
+    return f"NEWSLETTER_PUBLIC_URL: {problem}" if problem else ""
+
+
+def check_public_url(backend: str, settings: Settings) -> None:
+    """``ConfigError`` when a send over ``backend`` would carry links its recipients cannot follow
+    (see ``settings.public_url_problem``), unless ``NEWSLETTER_ALLOW_LOCAL_LINKS`` allows it."""
+    warning = public_url_warning(backend, settings)
+    if warning and not settings.newsletter_allow_local_links:
+        _, _, problem = warning.partition(": ")
+        raise ConfigError(f"{problem}; set it to the https:// address of `newsletter serve` "
+                          "(or pass --allow-local-links to send anyway)", subject="NEWSLETTER_PUBLIC_URL")
+
+
 def _send_warnings(result: ComposeResult, settings: Settings, backend: str) -> list[str]:
     warnings = [str(w) for w in result.warnings]
-    if backend != "outbox" and not settings.newsletter_public_url.startswith("https://"):
-        warnings.append(
-            "NEWSLETTER_PUBLIC_URL: not https://; mail providers require HTTPS for one-click unsubscribe (RFC 8058)"
-        )
+    allowed = public_url_warning(backend, settings)  # only left when NEWSLETTER_ALLOW_LOCAL_LINKS allows it
+    if allowed:
+        warnings.append(allowed)
     return warnings
 
 
@@ -75,6 +93,7 @@ def send_issue(
         raise InputError("choose either --resend-in-doubt or --skip-in-doubt, not both")
     backend_name = settings.newsletter_backend
     check_backend(backend_name, settings)
+    check_public_url(backend_name, settings)
     tokens.require_key(settings.newsletter_secret_key)  # before anything is composed or written
     if result is None:
         result = compose_checked(path, settings, allow_clipping=options.allow_clipping)

@@ -62,7 +62,7 @@ from newsletter.delivery.base import (
 )
 from newsletter.delivery.wire_addresses import wire_address
 from newsletter.errors import AuthError, ConfigError, DeliveryError
-from newsletter.personalize import NAME_FALLBACK, RECIPIENT_FIELDS
+from newsletter.personalize import NAME_FALLBACK, RECIPIENT_FIELDS, has_placeholder, personalize
 
 MAX_PERSONALIZATIONS = 1000
 MAX_CATEGORIES = 10
@@ -166,6 +166,9 @@ class SendGridBackend(Backend):
         for field in RECIPIENT_FIELDS:
             self._text_raw = self._text_raw.replace(f"%%{field}%%", f"%%text:{field}%%")
         self._list_unsubscribe = headers.list_unsubscribe
+        # A subject with %%name%% or %%first_name%%: each personalization carries its own, filled here
+        # (SendGrid would fill it with the HTML-escaped substitutions).
+        self._subject = headers.subject if has_placeholder(headers.subject) else ""
         self._send_id_text = str(send_id)
         self._values = operator.attrgetter(*RECIPIENT_FIELDS)  # a Recipient's placeholder values, in order
         self._html_keys = tuple(f"%%{field}%%" for field in RECIPIENT_FIELDS)
@@ -258,18 +261,18 @@ class SendGridBackend(Backend):
         # The hot loop of a send, once per recipient: placeholder keys are made once per
         # backend, and values are escaped only when the batch has a character to escape.
         values = self._values(r)
-        if not values[0]:
-            values = (NAME_FALLBACK, *values[1:])
+        if not values[0]:  # no name, so no first name either (RECIPIENT_FIELDS starts with both)
+            values = (NAME_FALLBACK, NAME_FALLBACK, *values[2:])
         if raw_text:
             subs = dict(zip(self._html_keys, map(_escape, values), strict=True))
             subs.update(zip(self._text_keys, values, strict=True))
         else:
             subs = dict(zip(self._html_keys, values, strict=True))
         to = {"email": email}
-        name = clean_name(r.name)
+        name = clean_name(r.addressee)
         if name:
             to["name"] = name
-        return {
+        personal: dict[str, Any] = {
             "to": [to],
             "substitutions": subs,
             "custom_args": {"send_id": self._send_id_text, "subscriber_id": str(r.subscriber_id), "attempt": str(r.attempt)},
@@ -278,6 +281,9 @@ class SendGridBackend(Backend):
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
         }
+        if self._subject:
+            personal["subject"] = personalize(self._subject, r.values(), is_html=False)  # names hold no CR/LF
+        return personal
 
     def build_payload(self, batch: Sequence[Recipient]) -> tuple[dict[str, Any], list[Outcome]]:
         """The request body for ``batch`` and the outcomes of recipients refused before sending."""

@@ -170,9 +170,13 @@ class SendGridBackend(Backend):
         # (SendGrid would fill it with the HTML-escaped substitutions).
         self._subject = headers.subject if has_placeholder(headers.subject) else ""
         self._send_id_text = str(send_id)
-        self._values = operator.attrgetter(*RECIPIENT_FIELDS)  # a Recipient's placeholder values, in order
-        self._html_keys = tuple(f"%%{field}%%" for field in RECIPIENT_FIELDS)
-        self._text_keys = tuple(f"%%text:{field}%%" for field in RECIPIENT_FIELDS)
+        # %%first_name%% only travels when the issue uses it (each substitution costs every recipient).
+        fields = RECIPIENT_FIELDS if "%%first_name%%" in self._html + self._text else tuple(
+            f for f in RECIPIENT_FIELDS if f != "first_name")
+        self._names = 2 if "first_name" in fields else 1  # leading fields that fall back to "there"
+        self._values = operator.attrgetter(*fields)  # a Recipient's placeholder values, in order
+        self._html_keys = tuple(f"%%{field}%%" for field in fields)
+        self._text_keys = tuple(f"%%text:{field}%%" for field in fields)
         self._path = (urlsplit(self.url).path.rstrip("/") or "") + "/v3/mail/send"
         self._headers = {
             "Authorization": f"Bearer {settings.sendgrid_api_key.strip()}",
@@ -262,7 +266,7 @@ class SendGridBackend(Backend):
         # backend, and values are escaped only when the batch has a character to escape.
         values = self._values(r)
         if not values[0]:  # no name, so no first name either (RECIPIENT_FIELDS starts with both)
-            values = (NAME_FALLBACK, NAME_FALLBACK, *values[2:])
+            values = (NAME_FALLBACK,) * self._names + values[self._names:]
         if raw_text:
             subs = dict(zip(self._html_keys, map(_escape, values), strict=True))
             subs.update(zip(self._text_keys, values, strict=True))

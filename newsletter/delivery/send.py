@@ -52,7 +52,7 @@ def check_public_url(backend: str, settings: Settings) -> None:
 
 
 def _send_warnings(result: ComposeResult, settings: Settings, backend: str) -> list[str]:
-    warnings = [str(w) for w in result.warnings]
+    warnings = [w.without_severity() for w in result.warnings]  # printed after "warning: "
     allowed = public_url_warning(backend, settings)  # only left when NEWSLETTER_ALLOW_LOCAL_LINKS allows it
     if allowed:
         warnings.append(allowed)

@@ -21,6 +21,7 @@ from newsletter.cli.common import (
     echo_plan,
     echo_report,
     graceful_stop,
+    working,
 )
 from newsletter.errors import ExitStatus, InputError
 
@@ -146,28 +147,45 @@ def sends(
     if log:
         if send_id is None:
             raise InputError("--log shows one send's log: name the send (newsletter sends SEND --log)", subject="--log")
-        entries = send_log(command_settings(), send_id)
+        config = command_settings()
+        entries = send_log(config, send_id)
         if as_json or as_jsonl:
             echo_json_rows(iter(entries), lines=as_jsonl)
             return
         for e in entries:
-            typer.echo(f"{e['at']}\t{e['action']}\t{e['actor']}\t{e['detail']}")
+            typer.echo(f"{_local_time(e['at'], config.newsletter_timezone)}\t{e['action']}\t{e['actor']}\t{e['detail']}")
         return
-    rows = list_sends(command_settings(), send_id)
+    config = command_settings()
+    rows = list_sends(config, send_id)
     if send_id is not None and not rows:
         raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
-    if as_json or as_jsonl:
+    if as_json or as_jsonl:  # unchanged: UTC times, as stored
         echo_json_rows((_send_row(r) for r in rows), lines=as_jsonl)
         return
     if not rows:
         typer.echo("No sends yet.")
+        return
+    typer.echo("ID\tISSUE\tLIST\tBACKEND\tSTATUS\tRECIPIENTS\tCREATED")
     for r in rows:
         totals = r["totals"]
         when = f" {r['scheduled_for']}" if r.get("scheduled_for") else ""
         typer.echo(
             f"{r['id']}\t{r['slug']}\t{r['list']}\t{r['backend']}\t{r['status']}{when}\t"
-            f"{totals.recipients} recipients, {totals.line()}\t{r['created_at']}"
+            f"{totals.recipients} recipients, {totals.line()}\t{_local_time(r['created_at'], config.newsletter_timezone)}"
         )
+
+
+def _local_time(stamp: str | None, zone_name: str) -> str:
+    """A stored UTC time ('2026-12-07T16:50:00Z') as wall-clock time in NEWSLETTER_TIMEZONE (else UTC)."""
+    from datetime import UTC, datetime
+
+    from newsletter.release.when import local_text
+
+    try:
+        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return str(stamp or "")
+    return local_text(moment if moment.tzinfo else moment.replace(tzinfo=UTC), zone_name)
 
 
 def test_send(
@@ -179,7 +197,12 @@ def test_send(
     """Send reviewers a [TEST] copy with sample values (not recorded as a send)."""
     from newsletter.review.review_copies import send_review_copies
 
-    report = send_review_copies(issue, command_settings(newsletter_backend=backend), to=to or (), screenshots=screenshots)
+    if screenshots:  # Chromium takes a few seconds
+        with working("Taking screenshots in Chromium and sending"):
+            report = send_review_copies(issue, command_settings(newsletter_backend=backend), to=to or (),
+                                        screenshots=screenshots)
+    else:
+        report = send_review_copies(issue, command_settings(newsletter_backend=backend), to=to or ())
     for warning in report.warnings:
         typer.echo(f"warning: {warning} (a real send refuses it)", err=True)
     for address, outcome in zip(report.recipients, report.outcomes, strict=True):

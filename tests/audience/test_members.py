@@ -187,6 +187,6 @@ def test_a_repeat_with_another_name_is_reported_and_the_first_kept_unless_last_w
     assert (rows["dmitri@example.org"]["name"], rows["dmitri@example.org"]["attributes"]) == ("Dmitri Volkov", {"team": "a"})
 
     run = cli(settings, "subscribers", "import", csv_path, "--list", "news", "--last-wins")
-    assert f"line 4 repeats line 2's address with another name; kept line 4" in run.stderr
+    assert "line 4 repeats line 2's address with another name; kept line 4" in run.stderr
     rows = {r["email"]: r for r in map(json.loads, cli(settings, "subscribers", "list", "--jsonl").stdout.splitlines())}
     assert (rows["dmitri@example.org"]["name"], rows["dmitri@example.org"]["attributes"]) == ("Uma Patel", {"team": "d"})

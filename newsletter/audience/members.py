@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from newsletter.email_validation import CONTROL as _CONTROL
 from newsletter.email_validation import normalize_email
 from newsletter.errors import InputError
+from newsletter.personalize import first_name
 from newsletter.settings import Settings
 from newsletter.textfiles import line_of_bad_utf8
 
@@ -111,7 +112,7 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
             if "email" not in columns:
                 raise InputError("no 'email' column in the header row", subject=str(path))
             extra = [(name, index) for name, index in columns.items() if name and name not in _NAME_COLUMNS]
-            email_at, name_at = columns["email"], columns.get("name")
+            email_at, name_at, first_at = columns["email"], columns.get("name"), columns.get("first_name")
             name_parts = [columns[part] for part in ("first_name", "last_name") if part in columns]
             width = len(header)
             for cells in reader:
@@ -126,6 +127,7 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
                     if not name and name_parts:
                         name = " ".join(filter(None, [cells[index].strip() for index in name_parts]))
                     name = clean_name(name)
+                    given = clean_name(cells[first_at]) if first_at is not None else ""
                 except InputError as exc:
                     reason = f"{exc.subject}: {exc.message}" if exc.subject else exc.message
                     result.invalid_count += 1
@@ -133,6 +135,8 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
                         result.invalid.append((line, reason))
                     continue
                 attributes = {key: value for key, index in extra if (value := cells[index].strip())}
+                if given and given != first_name(name):  # %%first_name%% reads it ("Mary Ann" of "Mary Ann Lee")
+                    attributes["first_name"] = given
                 yield line, email, name, attributes
     except FileNotFoundError:
         raise InputError("file not found", subject=str(path)) from None
@@ -192,7 +196,9 @@ def import_csv(
     """Import subscribers from a CSV file with a header row into list ``list_name``.
 
     ``email`` is required; ``name`` (or ``first_name``/``last_name``) is
-    optional; other columns become attributes. Invalid rows are skipped,
+    optional; a ``first_name`` that is not the name's first word is kept as
+    the attribute ``first_name`` (``%%first_name%%`` reads it); other columns
+    become attributes. Invalid rows are skipped,
     counted and reported as ``(line, reason)`` (the first ``INVALID_KEPT``);
     duplicates (any case) merge into the first row (the last with ``last_wins``),
     and a repeat with another name is reported by line (``ImportResult.conflicts``);

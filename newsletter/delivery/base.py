@@ -60,11 +60,12 @@ class Recipient(NamedTuple):
     attempt: int = 1  # which hand-over of this message this is (SendGrid's custom_args)
     preferences_url: str = ""
     to_name: str | None = None  # the name in To: when it is not ``name`` (review copies: the reviewer's, none)
+    given_first_name: str = ""  # an imported first_name that is not the name's first word ("Mary Ann")
 
     @property
     def first_name(self) -> str:
-        """``%%first_name%%``: the first word of the name."""
-        return first_name(self.name)
+        """``%%first_name%%``: the imported first name, else the first word of the name."""
+        return self.given_first_name or first_name(self.name)
 
     @property
     def addressee(self) -> str:
@@ -75,7 +76,7 @@ class Recipient(NamedTuple):
         """The values for ``newsletter.personalize`` placeholders."""
         return {
             "name": self.name,
-            "first_name": first_name(self.name),
+            "first_name": self.first_name,
             "email": self.email,
             "unsubscribe_url": self.unsubscribe_url,
             "web_url": self.web_url,

@@ -228,6 +228,7 @@ class PreparedRun:
         from newsletter.delivery.registry import make_backend
         from newsletter.delivery.run import SendRun
         from newsletter.store import ledger, sends
+        from newsletter.store import subscribers as people
 
         conn, settings, result, report, send_id = self.conn, self.settings, self.result, self.report, self.send_id
         options = report.plan.options
@@ -248,10 +249,14 @@ class PreparedRun:
         backend = make_backend(settings.newsletter_backend, settings, mailing)
         urls = tokens.RecipientURLs(settings.newsletter_public_url, settings.newsletter_secret_key, send_id)
         web_url = result.issue.web_url or ""
+        # Imported first names that are not the name's first word, read once, only for an issue that uses them.
+        uses_first_name = any("%%first_name%%" in part for part in (result.html, result.text, result.issue.subject))
+        given = people.first_names_of_send(conn, send_id) if uses_first_name else {}
 
         def recipient(row: ledger.Claimed) -> Recipient:
             sid, email, name, attempt = row
-            return Recipient(sid, email, name, urls.unsubscribe(sid), web_url, max(attempt, 1), urls.preferences(sid))
+            return Recipient(sid, email, name, urls.unsubscribe(sid), web_url, max(attempt, 1), urls.preferences(sid),
+                             None, given.get(sid, ""))
 
         wanted = ((ledger.State.IN_DOUBT, options.resend_in_doubt), (ledger.State.FAILED, options.retry_failed))
         sources = [state for state, asked in wanted if asked]

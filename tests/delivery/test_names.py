@@ -120,3 +120,26 @@ def test_review_copies_are_addressed_to_the_reviewer_not_the_sample_subscriber(c
     assert cli(smtp_settings, "test-send", named_issue, "--to", "rev@example.org").exit_code == 0
     [(_, _, data)] = handler.messages
     assert parse(data)["To"] == "rev@example.org"
+
+
+def test_an_imported_first_name_is_used_where_it_is_not_the_first_word(cli, settings, named_issue, tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_text("email,name,first_name\nmary@example.org,Mary Ann Lee,Mary Ann\n"
+                      "emeka@example.org,Emeka Okafor,Emeka\ndoc@example.org,Dr. Uma Patel,Uma\n"
+                      "solo@example.org,Solo Person,\n", encoding="utf-8")
+    assert cli(settings, "subscribers", "import", people, "--list", "news").exit_code == 0
+    listed = {r["email"]: r["attributes"] for r in
+              map(__import__("json").loads, cli(settings, "subscribers", "list", "--jsonl").stdout.splitlines())}
+    assert listed == {"mary@example.org": {"first_name": "Mary Ann"}, "emeka@example.org": {},
+                      "doc@example.org": {"first_name": "Uma"}, "solo@example.org": {}}
+    run = cli(settings, "send", named_issue, "--list", "news", "--yes")
+    assert run.exit_code == 0, run.output
+    greetings = {}
+    for path in (tmp_path / "outbox" / "1").glob("*.eml"):
+        msg = parse(path.read_bytes())
+        text = msg.get_body(("plain",)).get_content()
+        greetings[msg["To"].addresses[0].addr_spec] = (msg["Subject"], text[text.index("Hi "):].split(",")[0])
+    assert greetings == {"mary@example.org": ("Mary Ann, your news", "Hi Mary Ann"),
+                         "emeka@example.org": ("Emeka, your news", "Hi Emeka"),
+                         "doc@example.org": ("Uma, your news", "Hi Uma"),
+                         "solo@example.org": ("Solo, your news", "Hi Solo")}

@@ -47,8 +47,9 @@ def check_public_url(backend: str, settings: Settings) -> None:
     warning = public_url_warning(backend, settings)
     if warning and not settings.newsletter_allow_local_links:
         _, _, problem = warning.partition(": ")
-        raise ConfigError(f"{problem}; set it to the https:// address of `newsletter serve` "
-                          "(or pass --allow-local-links to send anyway)", subject="NEWSLETTER_PUBLIC_URL")
+        raise ConfigError(f"{problem}; set it to the https:// address of `newsletter serve` (or send anyway "
+                          "with `send --allow-local-links` or NEWSLETTER_ALLOW_LOCAL_LINKS=on)",
+                          subject="NEWSLETTER_PUBLIC_URL")
 
 
 def _send_warnings(result: ComposeResult, settings: Settings, backend: str) -> list[str]:

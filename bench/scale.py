@@ -154,7 +154,7 @@ def measure_send(size: int, work: Path, runs: int) -> tuple[float, float]:
     issue.write_text(send_bench.ISSUE, encoding="utf-8")
     server, port = send_bench.start_server(send_bench.SENDGRID_SERVER, "0")
     extra = {"NEWSLETTER_BACKEND": "sendgrid", "SENDGRID_API_KEY": "SG.bench",
-             "SENDGRID_API_URL": f"http://127.0.0.1:{port}"}
+             "SENDGRID_API_URL": f"http://127.0.0.1:{port}", "NEWSLETTER_PUBLIC_URL": "https://news.example.org"}
     try:
         return measure("send", ["send", str(issue), "--list", "bench", "--yes"], template, work, runs, extra)
     finally:

@@ -145,6 +145,7 @@ def child(args: argparse.Namespace) -> None:
         "SENDGRID_API_KEY": "SG.bench", "SENDGRID_API_URL": f"http://127.0.0.1:{args.port}",
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(args.port), "NEWSLETTER_OUTBOX": args.outbox,
         "NEWSLETTER_CONCURRENCY": str(args.concurrency),
+        "NEWSLETTER_PUBLIC_URL": "https://news.example.org",  # a real send refuses a loopback one
     }
     settings = load_settings(env, env_file="/dev/null")
     result = compose_issue(Path(args.issue), settings)

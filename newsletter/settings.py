@@ -59,6 +59,7 @@ class Settings:
     newsletter_backend: str = "outbox"
     newsletter_outbox: str = "outbox"
     newsletter_public_url: str = "http://127.0.0.1:8000"
+    newsletter_allow_local_links: bool = False
     newsletter_secret_key: str = _secret()
     newsletter_unsubscribe_mailto: str = ""
     newsletter_list_id: str = ""
@@ -170,6 +171,40 @@ def _url(name: str, value: str, *, required: bool) -> None:
         raise ConfigError(f"must be an absolute http:// or https:// URL, got {value!r}", subject=name.upper())
 
 
+#: Characters that would end or split the ``<URL>`` of a List-Unsubscribe header.
+_HEADER_BREAKERS = '"<> '
+
+
+def public_url_problem(url: str) -> str:
+    """Why subscribers could not follow links to ``url`` (the public URL of ``serve``); '' when they could.
+
+    Refused for a real send: ``localhost``, a loopback or private address, anything but https://
+    (mail providers require HTTPS for one-click unsubscribe, RFC 8058).
+    """
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    where = ""
+    if host == "localhost" or host.endswith(".localhost"):
+        where = "localhost"
+    else:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None and address.is_loopback:
+            where = "a loopback address"
+        elif address is not None and (address.is_private or address.is_link_local or address.is_unspecified):
+            where = "a private address"
+    if where:
+        return f"{url} is {where}: subscribers' unsubscribe links would lead nowhere"
+    if parts.scheme != "https":
+        return f"{url} is not https://: mail providers require HTTPS for one-click unsubscribe (RFC 8058)"
+    return ""
+
+
 def validate(settings: Settings) -> None:
     """Refuse settings that would break messages, before anything is written (``ConfigError``)."""
     for f in fields(settings):
@@ -179,6 +214,11 @@ def validate(settings: Settings) -> None:
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"must be a finite number, got {value!r}", subject=f.name.upper())
     _url("newsletter_public_url", settings.newsletter_public_url, required=True)
+    breakers = sorted({c for c in settings.newsletter_public_url.strip() if c in _HEADER_BREAKERS})
+    if breakers:
+        shown = ", ".join("a space" if c == " " else repr(c) for c in breakers)
+        raise ConfigError(f"must not contain {shown} (it would break the List-Unsubscribe header)",
+                          subject="NEWSLETTER_PUBLIC_URL")
     _url("sendgrid_api_url", settings.sendgrid_api_url, required=True)
     _url("newsletter_site_url", settings.newsletter_site_url, required=False)
     _url("newsletter_archive_url", settings.newsletter_archive_url, required=False)

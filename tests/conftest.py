@@ -56,6 +56,9 @@ def clean_settings_env(monkeypatch, quiet_dns):
 def settings(tmp_path) -> Settings:
     """Default settings with a test signing key and paths inside tmp_path."""
     return load_settings({}).with_overrides(
+        # The tests' mail servers and `serve` run on loopback: let sends carry links to it
+        # (tests/delivery/test_public_url.py holds the refusal without this).
+        newsletter_allow_local_links=True,
         newsletter_secret_key=TEST_SECRET_KEY,
         newsletter_database=str(tmp_path / "newsletter.db"),
         newsletter_outbox=str(tmp_path / "outbox"),

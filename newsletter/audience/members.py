@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from newsletter.email_validation import CONTROL as _CONTROL
 from newsletter.email_validation import normalize_email
 from newsletter.errors import InputError
+from newsletter.personalize import first_name
 from newsletter.settings import Settings
 from newsletter.textfiles import line_of_bad_utf8
 
@@ -55,6 +56,15 @@ class ImportResult:
     duplicates: int = 0
     invalid_count: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
+    #: Repeats of an address with another name, as ``(line, line of the first row)`` (the first ``INVALID_KEPT``).
+    conflicts: list[tuple[int, int]] = field(default_factory=list)
+    conflict_count: int = 0
+    last_wins: bool = False  # which of two names was kept: the later row's (else the first)
+
+    def conflict_lines(self) -> list[str]:
+        """'line 7 repeats line 3's address with another name; kept line 3', one per kept conflict."""
+        return [f"line {line} repeats line {first}'s address with another name; "
+                f"kept line {line if self.last_wins else first}" for line, first in self.conflicts]
 
 
 @dataclass
@@ -88,8 +98,8 @@ def _check_list_name(name: str) -> str:
     return name
 
 
-#: A valid row: the address as normalised, the name, the other non-empty columns.
-_Row = tuple[str, str, dict[str, str]]
+#: A valid row: its line, the address as normalised, the name, the other non-empty columns.
+_Row = tuple[int, str, str, dict[str, str]]
 
 
 def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
@@ -108,7 +118,7 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
             if "email" not in columns:
                 raise InputError("no 'email' column in the header row", subject=str(path))
             extra = [(name, index) for name, index in columns.items() if name and name not in _NAME_COLUMNS]
-            email_at, name_at = columns["email"], columns.get("name")
+            email_at, name_at, first_at = columns["email"], columns.get("name"), columns.get("first_name")
             name_parts = [columns[part] for part in ("first_name", "last_name") if part in columns]
             width = len(header)
             for cells in reader:
@@ -123,6 +133,7 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
                     if not name and name_parts:
                         name = " ".join(filter(None, [cells[index].strip() for index in name_parts]))
                     name = clean_name(name)
+                    given = clean_name(cells[first_at]) if first_at is not None else ""
                 except InputError as exc:
                     reason = f"{exc.subject}: {exc.message}" if exc.subject else exc.message
                     result.invalid_count += 1
@@ -132,7 +143,9 @@ def _read_rows(path: Path, result: ImportResult) -> Iterator[_Row]:
                 attributes = {key: value for key, index in extra if (value := cells[index].strip())}
                 for key, value in attributes.items():
                     _refuse_control(value, f"column {key!r}", f"{path}:{line}")
-                yield email, name, attributes
+                if given and given != first_name(name):  # %%first_name%% reads it ("Mary Ann" of "Mary Ann Lee")
+                    attributes["first_name"] = given
+                yield line, email, name, attributes
     except FileNotFoundError:
         raise InputError("file not found", subject=str(path)) from None
     except UnicodeDecodeError:
@@ -155,29 +168,41 @@ def _refuse_control(text: str, what: str, where: str) -> None:
                          subject=where)
 
 
-def _batches(rows: Iterator[_Row], size: int) -> Iterator[tuple[list[tuple[str, str, str, dict[str, str]]], int]]:
+def _batches(rows: Iterator[_Row], size: int,
+             result: ImportResult) -> Iterator[tuple[list[tuple[str, str, str, dict[str, str]]], int]]:
     """Rows as ``(email, email_key, name, attributes)`` in batches of ``size`` distinct addresses,
     each with the count of repeats merged into it.
 
-    A repeated address within a batch merges into its first row: a later
-    non-empty name wins, attributes merge (later values win).
+    A repeated address within a batch merges into its first row: the first
+    non-empty name stays (the last with ``result.last_wins``), attributes merge
+    (first values stay, or last ones win); a repeat with another name is kept in
+    ``result.conflicts`` by line.
     """
-    pending: dict[str, list] = {}  # email_key -> [email, email_key, name, attributes]
+    pending: dict[str, list] = {}  # email_key -> [email, email_key, name, attributes, line]
     repeats = 0
-    for email, name, attributes in rows:
+    last_wins = result.last_wins
+    for line, email, name, attributes in rows:
         key = email.lower()
         first = pending.get(key)
         if first is None:
-            pending[key] = [email, key, name, attributes]
+            pending[key] = [email, key, name, attributes, line]
             if len(pending) >= size:
-                yield [tuple(row) for row in pending.values()], repeats
+                yield [tuple(row[:4]) for row in pending.values()], repeats
                 pending, repeats = {}, 0
-        else:
-            repeats += 1
+            continue
+        repeats += 1
+        if name and first[2] and name != first[2]:
+            result.conflict_count += 1
+            if len(result.conflicts) < INVALID_KEPT:
+                result.conflicts.append((line, first[4]))
+        if last_wins:
             first[2] = name or first[2]
             first[3].update(attributes)
+        else:
+            first[2] = first[2] or name
+            first[3] = {**attributes, **first[3]}
     if pending or repeats:
-        yield [tuple(row) for row in pending.values()], repeats
+        yield [tuple(row[:4]) for row in pending.values()], repeats
 
 
 def import_csv(
@@ -186,13 +211,18 @@ def import_csv(
     settings: Settings,
     *,
     progress: Callable[[int, int | None], None] | None = None,
+    last_wins: bool = False,
 ) -> ImportResult:
     """Import subscribers from a CSV file with a header row into list ``list_name``.
 
     ``email`` is required; ``name`` (or ``first_name``/``last_name``) is
-    optional; other columns become attributes. Invalid rows are skipped,
+    optional; a ``first_name`` that is not the name's first word is kept as
+    the attribute ``first_name`` (``%%first_name%%`` reads it); other columns
+    become attributes. Invalid rows are skipped,
     counted and reported as ``(line, reason)`` (the first ``INVALID_KEPT``);
-    duplicates (any case) merge; a suppressed address stays suppressed. The
+    duplicates (any case) merge into the first row (the last with ``last_wins``),
+    and a repeat with another name is reported by line (``ImportResult.conflicts``);
+    a suppressed address stays suppressed. The
     import is one transaction: a file that cannot be read to its end leaves
     the database as it was. ``progress(rows done, None)`` is called after
     every batch (the total is not known while streaming), and
@@ -204,7 +234,7 @@ def import_csv(
 
     list_name = _check_list_name(list_name)
     path = Path(path)
-    result = ImportResult(list_name=list_name)
+    result = ImportResult(list_name=list_name, last_wins=last_wins)
     rows = _read_rows(path, result)
     first = next(rows, None)  # header and file errors surface before the database is opened
     conn = _open(settings)
@@ -217,7 +247,7 @@ def import_csv(
             erased = consent.erased_check(conn, settings)  # audience: erased addresses stay out
             done = 0
             rows_in = itertools.chain([first] if first else [], rows)
-            for number, (batch, repeats) in enumerate(_batches(rows_in, IMPORT_BATCH), start=1):
+            for number, (batch, repeats) in enumerate(_batches(rows_in, IMPORT_BATCH, result), start=1):
                 kept = [row for row in batch if not erased(row[0])]
                 result.suppressed += len(batch) - len(kept)
                 if writer is not None:

@@ -1,6 +1,8 @@
 """The preference page's logic: what a subscriber sees ("manage your
-subscription") and the changes they may make there: leave any public list
-(one with signup on), leave everything, correct their name.
+subscription") and the changes they may make there: leave any list they are
+on, leave everything, correct their name. A member sees every list they are
+on, whether or not it takes signups (lists made by an import do not): nobody
+is kept on a list they cannot see to leave.
 
 The signed link is the authority, as for one-click unsubscribe; the page
 itself never changes anything on GET.
@@ -24,13 +26,13 @@ HOW = "preferences"
 
 @dataclass
 class Preferences:
-    """What the page shows: the address, the name, whether anything is sent, and the public lists."""
+    """What the page shows: the address, the name, whether anything is sent, and the lists they are on."""
 
     subscriber_id: int
     email: str
     name: str
     active: bool
-    lists: list[dict[str, Any]] = field(default_factory=list)  # {name, title} of public lists they are on
+    lists: list[dict[str, Any]] = field(default_factory=list)  # {name, title} of every list they are on
 
 
 def view(conn: DB, subscriber_id: int) -> Preferences | None:
@@ -44,14 +46,14 @@ def view(conn: DB, subscriber_id: int) -> Preferences | None:
     lists = [
         {"name": m["name"], "title": m["title"] or m["name"]}
         for m in store.memberships_of(conn, subscriber_id)
-        if m["signup"] and m["status"] == "active"
+        if m["status"] == "active"  # signup on or off: a member may always leave
     ]
     active = found.status == "active"
     return Preferences(found.id, found.email, found.name, active, lists if active else [])
 
 
 def save(conn: DB, subscriber_id: int, name: str, keep: Iterable[str]) -> Preferences | None:
-    """Apply the page's form: leave the public lists not in ``keep``, set the name; return the new view."""
+    """Apply the page's form: leave the lists not in ``keep``, set the name; return the new view."""
     from newsletter.audience.members import clean_name
     from newsletter.store import consent as store
     from newsletter.store import transaction
@@ -64,8 +66,8 @@ def save(conn: DB, subscriber_id: int, name: str, keep: Iterable[str]) -> Prefer
         current = view(conn, subscriber_id)
         if current is None or not current.active:
             return current
-        public = {m["name"]: m["list_id"] for m in store.memberships_of(conn, subscriber_id) if m["signup"]}
-        leaving = [public[m["name"]] for m in current.lists if m["name"] not in keep]
+        ids = {m["name"]: m["list_id"] for m in store.memberships_of(conn, subscriber_id)}
+        leaving = [ids[m["name"]] for m in current.lists if m["name"] not in keep]
         store.leave_lists(conn, subscriber_id, leaving, HOW)
         if name != current.name:
             store.rename(conn, subscriber_id, name)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from newsletter import __version__
 from newsletter.errors import ExitStatus, NewsletterError
@@ -70,11 +70,37 @@ COMMANDS: dict[str, tuple[str, str]] = {
 TYPER_SETTINGS: dict[str, Any] = {"pretty_exceptions_enable": False, "rich_markup_mode": None}
 
 
+class NamedArgument(TyperArgument):
+    """An argument written as ISSUE (or its metavar) in usage lines and help, as click writes them;
+    typer 0.28 writes ``{issue}``. ``[SEND]`` when optional, ``FILES...`` when repeated."""
+
+    def make_metavar(self, ctx: typer.Context, *, usage: bool = False) -> str:  # type: ignore[override]
+        var = self.metavar or (self.name or "").upper()
+        if self.nargs != 1 and not var.endswith("..."):
+            var += "..."
+        return f"[{var}]" if usage and not self.required and not var.startswith("[") else var
+
+    @property
+    def human_readable_name(self) -> str:
+        """How errors name it: "Missing argument 'ISSUE'"."""
+        return self.metavar or (self.name or "").upper()
+
+
+def _name_arguments(command: Any) -> None:
+    """Every argument of ``command`` and its subcommands becomes a ``NamedArgument``."""
+    for param in command.params:
+        if type(param) is TyperArgument:
+            param.__class__ = NamedArgument  # same fields; only how it is written changes
+    for sub in getattr(command, "commands", {}).values():
+        _name_arguments(sub)
+
+
 def commands_of(module: str) -> dict[str, typer.core.TyperCommand | TyperGroup]:
     """The click commands that ``newsletter/cli/<module>.py`` registers, by name."""
     registry = typer.Typer(add_completion=False, **TYPER_SETTINGS)  # completion is the root's option
     importlib.import_module(f"newsletter.cli.{module}").register(registry)
     built = typer.main.get_command(registry)
+    _name_arguments(built)
     if isinstance(built, TyperGroup):
         return dict(built.commands)  # type: ignore[arg-type]  # typer built each of them
     return {built.name or "": built}  # type: ignore[dict-item]  # one command: typer returns it alone

@@ -87,6 +87,10 @@ def echo_json_rows(rows: Iterable[dict[str, Any]], *, lines: bool) -> int:
     return count
 
 
+#: A rate over less time than this says more about start-up than about speed: not shown.
+MIN_RATE_SECONDS = 0.5
+
+
 class ProgressReporter:
     """How far long work has got, on stderr, wherever the command runs.
 
@@ -150,14 +154,22 @@ class ProgressReporter:
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total, rate="")
         assert self._task is not None
-        speed = self._bar.tasks[0].speed or 0
-        self._bar.update(self._task, completed=self.done, total=self.total, rate=f"{speed:,.0f} {self.unit}/s")
+        self._bar.update(self._task, completed=self.done, total=self.total, rate=self._rate())
+
+    def _rate(self) -> str:
+        """'3,100 rows/s' over the whole run so far; '' until it means something (no work yet, or under
+        ``MIN_RATE_SECONDS``: a bar at its start read '0 messages/s', and rich's windowed speed fell to 0 at
+        the end)."""
+        elapsed = self.clock() - self._started
+        if self.done <= 0 or elapsed < MIN_RATE_SECONDS:
+            return ""
+        return f"{self.done / elapsed:,.0f} {self.unit}/s"
 
     def _write_line(self) -> None:
-        elapsed = self.clock() - self._started
         count = f"{self.done:,}" if self.total is None else f"{self.done:,}/{self.total:,}"
         share = f" ({self.done * 100 // self.total}%)" if self.total else ""
-        rate = f", {self.done / elapsed:,.0f} {self.unit}/s" if elapsed > 0 else ""
+        rate = self._rate()
+        rate = f", {rate}" if rate else ""
         self.stream.write(f"{self.label}: {count} {self.unit}{share}{rate}\n")
         self.stream.flush()
         self._last_written = self.done
@@ -175,6 +187,25 @@ class ProgressReporter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@contextmanager
+def working(what: str, *, stream: TextIO | None = None, terminal: bool | None = None) -> Iterator[None]:
+    """Say on stderr that slow work is under way ('Scoring with SpamAssassin'): a spinner on a
+    terminal (gone when it ends), one line 'what...' otherwise, so nobody stares at nothing."""
+    out = stream if stream is not None else sys.stderr
+    if terminal is None:
+        terminal = bool(getattr(out, "isatty", lambda: False)())
+    if not terminal:
+        out.write(f"{what}...\n")
+        out.flush()
+        yield
+        return
+    from rich.console import Console
+
+    spinner = Console(file=out, force_terminal=True, no_color="NO_COLOR" in os.environ or None)
+    with spinner.status(f"{what}...", spinner="dots"):
+        yield
 
 
 def actor(as_: str | None) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from newsletter.cli.common import command_settings, echo_findings
+from newsletter.cli.common import command_settings, echo_findings, working
 
 if TYPE_CHECKING:
     from newsletter.compose.model import ComposeResult
@@ -70,7 +70,11 @@ def check(
 
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", subject="--format")
-    outcome = run_check(issue, command_settings(), spam=spam, dns=dns)
+    if spam:  # SpamAssassin takes up to several seconds
+        with working("Scoring the message with SpamAssassin"):
+            outcome = run_check(issue, command_settings(), spam=spam, dns=dns)
+    else:
+        outcome = run_check(issue, command_settings(), spam=spam, dns=dns)
     bad = failed(outcome.findings, strict)
     if fmt != "text":
         typer.echo(render(fmt, outcome.result, outcome.findings, strict=strict, spam=outcome.spam), nl=False)

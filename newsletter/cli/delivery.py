@@ -23,6 +23,7 @@ from newsletter.cli.common import (
     echo_plan,
     echo_report,
     graceful_stop,
+    working,
 )
 from newsletter.errors import ExitStatus, InputError
 
@@ -52,9 +53,10 @@ def send(
     where: list[str] | None = typer.Option(None, "--where", help="Only members whose attribute matches: KEY=VALUE or KEY!=VALUE (repeatable; all must hold)."),
     allow_clipping: bool = typer.Option(False, "--allow-clipping", help="Send although Gmail will clip the HTML (hiding its end, the unsubscribe link included)."),
     segment: str | None = typer.Option(None, "--segment", help="Only the members of this saved segment of the list (see `newsletter segments`)."),
-    at: str | None = typer.Option(None, "--at", help='Schedule it for this time, "YYYY-MM-DD HH:MM" (see `newsletter worker`).'),
-    tz: str | None = typer.Option(None, "--tz", help="The time zone of --at, such as Europe/Berlin [default: NEWSLETTER_TIMEZONE]."),
+    at: str | None = typer.Option(None, "--at", help='Schedule it for this time, "YYYY-MM-DD HH:MM" (seconds, a T and an offset such as +01:00 are fine; see `newsletter worker`).'),
+    tz: str | None = typer.Option(None, "--tz", help="The time zone of --at, such as Europe/Berlin (with an offset in --at: how it is shown) [default: NEWSLETTER_TIMEZONE]."),
     worker: bool = typer.Option(False, "--worker", help="Share the send with other `send --worker` processes, on this host or others (PostgreSQL)."),
+    allow_local_links: bool = typer.Option(False, "--allow-local-links", help="Send over smtp/sendgrid although NEWSLETTER_PUBLIC_URL is local or not https:// (its links will not work for subscribers) [default: NEWSLETTER_ALLOW_LOCAL_LINKS]."),
 ) -> None:
     """Send an issue to a list, each subscriber exactly once (re-run to resume), now or --at a time.
 
@@ -71,7 +73,7 @@ def send(
 
     if rate is not None and not (math.isfinite(rate) and rate >= 0):
         raise InputError(f"must be 0 (no limit) or a positive number, got {rate!r}", subject="--rate")
-    config = command_settings(newsletter_backend=backend)
+    config = command_settings(newsletter_backend=backend, newsletter_allow_local_links=allow_local_links or None)
     options = SendOptions(
         list_name=list_name, dry_run=dry_run, rate=rate, allow_changed=allow_changed,
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
@@ -148,28 +150,45 @@ def sends(
     if log:
         if send_id is None:
             raise InputError("--log shows one send's log: name the send (newsletter sends SEND --log)", subject="--log")
-        entries = send_log(command_settings(), send_id)
+        config = command_settings()
+        entries = send_log(config, send_id)
         if as_json or as_jsonl:
             echo_json_rows(iter(entries), lines=as_jsonl)
             return
         for e in entries:
-            typer.echo(f"{e['at']}\t{e['action']}\t{e['actor']}\t{e['detail']}")
+            typer.echo(f"{_local_time(e['at'], config.newsletter_timezone)}\t{e['action']}\t{e['actor']}\t{e['detail']}")
         return
-    rows = list_sends(command_settings(), send_id)
+    config = command_settings()
+    rows = list_sends(config, send_id)
     if send_id is not None and not rows:
         raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
-    if as_json or as_jsonl:
+    if as_json or as_jsonl:  # unchanged: UTC times, as stored
         echo_json_rows((_send_row(r) for r in rows), lines=as_jsonl)
         return
     if not rows:
         typer.echo("No sends yet.")
+        return
+    typer.echo("ID\tISSUE\tLIST\tBACKEND\tSTATUS\tRECIPIENTS\tCREATED")
     for r in rows:
         totals = r["totals"]
         when = f" {r['scheduled_for']}" if r.get("scheduled_for") else ""
         typer.echo(
             f"{r['id']}\t{r['slug']}\t{r['list']}\t{r['backend']}\t{r['status']}{when}\t"
-            f"{totals.recipients} recipients, {totals.line()}\t{r['created_at']}"
+            f"{totals.recipients} recipients, {totals.line()}\t{_local_time(r['created_at'], config.newsletter_timezone)}"
         )
+
+
+def _local_time(stamp: str | None, zone_name: str) -> str:
+    """A stored UTC time ('2026-12-07T16:50:00Z') as wall-clock time in NEWSLETTER_TIMEZONE (else UTC)."""
+    from datetime import UTC, datetime
+
+    from newsletter.release.when import local_text
+
+    try:
+        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return str(stamp or "")
+    return local_text(moment if moment.tzinfo else moment.replace(tzinfo=UTC), zone_name)
 
 
 def test_send(
@@ -181,7 +200,14 @@ def test_send(
     """Send reviewers a [TEST] copy with sample values (not recorded as a send)."""
     from newsletter.review.review_copies import send_review_copies
 
-    report = send_review_copies(issue, command_settings(newsletter_backend=backend), to=to or (), screenshots=screenshots)
+    if screenshots:  # Chromium takes a few seconds
+        with working("Taking screenshots in Chromium and sending"):
+            report = send_review_copies(issue, command_settings(newsletter_backend=backend), to=to or (),
+                                        screenshots=screenshots)
+    else:
+        report = send_review_copies(issue, command_settings(newsletter_backend=backend), to=to or ())
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning} (a real send refuses it)", err=True)
     for address, outcome in zip(report.recipients, report.outcomes, strict=True):
         detail = f" ({outcome.error})" if outcome.error else ""
         typer.echo(f"{address}: {outcome.state}{detail}")

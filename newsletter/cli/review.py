@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
         """Write PNGs of ISSUE at 375 and 600 px, light and dark, with headless Chromium."""
         from newsletter.review.screenshots import screenshot_issue
 
-        paths, warnings = screenshot_issue(issue, common.command_settings(), out)
+        with common.working("Taking screenshots in Chromium"):
+            paths, warnings = screenshot_issue(issue, common.command_settings(), out)
         for path in paths:
             typer.echo(str(path))
         common.echo_findings(warnings)

@@ -26,16 +26,22 @@ subscribers_app = typer.Typer(
 def import_(
     file: Path = typer.Argument(..., help="CSV file with a header row; 'email' required, 'name' optional.", show_default=False),
     list_name: str = typer.Option(..., "--list", help="List to put the subscribers on (created if new)."),
+    last_wins: bool = typer.Option(False, "--last-wins", help="When an address repeats with another name, keep the last row's (default: the first's)."),
 ) -> None:
-    """Import subscribers from a CSV file (invalid rows are reported and skipped)."""
+    """Import subscribers from a CSV file (invalid rows are reported and skipped; repeated addresses merge
+    into their first row, and a repeat with another name is reported by line)."""
     from newsletter.audience.members import import_csv
 
     with ProgressReporter("Importing", "subscribers") as progress:
-        result = import_csv(file, list_name, command_settings(), progress=progress)
+        result = import_csv(file, list_name, command_settings(), progress=progress, last_wins=last_wins)
     for line, reason in result.invalid:
         typer.echo(f"{file}:{line}: skipped: {reason}", err=True)
     if result.invalid_count > len(result.invalid):
         typer.echo(f"{file}: {result.invalid_count - len(result.invalid)} more invalid rows not shown", err=True)
+    for conflict in result.conflict_lines():
+        typer.echo(f"{file}: {conflict}", err=True)
+    if result.conflict_count > len(result.conflicts):
+        typer.echo(f"{file}: {result.conflict_count - len(result.conflicts)} more conflicting repeats not shown", err=True)
     typer.echo(
         f"List {result.list_name!r}: {result.added} added, {result.updated} updated, "
         f"{result.invalid_count} invalid, {result.suppressed} suppressed"

@@ -60,7 +60,10 @@ def _print_tables(results: Sequence[SendStats]) -> None:
         table.add_column("note", style="dim")
         table.add_row("Recipients", str(s.recipients), "")
         table.add_row("Accepted", str(s.accepted), "")
-        table.add_row("Delivered", str(s.delivered), "reported by SendGrid only")
+        if s.delivery_reported:
+            table.add_row("Delivered", str(s.delivered), "reported by SendGrid only")
+        else:
+            table.add_row("Delivered", "unknown", f"{s.backend} does not report delivery; accepted is what we know")
         table.add_row("Bounced", str(s.bounced), "")
         machine = f"; {s.machine_opens} machine opens" if s.machine_opens else ""
         table.add_row("Unique opens", f"{s.unique_opens} ({_percent(s.open_rate)})",

@@ -12,6 +12,8 @@
 | subject-control-character | error | CR, LF, U+2028 or another control character in the subject |
 | url-shortener     | warning  | a link through a shortener (bit.ly …) spam filters score  |
 | missing-preheader | warning  | no preheader                                             |
+| unknown-placeholder | warning | ``%%word%%`` in the subject or body that names no recipient field: it |
+|                   |          | would go out literally (``%%name%%``, ``%%first_name%%`` … are filled) |
 | no-unsubscribe    | error    | the layout has no unsubscribe link                       |
 | unsafe-html       | warning  | raw HTML that has no place in email was removed          |
 
@@ -29,7 +31,7 @@ from urllib.parse import urlsplit
 
 from newsletter.compose.links import SHORTENER_HOSTS
 from newsletter.compose.model import ERROR, WARNING, ComposeResult, Finding, Issue, Link
-from newsletter.personalize import placeholder
+from newsletter.personalize import RECIPIENT_FIELDS, placeholder, unknown_placeholders
 
 GMAIL_CLIP_BYTES = 102 * 1024
 SUBJECT_MAX = 78
@@ -85,6 +87,12 @@ def check_issue(issue: Issue, html: str, layout_file: str, sections: Sequence[tu
                 where,
             )
         )
+    for part, text in (("subject", issue.subject), ("body", issue.body)):
+        for name in unknown_placeholders(text):
+            known = ", ".join(f"%%{f}%%" for f in RECIPIENT_FIELDS)
+            findings.append(Finding("unknown-placeholder", WARNING,
+                                    f"%%{name}%% in the {part} is not a recipient field and would go out as it is "
+                                    f"(known: {known})", where))
     if not issue.preheader:
         findings.append(Finding("missing-preheader", WARNING, "no preheader: add `preheader:` (or seo.description) so inboxes show a summary", where))
     clipped = clipping_finding(html, where, sections)

@@ -24,6 +24,16 @@ class Finding:
         place = f"{self.where}: " if self.where else ""
         return f"{place}{self.severity}: {self.message} [{self.code}]"
 
+    def without_severity(self, subject: str = "") -> str:
+        """The finding for a line that already says its severity ('warning: ...', 'not sending: ...'):
+        no severity, and no place when it is ``subject`` itself (``subject:12`` becomes 'line 12')."""
+        place = self.where
+        if subject and place == subject:
+            place = ""
+        elif subject and place.startswith(subject + ":"):
+            place = "line " + place[len(subject) + 1:]
+        return f"{place}: {self.message} [{self.code}]" if place else f"{self.message} [{self.code}]"
+
     def as_dict(self) -> dict[str, str]:
         """JSON-friendly form, as written to ``meta.json``."""
         return {"code": self.code, "severity": self.severity, "message": self.message, "where": self.where}

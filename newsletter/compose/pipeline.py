@@ -151,7 +151,7 @@ def compose_checked(path: str | Path, settings: Settings, *, allow_errors: bool 
     result = compose_issue(Path(path), settings)
     blockers = [] if allow_errors else send_blockers(result, allow_clipping=allow_clipping)
     if blockers:
-        shown = "; ".join(str(f) for f in blockers[:3])
+        shown = "; ".join(f.without_severity(str(Path(path))) for f in blockers[:3])  # the error names the path
         more = f" (and {len(blockers) - 3} more)" if len(blockers) > 3 else ""
         hint = "; pass --allow-clipping to send it anyway" if any(f.code == "html-too-large" for f in blockers) else ""
         raise InputError(f"not sending: {shown}{more}{hint}", subject=str(path))

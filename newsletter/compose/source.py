@@ -57,9 +57,8 @@ def split_frontmatter(text: str, path: Path) -> tuple[dict[str, Any], str, int]:
     try:
         meta = yaml.safe_load("".join(lines[1:index])) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 2}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        line, problem = yaml_problem(exc)
+        where = f"{path}:{line + 2}" if line is not None else str(path)  # +1 for 1-based, +1 for the '---'
         raise InputError(f"malformed YAML frontmatter: {problem}", subject=where) from None
     if not isinstance(meta, dict):
         raise InputError("frontmatter must be a mapping of keys to values", subject=f"{path}:2")
@@ -173,3 +172,36 @@ def _direction(meta: dict[str, Any], lang: str, path: Path) -> str:
     if not isinstance(given, str) or given.strip().lower() not in (LTR, RTL):
         raise InputError(f"frontmatter dir must be 'ltr' or 'rtl', got {given!r}", subject=str(path))
     return given.strip().lower()
+
+
+#: The parser's wording -> plain words (the most common mistakes in frontmatter).
+_YAML_WORDS = (
+    ("could not find expected ':'", "this line is not `key: value` (a missing ':', or no space after it)"),
+    ("found unexpected end of stream", "a quote that is never closed"),
+    ("expected <block end>, but found '<scalar>'",
+     "text after a value: put the whole value in quotes, or line this up with the keys above it"),
+    ("expected <block end>", "this line is indented differently from the lines above it"),
+    ("mapping values are not allowed here", "a ': ' inside a value: put the whole value in quotes"),
+    ("found character '\\t'", "a tab: indent with spaces"),
+)
+
+
+def yaml_problem(exc: Exception) -> tuple[int | None, str]:
+    """``(0-based line of the mistake, plain description)`` of a PyYAML error.
+
+    The parser reports where it noticed the mistake, which for a key without
+    its ':' or a quote never closed is the start of the next line (or the
+    end): then the line it was scanning (its context) is the one to fix.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None) or ""
+    line = mark.line if mark is not None else None
+    if context_mark is not None and context.startswith("while scanning") and (
+            mark is None or mark.column == 0 or "end of stream" in problem):
+        line = context_mark.line
+    for wording, plain in _YAML_WORDS:
+        if wording in problem:
+            return line, plain
+    return line, problem

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from newsletter.errors import NewsletterError
+from newsletter.personalize import first_name
 
 if TYPE_CHECKING:
     from newsletter.compose.model import ComposeResult
@@ -58,11 +59,24 @@ class Recipient(NamedTuple):
     web_url: str = ""
     attempt: int = 1  # which hand-over of this message this is (SendGrid's custom_args)
     preferences_url: str = ""
+    to_name: str | None = None  # the name in To: when it is not ``name`` (review copies: the reviewer's, none)
+    given_first_name: str = ""  # an imported first_name that is not the name's first word ("Mary Ann")
+
+    @property
+    def first_name(self) -> str:
+        """``%%first_name%%``: the imported first name, else the first word of the name."""
+        return self.given_first_name or first_name(self.name)
+
+    @property
+    def addressee(self) -> str:
+        """The display name of the To: header."""
+        return self.name if self.to_name is None else self.to_name
 
     def values(self) -> dict[str, str]:
         """The values for ``newsletter.personalize`` placeholders."""
         return {
             "name": self.name,
+            "first_name": self.first_name,
             "email": self.email,
             "unsubscribe_url": self.unsubscribe_url,
             "web_url": self.web_url,
@@ -141,6 +155,8 @@ class Backend(ABC):
     max_batch: int = 1000
     #: True when messages are handed over one at a time (``Journal.handing_over`` per message).
     per_message: bool = False
+    #: True when messages reach real people (a send refuses links they could not follow).
+    reaches_people: bool = True
 
     @classmethod  # noqa: B027 (an optional hook: the outbox needs no settings)
     def check_settings(cls, settings: Settings) -> None:

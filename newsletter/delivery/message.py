@@ -37,7 +37,7 @@ from newsletter.delivery.base import Build, Mailing, Recipient
 from newsletter.delivery.dkim import DKIMSigner, load_signer
 from newsletter.delivery.wire_addresses import wire_address
 from newsletter.errors import ConfigError, HeaderError
-from newsletter.personalize import personalize
+from newsletter.personalize import has_placeholder, personalize
 
 POLICY = email.policy.SMTP
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -199,7 +199,10 @@ class MessageFactory:
         skeleton["From"] = self.headers.from_header
         if self.headers.reply_to:
             skeleton["Reply-To"] = self.headers.reply_to
-        skeleton["Subject"] = self.headers.subject
+        # A subject with %%name%% or %%first_name%% is written per recipient (in ``build``).
+        self._personal_subject = has_placeholder(self.headers.subject)
+        if not self._personal_subject:
+            skeleton["Subject"] = self.headers.subject
         skeleton["List-Id"] = self.headers.list_id
         skeleton["Feedback-ID"] = self.headers.feedback_id(send_id)
         skeleton["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -240,14 +243,22 @@ class MessageFactory:
         # International domains are written in their IDNA form; a non-ASCII
         # local part can only be written as UTF-8 (SMTPUTF8, RFC 6532).
         email, utf8 = wire_address(recipient.email)
-        line = f"To: {recipient.name} <{email}>" if recipient.name else f"To: {email}"
-        if len(line) <= 78 and _PLAIN_NAME.fullmatch(recipient.name) and _PLAIN_ADDR.fullmatch(email):
+        shown = recipient.addressee
+        line = f"To: {shown} <{email}>" if shown else f"To: {email}"
+        if len(line) <= 78 and _PLAIN_NAME.fullmatch(shown) and _PLAIN_ADDR.fullmatch(email):
             return line + "\r\n"
         if utf8:  # the email package refuses such an Address: the name RFC 2047-encoded, the address raw UTF-8
-            name = Header(recipient.name, "utf-8").encode() if recipient.name else ""
+            name = Header(shown, "utf-8").encode() if shown else ""
             return f"To: {name} <{email}>\r\n" if name else f"To: {email}\r\n"
-        address = Address(display_name=recipient.name, addr_spec=email)
+        address = Address(display_name=shown, addr_spec=email)
         return POLICY.header_factory("To", address).fold(policy=POLICY)
+
+    def _subject_header(self, values: dict[str, str]) -> str:
+        """The Subject line of one recipient when it is personalised ('' when it is shared)."""
+        if not self._personal_subject:
+            return ""
+        subject = check_header("Subject", personalize(self.headers.subject, values, is_html=False))
+        return POLICY.header_factory("Subject", subject).fold(policy=POLICY)
 
     def _unsubscribe_header(self, url: str) -> str:
         value = self.headers.list_unsubscribe(url)
@@ -261,16 +272,17 @@ class MessageFactory:
         check_header("To", recipient.name)
         check_header("To", recipient.email)
         message_id = self.message_id(recipient)
+        values = recipient.values()
         try:
             lines = (
-                self._to_header(recipient)
+                self._subject_header(values)
+                + self._to_header(recipient)
                 + f"Date: {self._date_header()}\r\n"
                 + f"Message-ID: {message_id}\r\n"
                 + self._unsubscribe_header(recipient.unsubscribe_url)
             ).encode("utf-8")  # ASCII but for a UTF-8 local part (sent only with SMTPUTF8)
         except (ValueError, TypeError, IndexError, UnicodeError) as exc:
             raise HeaderError(f"cannot write address header: {exc}", subject=recipient.email) from None
-        values = recipient.values()
         if self._html_body is not None:
             html_part = self._html_body.encode(values)
         else:  # tracking rewrites every link per recipient: encode the whole part

@@ -32,6 +32,7 @@ class OutboxBackend(MessageBackend):
 
     name = "outbox"
     max_batch = 500
+    reaches_people = False  # files in a folder
 
     def __init__(self, directory: Path, build: Build) -> None:
         """``build(recipient) -> (message_id, bytes)`` makes each message (see ``MessageFactory.build``)."""

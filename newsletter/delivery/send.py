@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsletter.delivery.plan import Controls, Progress, SendOptions, SendPlan, SendReport
 from newsletter.delivery.registry import check_backend
-from newsletter.errors import InputError, NewsletterError
+from newsletter.errors import ConfigError, InputError, NewsletterError
 from newsletter.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,12 +32,31 @@ if TYPE_CHECKING:
     from newsletter.store.sends import SendVersion
 
 
+def public_url_warning(backend: str, settings: Settings) -> str:
+    """The warning for links subscribers of ``backend`` could not follow ('' if none or the backend is local)."""
+    from newsletter.delivery.registry import backend_class
+    from newsletter.settings import public_url_problem
+
+    problem = public_url_problem(settings.newsletter_public_url) if backend_class(backend).reaches_people else ""
+    return f"NEWSLETTER_PUBLIC_URL: {problem}" if problem else ""
+
+
+def check_public_url(backend: str, settings: Settings) -> None:
+    """``ConfigError`` when a send over ``backend`` would carry links its recipients cannot follow
+    (see ``settings.public_url_problem``), unless ``NEWSLETTER_ALLOW_LOCAL_LINKS`` allows it."""
+    warning = public_url_warning(backend, settings)
+    if warning and not settings.newsletter_allow_local_links:
+        _, _, problem = warning.partition(": ")
+        raise ConfigError(f"{problem}; set it to the https:// address of `newsletter serve` (or send anyway "
+                          "with `send --allow-local-links` or NEWSLETTER_ALLOW_LOCAL_LINKS=on)",
+                          subject="NEWSLETTER_PUBLIC_URL")
+
+
 def _send_warnings(result: ComposeResult, settings: Settings, backend: str) -> list[str]:
-    warnings = [str(w) for w in result.warnings]
-    if backend != "outbox" and not settings.newsletter_public_url.startswith("https://"):
-        warnings.append(
-            "NEWSLETTER_PUBLIC_URL: not https://; mail providers require HTTPS for one-click unsubscribe (RFC 8058)"
-        )
+    warnings = [w.without_severity() for w in result.warnings]  # printed after "warning: "
+    allowed = public_url_warning(backend, settings)  # only left when NEWSLETTER_ALLOW_LOCAL_LINKS allows it
+    if allowed:
+        warnings.append(allowed)
     return warnings
 
 
@@ -75,6 +94,7 @@ def send_issue(
         raise InputError("choose either --resend-in-doubt or --skip-in-doubt, not both")
     backend_name = settings.newsletter_backend
     check_backend(backend_name, settings)
+    check_public_url(backend_name, settings)
     tokens.require_key(settings.newsletter_secret_key)  # before anything is composed or written
     if result is None:
         result = compose_checked(path, settings, allow_clipping=options.allow_clipping)
@@ -213,6 +233,7 @@ class PreparedRun:
         from newsletter.delivery.registry import make_backend
         from newsletter.delivery.run import SendRun
         from newsletter.store import ledger, sends
+        from newsletter.store import subscribers as people
 
         conn, settings, result, report, send_id = self.conn, self.settings, self.result, self.report, self.send_id
         options = report.plan.options
@@ -233,10 +254,14 @@ class PreparedRun:
         backend = make_backend(settings.newsletter_backend, settings, mailing)
         urls = tokens.RecipientURLs(settings.newsletter_public_url, settings.newsletter_secret_key, send_id)
         web_url = result.issue.web_url or ""
+        # Imported first names that are not the name's first word, read once, only for an issue that uses them.
+        uses_first_name = any("%%first_name%%" in part for part in (result.html, result.text, result.issue.subject))
+        given = people.first_names_of_send(conn, send_id) if uses_first_name else {}
 
         def recipient(row: ledger.Claimed) -> Recipient:
             sid, email, name, attempt = row
-            return Recipient(sid, email, name, urls.unsubscribe(sid), web_url, max(attempt, 1), urls.preferences(sid))
+            return Recipient(sid, email, name, urls.unsubscribe(sid), web_url, max(attempt, 1), urls.preferences(sid),
+                             None, given.get(sid, ""))
 
         wanted = ((ledger.State.IN_DOUBT, options.resend_in_doubt), (ledger.State.FAILED, options.retry_failed))
         sources = [state for state, asked in wanted if asked]

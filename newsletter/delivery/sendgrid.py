@@ -62,7 +62,7 @@ from newsletter.delivery.base import (
 )
 from newsletter.delivery.wire_addresses import wire_address
 from newsletter.errors import AuthError, ConfigError, DeliveryError
-from newsletter.personalize import NAME_FALLBACK, RECIPIENT_FIELDS
+from newsletter.personalize import NAME_FALLBACK, RECIPIENT_FIELDS, has_placeholder, personalize
 
 MAX_PERSONALIZATIONS = 1000
 MAX_CATEGORIES = 10
@@ -166,10 +166,17 @@ class SendGridBackend(Backend):
         for field in RECIPIENT_FIELDS:
             self._text_raw = self._text_raw.replace(f"%%{field}%%", f"%%text:{field}%%")
         self._list_unsubscribe = headers.list_unsubscribe
+        # A subject with %%name%% or %%first_name%%: each personalization carries its own, filled here
+        # (SendGrid would fill it with the HTML-escaped substitutions).
+        self._subject = headers.subject if has_placeholder(headers.subject) else ""
         self._send_id_text = str(send_id)
-        self._values = operator.attrgetter(*RECIPIENT_FIELDS)  # a Recipient's placeholder values, in order
-        self._html_keys = tuple(f"%%{field}%%" for field in RECIPIENT_FIELDS)
-        self._text_keys = tuple(f"%%text:{field}%%" for field in RECIPIENT_FIELDS)
+        # %%first_name%% only travels when the issue uses it (each substitution costs every recipient).
+        fields = RECIPIENT_FIELDS if "%%first_name%%" in self._html + self._text else tuple(
+            f for f in RECIPIENT_FIELDS if f != "first_name")
+        self._names = 2 if "first_name" in fields else 1  # leading fields that fall back to "there"
+        self._values = operator.attrgetter(*fields)  # a Recipient's placeholder values, in order
+        self._html_keys = tuple(f"%%{field}%%" for field in fields)
+        self._text_keys = tuple(f"%%text:{field}%%" for field in fields)
         self._path = (urlsplit(self.url).path.rstrip("/") or "") + "/v3/mail/send"
         self._headers = {
             "Authorization": f"Bearer {settings.sendgrid_api_key.strip()}",
@@ -260,18 +267,18 @@ class SendGridBackend(Backend):
         # The hot loop of a send, once per recipient: placeholder keys are made once per
         # backend, and values are escaped only when the batch has a character to escape.
         values = self._values(r)
-        if not values[0]:
-            values = (NAME_FALLBACK, *values[1:])
+        if not values[0]:  # no name, so no first name either (RECIPIENT_FIELDS starts with both)
+            values = (NAME_FALLBACK,) * self._names + values[self._names:]
         if raw_text:
             subs = dict(zip(self._html_keys, map(_escape, values), strict=True))
             subs.update(zip(self._text_keys, values, strict=True))
         else:
             subs = dict(zip(self._html_keys, values, strict=True))
         to = {"email": email}
-        name = clean_name(r.name)
+        name = clean_name(r.addressee)
         if name:
             to["name"] = name
-        return {
+        personal: dict[str, Any] = {
             "to": [to],
             "substitutions": subs,
             "custom_args": {"send_id": self._send_id_text, "subscriber_id": str(r.subscriber_id), "attempt": str(r.attempt)},
@@ -280,6 +287,9 @@ class SendGridBackend(Backend):
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
         }
+        if self._subject:
+            personal["subject"] = personalize(self._subject, r.values(), is_html=False)  # names hold no CR/LF
+        return personal
 
     def build_payload(self, batch: Sequence[Recipient]) -> tuple[dict[str, Any], list[Outcome]]:
         """The request body for ``batch`` and the outcomes of recipients refused before sending."""

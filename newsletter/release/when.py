@@ -1,5 +1,9 @@
 """When a scheduled send goes out: ``--at "YYYY-MM-DD HH:MM"`` in a named time zone.
 
+ISO 8601 as people type it is accepted too: seconds, a ``T`` between date and
+time, and an offset (``2026-12-07T17:50+01:00``), which fixes the moment on its
+own (the zone then only says how the time is shown).
+
 A wall-clock time that the zone skips (spring forward) or passes twice (fall
 back) is refused with a message saying so: a send is never moved an hour
 silently.
@@ -7,13 +11,15 @@ silently.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from newsletter.errors import InputError
 from newsletter.settings import zone
 
-FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
+#: A date, ``T`` or a space, hours and minutes, optional seconds (and fraction), optional offset or ``Z``.
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?", re.IGNORECASE)
 
 
 def _offset(delta: timedelta | None) -> str:
@@ -46,15 +52,18 @@ def parse_at(text: str, zone_name: str | None, default_zone: str, now: datetime)
     Refused: a malformed time, no zone, a time the zone skips or passes twice
     (daylight saving), a time not in the future.
     """
-    for pattern in FORMATS:
-        try:
-            wall = datetime.strptime(text.strip(), pattern)
-            break
-        except ValueError:
-            continue
-    else:
-        raise InputError(f"{text!r} is not a time: write \"YYYY-MM-DD HH:MM\", such as \"2026-12-02 09:00\"", subject="--at")
+    text = text.strip()
+    wall = _wall_time(text)
     name = zone_name or default_zone
+    if wall.tzinfo is not None:  # an offset names the moment itself; the zone only says how it is shown
+        if zone_name:
+            zone(zone_name, subject="--tz")
+        moment = wall.astimezone(UTC)
+        shown = name or "UTC"
+        if moment <= now:
+            raise InputError(f"{text} is not in the future (now: {local_text(now, shown)}); "
+                             "to send now, leave out --at", subject="--at")
+        return Moment(moment, shown)
     if not name:
         raise InputError("a time zone is needed: pass --tz (such as Europe/Berlin) or set NEWSLETTER_TIMEZONE",
                          subject="--tz")
@@ -77,3 +86,14 @@ def parse_at(text: str, zone_name: str | None, default_zone: str, now: datetime)
         raise InputError(f"{wall:%Y-%m-%d %H:%M} {name} is not in the future (now: {local_text(now, name)}); "
                          "to send now, leave out --at", subject="--at")
     return Moment(moment, name)
+
+
+def _wall_time(text: str) -> datetime:
+    """``text`` as a datetime (naive unless it carries an offset); ``InputError`` if it is not a date and time."""
+    if _ISO.fullmatch(text):
+        try:
+            return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+        except ValueError:
+            pass  # a month 13 or a 25th hour: the same message as any other malformed time
+    raise InputError(f"{text!r} is not a time: write \"YYYY-MM-DD HH:MM\", such as \"2026-12-02 09:00\" "
+                     "(seconds, a T and an offset such as +01:00 are fine too)", subject="--at")

@@ -87,7 +87,7 @@ seo:
 
 # First section
 
-Hi %%name%%, open with the news that matters most this time. Keep paragraphs short:
+Hi %%first_name%%, open with the news that matters most this time. Keep paragraphs short:
 most subscribers read on a phone.
 
 # Second section

@@ -53,7 +53,7 @@ PAGE = """<!doctype html>
 <h2>Inbox</h2>
 <div class="inbox" id="inbox">
   <span class="from">{{ sender }}</span>
-  <span class="line"><span class="subject" id="subject">{{ result.issue.subject }}</span>
+  <span class="line"><span class="subject" id="subject">{{ subject }}</span>
   <span class="preheader" id="preheader">– {{ result.issue.preheader }}</span></span>
 </div>
 <h2>Checks</h2>

@@ -142,7 +142,8 @@ def create_preview_app(issue_path: str | Path, settings: Settings, *, watch: boo
         result = state.result
         status = f"Build {state.builds} at {state.built_at}" + (" – failed" if state.error else "")
         html = template.render(
-            title=result.issue.subject if result else path.name,
+            title=sample_text(result.issue.subject) if result else path.name,
+            subject=sample_text(result.issue.subject) if result else "",  # %%first_name%% as inboxes show it
             result=result,
             error=state.error,
             status=status,

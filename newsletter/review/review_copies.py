@@ -29,6 +29,7 @@ class ReviewSendReport:
     outcomes: list[Outcome]
     where: str = ""
     screenshots: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what a real send would refuse (a local public URL)
 
     @property
     def ok(self) -> bool:
@@ -45,11 +46,14 @@ def send_review_copies(
 ) -> ReviewSendReport:
     """Send reviewers the message subscribers would get, subject prefixed ``[TEST] ``, with sample values.
 
-    Goes through the configured backend; nothing is recorded as a send.
+    Goes through the configured backend; nothing is recorded as a send. Each copy is addressed to the
+    reviewer's own address alone (no sample name in To:); the body's placeholders get the sample values.
+    A public URL that a real send would refuse is a warning here.
     """
     from newsletter.compose import compose_checked
     from newsletter.delivery.base import Mailing, NoJournal, Recipient
     from newsletter.delivery.registry import make_backend
+    from newsletter.delivery.send import public_url_warning
     from newsletter.email_validation import normalize_email
     from newsletter.personalize import SAMPLE_VALUES
 
@@ -66,9 +70,11 @@ def send_review_copies(
     outbox_dir = settings.path("newsletter_outbox") / f"test-{stamp}"
     mailing = Mailing(result, 0, subject_prefix=TEST_PREFIX, outbox_dir=outbox_dir, attachments=attachments)
     backend = make_backend(settings.newsletter_backend, settings, mailing)
+    # The To: header is the reviewer's own address; the sample subscriber's name fills only the body.
     batch = [
         Recipient(i, email, SAMPLE_VALUES["name"], SAMPLE_VALUES["unsubscribe_url"],
-                  result.issue.web_url or SAMPLE_VALUES["web_url"], preferences_url=SAMPLE_VALUES["preferences_url"])
+                  result.issue.web_url or SAMPLE_VALUES["web_url"], preferences_url=SAMPLE_VALUES["preferences_url"],
+                  to_name="")
         for i, email in enumerate(addresses, start=1)
     ]
     with backend:
@@ -80,4 +86,5 @@ def send_review_copies(
         outcomes=outcome.outcomes,
         where=str(outbox_dir) if settings.newsletter_backend == "outbox" else "",
         screenshots=attachments,
+        warnings=[w for w in [public_url_warning(settings.newsletter_backend, settings)] if w],
     )

@@ -138,7 +138,8 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.verifier = webhook.load_verifier(settings.sendgrid_webhook_public_key)
+    app.state.verifier = webhook.load_verifier(settings.sendgrid_webhook_public_key,
+                                               expected=settings.newsletter_backend == "sendgrid")
     app.state.signup_limits = SignupLimits(settings)
     app.state.purged_at = time.monotonic()
     app.state.archive = archive.ArchiveCache()

@@ -1,6 +1,6 @@
 """``/p/<token>``: the preference page ("manage your subscription").
 
-GET shows the subscriber's address, name and public lists; it changes
+GET shows the subscriber's address, name and every list they are on; it changes
 nothing. POST (the page's own forms) saves the name and the lists kept, or
 unsubscribes from everything. One-click unsubscribe (``/u/<token>``) is
 unchanged and separate.
@@ -45,7 +45,7 @@ def _render(settings: Settings, path: str, prefs: preferences.Preferences | None
         )
         lists = f"<fieldset><legend>Your lists (untick to leave)</legend>{boxes}</fieldset>"
     else:
-        lists = "<p>You are not on any public list.</p>"
+        lists = "<p>You are not on any list.</p>"
     action = _e(path)
     body = (
         f"{notice}{who}"

@@ -47,10 +47,12 @@ class SignatureVerifier:
             return False
 
 
-def load_verifier(public_key: str) -> SignatureVerifier | None:
-    """A verifier for ``SENDGRID_WEBHOOK_PUBLIC_KEY``, or None (logged) if unset or unusable."""
+def load_verifier(public_key: str, *, expected: bool = True) -> SignatureVerifier | None:
+    """A verifier for ``SENDGRID_WEBHOOK_PUBLIC_KEY``, or None if unset or unusable (logged when
+    ``expected``: the team sends with SendGrid; a team on SMTP has no webhook to miss)."""
     if not public_key.strip():
-        log.warning("SENDGRID_WEBHOOK_PUBLIC_KEY is not set: /webhooks/sendgrid will refuse every request")
+        if expected:
+            log.warning("SENDGRID_WEBHOOK_PUBLIC_KEY is not set: /webhooks/sendgrid will refuse every request")
         return None
     try:
         return SignatureVerifier(public_key)

@@ -277,6 +277,18 @@ class BatchCounts:
     duplicates: int = 0
 
 
+def first_names_of_send(conn: DB, send_id: int) -> dict[int, str]:
+    """Subscriber id -> the ``first_name`` attribute, for the recipients of send ``send_id`` that have one
+    (an import keeps it only where it is not the first word of the name, so this is usually small)."""
+    value = conn.dialect.json_text_literal("s.attributes", "first_name")
+    rows = conn.execute(
+        f"SELECT d.subscriber_id, {value} FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
+        " WHERE d.send_id = ? AND s.attributes LIKE '%first_name%'",
+        (send_id,),
+    ).fetchall()
+    return {int(r[0]): str(r[1]) for r in rows if r[1]}
+
+
 def last_subscriber_id(conn: DB) -> int:
     """The highest subscriber id so far (0 if none)."""
     return conn.execute("SELECT COALESCE(MAX(id), 0) FROM subscribers").fetchone()[0]

@@ -60,6 +60,9 @@ class SendStats:
     rate_base: str
     top_links: builtins.list[LinkStats] = field(default_factory=builtins.list)  # `list` is a field here
     open_rate_note: str = OPEN_RATE_NOTE
+    #: Whether anyone reports delivery for this send (SendGrid's events do; an SMTP server or the outbox
+    #: does not, so its ``delivered`` 0 means "unknown", not "none").
+    delivery_reported: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (``stats --json``)."""
@@ -101,6 +104,7 @@ def stats_for_send(conn: DB, send: sqlite3.Row, top: int = 10) -> SendStats:
         click_rate=_rate(counts["clicks"], base), unsubscribes=counts["unsubscribes"],
         spam_reports=counts["spam_reports"], rate_base=base_name,
         top_links=[LinkStats(url, clicks, people) for url, clicks, people in event_store.top_links(conn, send["id"], top)],
+        delivery_reported=send["backend"] == "sendgrid" or delivered > 0,
     )
 
 

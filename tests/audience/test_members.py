@@ -44,12 +44,13 @@ def test_import_counts_invalid_lines_duplicates_and_suppressed(cli, settings, tm
     assert run.exit_code == 0, run.output
     assert "2 added, 0 updated, 1 invalid, 1 suppressed, 1 duplicate rows merged" in run.stdout
     assert f"{csv_path}:4: skipped:" in run.stderr
+    assert f"{csv_path}: line 5 repeats line 2's address with another name; kept line 2" in run.stderr
 
     run = cli(settings, "subscribers", "list", "--list", "news", "--jsonl")
     rows = {r["email"]: r for r in map(json.loads, run.stdout.splitlines())}
     assert set(rows) == {"ada@example.org", "grace@example.org", "gone@example.org"}
-    assert rows["ada@example.org"]["name"] == "Ada King"  # the later duplicate row wins
-    assert rows["ada@example.org"]["attributes"] == {"company": "Engines Ltd"}
+    assert rows["ada@example.org"]["name"] == "Ada Lovelace"  # the first row stays; the repeat is reported
+    assert rows["ada@example.org"]["attributes"] == {"company": "Engines"}
     assert rows["grace@example.org"]["name"] == "Grace Hopper, Jr."
     assert rows["gone@example.org"]["status"] == "unsubscribed"  # never re-activated by an import
 
@@ -170,3 +171,22 @@ def test_only_the_first_invalid_rows_are_listed_but_all_are_counted(cli, setting
     lines = run.stderr.splitlines()
     assert [line.split(": skipped: ")[0] for line in lines[:2]] == [f"{csv_path}:2", f"{csv_path}:7"]
     assert lines[2:] == [f"{csv_path}: 4 more invalid rows not shown"]
+
+
+def test_a_repeat_with_another_name_is_reported_and_the_first_kept_unless_last_wins(cli, settings, tmp_path):
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text("email,name,team\ndmitri@example.org,Dmitri Volkov,a\numa@example.org,Uma Patel,b\n"
+                        "DMITRI@example.org,Uma Patel,c\ndmitri@example.org,,d\numa@example.org,Uma Patel,\n",
+                        encoding="utf-8")
+    run = cli(settings, "subscribers", "import", csv_path, "--list", "news")
+    assert run.exit_code == 0, run.output
+    # Only the repeat with another name is a conflict: a blank name or the same name is not.
+    assert run.stderr.splitlines() == [f"{csv_path}: line 4 repeats line 2's address with another name; kept line 2"]
+    assert "2 added, 0 updated, 0 invalid, 0 suppressed, 3 duplicate rows merged" in run.stdout
+    rows = {r["email"]: r for r in map(json.loads, cli(settings, "subscribers", "list", "--jsonl").stdout.splitlines())}
+    assert (rows["dmitri@example.org"]["name"], rows["dmitri@example.org"]["attributes"]) == ("Dmitri Volkov", {"team": "a"})
+
+    run = cli(settings, "subscribers", "import", csv_path, "--list", "news", "--last-wins")
+    assert "line 4 repeats line 2's address with another name; kept line 4" in run.stderr
+    rows = {r["email"]: r for r in map(json.loads, cli(settings, "subscribers", "list", "--jsonl").stdout.splitlines())}
+    assert (rows["dmitri@example.org"]["name"], rows["dmitri@example.org"]["attributes"]) == ("Uma Patel", {"team": "d"})

@@ -79,3 +79,23 @@ def test_json_rows_are_one_array(capsys, count):
 def test_jsonl_rows_are_lines(capsys):
     echo_json_rows(_rows(2), lines=True)
     assert capsys.readouterr().out == '{"n": 0, "name": "Zoë"}\n{"n": 1, "name": "Zoë"}\n'
+
+
+def test_a_bar_shows_no_rate_until_it_means_something(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    out, clock = io.StringIO(), FakeClock()
+    with ProgressReporter("Sending", "messages", stream=out, terminal=True, clock=clock) as progress:
+        progress(0, 200)
+        assert "messages/s" not in out.getvalue()  # at the start: no "0 messages/s"
+        clock.now += 2
+        progress(200, 200)
+    text = out.getvalue()
+    assert "100 messages/s" in text and "0 messages/s" not in text.replace("100 messages/s", "")
+
+
+def test_a_line_without_work_done_has_no_rate():
+    out, clock = io.StringIO(), FakeClock()
+    with ProgressReporter("Sending", "messages", interval=1, stream=out, clock=clock) as progress:
+        clock.now += 2
+        progress(0, 10)
+    assert out.getvalue() == "Sending: 0/10 messages (0%)\n"

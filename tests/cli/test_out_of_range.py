@@ -10,7 +10,7 @@ def test_a_send_id_beyond_64_bits_is_a_usage_error(run_cli, command):
     result = run_cli(command, "9223372036854775808")
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(f"Usage: newsletter {command} ")
-    assert "Error: Invalid value for 'send_id': 9223372036854775808 is not in the range" in result.stderr
+    assert "Error: Invalid value for 'SEND_ID': 9223372036854775808 is not in the range" in result.stderr
     assert "Internal error" not in result.stderr and "Traceback" not in result.stderr
 
 

@@ -20,7 +20,7 @@ from newsletter.cli import EXIT_INTERNAL, app
         (["bogus"], "Usage: newsletter [OPTIONS] COMMAND [ARGS]...", "No such command 'bogus'"),
         (["serve", "--port", "99999"], "Usage: newsletter serve [OPTIONS]", "Invalid value for '--port'"),
         (["subscribers", "list", "--status", "gone"], "Usage: newsletter subscribers list", "Invalid value for '--status'"),
-        (["compose"], "Usage: newsletter compose [OPTIONS]", "Missing argument 'issue'"),
+        (["compose"], "Usage: newsletter compose [OPTIONS] ISSUE", "Missing argument 'ISSUE'"),
         (["subscribers", "import", "people.csv"], "Usage: newsletter subscribers import", "Missing option '--list'"),
     ],
     ids=["unknown-option", "missing-option", "unknown-command", "bad-value", "bad-choice", "missing-argument",

@@ -251,10 +251,11 @@ def test_broken_settings_are_refused_before_anything_is_written(cli, settings, i
     assert table_counts(settings.newsletter_database) == (0, 0) and not (tmp_path / "outbox").exists()
 
 
-def test_a_plain_http_public_url_is_a_warning_for_real_backends(cli, smtp_settings, issue, make_list):
+def test_a_plain_http_public_url_is_a_warning_when_local_links_are_allowed(cli, smtp_settings, issue, make_list):
     make_list("news", 1)
-    run = cli(smtp_settings, "send", issue, "--list", "news", "--dry-run")
-    assert "NEWSLETTER_PUBLIC_URL: not https://" in run.stderr
+    config = smtp_settings.with_overrides(newsletter_public_url="http://news.example.org")
+    run = cli(config, "send", issue, "--list", "news", "--dry-run")
+    assert "NEWSLETTER_PUBLIC_URL: http://news.example.org is not https://" in run.stderr
 
 
 # 12. first open of a fresh database from several processes at once -----------------------

@@ -39,7 +39,10 @@ def test_outbox_send_plan_summary_and_sends_listing(cli, settings, issue, make_l
     assert "Hello Subscriber 1, welcome" in msg.get_body(("plain",)).get_content()
 
     run = cli(settings, "sends")
-    assert run.stdout.startswith("1\ttest-issue\tnews\toutbox\tdone\t3 recipients, 3 accepted")
+    header, row = run.stdout.splitlines()
+    assert header == "ID\tISSUE\tLIST\tBACKEND\tSTATUS\tRECIPIENTS\tCREATED"
+    assert row.startswith("1\ttest-issue\tnews\toutbox\tdone\t3 recipients, 3 accepted")
+    assert row.endswith(" UTC")  # no NEWSLETTER_TIMEZONE: UTC, and says so
 
 
 def test_changed_issue_after_partial_send_needs_allow_changed(cli, settings, issue, make_list):
@@ -91,6 +94,7 @@ def test_test_send_to_reviewers_with_screenshots(cli, settings, issue, tmp_path,
     run = cli(config, "test-send", issue, "--screenshots")
     assert run.exit_code == 0, run.output
     assert "rev1@example.org: accepted" in run.stdout and "4 screenshots attached" in run.stdout
+    assert "Taking screenshots in Chromium and sending...\n" in run.stderr  # not silent while Chromium works
     files = sorted((tmp_path / "outbox").glob("test-*/*.eml"))
     assert len(files) == 2
     msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)

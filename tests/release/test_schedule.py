@@ -134,7 +134,9 @@ def test_sends_shows_the_time_in_the_teams_zone(cli, issue, settings, people, cl
     people(1)
     plan(issue, settings, clock)
     team = settings.with_overrides(newsletter_timezone="America/New_York")
-    assert "\tscheduled 2026-12-02 03:00 EST\t" in cli(team, "sends").stdout
+    listing = cli(team, "sends").stdout.splitlines()
+    assert listing[0].startswith("ID\tISSUE\t") and "\tscheduled 2026-12-02 03:00 EST\t" in listing[1]
+    assert listing[1].endswith((" EST", " EDT"))  # when it was created, in the team's zone too
     [row] = __import__("json").loads(cli(team, "sends", "--json").stdout)
     assert (row["status"], row["scheduled_for"], row["zone"]) == ("scheduled", "2026-12-02 03:00 EST", "America/New_York")
 

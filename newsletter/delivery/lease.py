@@ -3,8 +3,9 @@
 The lease, not a lock file, decides who may send: it works whatever path
 the database is reached by, ends with its process, and is what several
 workers on several hosts need. A run whose process is gone from this host is
-taken over at once; one on another host when its lease expires (the SQL is
-``store/runs.py``). Worker runs (``send --worker``) share a send; each
+taken over at once; one on another host when its lease expires by the
+database's clock (the SQL is ``store/runs.py``); one whose process provably
+still lives on this host never. Worker runs (``send --worker``) share a send; each
 worker's heartbeat also ends the dead runs beside it, so what a killed
 worker had in flight becomes in doubt while the others carry on.
 ``live_runs`` is the one answer to "is a run of this send alive now?".
@@ -48,10 +49,23 @@ def is_gone(run: run_store.RunRow) -> bool:
     return bool(run.pid_started) and process_started(run.pid) not in ("", run.pid_started)
 
 
+def is_alive(run: run_store.RunRow) -> bool:
+    """True when ``run`` belongs to a process of this host that provably still lives: the same pid, started at
+    the same moment (a reused pid is another process)."""
+    if run.host != HOST or not run.pid_started:
+        return False
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    return process_started(run.pid) == run.pid_started
+
+
 def live_runs(conn: DB, send_id: int | None = None) -> list[run_store.RunRow]:
-    """Open runs (of one send, or of all) whose lease is fresh and whose process has not gone."""
-    now = time.time()
-    return [run for run in run_store.open_runs(conn, send_id) if run.expires_at > now and not is_gone(run)]
+    """Open runs (of one send, or of all) that still hold their send (``runs.is_live``)."""
+    return [run for run in run_store.open_runs(conn, send_id) if run_store.is_live(run, is_gone, is_alive)]
 
 
 class Lease:
@@ -82,7 +96,7 @@ class Lease:
         pid = os.getpid()
         process = run_store.Process(secrets.token_hex(8), HOST, pid, process_started(pid))
         run_id, doubt, holder = run_store.start(self.conn, self.send_id, process, lease_s=self.seconds,
-                                                is_gone=is_gone, worker=self.worker)
+                                                is_gone=is_gone, worker=self.worker, is_alive=is_alive)
         if holder is not None:
             held = f"send {self.send_id} is being sent by process {holder.pid} on {holder.host} (since {holder.started_at})"
             if self.worker:
@@ -108,7 +122,7 @@ class Lease:
                     return
                 self.renewed = time.monotonic()
                 if self.worker:
-                    run_store.reap(conn, self.run_id, self.send_id, is_gone)
+                    run_store.reap(conn, self.run_id, self.send_id, is_gone, is_alive)
         except NewsletterError:
             pass  # cannot renew: the lease runs out and the run is treated as gone
         finally:
@@ -140,4 +154,4 @@ class Lease:
         if self._thread is not None:
             self._thread.join()
         if self.run_id and not self.lost.is_set():
-            run_store.end(self.conn, self.run_id, self.send_id, outcome, is_gone=is_gone)
+            run_store.end(self.conn, self.run_id, self.send_id, outcome, is_gone=is_gone, is_alive=is_alive)

@@ -25,6 +25,9 @@ from newsletter.store import DB, connect, display_name
 from newsletter.store import runs as run_store
 
 HOST = socket.gethostname()
+#: The runs this process holds now. A run of this very process is alive only while it is here: one whose
+#: end failed (a full disk) is then judged by its lease like any other, though its pid lives on.
+_HELD: set[int] = set()
 
 
 def process_started(pid: int) -> str:
@@ -51,9 +54,11 @@ def is_gone(run: run_store.RunRow) -> bool:
 
 def is_alive(run: run_store.RunRow) -> bool:
     """True when ``run`` belongs to a process of this host that provably still lives: the same pid, started at
-    the same moment (a reused pid is another process)."""
+    the same moment (a reused pid is another process); for a run of this process, one it still holds."""
     if run.host != HOST or not run.pid_started:
         return False
+    if run.pid == os.getpid():
+        return run.id in _HELD and process_started(run.pid) == run.pid_started
     try:
         os.kill(run.pid, 0)
     except ProcessLookupError:
@@ -107,6 +112,7 @@ class Lease:
                 message = f"{held}; wait for it to finish, or stop it"
             raise BusyError(message, subject=display_name(self.database))
         self.run_id, self.taken_over = run_id, doubt
+        _HELD.add(run_id)
         self.renewed = time.monotonic()
         self._thread = threading.Thread(target=self._beat, name="lease", daemon=True)
         self._thread.start()
@@ -119,6 +125,7 @@ class Lease:
             while not self._stop.wait(self.seconds / 3):
                 if not run_store.renew(conn, self.run_id, self.seconds):
                     self.lost.set()
+                    _HELD.discard(self.run_id)
                     return
                 self.renewed = time.monotonic()
                 if self.worker:
@@ -144,14 +151,20 @@ class Lease:
             return True
         if not run_store.renew(self.conn, self.run_id, self.seconds):
             self.lost.set()
+            _HELD.discard(self.run_id)
             return False
         self.renewed = time.monotonic()
         return True
 
     def end(self, outcome: str) -> None:
-        """Stop renewing and close the run (what it still holds is settled as for a dead run)."""
+        """Stop renewing and close the run (what it still holds is settled as for a dead run).
+
+        When closing fails (a full disk), the run stays open in the store until its lease runs out; the run
+        that starts next settles its rows then.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        _HELD.discard(self.run_id)
         if self.run_id and not self.lost.is_set():
             run_store.end(self.conn, self.run_id, self.send_id, outcome, is_gone=is_gone, is_alive=is_alive)

@@ -179,11 +179,18 @@ def finish(hooks: ReleaseHooks, settings: Settings, *, report: SendReport | None
         else:
             state = ReleaseState.INCOMPLETE
     now = hooks.clock()
-    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
-        row = store.get(conn, send_id)
-        store.set_state(conn, send_id, state, now=stamp(now), error=detail if state in (ReleaseState.REFUSED, ReleaseState.FAILED) else "")
-    _audit(settings, "refuse" if state == ReleaseState.REFUSED else "finish",
-           Logged(send_id, row["slug"] if row else "", hooks.options.list_name), hooks.actor, now, f"{state}: {detail}")
+    try:
+        with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+            row = store.get(conn, send_id)
+            store.set_state(conn, send_id, state, now=stamp(now),
+                            error=detail if state in (ReleaseState.REFUSED, ReleaseState.FAILED) else "")
+        _audit(settings, "refuse" if state == ReleaseState.REFUSED else "finish",
+               Logged(send_id, row["slug"] if row else "", hooks.options.list_name), hooks.actor, now, f"{state}: {detail}")
+    except NewsletterError:
+        if error is None:
+            raise
+        # The store refuses writes too (a full disk): the run's own error, which says what the ledger holds,
+        # is the one to report; the release row still says running, and `sends` shows no live run.
     return state
 
 

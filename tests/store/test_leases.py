@@ -9,6 +9,8 @@ SQLite (it reads the system clock itself, not Python's).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -74,16 +76,41 @@ def test_an_expired_lease_of_another_host_is_still_taken_over(conn, send_id):
     assert second and holder is None and runs.renew(conn, first, 60) is False
 
 
-def test_a_run_of_this_host_whose_process_lives_is_never_taken_over(conn, database, send_id):
+@pytest.fixture
+def other_process():
+    """Another live process on this host (it sleeps until the test ends)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+def test_a_run_of_this_host_whose_process_lives_is_never_taken_over(conn, database, send_id, other_process):
     from newsletter.delivery.lease import HOST, Lease, live_runs, process_started
 
-    pid = os.getpid()  # this process lives; its run's lease has run out (it stalled, or its clock jumped)
+    # That process holds the send; its lease has run out (it stalled, was stopped, or its clock jumped).
+    pid = other_process
     held, _, _ = runs.start(conn, send_id, Process("stalled", HOST, pid, process_started(pid)), lease_s=-1,
                             is_gone=lambda run: False)
     assert [r.id for r in live_runs(conn, send_id)] == [held]
     with pytest.raises(BusyError, match=f"is being sent by process {pid}"):
         Lease(conn, database, send_id, seconds=60, timeout=5).acquire()
     assert [r.id for r in runs.open_runs(conn, send_id)] == [held]
+
+
+def test_a_run_of_this_process_that_it_no_longer_holds_is_judged_by_its_lease(conn, database, send_id):
+    """A run this process could not close (its end failed to be written) is not kept alive by its pid."""
+    from newsletter.delivery.lease import HOST, Lease, live_runs, process_started
+
+    pid = os.getpid()
+    runs.start(conn, send_id, Process("unclosed", HOST, pid, process_started(pid)), lease_s=-1,
+               is_gone=lambda run: False)
+    assert live_runs(conn, send_id) == []
+    lease = Lease(conn, database, send_id, seconds=60, timeout=5).acquire()
+    try:
+        assert [r.id for r in live_runs(conn, send_id)] == [lease.run_id]  # this one it holds: alive
+    finally:
+        lease.end("finished")
 
 
 def test_an_expired_run_whose_pid_was_reused_is_taken_over(conn, database, send_id):

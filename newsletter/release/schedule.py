@@ -7,10 +7,20 @@ which is used when):
   people who join later are not in it) and a ``newsletter worker`` starts
   the send at its time, after composing the issue again and checking that the
   build is still the one scheduled and approved;
-- **sendgrid**: with the SendGrid backend, ``NEWSLETTER_SENDGRID_SEND_AT`` on
-  and the time within SendGrid's 72-hour window, every batch is handed over
-  now with ``send_at`` and one ``batch_id``; SendGrid releases them at the
-  minute, and ``cancel`` cancels the batch (until 10 minutes before).
+- **sendgrid** (opt-in): with the SendGrid backend, ``NEWSLETTER_SENDGRID_SEND_AT``
+  on and the time within SendGrid's 72-hour window, every batch is handed
+  over now with ``send_at`` and one ``batch_id``; SendGrid releases them at
+  the minute, and ``cancel`` cancels the batch (until 10 minutes before).
+
+The worker is the default for every backend, SendGrid included, because it
+is the only way that keeps the promise "nobody who left before their
+message left the provider receives it" with no new moving part: the batches
+are claimed, and whoever left is suppressed, at the moment they leave. A
+hand-over with ``send_at`` cannot take anyone out afterwards (SendGrid's
+cancel is all or nothing, and refused in the last 10 minutes), and keeping
+SendGrid's own unsubscribe group in step with ours would be a second copy of
+the suppression list, synchronised over the network, whose checks at
+``send_at`` SendGrid does not document.
 """
 
 from __future__ import annotations

@@ -63,13 +63,13 @@ def test_whoever_leaves_before_the_time_of_a_scheduled_sendgrid_send_does_not_ge
     sendgrid_server.release_due()
 
     clock.set(DUE)
-    [started] = Worker(sendgrid_settings, clock=clock).run_once()
-    assert started.state == "done", started.detail
+    started = Worker(sendgrid_settings, clock=clock).run_once()
     sendgrid_server.release_due()  # anything SendGrid held for this minute goes out now
     clock.set(DUE + timedelta(days=3))
     sendgrid_server.release_due()
 
     assert sendgrid_server.delivered == {e: 1 for e in emails if e not in gone}
+    assert [s.state for s in started] == ["done"], started
     assert not sendgrid_server.scheduled and sendgrid_server.violations == []
     # The ledger, `sends` and `stats` say the same: 27 accepted, the 3 who left suppressed.
     states = dict(rows(sendgrid_settings.newsletter_database,

@@ -195,7 +195,7 @@ class PreparedRun:
             ended = True
             # The store may refuse writes now (a full disk): then the run stays open until its lease runs out,
             # and what the ledger says is still read and reported, in doubt included.
-            if _or_false(lambda: lease.end("failed") or True) and self.created \
+            if _or_false(lambda: _ended(lease, "failed")) and self.created \
                     and _or_false(lambda: sends.delete_unsent(self.conn, self.send_id)):
                 raise  # nothing was ever handed over: no trace of this send is left
             self._finish(lease.run_id)
@@ -272,3 +272,8 @@ def _or_false(step: Callable[[], Any]) -> Any:
         return step()
     except NewsletterError:
         return False
+
+
+def _ended(lease: Any, outcome: str) -> bool:
+    lease.end(outcome)
+    return True

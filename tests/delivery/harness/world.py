@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.delivery.fakes import API_KEY
+from tests.delivery.harness.cli_main import HOST_VARIABLE, SKEW_VARIABLE
 from tests.delivery.harness.record import (
     LIST,
     SLUG,
@@ -33,7 +34,6 @@ from tests.delivery.harness.record import (
     read_release,
     send_id,
 )
-from tests.delivery.harness.cli_main import HOST_VARIABLE, SKEW_VARIABLE
 from tests.delivery.harness.schedule import CLOCK_SKEW_S, Join, Leave, Report, Run, Schedule, Scheduled
 from tests.delivery.harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Moment, Output, Servers, wire
 from tests.delivery.harness.tuning import tuned

@@ -81,3 +81,22 @@ def test_whoever_leaves_before_the_time_of_a_scheduled_sendgrid_send_does_not_ge
     assert (listed["accepted"], listed["suppressed"], listed["in_doubt"], listed["pending"]) == (27, 3, 0, 0)
     [figures] = json.loads(cli(sendgrid_settings, "stats", "--json").stdout)
     assert (figures["recipients"], figures["accepted"]) == (30, 27)
+
+
+@pytest.mark.sqlite_only  # what `send --at` says does not depend on the database
+def test_send_at_says_which_way_a_sendgrid_send_goes_and_what_the_opt_in_gives_up(
+        cli, sendgrid_settings, sendgrid_server, issue, make_list):
+    from zoneinfo import ZoneInfo
+
+    make_list("news", 3)
+    at = (datetime.now(ZoneInfo("Europe/Berlin")) + timedelta(hours=24)).strftime("%Y-%m-%d %H:%M")
+    args = ("send", issue, "--list", "news", "--at", at, "--tz", "Europe/Berlin", "--yes")
+    run = cli(sendgrid_settings, *args)
+    assert run.exit_code == 0 and "`newsletter worker` starts it then" in run.stdout
+    assert sendgrid_server.requests == []  # nothing handed over ahead of the time
+    assert cli(sendgrid_settings, "cancel", "1").exit_code == 0
+    opted_in = sendgrid_settings.with_overrides(newsletter_sendgrid_send_at=True)
+    run = cli(opted_in, *args)
+    assert run.exit_code == 0, run.output
+    assert "SendGrid gets the batches now and releases them then, even to whoever leaves before then" in run.stdout
+    assert len(sendgrid_server.requests) == 1 and sendgrid_server.requests[0]["send_at"] > 0

@@ -103,7 +103,7 @@ class Settings:
     newsletter_required_approvals: int = 0
     newsletter_allowed_signers: str = ""
     newsletter_timezone: str = ""
-    newsletter_sendgrid_send_at: bool = True
+    newsletter_sendgrid_send_at: bool = False  # on: hand over at scheduling time (unsubscribes after it go unheard)
     newsletter_worker_poll_seconds: float = 30.0
 
     # --- bounces of SMTP sends ---------------------------------------------

@@ -103,8 +103,8 @@ def _schedule(issue: Path, options: SendOptions, config: Settings, yes: bool) ->
     def confirm(plan: SendPlan, moment: Moment, route: str) -> bool:
         echo_plan(plan)
         echo_dns(plan, config)
-        how = ("SendGrid gets the batches now and releases them then" if route == "sendgrid"
-               else "`newsletter worker` starts it then")
+        how = ("SendGrid gets the batches now and releases them then, even to whoever leaves before then"
+               if route == "sendgrid" else "`newsletter worker` starts it then")
         typer.echo(f"At:         {moment.local()} ({moment.zone}); {how}")
         if yes:
             return True

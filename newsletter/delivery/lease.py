@@ -3,8 +3,9 @@
 The lease, not a lock file, decides who may send: it works whatever path
 the database is reached by, ends with its process, and is what several
 workers on several hosts need. A run whose process is gone from this host is
-taken over at once; one on another host when its lease expires (the SQL is
-``store/runs.py``). Worker runs (``send --worker``) share a send; each
+taken over at once; one on another host when its lease expires by the
+database's clock (the SQL is ``store/runs.py``); one whose process provably
+still lives on this host never. Worker runs (``send --worker``) share a send; each
 worker's heartbeat also ends the dead runs beside it, so what a killed
 worker had in flight becomes in doubt while the others carry on.
 ``live_runs`` is the one answer to "is a run of this send alive now?".
@@ -24,6 +25,9 @@ from newsletter.store import DB, connect, display_name
 from newsletter.store import runs as run_store
 
 HOST = socket.gethostname()
+#: The runs this process holds now. A run of this very process is alive only while it is here: one whose
+#: end failed (a full disk) is then judged by its lease like any other, though its pid lives on.
+_HELD: set[int] = set()
 
 
 def process_started(pid: int) -> str:
@@ -48,10 +52,25 @@ def is_gone(run: run_store.RunRow) -> bool:
     return bool(run.pid_started) and process_started(run.pid) not in ("", run.pid_started)
 
 
+def is_alive(run: run_store.RunRow) -> bool:
+    """True when ``run`` belongs to a process of this host that provably still lives: the same pid, started at
+    the same moment (a reused pid is another process); for a run of this process, one it still holds."""
+    if run.host != HOST or not run.pid_started:
+        return False
+    if run.pid == os.getpid():
+        return run.id in _HELD and process_started(run.pid) == run.pid_started
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    return process_started(run.pid) == run.pid_started
+
+
 def live_runs(conn: DB, send_id: int | None = None) -> list[run_store.RunRow]:
-    """Open runs (of one send, or of all) whose lease is fresh and whose process has not gone."""
-    now = time.time()
-    return [run for run in run_store.open_runs(conn, send_id) if run.expires_at > now and not is_gone(run)]
+    """Open runs (of one send, or of all) that still hold their send (``runs.is_live``)."""
+    return [run for run in run_store.open_runs(conn, send_id) if run_store.is_live(run, is_gone, is_alive)]
 
 
 class Lease:
@@ -82,7 +101,7 @@ class Lease:
         pid = os.getpid()
         process = run_store.Process(secrets.token_hex(8), HOST, pid, process_started(pid))
         run_id, doubt, holder = run_store.start(self.conn, self.send_id, process, lease_s=self.seconds,
-                                                is_gone=is_gone, worker=self.worker)
+                                                is_gone=is_gone, worker=self.worker, is_alive=is_alive)
         if holder is not None:
             held = f"send {self.send_id} is being sent by process {holder.pid} on {holder.host} (since {holder.started_at})"
             if self.worker:
@@ -93,6 +112,7 @@ class Lease:
                 message = f"{held}; wait for it to finish, or stop it"
             raise BusyError(message, subject=display_name(self.database))
         self.run_id, self.taken_over = run_id, doubt
+        _HELD.add(run_id)
         self.renewed = time.monotonic()
         self._thread = threading.Thread(target=self._beat, name="lease", daemon=True)
         self._thread.start()
@@ -105,10 +125,11 @@ class Lease:
             while not self._stop.wait(self.seconds / 3):
                 if not run_store.renew(conn, self.run_id, self.seconds):
                     self.lost.set()
+                    _HELD.discard(self.run_id)
                     return
                 self.renewed = time.monotonic()
                 if self.worker:
-                    run_store.reap(conn, self.run_id, self.send_id, is_gone)
+                    run_store.reap(conn, self.run_id, self.send_id, is_gone, is_alive)
         except NewsletterError:
             pass  # cannot renew: the lease runs out and the run is treated as gone
         finally:
@@ -130,14 +151,20 @@ class Lease:
             return True
         if not run_store.renew(self.conn, self.run_id, self.seconds):
             self.lost.set()
+            _HELD.discard(self.run_id)
             return False
         self.renewed = time.monotonic()
         return True
 
     def end(self, outcome: str) -> None:
-        """Stop renewing and close the run (what it still holds is settled as for a dead run)."""
+        """Stop renewing and close the run (what it still holds is settled as for a dead run).
+
+        When closing fails (a full disk), the run stays open in the store until its lease runs out; the run
+        that starts next settles its rows then.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        _HELD.discard(self.run_id)
         if self.run_id and not self.lost.is_set():
-            run_store.end(self.conn, self.run_id, self.send_id, outcome, is_gone=is_gone)
+            run_store.end(self.conn, self.run_id, self.send_id, outcome, is_gone=is_gone, is_alive=is_alive)

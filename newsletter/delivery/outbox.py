@@ -3,7 +3,10 @@
 Files go to ``<NEWSLETTER_OUTBOX>/<send id>/<subscriber id>.eml`` (test sends
 to ``<NEWSLETTER_OUTBOX>/test-<time>/``). Each file is written to a temporary
 name and renamed, so a file that exists is complete; a write that fails
-(a full disk) removes its temporary file and stops the run.
+(a full disk) removes its temporary file and stops the run. Each message is
+journaled 'sending' before it is written and recorded as soon as its file is
+in place (as SMTP does), so a crash leaves in doubt at most the one message
+being written.
 """
 
 from __future__ import annotations
@@ -65,12 +68,14 @@ class OutboxBackend(MessageBackend):
             item = self.build_one(recipient)
             if isinstance(item, Outcome):
                 result.outcomes.append(item)
+                journal.answered(item)
                 continue
             if not journal.handing_over(recipient):
                 result.outcomes.append(Outcome(sid, RETRY, error="not sent: claim lost"))
                 continue
             outcome, result.stop = self._write(recipient, *item)
             result.outcomes.append(outcome)
+            journal.answered(outcome)
         return result
 
     def _write(self, recipient: Recipient, message_id: str, data: bytes) -> tuple[Outcome, DeliveryError | None]:

@@ -248,9 +248,13 @@ class SendRun:
             batch = self.in_flight.pop(future)
             try:
                 result = future.result()
-            except NewsletterError as exc:  # raised only before anything of the batch left
-                with self.journal.lock:
-                    ledger.unclaim(self.conn, self.send_id, self.lease.run_id, [r.subscriber_id for r in batch])
+            except NewsletterError as exc:
+                # A batch request fails so only before anything of it left: its claims are undone. A per-message
+                # backend may fail mid-batch (the journal cannot write: a full disk): its rows stay as journaled,
+                # and the lease's end settles them ('claimed' back, 'sending' in doubt).
+                if not self.backend.per_message:
+                    with self.journal.lock:
+                        ledger.unclaim(self.conn, self.send_id, self.lease.run_id, [r.subscriber_id for r in batch])
                 self.error = self.error or exc
                 continue
             except Exception as exc:  # a bug: its rows stay claimed, and the lease's end puts them in doubt

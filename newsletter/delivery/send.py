@@ -17,6 +17,7 @@ ledger's table of states (``store/ledger.py``) is how.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -216,15 +217,17 @@ class PreparedRun:
             lease.end(outcome)
         except NewsletterError as exc:
             ended = True
-            lease.end("failed")
-            if self.created and sends.delete_unsent(self.conn, self.send_id):
+            # The store may refuse writes now (a full disk): then the run stays open until its lease runs out,
+            # and what the ledger says is still read and reported, in doubt included.
+            if _or_false(lambda: _ended(lease, "failed")) and self.created \
+                    and _or_false(lambda: sends.delete_unsent(self.conn, self.send_id)):
                 raise  # nothing was ever handed over: no trace of this send is left
-            self._finish()
+            self._finish(lease.run_id)
             raise interrupted_message(exc, report.totals.line()) from None
         finally:
             if not ended:  # Ctrl-C twice, or a bug: what is in flight becomes in doubt
                 lease.end("failed")
-        self._finish()
+        self._finish(lease.run_id)
 
     def _send(self, lease: Any) -> str:
         """The run itself, once the lease is held; returns how it ended ('finished' or 'stopped')."""
@@ -275,17 +278,31 @@ class PreparedRun:
         report.interrupted = counts.interrupted
         return "stopped" if counts.interrupted else "finished"
 
-    def _finish(self) -> None:
+    def _finish(self, own_run: int) -> None:
         """The send's totals from the ledger, with a sample of what failed or is in doubt."""
         from newsletter.delivery.lease import live_runs
         from newsletter.store import ledger
 
         conn, report, send_id = self.conn, self.report, self.send_id
         # Other workers may still be sending it: their rows are in flight, not in doubt. Asked before the
-        # counts, so a worker that ends in between is not taken for a dead one with rows on the wire.
-        live = bool(live_runs(conn, send_id))
+        # counts, so a worker that ends in between is not taken for a dead one with rows on the wire. This
+        # run's own rows are not in flight any more, even when its end could not be written.
+        live = any(run.id != own_run for run in live_runs(conn, send_id))
         counts = ledger.counts(conn, send_id)
         report.totals = ledger.Totals.from_counts(counts, live=live and counts["claimed"] + counts["sending"] > 0)
         report.failures = ledger.emails_in(conn, send_id, "failed") if report.totals.failed else []
         report.in_doubt_sample = ([e for e, _ in ledger.emails_in(conn, send_id, "in_doubt")]
                                   if report.totals.in_doubt else [])
+
+
+def _or_false(step: Callable[[], Any]) -> Any:
+    """``step()``, or False when the store refused it (the error being reported already says why)."""
+    try:
+        return step()
+    except NewsletterError:
+        return False
+
+
+def _ended(lease: Any, outcome: str) -> bool:
+    lease.end(outcome)
+    return True

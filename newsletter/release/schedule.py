@@ -7,10 +7,20 @@ which is used when):
   people who join later are not in it) and a ``newsletter worker`` starts
   the send at its time, after composing the issue again and checking that the
   build is still the one scheduled and approved;
-- **sendgrid**: with the SendGrid backend, ``NEWSLETTER_SENDGRID_SEND_AT`` on
-  and the time within SendGrid's 72-hour window, every batch is handed over
-  now with ``send_at`` and one ``batch_id``; SendGrid releases them at the
-  minute, and ``cancel`` cancels the batch (until 10 minutes before).
+- **sendgrid** (opt-in): with the SendGrid backend, ``NEWSLETTER_SENDGRID_SEND_AT``
+  on and the time within SendGrid's 72-hour window, every batch is handed
+  over now with ``send_at`` and one ``batch_id``; SendGrid releases them at
+  the minute, and ``cancel`` cancels the batch (until 10 minutes before).
+
+The worker is the default for every backend, SendGrid included, because it
+is the only way that keeps the promise "nobody who left before their
+message left the provider receives it" with no new moving part: the batches
+are claimed, and whoever left is suppressed, at the moment they leave. A
+hand-over with ``send_at`` cannot take anyone out afterwards (SendGrid's
+cancel is all or nothing, and refused in the last 10 minutes), and keeping
+SendGrid's own unsubscribe group in step with ours would be a second copy of
+the suppression list, synchronised over the network, whose checks at
+``send_at`` SendGrid does not document.
 """
 
 from __future__ import annotations
@@ -179,11 +189,18 @@ def finish(hooks: ReleaseHooks, settings: Settings, *, report: SendReport | None
         else:
             state = ReleaseState.INCOMPLETE
     now = hooks.clock()
-    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
-        row = store.get(conn, send_id)
-        store.set_state(conn, send_id, state, now=stamp(now), error=detail if state in (ReleaseState.REFUSED, ReleaseState.FAILED) else "")
-    _audit(settings, "refuse" if state == ReleaseState.REFUSED else "finish",
-           Logged(send_id, row["slug"] if row else "", hooks.options.list_name), hooks.actor, now, f"{state}: {detail}")
+    try:
+        with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+            row = store.get(conn, send_id)
+            store.set_state(conn, send_id, state, now=stamp(now),
+                            error=detail if state in (ReleaseState.REFUSED, ReleaseState.FAILED) else "")
+        _audit(settings, "refuse" if state == ReleaseState.REFUSED else "finish",
+               Logged(send_id, row["slug"] if row else "", hooks.options.list_name), hooks.actor, now, f"{state}: {detail}")
+    except NewsletterError:
+        if error is None:
+            raise
+        # The store refuses writes too (a full disk): the run's own error, which says what the ledger holds,
+        # is the one to report; the release row still says running, and `sends` shows no live run.
     return state
 
 

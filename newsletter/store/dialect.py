@@ -7,6 +7,8 @@ CONFLICT DO NOTHING`` and ``RETURNING id`` (SQLite 3.35+), ``COUNT(*) FILTER
 What cannot be written once asks ``conn.dialect`` for a fragment or an
 operation:
 
+- ``epoch_now``: the database's own clock, in Unix seconds (run leases are judged by it,
+  never by the clock of whichever host asks);
 - ``begin``, ``lock_rows`` / ``claim_rows``: how a writer serialises (SQLite's
   write lock is taken by ``BEGIN IMMEDIATE``; PostgreSQL locks rows, and
   workers skip the rows another worker holds);
@@ -96,6 +98,8 @@ class Dialect:
     begin = "BEGIN IMMEDIATE"
     #: Starts a read-only transaction that sees one snapshot (``db copy``'s source).
     begin_snapshot = "BEGIN"
+    #: The database's clock now, in Unix seconds with a fraction (SQLite has 'subsec' only from 3.42).
+    epoch_now = "((julianday('now') - 2440587.5) * 86400.0)"
 
     def lock_rows(self, alias: str = "") -> str:
         """Suffix of a SELECT that locks the rows it reads until COMMIT ('' : the write lock covers it)."""
@@ -253,6 +257,8 @@ class PostgresDialect(Dialect):
     name = "postgresql"
     begin = "BEGIN"
     begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    # clock_timestamp(), not now(): now() stands still for the whole transaction.
+    epoch_now = "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)"
     #: Key of the advisory lock migrating processes take (any constant unlikely to clash).
     MIGRATION_LOCK = 7_318_273_391
 

@@ -78,6 +78,18 @@ def test_schedules_are_reproducible_and_cover_every_fault():
     assert any(r.leave for r in runs) and any(isinstance(s, Leave) for s in steps)
     assert any(r.join for r in runs) and any(isinstance(s, Join) for s in steps)
     assert any(isinstance(s, Report) and s.bounces for s in steps)
+    # Issue 20: unsubscribes before a scheduled SendGrid send's time; a second run with a clock two minutes
+    # ahead; a stopped run of this host whose lease ran out.
+    from tests.delivery.harness.schedule import Scheduled
+
+    scheduled = [s for s in steps if isinstance(s, Scheduled)]
+    assert scheduled and {s.leave.status for s in scheduled} == {"unsubscribed", "bounced", "complained"}
+    assert any(r.process.skewed for r in runs) and any(r.process.kind == "concurrent" and not r.process.skewed
+                                                       for r in runs)
+    assert any(r.process.same_host for r in runs) and any(r.process.kind == "freeze" and not r.process.same_host
+                                                          for r in runs)
+    assert all(not r.process.skewed or r.process.kind == "concurrent" for r in runs)
+    assert all(not r.process.same_host or r.process.kind == "freeze" for r in runs)
 
 
 def _record(received: dict[str, int], states: dict[str, str], summary: str, exit_code: int = 3, **run_fields):
@@ -220,3 +232,23 @@ def test_the_checks_catch_more_requests_in_flight_than_the_concurrency_allows():
     assert check(_record(received, states, line, exit_code=0, run=two, most_in_flight=3, leftover_in_flight=1)) == []
     problems = check(_record(received, states, line, exit_code=0, run=two, most_in_flight=3))
     assert any("3 SendGrid requests in flight at once (NEWSLETTER_CONCURRENCY=2)" in p for p in problems)
+
+
+def test_the_checks_catch_a_scheduled_send_that_reaches_someone_who_left_before_its_time():
+    from tests.delivery.harness.invariants import check
+    from tests.delivery.harness.record import LeaveRecord, ScheduledRecord
+
+    line = "Send 1 (done): 1 accepted, 0 failed, 0 in doubt, 0 skipped, 1 suppressed, 0 pending; this run: 1 accepted"
+    states = {"a@example.org": "accepted", "b@example.org": "suppressed"}
+    record = _record({"a@example.org": 1}, states, line, exit_code=0)
+    after = record.final
+    listing = {"status": after.status(), "recipients": 2, **after.counts()}
+    record.scheduled.append(ScheduledRecord(0, "worker", [("done", "")], 0, 0, after, listing))
+    record.leaves.append(LeaveRecord("b@example.org", "complained", 0, "queued", 0))
+    assert check(record) == []
+    # Handed to SendGrid with send_at when it was scheduled: SendGrid sent it to her at the time.
+    record.scheduled[0] = ScheduledRecord(0, "sendgrid", [], 2, 0, after, listing)
+    record.received["b@example.org"] = 1
+    problems = check(record)
+    assert any("handed over ahead of the time" in p for p in problems)
+    assert any("b@example.org left (complained) with the row queued, then received 1 more" in p for p in problems)

@@ -1,4 +1,4 @@
-"""Scheduled sends handed to SendGrid (send_at + batch_id) and cancelled through its scheduled-sends API.
+"""Scheduled sends handed to SendGrid (send_at + batch_id, opt-in) and cancelled through its scheduled-sends API.
 
 The stand-in holds scheduled messages until its clock reaches ``send_at``
 (``release_due``), as SendGrid does; both it and the library use the test's clock.
@@ -20,6 +20,12 @@ from tests.release.helpers import Clock
 # `newsletter sends` runs on the real clock, so the scheduled day lies ahead of it whenever the tests run.
 YEAR = datetime.now(UTC).year + 1
 DUE = datetime(YEAR, 12, 2, 8, 0, tzinfo=UTC)  # YEAR-12-02 09:00 in Berlin (CET)
+
+
+@pytest.fixture
+def sendgrid_settings(sendgrid_settings):
+    """These tests hand sends over ahead of time: the opt-in NEWSLETTER_SENDGRID_SEND_AT=on."""
+    return sendgrid_settings.with_overrides(newsletter_sendgrid_send_at=True)
 
 
 @pytest.fixture

@@ -15,7 +15,13 @@ between or during runs, the provider's events, the operator's flags
 servers took n units (the server holds that unit's answer until the command
 has returned, so the moment of the pause is exact) or once the run ended. The
 run after a pause first tries a plain ``send`` (refused), then ``newsletter
-resume``, which continues the send with the options it kept.
+resume``, which continues the send with the options it kept. Some schedules
+start with a SendGrid send scheduled an hour ahead that members leave
+(unsubscribed, bounced, complained) before its time, then ``newsletter
+worker`` at that time (the library with the harness's clock, shared by the
+stand-in); some second runs run on another host with a clock two minutes
+ahead; some stopped runs stay on this host, where a live process is never
+taken over (``cli_main`` makes a child another host, or its clock skewed).
 
 ``world.py`` plays a schedule against the real CLI and engine, the tests'
 SendGrid stand-in and a real aiosmtpd server (``servers.py``), and records

@@ -34,6 +34,16 @@
    paused a plain ``send`` is refused (exit 1) and nothing is written or
    sent; ``newsletter resume`` continues it (the promises above hold across
    the pause), or only lifts the pause when no run of it stopped.
+10. A send scheduled via SendGrid goes out at its time: nothing is handed
+    over ahead of it (no request carries ``send_at``, SendGrid holds nothing
+    once the time has passed), the worker starts it then, and whoever left
+    (unsubscribed, bounced, complained) before their message left the
+    provider is suppressed and receives nothing (with promise 4).
+11. No live run is taken over: a second run on another host whose clock is
+    two minutes ahead (more than the lease) is refused as in promise 5
+    (leases are judged on the database's clock); a stopped run on this host
+    whose process lives is never taken over, even once its lease has run
+    out: a second run is refused, and the first, resumed, finishes.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.delivery.harness.record import Ledger, Record, RunRecord
+from tests.delivery.harness.record import Ledger, Record, RunRecord, ScheduledRecord
 from tests.delivery.harness.servers import SENDGRID_TIMEOUT_S, wire
 
 TOTALS = r"(\d+) accepted, (\d+) failed, (\d+) in doubt, (\d+) skipped, (\d+) suppressed, (\d+) pending"
@@ -65,7 +75,26 @@ def check(record: Record) -> list[str]:
                         for p in _run_problems(run, record.schedule.batch, record.schedule.smtp_connections))
         problems.extend(f"step {run.step + 1}: {p}" for p in _pause_problems(run, previous))
         previous = run
+    problems.extend(f"step {sched.step + 1}: {p}" for sched in record.scheduled for p in _scheduled_problems(sched, record))
     problems.extend(_final_problems(record))
+    return problems
+
+
+def _scheduled_problems(sched: ScheduledRecord, record: Record) -> list[str]:
+    """Promise 10: a scheduled SendGrid send is handed over at its time, and whoever left before then is out."""
+    if sched.error:
+        return [f"scheduling failed: {sched.error}"]
+    problems = []
+    if sched.route != "worker" or sched.ahead or sched.held:
+        problems.append(f"scheduled via {sched.route}: {sched.ahead} request(s) handed over ahead of the time "
+                        f"(send_at), {sched.held} message(s) SendGrid still holds")
+    if [state for state, _ in sched.started] not in (["done"], ["incomplete"]):
+        problems.append(f"the worker at the time started {sched.started} (expected the send, done or incomplete)")
+    problems.extend(_agree("`sends --json` after the worker", sched.listing, sched.after))
+    for leave in record.leaves:
+        if leave.step == sched.step and sched.after.state(leave.email) != "suppressed":
+            problems.append(f"{leave.email} left ({leave.status}) before the time, yet the row says "
+                            f"{sched.after.state(leave.email)}")
     return problems
 
 

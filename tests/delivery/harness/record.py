@@ -178,6 +178,20 @@ class RunRecord:
 
 
 @dataclass
+class ScheduledRecord:
+    """A send scheduled via SendGrid, left by some before its time, then started by the worker at that time."""
+
+    step: int
+    route: str  # how ``schedule`` said it goes out: worker, or sendgrid (handed over now)
+    started: list[tuple[str, str]]  # what the worker started: (state, detail) each
+    ahead: int  # SendGrid requests that carried send_at (handed over ahead of their time)
+    held: int  # messages SendGrid still holds for later once the time has come and gone
+    after: Ledger
+    listing: dict[str, Any] | None
+    error: str = ""  # scheduling failed
+
+
+@dataclass
 class ReportRecord:
     """Events the provider reported: for whom, and what ``events import`` said."""
 
@@ -195,6 +209,7 @@ class Record:
     leaves: list[LeaveRecord] = field(default_factory=list)
     joins: dict[str, int] = field(default_factory=dict)  # who joined the list, at which step
     reports: list[ReportRecord] = field(default_factory=list)
+    scheduled: list[ScheduledRecord] = field(default_factory=list)
     received: Counter[str] = field(default_factory=Counter)
     copies: list[Copy] = field(default_factory=list)
     people: dict[str, tuple[int, str]] = field(default_factory=dict)  # email -> (subscriber id, name)
@@ -222,6 +237,10 @@ class Record:
             if r.blocked is not None:
                 lines.append(f"      send while paused: exit {r.blocked.output.exit_code}: "
                              f"{r.blocked.output.stderr.strip()[-200:]}")
+        for sched in self.scheduled:
+            lines.append(f"  step {sched.step + 1} (scheduled): route {sched.route}, worker started {sched.started}, "
+                         f"{sched.ahead} request(s) with send_at, {sched.held} held; ledger after: "
+                         f"{sched.after.counts()}{' ' + sched.error if sched.error else ''}")
         for leave in self.leaves:
             lines.append(f"  {leave.email} {leave.status} at step {leave.step + 1} "
                          f"(row {leave.state_at}, {leave.received_at} received)")

@@ -38,6 +38,10 @@ class Tally:
     def count(self, record: Record) -> None:
         """Add what ``record`` reached to ``seen``."""
         seen = self.seen
+        for sched in record.scheduled:
+            seen["scheduled sendgrid sends with leavers"] += 1
+            seen["leavers before a scheduled time suppressed"] += sum(
+                1 for leave in record.leaves if leave.step == sched.step and sched.after.state(leave.email) == "suppressed")
         for r in record.runs:
             seen[f"runs {r.run.backend}"] += 1
             seen[f"exit {r.output.exit_code}"] += 1
@@ -46,6 +50,10 @@ class Tally:
             if r.second is not None:
                 seen["second run refused"] += r.second.output.exit_code == 1
             seen["frozen run taken over"] += r.takeover is not None
+            if r.second is not None and r.run.process.skewed:
+                seen["skewed second run refused"] += r.second.output.exit_code == 1
+            if r.second is not None and r.run.process.same_host:
+                seen["stopped run of this host kept after its lease"] += r.second.output.exit_code == 1
             to_act_on = {
                 "--resend-in-doubt": r.grants, "--skip-in-doubt": r.before.emails_in("in_doubt"),
                 "--retry-failed": r.before.emails_in("failed"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 BACKENDS = ("sendgrid", "smtp")
 
@@ -42,6 +42,12 @@ CONCURRENCY = ((1, 1.0), (2, 1.0), (4, 1.5))
 BURST = ("500-after", "502-after", "drop-after", "timeout", "413", "429", "500", "drop", "400", "401")
 #: How often a run is paused by the operator (``newsletter pause``) while it sends.
 PAUSE = 0.15
+#: How often the send starts as a scheduled SendGrid send (``Scheduled``), members leaving before its time.
+SCHEDULED = 0.2
+#: How far ahead a skewed second run's clock is (more than any lease: NEWSLETTER_LEASE_SECONDS is 60).
+CLOCK_SKEW_S = 120.0
+#: How often a concurrent second run has that clock, and how often a stopped run is on this host.
+SKEWED, SAME_HOST = 0.5, 0.4
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,13 @@ class Process:
     the send over and runs to its end; then SIGCONT: the first run must notice
     it lost the send and write nothing more).
 
+    ``skewed``: the second run of ``concurrent`` runs in a process of its own whose clock is
+    ``CLOCK_SKEW_S`` ahead, on another host: by its clock the first run's lease ran out long
+    ago, yet it must be refused (leases are judged on the database's clock). ``same_host``:
+    the run that ``freeze`` stops is on the harness's host (others are made to look like
+    another host's): its process provably lives, so once its lease has expired a second run
+    is refused all the same, and the first one, resumed, finishes the send.
+
     A unit is a request (SendGrid) or a message (SMTP); ``phase`` says when it
     counts: ``lost`` (arrived, never taken), ``taken`` (taken, not answered)
     or ``answered``.
@@ -115,12 +128,17 @@ class Process:
     phase: str = "taken"
     then: str = "finish"
     other_backend: bool = False  # the second run asks for the other backend
+    skewed: bool = False  # concurrent: the second run's clock is CLOCK_SKEW_S ahead, on another host
+    same_host: bool = False  # freeze: the stopped process is on this host (never taken over)
 
     def describe(self) -> str:
         if self.kind == "inline":
             return "inline"
         other = " via the other backend" if self.other_backend else ""
-        extra = f", second run{other}, then {self.then}" if self.kind == "concurrent" else ""
+        skew = f" with its clock {CLOCK_SKEW_S:g} s ahead on another host" if self.skewed else ""
+        extra = f", second run{other}{skew}, then {self.then}" if self.kind == "concurrent" else ""
+        if self.kind == "freeze":
+            extra = ", on this host: never taken over" if self.same_host else ", on another host"
         return f"{self.kind} at unit {self.at} ({self.phase}{extra})"
 
 
@@ -158,6 +176,18 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Scheduled:
+    """The send is scheduled (``send --at``, SendGrid) for an hour ahead, members leave (unsubscribed, bounced,
+    complained) before that time, then ``newsletter worker`` starts it at its time. Nobody who left before their
+    message left the provider may receive it: SendGrid holds nothing for later, and their rows are suppressed."""
+
+    leave: Leave
+
+    def describe(self) -> str:
+        return f"scheduled via sendgrid for an hour ahead; before then {self.leave.describe()}; the worker at the time"
+
+
+@dataclass(frozen=True)
 class Schedule:
     """An audience and the steps that happen to its send."""
 
@@ -165,7 +195,7 @@ class Schedule:
     members: tuple[str, ...]
     batch: int
     smtp_connections: int
-    steps: tuple[Run | Leave | Join | Report, ...]
+    steps: tuple[Run | Leave | Join | Report | Scheduled, ...]
 
     @property
     def joiners(self) -> tuple[str, ...]:
@@ -285,4 +315,14 @@ def make_schedule(seed: int) -> Schedule:
     last = steps[-1]
     if isinstance(last, Run) and last.pause is not None:  # someone resumes it
         steps.append(Run(backend, sendgrid_answers=_sendgrid_answers(rng, units, 1) if backend == "sendgrid" else ()))
-    return Schedule(seed, members, batch, rng.randint(1, 3), tuple(steps))
+    connections = rng.randint(1, 3)
+    # What later issues added draws from a generator of its own: every earlier seed keeps its schedule.
+    more = random.Random(seed * 7919 + 20)
+    steps = [replace(s, process=replace(s.process, skewed=s.process.kind == "concurrent" and more.random() < SKEWED,
+                                        same_host=s.process.kind == "freeze" and more.random() < SAME_HOST))
+             if isinstance(s, Run) else s for s in steps]
+    if more.random() < SCHEDULED:
+        statuses = ("unsubscribed", "bounced", "complained")
+        who = tuple(sorted(more.sample(members, more.randint(1, min(3, len(members))))))
+        steps.insert(0, Scheduled(Leave(who, more.choice(statuses))))
+    return Schedule(seed, members, batch, connections, tuple(steps))

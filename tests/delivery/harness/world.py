@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.delivery.fakes import API_KEY
+from tests.delivery.harness.cli_main import HOST_VARIABLE, SKEW_VARIABLE
 from tests.delivery.harness.record import (
     LIST,
     SLUG,
@@ -28,12 +29,13 @@ from tests.delivery.harness.record import (
     Record,
     ReportRecord,
     RunRecord,
+    ScheduledRecord,
     SecondRun,
     read_ledger,
     read_release,
     send_id,
 )
-from tests.delivery.harness.schedule import Join, Leave, Report, Run, Schedule
+from tests.delivery.harness.schedule import CLOCK_SKEW_S, Join, Leave, Report, Run, Schedule, Scheduled
 from tests.delivery.harness.servers import DEADLINE_S, SENDGRID_TIMEOUT_S, Child, Moment, Output, Servers, wire
 from tests.delivery.harness.tuning import tuned
 
@@ -41,6 +43,8 @@ from tests.delivery.harness.tuning import tuned
 FROZEN_LEASE_S = 1.5
 #: The SendGrid stand-in's round trip (``latency_s``) when a run keeps several requests in flight.
 LATENCY_S = 0.03
+#: The host a stopped run (or a skewed second run) is made to belong to, when it is to be another host's.
+OTHER_HOST = "harness-other-host"
 
 ISSUE = """---
 title: "Harness issue {seed}"
@@ -81,6 +85,8 @@ class World:
                 self._change(item, step, record)
             elif isinstance(item, Report):
                 record.reports.append(self._report(item, step, record))
+            elif isinstance(item, Scheduled):
+                record.scheduled.append(self._scheduled(item, step, record))
             else:
                 self._run(step, item, record)
         record.received = self.servers.received(self.subject)
@@ -215,6 +221,46 @@ class World:
         record.leaves.extend(LeaveRecord(e, "bounced", step, ledger.rows.get(e, (None,))[0], received[wire(e)])
                              for e in bounced)
         return ReportRecord(step, self.cli("events", "import", path), proven)
+
+    def _scheduled(self, item: Scheduled, step: int, record: Record) -> ScheduledRecord:
+        """``send --at`` via SendGrid an hour ahead, members leave meanwhile, then the worker at that time; the
+        library is called with a clock of the harness's (the CLI's is the real one), which the stand-in shares."""
+        from datetime import UTC, datetime, timedelta
+
+        from newsletter.delivery.plan import SendOptions
+        from newsletter.errors import NewsletterError
+        from newsletter.release.schedule import schedule
+        from newsletter.release.worker import Worker
+        from newsletter.settings import load_settings
+
+        settings = load_settings(self.env).with_overrides(newsletter_backend="sendgrid")
+        now = [datetime.now(UTC)]
+        due = now[0].replace(second=0, microsecond=0) + timedelta(hours=1)
+        sg = self.servers.sendgrid
+        sg.clock = lambda: now[0].timestamp()
+        requests = len(sg.requests)
+        try:
+            with tuned(self.schedule.batch):
+                try:
+                    done = schedule(self.issue, SendOptions(LIST, at=due.strftime("%Y-%m-%d %H:%M"), tz="UTC"),
+                                    settings, actor="harness@example.org", clock=lambda: now[0])
+                except NewsletterError as exc:
+                    return ScheduledRecord(step, "", [], 0, 0, read_ledger(self.database), self.listing(), str(exc))
+                now[0] = due - timedelta(minutes=5)  # inside SendGrid's last 10 minutes: no cancelling any more
+                record.leaves.extend(self._leave(item.leave, step))
+                sg.release_due()
+                now[0] = due
+                started = Worker(settings, clock=lambda: now[0]).run_once()
+            sg.release_due()
+            now[0] = due + timedelta(days=3)
+            sg.release_due()
+            with sg.lock:
+                ahead = sum("send_at" in body for body in sg.requests[requests:])
+                held = len(sg.scheduled)
+        finally:
+            sg.clock = time.time
+        return ScheduledRecord(step, done.route, [(s.state, s.detail) for s in started], ahead, held,
+                               read_ledger(self.database), self.listing())
 
     def _arm(self, run: Run, moment: Moment) -> int:
         """Inject the run's faults; return the SendGrid requests still out from earlier runs (killed ones)."""
@@ -358,12 +404,18 @@ class World:
             if run.process.kind in ("concurrent", "freeze") and moment.wait_for(lambda: moment.fired or moment.over) \
                     and moment.fired:
                 if run.process.kind == "freeze":
-                    self._take_over(result, child)
+                    if run.process.same_host:
+                        self._refused_though_expired(result, child)
+                    else:
+                        self._take_over(result, child)
                     child.signal(signal.SIGCONT)
                 else:
                     other = "smtp" if run.backend == "sendgrid" else "sendgrid"
+                    env = self._run_env(run)
+                    if run.process.skewed:  # a process of its own, on another host, its clock two minutes ahead
+                        env = {**env, HOST_VARIABLE: OTHER_HOST, SKEW_VARIABLE: str(CLOCK_SKEW_S)}
                     result.second = self._second_run(child.pid, other if run.process.other_backend else run.backend,
-                                                     self._run_env(run))
+                                                     env, own_process=run.process.skewed)
                     if run.process.then == "kill":
                         child.signal(signal.SIGKILL)
                     moment.resume.set()
@@ -375,19 +427,39 @@ class World:
             child.signal(signal.SIGKILL)
             moment.wait_for(lambda: moment.over)
 
-    def _take_over(self, frozen: RunRecord, child: Child) -> None:
-        """Once the stopped run's lease has run out, a second run takes the send over and runs to its end."""
+    def _lease_ran_out(self, child: Child, host: str = "") -> bool:
+        """Wait until the stopped run's lease has run out; False if its process holds the write lock (stopped
+        inside a transaction: nobody can take over then). ``host``: make its run look like that host's first (a
+        run of a process that provably lives on this host is never taken over)."""
         with closing(sqlite3.connect(self.database, timeout=0.5, isolation_level=None)) as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                if host:
+                    conn.execute("UPDATE send_runs SET host = ? WHERE ended_at IS NULL AND pid = ?", (host, child.pid))
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError:
+                return False
             expires = conn.execute("SELECT MAX(expires_at) FROM send_runs WHERE ended_at IS NULL").fetchone()[0]
             if expires is None:
-                return
+                return False
             # The lease runs out at a time, not on an event: wait for that time.
             threading.Event().wait(max(0.0, expires - time.time()) + 0.05)
-            try:  # a process stopped inside a transaction holds the write lock: nobody can take over then
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("ROLLBACK")
-            except sqlite3.OperationalError:
-                return
+        return True
+
+    def _refused_though_expired(self, frozen: RunRecord, child: Child) -> None:
+        """The stopped run is on this host and its process lives: once its lease has run out, a second run is
+        still refused (and writes nothing); resumed, the first run finishes the send."""
+        if not self._lease_ran_out(child):
+            return
+        if not child.stopped():
+            raise RuntimeError(f"harness: process {child.pid} was sent SIGSTOP but is not stopped")
+        frozen.second = self._second_run(child.pid, frozen.run.backend, self._run_env(frozen.run))
+
+    def _take_over(self, frozen: RunRecord, child: Child) -> None:
+        """Once the stopped run's lease has run out, a second run takes the send over and runs to its end (the
+        stopped run is made another host's: one of this host whose process lives is never taken over)."""
+        if not self._lease_ran_out(child, OTHER_HOST):
+            return
         if not child.stopped():
             raise RuntimeError(f"harness: process {child.pid} was sent SIGSTOP but is not stopped")
         sg = self.servers.sendgrid
@@ -403,10 +475,16 @@ class World:
         if not child.stopped():
             raise RuntimeError(f"harness: process {child.pid} resumed before the takeover ended")
 
-    def _second_run(self, holder_pid: int, backend: str, env: dict[str, str]) -> SecondRun:
+    def _second_run(self, holder_pid: int, backend: str, env: dict[str, str], own_process: bool = False) -> SecondRun:
         before = self._footprint()
         listing = self.listing()
-        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", backend, env=env)
+        args = ("send", self.issue, "--list", LIST, "--yes", "--backend", backend)
+        if own_process:
+            child = self.spawn(f"second-{holder_pid}", *args, env=env)
+            child.wait()
+            output = child.output()
+        else:
+            output = self.cli(*args, env=env)
         return SecondRun(output, holder_pid, before, self._footprint(), listing)
 
     def _footprint(self) -> tuple[Any, ...]:

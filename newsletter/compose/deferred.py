@@ -39,7 +39,7 @@ class _DeferredModule(types.ModuleType):
         with _lock:
             if type(self) is _DeferredModule:  # not loaded by another thread meanwhile
                 spec: ModuleSpec = super().__getattribute__("__spec__")
-                self.__class__ = types.ModuleType  # from here on an ordinary module
+                object.__setattr__(self, "__class__", types.ModuleType)  # from here on an ordinary module
                 try:
                     assert spec.loader is not None  # checked when deferred
                     spec.loader.exec_module(self)

@@ -11,7 +11,7 @@
 | subject-too-long  | warning  | subject over 78 characters                               |
 | subject-control-character | error | CR, LF, U+2028 or another control character in the subject |
 | url-shortener     | warning  | a link through a shortener (bit.ly …) spam filters score  |
-| missing-preheader | warning  | no preheader                                             |
+| missing-preheader | warning  | no preheader, nor a sentence of prose to fall back to    |
 | no-unsubscribe    | error    | the layout has no unsubscribe link                       |
 | unsafe-html       | warning  | raw HTML that has no place in email was removed          |
 
@@ -86,7 +86,7 @@ def check_issue(issue: Issue, html: str, layout_file: str, sections: Sequence[tu
             )
         )
     if not issue.preheader:
-        findings.append(Finding("missing-preheader", WARNING, "no preheader: add `preheader:` (or seo.description) so inboxes show a summary", where))
+        findings.append(Finding("missing-preheader", WARNING, "no preheader and no sentence of prose to use: add `preheader:` (or seo.description) so inboxes show a summary", where))
     clipped = clipping_finding(html, where, sections)
     if clipped:
         findings.append(clipped)

@@ -112,6 +112,33 @@ def inline_text(node: SyntaxTreeNode) -> str:
     return "".join(parts).strip()
 
 
+#: The end of a sentence: . ! ? … (with any closing quotes) before a space or the end, or a CJK full stop.
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)|[。！？]")
+PREHEADER_MAX = 140
+
+
+def first_sentence(body: Body) -> str:
+    """The first sentence of the body's first paragraph of prose, for an issue with no preheader.
+
+    Images, buttons and raw HTML are passed over. A sentence longer than
+    ``PREHEADER_MAX`` characters is cut at a space and ends with "…".
+    """
+    for section in body.sections:
+        for node in section.nodes:
+            if node.type != "paragraph" or _only_image(node) or _button(node):
+                continue
+            text = " ".join(inline_text(node).split())
+            if not text:
+                continue
+            end = _SENTENCE_END.search(text)
+            sentence = text[: end.end()].strip() if end else text
+            if len(sentence) > PREHEADER_MAX:
+                cut = sentence[:PREHEADER_MAX].rsplit(" ", 1)[0] if " " in sentence[:PREHEADER_MAX] else sentence[:PREHEADER_MAX]
+                sentence = cut.rstrip(",;:") + "…"
+            return sentence
+    return ""
+
+
 def _rewrite_tokens(tokens: Sequence[Token], issue: Issue, rewriter: LinkRewriter) -> None:
     line = issue.body_line
     for token in tokens:

@@ -19,7 +19,7 @@ from newsletter.compose.clientsupport import check_client_support, read_acknowle
 from newsletter.compose.layout import HTML_TEMPLATE, TEXT_TEMPLATE, find_layout, layout_digest, markup, render_layout
 from newsletter.compose.line_length import wrap_long_lines
 from newsletter.compose.links import LinkRewriter
-from newsletter.compose.markdown import Body, build_body
+from newsletter.compose.markdown import Body, build_body, first_sentence
 from newsletter.compose.minify import minify_html
 from newsletter.compose.model import WARNING, ComposeResult, Finding, Issue
 from newsletter.compose.source import load_issue
@@ -68,6 +68,8 @@ def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
             "no subject found: add `subject:` or `title:` to the frontmatter, or start with a `# Heading`",
             subject=str(issue.path),
         )
+    if not issue.preheader:  # else the inbox shows only the invisible padding after it
+        issue.preheader = first_sentence(body)
     body_text, references = render_text(body, direction=issue.dir)
     lap("markdown")
 

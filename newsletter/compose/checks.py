@@ -11,6 +11,7 @@
 | subject-too-long  | warning  | subject over 78 characters                               |
 | subject-control-character | error | CR, LF, U+2028 or another control character in the subject |
 | url-shortener     | warning  | a link through a shortener (bit.ly …) spam filters score  |
+| table-too-wide    | warning  | a table too wide for a 320 px phone (``compose/tables.py``) |
 | missing-preheader | warning  | no preheader, nor a sentence of prose to fall back to    |
 | no-unsubscribe    | error    | the layout has no unsubscribe link                       |
 | unsafe-html       | warning  | raw HTML that has no place in email was removed          |

@@ -19,6 +19,7 @@ from newsletter.compose.bidi import first_strong, mark_block_directions
 from newsletter.compose.links import LinkRewriter
 from newsletter.compose.model import Finding, Issue
 from newsletter.compose.sanitize import TEXT_COLUMN_WIDTH, sanitize_html
+from newsletter.compose.tables import wide_table
 
 if TYPE_CHECKING:
     from markdown_it.renderer import RendererHTML
@@ -81,12 +82,33 @@ def markdown_parser():
     md = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(["table", "strikethrough", "linkify"])
     md.add_render_rule("table_open", _table_open)
     md.add_render_rule("table_close", _table_close)
+    md.add_render_rule("th_open", _th_open)
     return md
 
 
 def _table_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     tokens[idx].attrJoin("class", "nl-table")
+    if wide_table(_table_rows(tokens, idx)):
+        tokens[idx].attrJoin("class", "nl-table-wide")  # on phones its words may break (see compose/tables.py)
     return '<div class="nl-scroll">' + self.renderToken(tokens, idx, options, env)
+
+
+def _table_rows(tokens: Sequence[Token], idx: int) -> list[list[str]]:
+    """The text of each cell of the table that opens at ``tokens[idx]``, row by row."""
+    rows: list[list[str]] = []
+    for token in tokens[idx + 1:]:
+        if token.type == "table_close":
+            break
+        if token.type == "tr_open":
+            rows.append([])
+        elif token.type == "inline" and rows:
+            rows[-1].append("".join(c.content for c in token.children or () if c.type in ("text", "code_inline")))
+    return rows
+
+
+def _th_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    tokens[idx].attrSet("scope", "col")  # a Markdown table's header cells head columns (screen readers)
+    return self.renderToken(tokens, idx, options, env)
 
 
 def _table_close(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:

@@ -23,6 +23,7 @@ from newsletter.compose.markdown import Body, build_body, first_sentence
 from newsletter.compose.minify import minify_html
 from newsletter.compose.model import WARNING, ComposeResult, Finding, Issue
 from newsletter.compose.source import load_issue
+from newsletter.compose.tables import check_tables
 from newsletter.compose.text import render_text
 from newsletter.errors import InputError
 from newsletter.personalize import placeholders
@@ -86,7 +87,7 @@ def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
     html = wrap_long_lines(minify_html(html))
     lap("inline")
 
-    findings: list[Finding] = [*rewriter.findings, *body.findings]
+    findings: list[Finding] = [*rewriter.findings, *body.findings, *check_tables(issue, body)]
     findings += [Finding("mjml", WARNING, message, str(folder / HTML_TEMPLATE)) for message in mjml_warnings + inline_warnings]
     findings += check_links(issue, rewriter.links)
     titled = [(section.title, section.line) for section in body.sections if section.title]

@@ -48,21 +48,25 @@ class Requirement:
     source: str  # where this copy was installed from, for the warning
 
 
+#: How a copy looks that pip never installed (a bare source tree on the path): unreachable for CI.
+_NOT_INSTALLED: dict = {"url": ""}
+
+
 def _installed_from() -> dict | None:
-    """This distribution's PEP 610 ``direct_url.json`` (how pip installed it), or None (an index, or not installed)."""
+    """This distribution's PEP 610 ``direct_url.json`` (how pip installed it), or None (installed by name)."""
     from importlib.metadata import PackageNotFoundError, distribution
 
     try:
         text = distribution(DISTRIBUTION).read_text("direct_url.json")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return {"url": "", "dir_info": {}}
+    except PackageNotFoundError:
+        return _NOT_INSTALLED
     if not text:
         return None
     try:
         found = json.loads(text)
     except ValueError:
-        return {"url": "", "dir_info": {}}
-    return found if isinstance(found, dict) else {"url": "", "dir_info": {}}
+        return _NOT_INSTALLED
+    return found if isinstance(found, dict) else _NOT_INSTALLED
 
 
 def requirement(extras: str = "screenshots") -> Requirement:
@@ -84,7 +88,7 @@ def requirement_for(direct_url: dict | None, *, extras: str = "screenshots") -> 
     if direct_url is None:
         if PUBLISHED:
             return Requirement(pinned, True, "the package index")
-        return Requirement(pinned, False, f"a wheel by name (version {__version__} is not on the package index yet)")
+        return Requirement(pinned, False, f"a wheel found by name ({__version__} is not on the package index yet)")
     url = str(direct_url.get("url") or "")
     vcs = direct_url.get("vcs_info")
     if isinstance(vcs, dict) and vcs.get("vcs") == "git" and url and urlsplit(url).scheme != "file":

@@ -146,7 +146,7 @@ def test_the_readme_install_lines_work_against_a_built_wheel(readme_install):
     requirements = (team / "requirements.txt").read_text()
     assert requirements.splitlines()[-1] == f"markdown-newsletter[screenshots]=={PYPROJECT_VERSION}"
     # Installed from a wheel on this machine: CI cannot get it from there, and init says so.
-    assert "requirements.txt: markdown-newsletter was installed here from a wheel by name" in result.stderr
+    assert "requirements.txt: markdown-newsletter was installed here from a wheel found by name" in result.stderr
     assert "# replace the line below with your team's git URL" in requirements
 
 

@@ -87,7 +87,8 @@ def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
     html = wrap_long_lines(minify_html(html))
     lap("inline")
 
-    findings: list[Finding] = [*rewriter.findings, *body.findings, *check_tables(issue, body)]
+    findings: list[Finding] = [*rewriter.findings, *body.findings]
+    findings += check_tables(issue, (node for section in body.sections for node in section.nodes))
     findings += [Finding("mjml", WARNING, message, str(folder / HTML_TEMPLATE)) for message in mjml_warnings + inline_warnings]
     findings += check_links(issue, rewriter.links)
     titled = [(section.title, section.line) for section in body.sections if section.title]

@@ -13,13 +13,15 @@ is given a little before the estimate reaches the column, to be safe.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from newsletter.compose.model import WARNING, Finding
 from newsletter.compose.wrapping import display_width
 
 if TYPE_CHECKING:
-    from newsletter.compose.markdown import Body
+    from markdown_it.tree import SyntaxTreeNode
+
     from newsletter.compose.model import Issue
 
 #: The smallest phone screen in common use, and the default layout's text column on it (28 px margins).
@@ -60,27 +62,30 @@ def wide_table(rows: list[list[str]]) -> bool:
     return table_min_width(rows) > PHONE_TEXT_WIDTH * SQUEEZE_FROM
 
 
-def check_tables(issue: Issue, body: Body) -> list[Finding]:
-    """A ``table-too-wide`` warning for each Markdown table whose words break on a 320 px phone (``wide_table``)."""
-    from newsletter.compose.markdown import inline_text
+def _cell_text(cell: SyntaxTreeNode) -> str:
+    """The words of a table cell as a reader sees them (no link targets, no markup)."""
+    return "".join(node.content for node in cell.walk() if node.type in ("text", "code_inline"))
 
+
+def check_tables(issue: Issue, nodes: Iterable[SyntaxTreeNode]) -> list[Finding]:
+    """A ``table-too-wide`` warning for each Markdown table among ``nodes`` (the body's blocks) whose words
+    break on a 320 px phone (``wide_table``)."""
     findings: list[Finding] = []
-    for section in body.sections:
-        for top in section.nodes:
-            for node in top.walk():
-                if node.type != "table":
-                    continue
-                rows = [[inline_text(cell) for cell in row.children] for row in node.walk() if row.type == "tr"]
-                if not wide_table(rows):
-                    continue
-                needed = table_min_width(rows)
-                line = issue.body_line + (node.map[0] if node.map else 0)
-                columns = max((len(row) for row in rows), default=0)
-                findings.append(Finding(
-                    "table-too-wide", WARNING,
-                    f"a table of {columns} columns is too wide for a {PHONE_WIDTH} px phone: its longest words need "
-                    f"about {needed} px of {PHONE_TEXT_WIDTH}, so they may break mid-word there; fewer columns, "
-                    "shorter words or a list read better",
-                    f"{issue.path}:{line}",
-                ))
+    for top in nodes:
+        for node in top.walk():
+            if node.type != "table":
+                continue
+            rows = [[_cell_text(cell) for cell in row.children] for row in node.walk() if row.type == "tr"]
+            if not wide_table(rows):
+                continue
+            needed = table_min_width(rows)
+            line = issue.body_line + (node.map[0] if node.map else 0)
+            columns = max((len(row) for row in rows), default=0)
+            findings.append(Finding(
+                "table-too-wide", WARNING,
+                f"a table of {columns} columns is too wide for a {PHONE_WIDTH} px phone: its longest words need "
+                f"about {needed} px of {PHONE_TEXT_WIDTH}, so they may break mid-word there; fewer columns, "
+                "shorter words or a list read better",
+                f"{issue.path}:{line}",
+            ))
     return findings

@@ -75,7 +75,7 @@ def test_a_local_install_is_pinned_and_flagged_because_ci_cannot_reach_it(monkey
         assert not found.reachable and found.line == f"markdown-newsletter[screenshots]=={__version__}"
         assert found.source == local["url"]
     assert not requirement_for(None).reachable  # by name: not on the package index yet
-    monkeypatch.setattr("newsletter.scaffold_repo.PUBLISHED", True)
+    monkeypatch.setattr(sys.modules[requirement_for.__module__], "PUBLISHED", True)  # wherever the module lives
     assert requirement_for(None) == Requirement(f"markdown-newsletter[screenshots]=={__version__}", True, "the package index")
 
 

@@ -106,7 +106,8 @@ def fresh_venv(path: Path) -> Path:
     return path
 
 
-#: Offline: no index, and the build uses the setuptools already installed.
+#: Offline: no index, and the build uses the setuptools already installed (PIP_NO_BUILD_ISOLATION=0 means
+#: --no-build-isolation: pip reads the "no" options this way round).
 OFFLINE = {"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
            "NEWSLETTER_ENV_FILE": os.devnull}
 

@@ -151,6 +151,24 @@ def test_the_readme_install_lines_work_against_a_built_wheel(readme_install):
     assert "# replace the line below with your team's git URL" in requirements
 
 
+def test_the_readme_git_install_line_works(tmp_path):
+    """The README's git-URL line, with a local repository for the placeholder URL (pip clones and builds it)."""
+    source = source_repository(tmp_path)
+    venv = fresh_venv(tmp_path / "venv")
+    # file://localhost/...: the older pip a fresh venv brings wants a host in a git+ URL
+    line = readme_block("pip install 'markdown-newsletter").replace(REPO_URL, f"file://localhost{source}")
+    env = {**OFFLINE, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    run("bash", "-e", "-c", line + "newsletter init team\n", cwd=tmp_path, env=env)
+    head = run("git", "rev-parse", "HEAD", cwd=source).stdout.strip()
+    python = venv / "bin" / "python"
+    recorded = run(python, "-c", "from importlib.metadata import distribution as d; "
+                   "print(d('markdown-newsletter').read_text('direct_url.json'))", cwd=tmp_path).stdout
+    assert f'"commit_id": "{head}"' in recorded  # pip recorded the commit: from a real git host init pins it
+    # This one is a folder on this machine, which CI cannot reach: pinned by version, with the note.
+    requirements = (tmp_path / "team" / "requirements.txt").read_text()
+    assert requirements.splitlines()[-1] == f"markdown-newsletter[screenshots]=={PYPROJECT_VERSION}"
+
+
 def test_the_generated_requirements_install_the_tool(readme_install, tmp_path):
     """CI's install step (`pip install -r requirements.txt`), with the wheel where an index would serve it."""
     _, work, _ = readme_install

@@ -80,8 +80,8 @@ lock:
 	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
 	$(LOCK_VENV)/bin/pip install --quiet '.[dev,screenshots,postgresql]'
 	{ echo "# Exact versions for 'pip install -c constraints.txt'. Refresh with 'make lock'."; \
-	  $(LOCK_VENV)/bin/pip freeze --all --exclude newsletter --exclude pip; } > constraints.txt
+	  $(LOCK_VENV)/bin/pip freeze --all --exclude markdown-newsletter --exclude pip; } > constraints.txt
 	rm -rf $(LOCK_VENV) build/lib build/bdist.*  # setuptools builds in the tree
 
 clean:
-	rm -rf $(VENV) build outbox newsletter.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) build outbox markdown_newsletter.egg-info newsletter.egg-info .mypy_cache .ruff_cache

@@ -14,9 +14,11 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+PYPROJECT_VERSION = re.search(r'__version__ = "([^"]+)"', (ROOT / "newsletter" / "__init__.py").read_text()).group(1)
 
 #: Declared but never imported, each for a reason.
 NOT_IMPORTED = {
@@ -42,52 +44,154 @@ def requirement_name(requirement: str) -> str:
 
 
 def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a command; it must succeed."""
     result = subprocess.run([str(a) for a in args], cwd=cwd, env={**os.environ, **(env or {})},
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
     return result
 
 
-@pytest.fixture(scope="module")
-def installed_wheel(tmp_path_factory) -> Path:
-    """The wheel, built from a copy of the sources, installed into a fresh venv outside the repo.
+#: The README's placeholder for a team's copy of this repository.
+REPO_URL = "https://git.example.org/you/newsletter"
 
-    Its dependencies come from this test environment's site-packages (a .pth
-    line), so nothing is downloaded; the package itself comes only from the wheel.
+
+def readme_block(starting: str) -> str:
+    """The README's ``sh`` code block whose first line starts with ``starting``."""
+    blocks = re.findall(r"^```sh\n(.*?)^```", (ROOT / "README.md").read_text(), re.MULTILINE | re.DOTALL)
+    (block,) = [b for b in blocks if b.startswith(starting)]
+    return block
+
+
+def source_repository(base: Path) -> Path:
+    """A git repository of the files the wheel is built from, as a team's copy of this one."""
+    source = base / "repo"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "newsletter", source / "newsletter", symlinks=True, ignore=ignore)
+    shutil.copytree(ROOT / "layouts", source / "layouts", ignore=ignore)
+    for name in ("pyproject.toml", "README.md", ".env.example"):
+        shutil.copy(ROOT / name, source / name)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "source"]):
+        run("git", *args, cwd=source, env=GIT_IDENTITY)
+    return source
+
+
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.org",
+                "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.org"}
+
+
+def dependencies(base: Path) -> Path:
+    """This test environment's site-packages without the tool itself (its editable install's metadata)."""
+    folder = base / "test-dependencies"
+    if not folder.is_dir():
+        folder.mkdir()
+        site = next(p for p in map(Path, sys.path) if p.name == "site-packages" and p.is_dir())
+        for entry in site.iterdir():
+            if not entry.name.startswith(("markdown_newsletter", "__editable__", "newsletter")):
+                (folder / entry.name).symlink_to(entry)
+    return folder
+
+
+def fresh_venv(path: Path) -> Path:
+    """A new venv (with pip) whose dependencies come from this test environment's site-packages.
+
+    A plain path in a .pth file, so pip sees them as installed and nothing is downloaded;
+    the package itself is not there.
+    """
+    run(sys.executable, "-m", "venv", path, cwd=path.parent)
+    python = path / "bin" / "python"
+    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=path).stdout.strip())
+    (site / "test-dependencies.pth").write_text(f"{dependencies(path.parent)}\n")
+    if (site / "setuptools").is_dir():  # Python 3.11's venv brings an old one; builds use ours (>= 77)
+        run(python, "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools", cwd=path)
+    return path
+
+
+#: Offline: no index, and the build uses the setuptools already installed (PIP_NO_BUILD_ISOLATION=0 means
+#: --no-build-isolation: pip reads the "no" options this way round).
+OFFLINE = {"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "NEWSLETTER_ENV_FILE": os.devnull}
+
+
+@pytest.fixture(scope="module")
+def readme_install(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """The README's wheel install lines run as written, in a fresh venv, outside the repository.
+
+    The clone comes from a local git copy of the sources instead of the README's placeholder
+    URL. Returns the venv, the folder the lines ran in, and the run.
     """
     base = tmp_path_factory.mktemp("wheel")
-    source = base / "src"  # a copy, so the build leaves nothing in the checkout
-    shutil.copytree(ROOT / "newsletter", source / "newsletter", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-        "--wheel-dir", base / "dist", source, cwd=base)
-    (wheel,) = (base / "dist").glob("newsletter-*.whl")
-    venv = base / "venv"
-    run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=base)
+    source = source_repository(base)
+    venv = fresh_venv(base / "venv")
+    lines = readme_block("git clone ").replace(REPO_URL, str(source))
+    work = base / "work"
+    work.mkdir()
+    env = {**OFFLINE, **GIT_IDENTITY, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+           "VIRTUAL_ENV": str(venv)}
+    result = run("bash", "-e", "-c", lines, cwd=work, env=env)
+    return venv, work, result
+
+
+@pytest.fixture(scope="module")
+def installed_wheel(readme_install) -> Path:
+    """The venv the README's lines installed the wheel into."""
+    return readme_install[0]
+
+
+def test_the_readme_install_lines_work_against_a_built_wheel(readme_install):
+    venv, work, result = readme_install
+    (wheel,) = (work / "dist").glob("*.whl")
+    assert wheel.name == f"markdown_newsletter-{PYPROJECT_VERSION}-py3-none-any.whl"
+    assert (venv / "bin" / "newsletter").is_file()
+    team = work / "our-newsletter"
+    assert run("git", "log", "--format=%s", cwd=team).stdout.strip() == "Start our newsletter"
+    requirements = (team / "requirements.txt").read_text()
+    assert requirements.splitlines()[-1] == f"markdown-newsletter[screenshots]=={PYPROJECT_VERSION}"
+    # Installed from a wheel on this machine: CI cannot get it from there, and init says so.
+    assert "requirements.txt: markdown-newsletter was installed here from a wheel found by name" in result.stderr
+    assert "# replace the line below with your team's git URL" in requirements
+
+
+def test_the_readme_git_install_line_works(tmp_path):
+    """The README's git-URL line, with a local repository for the placeholder URL (pip clones and builds it)."""
+    source = source_repository(tmp_path)
+    venv = fresh_venv(tmp_path / "venv")
+    # file://localhost/...: the older pip a fresh venv brings wants a host in a git+ URL
+    line = readme_block("pip install 'markdown-newsletter").replace(REPO_URL, f"file://localhost{source}")
+    env = {**OFFLINE, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    run("bash", "-e", "-c", line + "newsletter init team\n", cwd=tmp_path, env=env)
+    head = run("git", "rev-parse", "HEAD", cwd=source).stdout.strip()
     python = venv / "bin" / "python"
-    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=base).stdout.strip())
-    deps = next(p for p in map(Path, sys.path) if p.name == "site-packages" and p.is_dir())
-    (site / "test-dependencies.pth").write_text(f"{deps}\n")  # a plain path: its .pth files (our editable install) stay unread
-    run(sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps", "--no-index", wheel, cwd=base)
-    return venv
+    recorded = run(python, "-c", "from importlib.metadata import distribution as d; "
+                   "print(d('markdown-newsletter').read_text('direct_url.json'))", cwd=tmp_path).stdout
+    assert f'"commit_id": "{head}"' in recorded  # pip recorded the commit: from a real git host init pins it
+    # This one is a folder on this machine, which CI cannot reach: pinned by version, with the note.
+    requirements = (tmp_path / "team" / "requirements.txt").read_text()
+    assert requirements.splitlines()[-1] == f"markdown-newsletter[screenshots]=={PYPROJECT_VERSION}"
 
 
-def test_the_wheel_composes_outside_the_repository(installed_wheel, tmp_path):
-    bin_dir = installed_wheel / "bin"
-    where = run(bin_dir / "python", "-c", "import newsletter; print(newsletter.__file__)", cwd=tmp_path).stdout
-    assert where.startswith(str(installed_wheel)), where  # the wheel, not the checkout
-    assert (Path(where.strip()).parent / "py.typed").is_file()  # a typed package (PEP 561)
-    env = {"NEWSLETTER_ENV_FILE": os.devnull}
-    run(bin_dir / "newsletter", "init", "team", cwd=tmp_path, env=env)
-    team = tmp_path / "team"
-    assert (team / ".env.example").read_text() == (ROOT / ".env.example").read_text()
-    shutil.rmtree(team / "layouts")  # compose with the layouts shipped in the wheel
-    (issue,) = (team / "issues").glob("*.md")
-    composed = run(bin_dir / "newsletter", "compose", issue.relative_to(team), cwd=team, env=env)
-    assert "Composed 'Our first issue'" in composed.stdout
-    html = next((team / "build").glob("*/email.html")).read_text()
-    assert html.lower().startswith(("<!doctype html>", "<html")) and "Our first issue" in html
+def test_the_generated_requirements_install_the_tool(readme_install, tmp_path):
+    """CI's install step (`pip install -r requirements.txt`), with the wheel where an index would serve it."""
+    _, work, _ = readme_install
+    venv = fresh_venv(tmp_path / "ci")
+    steps = yaml.safe_load((work / "our-newsletter/.github/workflows/check-issues.yml").read_text())
+    (job,) = steps["jobs"].values()
+    (install,) = [step for step in job["steps"] if step.get("name", "").startswith("Install")]
+    pip_line = next(line for line in install["run"].splitlines() if line.strip().startswith("pip install"))
+    env = {**OFFLINE, "PIP_FIND_LINKS": str(work / "dist"), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    run("bash", "-e", "-c", pip_line, cwd=work / "our-newsletter", env=env)
+    version = run(venv / "bin" / "newsletter", "--version", cwd=tmp_path).stdout
+    assert PYPROJECT_VERSION in version
+
+
+def test_the_wheel_ships_the_layouts_kept_at_the_top_of_the_repository(installed_wheel):
+    assert (ROOT / "newsletter" / "layouts").resolve() == ROOT / "layouts"  # one source: a link to it
+    python = installed_wheel / "bin" / "python"
+    shipped = Path(run(python, "-c", "import newsletter, pathlib; print(pathlib.Path(newsletter.__file__).parent / 'layouts')",
+                       cwd=installed_wheel).stdout.strip())
+    assert not shipped.is_symlink() and str(shipped).startswith(str(installed_wheel))
+    ours = {p.relative_to(ROOT / "layouts"): p.read_bytes() for p in (ROOT / "layouts").rglob("*") if p.is_file()}
+    theirs = {p.relative_to(shipped): p.read_bytes() for p in shipped.rglob("*") if p.is_file()}
+    assert ours == theirs and Path("default/email.mjml.j2") in ours and Path("README.md") in ours
 
 
 def _imported_modules(folder: Path, local: set[str] = frozenset()) -> set[str]:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from newsletter import __version__
 from newsletter.compose import compose_issue
 from newsletter.compose.layout import BUILTIN_LAYOUTS
 from newsletter.errors import InputError
-from newsletter.review.new_repository import WORKFLOW, init_repository
+from newsletter.review.new_repository import WORKFLOW, Requirement, init_repository, requirement_for
 from newsletter.review.screenshots import chromium_path
 from newsletter.settings import load_settings
 
@@ -50,15 +51,49 @@ def test_writes_a_repository(team):
     assert (team / ".env.example").read_text() == (ROOT / ".env.example").read_text()
     ignored = (team / ".gitignore").read_text().splitlines()
     assert {".env", "*.db", "build/", "outbox/", "screenshots/"} <= set(ignored)
-    assert "newsletter[screenshots]==" in (team / "requirements.txt").read_text()
+    assert (team / "requirements.txt").read_text().splitlines()[-1] == f"markdown-newsletter[screenshots]=={__version__}"
+
+
+# --- requirements.txt: what CI installs ----------------------------------------------------
+
+
+def test_ci_installs_the_tool_from_the_git_url_it_was_installed_from():
+    installed = {"url": "https://git.example.org/comms/newsletter.git",
+                 "vcs_info": {"vcs": "git", "commit_id": "3f2a" * 10, "requested_revision": "main"}}
+    found = requirement_for(installed)
+    assert found.reachable
+    assert found.line == f"markdown-newsletter[screenshots] @ git+https://git.example.org/comms/newsletter.git@{'3f2a' * 10}"
+    wheel = {"url": "https://files.example.org/markdown_newsletter-0.1.0-py3-none-any.whl", "archive_info": {}}
+    assert requirement_for(wheel).line == f"markdown-newsletter[screenshots] @ {wheel['url']}"
+
+
+def test_a_local_install_is_pinned_and_flagged_because_ci_cannot_reach_it(monkeypatch):
+    for local in ({"url": "file:///home/me/dist/markdown_newsletter-0.1.0-py3-none-any.whl", "archive_info": {}},
+                  {"url": "file:///home/me/newsletter", "dir_info": {"editable": True}},
+                  {"url": "file:///srv/git/newsletter", "vcs_info": {"vcs": "git", "commit_id": "ab" * 20}}):
+        found = requirement_for(local)
+        assert not found.reachable and found.line == f"markdown-newsletter[screenshots]=={__version__}"
+        assert found.source == local["url"]
+    assert not requirement_for(None).reachable  # by name: not on the package index yet
+    monkeypatch.setattr(sys.modules[requirement_for.__module__], "PUBLISHED", True)  # wherever the module lives
+    assert requirement_for(None) == Requirement(f"markdown-newsletter[screenshots]=={__version__}", True, "the package index")
+
+
+def test_init_says_when_ci_cannot_install_the_tool(tmp_path):
+    repo = init_repository(tmp_path / "team", today=DAY)  # this test run: an editable install from a checkout
+    (warning,) = repo.warnings
+    assert warning.startswith(f"{tmp_path / 'team' / 'requirements.txt'}: markdown-newsletter was installed here from ")
+    assert warning.endswith("which CI cannot reach; put your team's git URL for it in that file (see the comment there)")
+    text = (tmp_path / "team/requirements.txt").read_text()
+    assert "# replace the line below with your team's git URL" in text
 
 
 def test_the_first_issue_composes_with_the_teams_layout(team):
     layout = team / "layouts/default/email.mjml.j2"
-    layout.write_text(layout.read_text().replace("View in browser", "Read it on the web"))
+    layout.write_text(layout.read_text().replace("Manage your subscription", "Your settings"))
     config = load_settings({}).with_overrides(newsletter_layouts=str(team / "layouts"))
     result = compose_issue(team / "issues/2026-12-01-our-first-issue.md", config)
-    assert not result.errors and "Read it on the web" in result.html
+    assert not result.errors and "Your settings" in result.html
 
 
 def test_refuses_to_overwrite_and_writes_nothing(tmp_path):
@@ -137,6 +172,31 @@ def test_ci_checks_only_the_changed_issues(team_repo, tmp_path):
     run_step(team, steps["List changed issues"], base, tmp_path)
     checked = run_step(team, steps["Check changed issues"], base, tmp_path)
     assert checked.returncode == 1 and "[insecure-link]" in checked.stderr
+
+
+def test_a_fresh_repository_passes_its_own_ci(team_repo, tmp_path):
+    """The workflow's steps on the repository exactly as init wrote it: the starter issue passes check --strict."""
+    team, first = team_repo
+    steps = workflow_steps(team)
+    for base in ("", first + "~1"):  # the first push has no commit before it: every issue
+        listed = run_step(team, steps["List changed issues"], base, tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        assert (team / "changed-issues.txt").read_text().split() == ["issues/2026-12-01-our-first-issue.md"]
+        checked = run_step(team, steps["Check changed issues"], base, tmp_path)
+        assert checked.returncode == 0, checked.stderr + checked.stdout
+        assert "0 error(s), 0 warning(s)" in checked.stderr + checked.stdout
+
+
+def test_the_starter_issue_keeps_its_example_links_for_later(team):
+    text = (team / "issues/2026-12-01-our-first-issue.md").read_text()
+    assert "<!-- Links and a button" in text and "[READ MORE >>](https://example.org/blog/our-first-issue/)" in text
+    config = load_settings({}).with_overrides(newsletter_layouts=str(team / "layouts"))
+    result = compose_issue(team / "issues/2026-12-01-our-first-issue.md", config)
+    assert result.findings == [] and "example.org" not in result.html + result.text
+    # With the team's site known, the links are real ones and stay in the issue.
+    init_repository(team.parent / "known", today=DAY, site_url="https://news.harbour.test")
+    known = compose_issue(team.parent / "known/issues/2026-12-01-our-first-issue.md", config)
+    assert known.findings == [] and "https://news.harbour.test/events/" in known.html
 
 
 def test_ci_checks_every_issue_without_a_base_or_after_a_layout_change(team_repo, tmp_path):

@@ -18,6 +18,8 @@ def init(
     repo = init_repository(directory, site_url=command_settings().newsletter_site_url)
     for path in repo.files:
         typer.echo(f"Wrote {repo.root / path}")
+    for warning in repo.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(
         f"\nNext: cd {repo.root}, copy .env.example to .env and fill it in, edit {repo.first_issue},\n"
         f"then `newsletter preview {repo.first_issue}` and `newsletter check --strict {repo.first_issue}`."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 
+from newsletter.compose.deferred import defer_unused_imports
 from newsletter.errors import LayoutError
 
 _FONT_LINK = re.compile(r"<link\b[^>]*fonts\.googleapis\.com[^>]*>\s*", re.IGNORECASE)
@@ -27,6 +28,7 @@ def mjml_to_html(source: str, *, web_fonts: bool = False, origin: str = "layout"
     adds is removed: it is a network fetch at every open and tells the font
     host who read the email. ``origin`` names the layout file in errors.
     """
+    defer_unused_imports()  # BeautifulSoup's soupsieve and chardet
     from mjml import mjml_to_html as compile_mjml
 
     try:
@@ -46,6 +48,7 @@ def inline_css(html: str) -> tuple[str, list[str]]:
     ``<style data-premailer="ignore">`` blocks (dark mode, media queries with
     ``!important``) are left exactly as written.
     """
+    defer_unused_imports()  # premailer's requests
     from premailer import Premailer
 
     _skip_inline_style_validation()

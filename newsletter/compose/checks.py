@@ -11,7 +11,8 @@
 | subject-too-long  | warning  | subject over 78 characters                               |
 | subject-control-character | error | CR, LF, U+2028 or another control character in the subject |
 | url-shortener     | warning  | a link through a shortener (bit.ly …) spam filters score  |
-| missing-preheader | warning  | no preheader                                             |
+| table-too-wide    | warning  | a table too wide for a 320 px phone (``compose/tables.py``) |
+| missing-preheader | warning  | no preheader, nor a sentence of prose to fall back to    |
 | unknown-placeholder | warning | ``%%word%%`` in the subject or body that names no recipient field: it |
 |                   |          | would go out literally (``%%name%%``, ``%%first_name%%`` … are filled) |
 | no-unsubscribe    | error    | the layout has no unsubscribe link                       |
@@ -94,7 +95,7 @@ def check_issue(issue: Issue, html: str, layout_file: str, sections: Sequence[tu
                                     f"%%{name}%% in the {part} is not a recipient field and would go out as it is "
                                     f"(known: {known})", where))
     if not issue.preheader:
-        findings.append(Finding("missing-preheader", WARNING, "no preheader: add `preheader:` (or seo.description) so inboxes show a summary", where))
+        findings.append(Finding("missing-preheader", WARNING, "no preheader and no sentence of prose to use: add `preheader:` (or seo.description) so inboxes show a summary", where))
     clipped = clipping_finding(html, where, sections)
     if clipped:
         findings.append(clipped)

@@ -4,7 +4,8 @@ A layout is a folder ``layouts/<name>/`` holding ``email.mjml.j2`` and
 ``email.txt.j2``. Folders are looked up in ``NEWSLETTER_LAYOUTS`` (default
 ``./layouts``) first, then in the layouts shipped inside the package
 (``newsletter/layouts/``, found with ``importlib.resources`` so an installed
-wheel composes as well as a checkout does). Templates are autoescaped
+wheel composes as well as a checkout does; in the repository that is a link
+to the top-level ``layouts/``, where the built-in layout's source lives). Templates are autoescaped
 (except the text one) and undefined variables are errors, so a typo in a
 layout fails loudly instead of sending an email with a hole in it.
 """

@@ -19,6 +19,7 @@ from newsletter.compose.bidi import first_strong, mark_block_directions
 from newsletter.compose.links import LinkRewriter
 from newsletter.compose.model import Finding, Issue
 from newsletter.compose.sanitize import TEXT_COLUMN_WIDTH, sanitize_html
+from newsletter.compose.tables import wide_table
 
 if TYPE_CHECKING:
     from markdown_it.renderer import RendererHTML
@@ -81,12 +82,33 @@ def markdown_parser():
     md = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(["table", "strikethrough", "linkify"])
     md.add_render_rule("table_open", _table_open)
     md.add_render_rule("table_close", _table_close)
+    md.add_render_rule("th_open", _th_open)
     return md
 
 
 def _table_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     tokens[idx].attrJoin("class", "nl-table")
+    if wide_table(_table_rows(tokens, idx)):
+        tokens[idx].attrJoin("class", "nl-table-wide")  # on phones its words may break (see compose/tables.py)
     return '<div class="nl-scroll">' + self.renderToken(tokens, idx, options, env)
+
+
+def _table_rows(tokens: Sequence[Token], idx: int) -> list[list[str]]:
+    """The text of each cell of the table that opens at ``tokens[idx]``, row by row."""
+    rows: list[list[str]] = []
+    for token in tokens[idx + 1:]:
+        if token.type == "table_close":
+            break
+        if token.type == "tr_open":
+            rows.append([])
+        elif token.type == "inline" and rows:
+            rows[-1].append("".join(c.content for c in token.children or () if c.type in ("text", "code_inline")))
+    return rows
+
+
+def _th_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    tokens[idx].attrSet("scope", "col")  # a Markdown table's header cells head columns (screen readers)
+    return self.renderToken(tokens, idx, options, env)
 
 
 def _table_close(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
@@ -110,6 +132,33 @@ def inline_text(node: SyntaxTreeNode) -> str:
         elif child.type == "image":
             parts.append(child.content)
     return "".join(parts).strip()
+
+
+#: The end of a sentence: . ! ? … (with any closing quotes) before a space or the end, or a CJK full stop.
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)|[。！？]")
+PREHEADER_MAX = 140
+
+
+def first_sentence(body: Body) -> str:
+    """The first sentence of the body's first paragraph of prose, for an issue with no preheader.
+
+    Images, buttons and raw HTML are passed over. A sentence longer than
+    ``PREHEADER_MAX`` characters is cut at a space and ends with "…".
+    """
+    for section in body.sections:
+        for node in section.nodes:
+            if node.type != "paragraph" or _only_image(node) or _button(node):
+                continue
+            text = " ".join(inline_text(node).split())
+            if not text:
+                continue
+            end = _SENTENCE_END.search(text)
+            sentence = text[: end.end()].strip() if end else text
+            if len(sentence) > PREHEADER_MAX:
+                cut = sentence[:PREHEADER_MAX].rsplit(" ", 1)[0] if " " in sentence[:PREHEADER_MAX] else sentence[:PREHEADER_MAX]
+                sentence = cut.rstrip(",;:") + "…"
+            return sentence
+    return ""
 
 
 def _rewrite_tokens(tokens: Sequence[Token], issue: Issue, rewriter: LinkRewriter) -> None:

@@ -21,10 +21,11 @@ from newsletter.compose.clientsupport import check_client_support, read_acknowle
 from newsletter.compose.layout import HTML_TEMPLATE, TEXT_TEMPLATE, find_layout, layout_digest, markup, render_layout
 from newsletter.compose.line_length import wrap_long_lines
 from newsletter.compose.links import LinkRewriter
-from newsletter.compose.markdown import Body, build_body
+from newsletter.compose.markdown import Body, build_body, first_sentence
 from newsletter.compose.minify import minify_html
 from newsletter.compose.model import WARNING, ComposeResult, Finding, Issue
 from newsletter.compose.source import load_issue
+from newsletter.compose.tables import check_tables
 from newsletter.compose.text import render_text
 from newsletter.errors import InputError, OutputError
 from newsletter.personalize import placeholders
@@ -69,6 +70,8 @@ def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
             "no subject found: add `subject:` or `title:` to the frontmatter, or start with a `# Heading`",
             subject=str(issue.path),
         )
+    if not issue.preheader:  # else the inbox shows only the invisible padding after it
+        issue.preheader = first_sentence(body)
     body_text, references = render_text(body, direction=issue.dir)
     lap("markdown")
 
@@ -86,6 +89,7 @@ def compose_issue(path: str | Path, settings: Settings) -> ComposeResult:
     lap("inline")
 
     findings: list[Finding] = [*rewriter.findings, *body.findings]
+    findings += check_tables(issue, (node for section in body.sections for node in section.nodes))
     findings += [Finding("mjml", WARNING, message, str(folder / HTML_TEMPLATE)) for message in mjml_warnings + inline_warnings]
     findings += check_links(issue, rewriter.links)
     titled = [(section.title, section.line) for section in body.sections if section.title]

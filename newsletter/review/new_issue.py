@@ -60,11 +60,32 @@ def _yaml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def render_issue(title: str, date: _dt.date, slug: str, *, site_url: str = "") -> str:
-    """The text of a new issue: frontmatter plus a skeleton body that composes cleanly."""
+def render_issue(title: str, date: _dt.date, slug: str, *, site_url: str = "", starter: bool = False) -> str:
+    """The text of a new issue: frontmatter plus a skeleton body that composes cleanly.
+
+    Without ``site_url`` its links point at a placeholder site, which ``check``
+    flags until the writer replaces them. ``starter`` (the first issue ``init``
+    writes) keeps those placeholders in comments instead, so a new repository's
+    CI (``check --strict``) passes before anyone has written a word.
+    """
     site = (site_url or PLACEHOLDER_SITE).rstrip("/")
     page = f"{site}/blog/{slug}/"
     quoted = _yaml_string(title)
+    commented = starter and not site_url
+    url_line = (
+        f"  # url: {page}    # the web version (View in browser); set NEWSLETTER_SITE_URL or write yours"
+        if commented else f"  url: {page}"
+    )
+    hero = f"![Describe the hero image for readers who cannot see it]({site}/images/{slug}-hero.jpg)"
+    links = f"""- [A first link worth reading]({site}/blog/)
+- [A second link worth reading]({site}/events/)
+
+**[READ MORE >>]({page})**"""
+    second = "Tell the second story here, then point readers to more:"
+    if commented:
+        second = "Tell the second story here. Keep each section to one story, with a link to the whole of it."
+        hero = f"<!-- A hero image: an image on its own at the very top. Point it at your site:\n{hero}\n-->"
+        links = f"<!-- Links and a button, once they can point at real pages (check flags placeholders):\n{links}\n-->"
     return f"""---
 templateKey: blog-post
 title: {quoted}
@@ -75,7 +96,7 @@ category:
     label: Newsletter
 hidePost: false
 seo:
-  url: {page}
+{url_line}
   title: {quoted}
   description: "One sentence that sums up this issue; inboxes show it after the subject."
   twitterUsername: ""
@@ -83,7 +104,7 @@ seo:
 # preheader: "..."     # defaults to seo.description
 ---
 
-![Describe the hero image for readers who cannot see it]({site}/images/{slug}-hero.jpg)
+{hero}
 
 # First section
 
@@ -92,12 +113,9 @@ most subscribers read on a phone.
 
 # Second section
 
-Tell the second story here, then point readers to more:
+{second}
 
-- [A first link worth reading]({site}/blog/)
-- [A second link worth reading]({site}/events/)
-
-**[READ MORE >>]({page})**
+{links}
 """
 
 

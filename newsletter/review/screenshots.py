@@ -43,7 +43,7 @@ CHROMIUM_ARGS = (
 )
 INSTALL_HINT = (
     "install the Debian package 'chromium' (apt-get install chromium) "
-    "and the extra with pip install 'newsletter[screenshots]'"
+    "and the extra with pip install 'markdown-newsletter[screenshots]'"
 )
 _TIMEOUT_MS = 30_000
 

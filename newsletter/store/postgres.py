@@ -229,7 +229,7 @@ def check_url(url: str) -> None:
     try:
         from psycopg.conninfo import conninfo_to_dict
     except ImportError:
-        raise ConfigError("a PostgreSQL URL needs psycopg: pip install 'newsletter[postgresql]'",
+        raise ConfigError("a PostgreSQL URL needs psycopg: pip install 'markdown-newsletter[postgresql]'",
                           subject="NEWSLETTER_DATABASE") from None
     try:
         conninfo_to_dict(url)  # libpq's own reading, before anything (a pool's log) can repeat a bad part

@@ -23,7 +23,7 @@ COLOUR_CODE = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;\d
 
 def test_version_is_the_installed_version(run_cli):
     result = run_cli("--version")
-    assert result.returncode == 0 and result.stdout == f"newsletter {version('newsletter')}\n"
+    assert result.returncode == 0 and result.stdout == f"newsletter {version('markdown-newsletter')}\n"  # the distribution's name
 
 
 def test_completion_offers_the_choices_of_an_option(run_cli):

@@ -31,7 +31,7 @@ def test_relative_url_without_base_is_error(write_issue, settings):
 
 
 def test_subject_and_preheader(write_issue, settings):
-    path = write_issue("x\n", frontmatter="title: " + "S" * 79)
+    path = write_issue("![a picture, no prose](https://news.example.org/a.png)\n", frontmatter="title: " + "S" * 79)
     found = codes(compose_issue(path, settings))
     assert ("subject-too-long", "warning") in found and ("missing-preheader", "warning") in found
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERO_URL = "https://images.example.com/hero.png"
 CTA_URL = "https://news.example.org/blog/big-story"
-NO_CHROMIUM = "Chromium not installed: apt-get install chromium (Debian package 'chromium'), then pip install 'newsletter[screenshots]'"
+NO_CHROMIUM = "Chromium not installed: apt-get install chromium (Debian package 'chromium'), then pip install 'markdown-newsletter[screenshots]'"
 
 ISSUE_FRONTMATTER = """\
 templateKey: blog-post

@@ -113,6 +113,10 @@ class World:
             "SMTP_TIMEOUT": "20",
             "SMTP_CONNECTIONS": str(schedule.smtp_connections),
             "NEWSLETTER_CONCURRENCY": "1",  # each run says how many requests it keeps in flight
+            # The stand-ins and `serve` are on loopback: the links may point there (send refuses them otherwise).
+            "NEWSLETTER_ALLOW_LOCAL_LINKS": "on",
+            # `send`'s DNS line asks the tests' own DNS server (tests/conftest.py), never the machine's resolver.
+            "NEWSLETTER_DNS_RESOLVER": os.environ["NEWSLETTER_DNS_RESOLVER"],
         }
 
     def _make_list(self, members: tuple[str, ...]) -> None:

@@ -62,13 +62,15 @@ def _print_tables(results: Sequence[SendStats]) -> None:
         table.add_row("Accepted", str(s.accepted), "")
         table.add_row("Delivered", str(s.delivered), "reported by SendGrid only")
         table.add_row("Bounced", str(s.bounced), "")
-        machine = f"; {s.machine_opens} machine opens" if s.machine_opens else ""
-        table.add_row("Unique opens", f"{s.unique_opens} ({_percent(s.open_rate)})",
-                      f"unreliable: Apple Mail Privacy Protection inflates opens{machine}")
-        table.add_row("Unique clicks", f"{s.unique_clicks} ({_percent(s.click_rate)})", f"rates of {s.rate_base}")
+        beside = "{} machine, {} unknown; rates of {}"
+        table.add_row("Human opens", f"{s.human_opens} ({_percent(s.open_rate)})",
+                      beside.format(s.machine_opens, s.unknown_opens, s.rate_base))
+        table.add_row("Human clicks", f"{s.human_clicks} ({_percent(s.click_rate)})",
+                      beside.format(s.machine_clicks, s.unknown_clicks, s.rate_base))
         table.add_row("Unsubscribes", str(s.unsubscribes), "")
         table.add_row("Spam reports", str(s.spam_reports), "")
         out.print(table)
+        out.print(s.open_rate_note, style="dim")
         if s.top_links:
             links = Table(title="Top links", title_justify="left")
             links.add_column("clicks", justify="right")

@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/u/{token}", unsubscribe.unsubscribe_now, methods=["POST"]),
             Route("/o/{token}.gif", opens_clicks.open_pixel, methods=["GET"]),
             Route("/c/{token}", opens_clicks.click_redirect, methods=["GET"]),
+            Route("/k/{token}", opens_clicks.canary, methods=["GET"]),
             Route("/webhooks/sendgrid", webhook.sendgrid_events, methods=["POST"]),
             Route("/subscribe/{list}", signup.subscribe_page, methods=["GET"]),
             Route("/subscribe/{list}", signup.subscribe, methods=["POST"]),

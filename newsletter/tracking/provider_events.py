@@ -50,6 +50,9 @@ class Event:
     event_key: str | None = None
     attempt: int | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    verdict: str = ""  # opens and clicks, once judged (tracking/judging.py)
+    verdict_reason: str = ""
+    user_agent: str = ""  # of our own pixel's or redirect's request, until judged; never stored
 
     @property
     def new_status(self) -> str | None:
@@ -65,9 +68,20 @@ class Event:
         return event_store.EventRow(
             source=self.source, type=self.type, event_key=self.event_key, send_id=self.send_id,
             subscriber_id=self.subscriber_id, email=self.email, url=self.url, occurred_at=self.occurred_at,
-            attempt=self.attempt, raw=_compact_json(self.raw),
+            attempt=self.attempt, raw=_compact_json(_without_personal(self.raw)),
             new_status=status, status_reason=f"{self.source} {self.type}" if status else "",
+            verdict=self.verdict, verdict_reason=self.verdict_reason,
         )
+
+
+#: Keys of a provider's raw event never stored: the client's address and user agent (read only to judge).
+PERSONAL_RAW_KEYS = ("ip", "useragent")
+
+
+def _without_personal(raw: dict[str, Any]) -> dict[str, Any]:
+    if "ip" in raw or "useragent" in raw:
+        return {k: v for k, v in raw.items() if k not in PERSONAL_RAW_KEYS}
+    return raw
 
 
 def _compact_json(value: dict[str, Any]) -> str:
@@ -165,10 +179,15 @@ def parse_event_array(data: bytes | str, *, subject: str) -> list[Any]:
 
 
 def ingest_sendgrid(conn: DB, items: Iterable[Any]) -> IngestResult:
-    """Store a batch of SendGrid events in one transaction (de-duplicated) and apply status changes."""
+    """Judge, store (de-duplicated) and apply the status changes of a batch of SendGrid events, in one transaction."""
+    from newsletter.store import transaction
+    from newsletter.tracking.judging import judge_events
+
     items = list(items)
     events = [e for e in map(normalise_sendgrid, items) if e is not None]
-    outcome = event_store.store_events(conn, (e.to_row() for e in events))
+    with transaction(conn):
+        judge_events(conn, events)
+        outcome = event_store.store_event_batch(conn, [e.to_row() for e in events])
     return IngestResult(
         received=len(items), stored=outcome.stored, duplicates=outcome.duplicates,
         ignored=len(items) - len(events), status_changes=outcome.status_changes,
@@ -197,6 +216,7 @@ def import_events_file(
     """
     from newsletter.store import connect, transaction
     from newsletter.tracking.jsonstream import iter_json_array
+    from newsletter.tracking.judging import judge_events
 
     path = Path(path)
     received = ignored = 0
@@ -210,7 +230,12 @@ def import_events_file(
     try:
         event_store.prepare_for_import(conn)
         with handle, transaction(conn):
-            batch: list[event_store.EventRow] = []
+            batch: list[Event] = []
+
+            def store(events: list[Event]) -> None:
+                judge_events(conn, events)
+                outcomes.append(event_store.store_event_batch(conn, [e.to_row() for e in events]))
+
             for line, item in iter_json_array(handle, subject=str(path)):
                 received += 1
                 event = normalise_sendgrid(item)
@@ -219,13 +244,13 @@ def import_events_file(
                     if len(unusable) < UNUSABLE_KEPT:
                         unusable.append((line, "not a SendGrid event (an object with an \"event\" field)"))
                     continue
-                batch.append(event.to_row())
+                batch.append(event)
                 if len(batch) >= IMPORT_BATCH:
-                    outcomes.append(event_store.store_event_batch(conn, batch))
+                    store(batch)
                     batch = []
                     if progress is not None:
                         progress(received, None)
-            outcomes.append(event_store.store_event_batch(conn, batch))
+            store(batch)
             if progress is not None:
                 progress(received, received)  # the end: now the total is known
             if received and ignored == received:
@@ -243,12 +268,20 @@ def import_events_file(
     )
 
 
-def record_tracking(conn: DB, kind: str, send_id: int, subscriber_id: int, url: str = "") -> None:
-    """Record an open or click seen by our own pixel or redirect (source ``tracking``)."""
+def record_tracking(conn: DB, kind: str, send_id: int, subscriber_id: int, url: str = "",
+                    user_agent: str = "") -> str:
+    """Record an open, click or canary fetch seen by our own pixel or redirect (source ``tracking``),
+    judged (``tracking.verdicts``) on ``user_agent``, which is not kept. Returns the verdict."""
+    from newsletter.store import transaction
+    from newsletter.tracking.judging import judge_events
+
     event = Event(source="tracking", type=kind, occurred_at=event_store.utc_now(), send_id=send_id,
-                  subscriber_id=subscriber_id, url=url,
+                  subscriber_id=subscriber_id, url=url, user_agent=user_agent,
                   raw={"event": kind, "send_id": send_id, "subscriber_id": subscriber_id, **({"url": url} if url else {})})
-    event_store.store_events(conn, [event.to_row()])
+    with transaction(conn):
+        judge_events(conn, [event])
+        event_store.store_event_batch(conn, [event.to_row()])
+    return event.verdict
 
 
 def unsubscribe(conn: DB, subscriber_id: int, send_id: int) -> bool:

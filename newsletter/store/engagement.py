@@ -1,0 +1,103 @@
+"""SQL for judging opens and clicks (what was seen before of the same recipient's copy)
+and for counting recipients by their best verdict.
+
+A recipient's verdict is the best of their events' (human 0, unknown 1,
+machine 2): ``_BEST`` ranks them in SQL the way ``tracking.verdicts.RANK`` does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from newsletter.store import DB
+
+_RANK = "CASE verdict WHEN 'human' THEN 0 WHEN 'unknown' THEN 1 WHEN 'machine' THEN 2 ELSE 1 END"
+# Keys are looked up in chunks well under SQLite's bound-variable limit (one JSON parameter per chunk anyway).
+_CHUNK = 1000
+
+
+@dataclass
+class CopyHistory:
+    """What happened before to one recipient's copy of one send (times as ISO strings)."""
+
+    delivered_at: str | None = None
+    canary_at: list[str] = field(default_factory=list)
+    clicks: list[tuple[int, str, str]] = field(default_factory=list)  # (event id, occurred_at, verdict)
+    keys: set[str] = field(default_factory=set)  # de-duplication keys of those clicks
+
+
+def histories(conn: DB, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], CopyHistory]:
+    """``CopyHistory`` of each ``(send_id, subscriber_id)``: delivery time (the provider's
+    ``delivered`` event, else the ledger's acceptance), fetches of the canary link, and clicks."""
+    by_send: dict[int, list[int]] = defaultdict(list)
+    for send_id, subscriber_id in set(pairs):
+        by_send[send_id].append(subscriber_id)
+    found: dict[tuple[int, int], CopyHistory] = {}
+    dialect = conn.dialect
+    for send_id, people in by_send.items():
+        people.sort()
+        for start in range(0, len(people), _CHUNK):
+            ids = dialect.id_list(people[start : start + _CHUNK])
+            provider_delivered: set[int] = set()
+            for subscriber_id in people[start : start + _CHUNK]:
+                found[(send_id, subscriber_id)] = CopyHistory()
+            for subscriber_id, at in conn.execute(
+                    "SELECT subscriber_id, updated_at FROM deliveries"
+                    f" WHERE send_id = ? AND state = 'accepted' AND {dialect.id_in('subscriber_id')}", (send_id, ids)):
+                found[(send_id, subscriber_id)].delivered_at = at
+            for event_id, subscriber_id, kind, at, verdict, key in conn.execute(
+                    "SELECT id, subscriber_id, type, occurred_at, verdict, event_key FROM events"
+                    f" WHERE send_id = ? AND type IN ('delivered', 'canary', 'click') AND {dialect.id_in('subscriber_id')}"
+                    " ORDER BY id", (send_id, ids)):
+                history = found[(send_id, subscriber_id)]
+                if kind == "delivered":
+                    if subscriber_id not in provider_delivered:  # the provider's word beats the ledger's
+                        provider_delivered.add(subscriber_id)
+                        history.delivered_at = at
+                elif kind == "canary":
+                    history.canary_at.append(at)
+                else:
+                    history.clicks.append((event_id, at, verdict))
+                    if key:
+                        history.keys.add(key)
+    return found
+
+
+def mark_machine(conn: DB, event_ids: Sequence[int], reason: str) -> int:
+    """Judge the stored events ``event_ids`` machine, for ``reason`` (a burst or canary found later)."""
+    if not event_ids:
+        return 0
+    dialect = conn.dialect
+    return conn.execute(
+        f"UPDATE events SET verdict = 'machine', verdict_reason = ? WHERE {dialect.id_in('id')} AND verdict != 'machine'",
+        (reason, dialect.id_list(sorted(event_ids))),
+    ).rowcount
+
+
+def copy_events(conn: DB, send_id: int, subscriber_id: int) -> list[tuple[int, str, str]]:
+    """``(id, type, occurred_at)`` of the opens and clicks of one recipient's copy."""
+    return [(r[0], r[1], r[2]) for r in conn.execute(
+        "SELECT id, type, occurred_at FROM events WHERE send_id = ? AND subscriber_id = ? AND type IN ('open', 'click')",
+        (send_id, subscriber_id))]
+
+
+def verdict_counts(conn: DB, send_id: int) -> dict[str, int]:
+    """Recipients of a send by their best verdict: ``{opens,clicks}_{human,unknown,machine}``.
+
+    Opens count a recipient's clicks too (a click means the message was opened,
+    and a human click upgrades an open a proxy made). Events that matched no
+    subscriber count by address.
+    """
+    found = {f"{kind}_{verdict}": 0 for kind in ("opens", "clicks") for verdict in ("human", "unknown", "machine")}
+    names = {0: "human", 1: "unknown", 2: "machine"}
+    for kind, types in (("opens", "'open', 'click'"), ("clicks", "'click'")):
+        for who in ("subscriber_id", "lower(email)"):
+            matched = "subscriber_id IS NOT NULL" if who == "subscriber_id" else "subscriber_id IS NULL"
+            for best, n in conn.execute(
+                    f"SELECT best, COUNT(*) FROM (SELECT {who} AS who, MIN({_RANK}) AS best FROM events"
+                    f" WHERE send_id = ? AND type IN ({types}) AND {matched} GROUP BY {who}) AS people GROUP BY best",
+                    (send_id,)):
+                found[f"{kind}_{names[int(best)]}"] += int(n)
+    return found

@@ -1,0 +1,24 @@
+-- Every open and click judged human, machine or unknown, with the reason
+-- (newsletter/tracking/verdicts.py); '' on events of other types.
+ALTER TABLE events ADD COLUMN verdict TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN verdict_reason TEXT NOT NULL DEFAULT '';
+
+-- Events stored before verdicts: SendGrid's own flag where it is set, else unknown.
+-- dialect: sqlite
+UPDATE events SET verdict = 'machine', verdict_reason = 'SendGrid flagged a machine open (sg_machine_open)'
+    WHERE type = 'open' AND CAST(json_extract(raw, '$."sg_machine_open"') AS TEXT) IN ('1', 'true');
+-- The raw IP address and user agent are dropped once judged (README, privacy).
+UPDATE events SET raw = json_remove(raw, '$.ip', '$.useragent')
+    WHERE json_valid(raw) AND (json_extract(raw, '$.ip') IS NOT NULL OR json_extract(raw, '$.useragent') IS NOT NULL);
+-- dialect: postgresql
+UPDATE events SET verdict = 'machine', verdict_reason = 'SendGrid flagged a machine open (sg_machine_open)'
+    WHERE type = 'open' AND (CAST(raw AS JSONB) ->> 'sg_machine_open') IN ('1', 'true');
+UPDATE events SET raw = CAST(CAST(raw AS JSONB) - 'ip' - 'useragent' AS TEXT)
+    WHERE (CAST(raw AS JSONB) -> 'ip') IS NOT NULL OR (CAST(raw AS JSONB) -> 'useragent') IS NOT NULL;
+-- dialect: all
+UPDATE events SET verdict = 'unknown', verdict_reason = 'recorded before verdicts'
+    WHERE type IN ('open', 'click') AND verdict = '';
+DROP INDEX events_machine_opens;
+
+-- The send page reads opens and clicks by verdict and by hour from this index alone.
+CREATE INDEX events_send_verdict ON events(send_id, type, verdict, subscriber_id, occurred_at);

@@ -1,0 +1,85 @@
+"""Judge a batch of events before they are stored: the rules of ``verdicts`` applied with what
+the database knows of each recipient's copy (delivery time, earlier clicks, canary fetches).
+
+The raw IP address and user agent are read here and then dropped from the event.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from newsletter.store import engagement
+from newsletter.tracking import verdicts
+
+if TYPE_CHECKING:
+    from newsletter.store import DB
+    from newsletter.tracking.provider_events import Event
+
+JUDGED_TYPES = ("open", "click")
+
+
+def seconds(iso: str) -> float:
+    """Seconds since the epoch of an ISO-8601 UTC time as the store writes them."""
+    try:
+        return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        parsed = datetime.fromisoformat(iso)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def judge_events(conn: DB, events: list[Event]) -> None:
+    """Set ``verdict`` and ``verdict_reason`` on each open and click of ``events`` (in place), drop
+    their raw IP address and user agent, and judge earlier stored clicks machine when this batch
+    completes a burst with them or fetches the canary link near them."""
+    judged = [e for e in events if e.type in JUDGED_TYPES or e.type == "canary"]
+    if not judged:
+        return
+    known = {(e.send_id, e.subscriber_id) for e in judged if e.send_id and e.subscriber_id}
+    history = engagement.histories(conn, [(send, who) for send, who in known if send and who])
+    batch_clicks: dict[tuple[int, int], list[Event]] = defaultdict(list)
+    batch_canary: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for event in judged:
+        pair = (event.send_id or 0, event.subscriber_id or 0)
+        if pair not in history:
+            continue
+        if event.type == "click" and not (event.event_key and event.event_key in history[pair].keys):
+            batch_clicks[pair].append(event)
+        elif event.type == "canary":
+            batch_canary[pair].append(seconds(event.occurred_at))
+    in_burst: set[int] = set()  # id() of this batch's events found in a burst
+    earlier: dict[str, set[int]] = defaultdict(set)  # reason -> ids of stored events to judge machine
+    for pair, clicks in batch_clicks.items():
+        stored = history[pair].clicks
+        times = [seconds(at) for _, at, _ in stored] + [seconds(e.occurred_at) for e in clicks]
+        for index in verdicts.bursts(times):
+            if index < len(stored):
+                earlier[verdicts.BURST_REASON].add(stored[index][0])
+            else:
+                in_burst.add(id(clicks[index - len(stored)]))
+    for pair, fetched in batch_canary.items():
+        for event_id, _kind, at in engagement.copy_events(conn, *pair):
+            if any(abs(seconds(at) - t) <= verdicts.CANARY_WINDOW_S for t in fetched):
+                earlier[verdicts.CANARY_REASON].add(event_id)
+    for event in judged:
+        raw = event.raw
+        agent = event.user_agent or (raw.get("useragent") if isinstance(raw.get("useragent"), str) else "") or ""
+        event.user_agent = ""  # the raw agent and address are left out when the event is stored (Event.to_row)
+        if event.type == "canary":
+            event.verdict, event.verdict_reason = verdicts.MACHINE, "the hidden canary link"
+            continue
+        copy = history.get((event.send_id or 0, event.subscriber_id or 0))
+        when = seconds(event.occurred_at)
+        hit = verdicts.Hit(
+            kind=event.type, user_agent=agent, provider_flag=verdicts.provider_flag(raw),
+            near_canary=copy is not None and any(
+                abs(when - t) <= verdicts.CANARY_WINDOW_S
+                for t in [*map(seconds, copy.canary_at), *batch_canary.get((event.send_id or 0, event.subscriber_id or 0), [])]),
+            in_burst=id(event) in in_burst,
+            seconds_after_delivery=when - seconds(copy.delivered_at) if copy and copy.delivered_at else None,
+        )
+        verdict = verdicts.judge(hit)
+        event.verdict, event.verdict_reason = verdict.verdict, verdict.reason
+    for reason, ids in earlier.items():
+        engagement.mark_machine(conn, sorted(ids), reason)

@@ -87,6 +87,11 @@ class Settings:
     newsletter_signup_limit_ip: int = 20
     newsletter_signup_limit_address: int = 3
 
+    # --- dashboard -----------------------------------------------------------
+    newsletter_admin_token: str = _secret()
+    newsletter_admin_users: str = _secret()  # name:sha256-hex-of-password, comma-separated
+    newsletter_admin_signin_limit: int = 10
+
     # --- release: approvals and scheduling ------------------------------
     newsletter_required_approvals: int = 0
     newsletter_allowed_signers: str = ""
@@ -112,6 +117,16 @@ class Settings:
     def signup_origins(self) -> list[str]:
         """``NEWSLETTER_SIGNUP_ORIGINS`` split on commas, blanks and trailing slashes dropped."""
         return [o.strip().rstrip("/") for o in self.newsletter_signup_origins.split(",") if o.strip()]
+
+    @property
+    def admin_users(self) -> dict[str, str]:
+        """``NEWSLETTER_ADMIN_USERS`` as ``{name: sha256 hex of the password}`` (validated when read)."""
+        users: dict[str, str] = {}
+        for entry in self.newsletter_admin_users.split(","):
+            if entry.strip():
+                name, _, digest = entry.strip().partition(":")
+                users[name.strip()] = digest.strip().lower()
+        return users
 
     @property
     def reviewers(self) -> list[str]:
@@ -163,10 +178,32 @@ def validate(settings: Settings) -> None:
     if settings.newsletter_required_approvals < 0:
         raise ConfigError(f"must be 0 (no approvals needed) or more, got {settings.newsletter_required_approvals}",
                           subject="NEWSLETTER_REQUIRED_APPROVALS")
+    _admin(settings)
     if settings.newsletter_timezone:
         from newsletter.release.when import zone
 
         zone(settings.newsletter_timezone, subject="NEWSLETTER_TIMEZONE")
+
+
+_ADMIN_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _admin(settings: Settings) -> None:
+    token = settings.newsletter_admin_token
+    if token and len(token.strip()) < 16:
+        raise ConfigError("must be at least 16 characters (e.g. `openssl rand -hex 24`)", subject="NEWSLETTER_ADMIN_TOKEN")
+    for entry in settings.newsletter_admin_users.split(","):
+        if not entry.strip():
+            continue
+        name, colon, digest = entry.strip().partition(":")
+        if not colon or not _ADMIN_NAME.match(name.strip()) or not _SHA256_HEX.match(digest.strip().lower()):
+            # Never echo the entry: it holds a password's hash.
+            raise ConfigError("expected name:sha256-hex-of-password entries separated by commas",
+                              subject="NEWSLETTER_ADMIN_USERS")
+    if settings.newsletter_admin_signin_limit < 0:
+        raise ConfigError(f"must be 0 (no limit) or more, got {settings.newsletter_admin_signin_limit}",
+                          subject="NEWSLETTER_ADMIN_SIGNIN_LIMIT")
 
 
 def setting_names() -> list[str]:

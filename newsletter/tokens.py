@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from newsletter.errors import ConfigError, NewsletterError
 
-PURPOSES = ("unsubscribe", "open", "click", "confirm", "preferences", "canary")
+PURPOSES = ("unsubscribe", "open", "click", "confirm", "preferences", "canary", "admin-session")
 MIN_KEY_LENGTH = 16
 SIGNATURE_BYTES = 16
 

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter import tokens
 from newsletter.errors import InputError, StoreError
-from newsletter.server import opens_clicks, preferences, signup, unsubscribe, webhook
+from newsletter.server import dashboard, dashboard_auth, opens_clicks, preferences, signup, unsubscribe, webhook
 from newsletter.server.common import INVALID_LINK, ThreadConnections, plain, with_db
 from newsletter.settings import Settings
 from newsletter.store import connect
@@ -126,6 +126,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/confirm/{token}", signup.confirm_now, methods=["POST"]),
             Route("/p/{token}", preferences.preferences_page, methods=["GET"]),
             Route("/p/{token}", preferences.preferences_save, methods=["POST"]),
+            *dashboard.routes(),
         ],
         exception_handlers={
             HTTPException: _http_error,
@@ -138,6 +139,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.db = db
     app.state.verifier = webhook.load_verifier(settings.sendgrid_webhook_public_key)
     app.state.signup_limits = SignupLimits(settings)
+    app.state.signin_limits = dashboard_auth.SigninLimits(settings)
     app.state.purged_at = time.monotonic()
     # User middleware sits inside Starlette's ServerErrorMiddleware, so a bug is
     # answered here and never re-raised to the server as a traceback.

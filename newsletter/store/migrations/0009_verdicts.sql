@@ -22,3 +22,14 @@ DROP INDEX events_machine_opens;
 
 -- The send page reads opens and clicks by verdict and by hour from this index alone.
 CREATE INDEX events_send_verdict ON events(send_id, type, verdict, subscriber_id, occurred_at);
+
+-- The dashboard's roll-up of a finished send's recipients by receiving domain (store/dashboard.py):
+-- written when the send page is first shown after the send, so that page never joins a million
+-- ledger rows to the subscribers again. Counts only, no address.
+CREATE TABLE send_domains (
+    send_id    INTEGER NOT NULL REFERENCES sends(id) ON DELETE CASCADE,
+    domain     TEXT NOT NULL,
+    recipients INTEGER NOT NULL,
+    accepted   INTEGER NOT NULL,
+    PRIMARY KEY (send_id, domain)
+) WITHOUT ROWID;

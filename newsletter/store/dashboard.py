@@ -1,0 +1,128 @@
+"""SQL behind the dashboard's pages (``newsletter serve``'s ``/admin``): sends with their ledger
+counts, a send's events by hour and by receiving domain, and lists' joins and leaves.
+
+Everything here reads; the one write is the per-domain roll-up of a send's recipients
+(``send_domains``), made once when a send that no run holds is first shown, so that the
+send page of a million recipients does not join the ledger to the subscribers each time.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from newsletter.store import DB, transaction
+
+_STATES = ("queued", "claimed", "sending", "accepted", "failed", "in_doubt", "skipped", "suppressed")
+
+
+def live_send_ids(conn: DB) -> set[int]:
+    """Sends a run holds now (not ended, lease not expired)."""
+    return {int(r[0]) for r in conn.execute(
+        "SELECT DISTINCT send_id FROM send_runs WHERE ended_at IS NULL AND expires_at > ?", (time.time(),))}
+
+
+def sends(conn: DB, send_id: int | None = None) -> list[dict[str, Any]]:
+    """Every send (or one), newest first: its row, list name and ledger counts by state
+    (the ``claimed_*`` columns count claimed rows by the state they had before)."""
+    sums = ", ".join(f"COUNT(*) FILTER (WHERE d.state = '{s}') AS {s}" for s in _STATES)
+    back = ", ".join(f"COUNT(*) FILTER (WHERE d.state = 'claimed' AND d.prior = '{s}') AS claimed_{s}"
+                     for s in ("in_doubt", "failed"))
+    rows = conn.execute(
+        f"SELECT s.id, s.slug, s.subject, s.backend, s.created_at, s.started_at, s.finished_at,"
+        f" l.id AS list_id, l.name AS list_name, COUNT(d.subscriber_id) AS recipients, {sums}, {back}"
+        " FROM sends s JOIN lists l ON l.id = s.list_id LEFT JOIN deliveries d ON d.send_id = s.id"
+        + (" WHERE s.id = ?" if send_id is not None else "")
+        + " GROUP BY s.id, l.id, l.name ORDER BY s.id DESC",
+        (send_id,) if send_id is not None else (),
+    ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def events_by_hour(conn: DB, send_id: int, since: str, until: str) -> list[tuple[str, str, str, int]]:
+    """``(hour 'YYYY-MM-DDTHH', type, verdict, events)`` of a send's opens and clicks in [since, until)."""
+    return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(
+        "SELECT substr(occurred_at, 1, 13) AS hour, type, verdict, COUNT(*) FROM events"
+        " WHERE send_id = ? AND type IN ('open', 'click') AND occurred_at >= ? AND occurred_at < ?"
+        " GROUP BY hour, type, verdict", (send_id, since, until))]
+
+
+def first_event_at(conn: DB, send_id: int) -> str | None:
+    """When the first open or click of a send happened (the hourly chart starts there if the send has no start)."""
+    row = conn.execute("SELECT MIN(occurred_at) FROM events WHERE send_id = ? AND type IN ('open', 'click')",
+                       (send_id,)).fetchone()
+    return row[0] if row else None
+
+
+def recipient_domains(conn: DB, send_id: int, recipients: int, accepted: int, *,
+                      keep: bool) -> dict[str, tuple[int, int]]:
+    """``{domain: (recipients, accepted)}`` of a send's ledger, from the roll-up when it is current.
+
+    The roll-up is current when its counts add up to the ledger's ``recipients`` and
+    ``accepted``; it is (re)written only when ``keep`` (no run holds the send, so the counts
+    are final).
+    """
+    rolled = {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(
+        "SELECT domain, recipients, accepted FROM send_domains WHERE send_id = ?", (send_id,))}
+    if rolled and (sum(n for n, _ in rolled.values()), sum(a for _, a in rolled.values())) == (recipients, accepted):
+        return rolled
+    domain = conn.dialect.email_domain("s.email")
+    counted = {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(
+        f"SELECT {domain} AS domain, COUNT(*), COUNT(*) FILTER (WHERE d.state = 'accepted')"
+        " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.send_id = ? GROUP BY domain",
+        (send_id,))}
+    if keep:
+        with transaction(conn):
+            conn.execute("DELETE FROM send_domains WHERE send_id = ?", (send_id,))
+            conn.executemany("INSERT INTO send_domains (send_id, domain, recipients, accepted) VALUES (?, ?, ?, ?)",
+                             [(send_id, d, n, a) for d, (n, a) in counted.items()])
+    return counted
+
+
+def people_by_domain(conn: DB, send_id: int) -> dict[tuple[str, str], int]:
+    """``{(domain, what): recipients}`` for what in delivered, bounce, spamreport, unsubscribe, and
+    open/click as ``open:human`` etc. (a recipient counted once per what, opens by their best verdict)."""
+    domain = conn.dialect.email_domain("s.email")
+    found: dict[tuple[str, str], int] = {}
+    for d, kind, n in conn.execute(
+            f"SELECT {domain} AS domain, e.type, COUNT(DISTINCT e.subscriber_id) FROM events e"
+            " JOIN subscribers s ON s.id = e.subscriber_id"
+            " WHERE e.send_id = ? AND e.type IN ('delivered', 'bounce', 'spamreport', 'unsubscribe', 'group_unsubscribe')"
+            " GROUP BY domain, e.type", (send_id,)):
+        what = "unsubscribe" if kind == "group_unsubscribe" else kind
+        found[(d, what)] = found.get((d, what), 0) + int(n)
+    rank = "CASE e.verdict WHEN 'human' THEN 0 WHEN 'machine' THEN 2 ELSE 1 END"
+    for kind, types in (("open", "'open', 'click'"), ("click", "'click'")):
+        for d, best, n in conn.execute(
+                f"SELECT {domain} AS domain, best, COUNT(*) FROM"
+                f" (SELECT e.subscriber_id, MIN({rank}) AS best FROM events e"
+                f"  WHERE e.send_id = ? AND e.type IN ({types}) AND e.subscriber_id IS NOT NULL"
+                "  GROUP BY e.subscriber_id) AS people JOIN subscribers s ON s.id = people.subscriber_id"
+                " GROUP BY domain, best", (send_id,)):
+            what = f"{kind}:{ {0: 'human', 1: 'unknown', 2: 'machine'}[int(best)] }"
+            found[(d, what)] = found.get((d, what), 0) + int(n)
+    return found
+
+
+def lists(conn: DB) -> list[dict[str, Any]]:
+    """Every list with its members now (active on the list and as subscribers) and pending signups."""
+    return [dict(r) for r in conn.execute(
+        "SELECT l.id, l.name, l.title, l.created_at,"
+        " COUNT(s.id) FILTER (WHERE m.status = 'active' AND s.status = 'active') AS members,"
+        " COUNT(s.id) FILTER (WHERE m.status = 'pending') AS pending"
+        " FROM lists l LEFT JOIN memberships m ON m.list_id = l.id LEFT JOIN subscribers s ON s.id = m.subscriber_id"
+        " GROUP BY l.id, l.name, l.title, l.created_at ORDER BY l.name")]
+
+
+def joins_and_leaves(conn: DB) -> list[tuple[int, str, int, int]]:
+    """``(list id, day 'YYYY-MM-DD', joined, left)`` from the consent records: joined when confirmed, left when closed."""
+    days: dict[tuple[int, str], list[int]] = {}
+    for list_id, day, n in conn.execute(
+            "SELECT list_id, substr(confirmed_at, 1, 10) AS day, COUNT(*) FROM consents"
+            " WHERE confirmed_at IS NOT NULL GROUP BY list_id, day"):
+        days.setdefault((int(list_id), day), [0, 0])[0] += int(n)
+    for list_id, day, n in conn.execute(
+            "SELECT list_id, substr(left_at, 1, 10) AS day, COUNT(*) FROM consents"
+            " WHERE left_at IS NOT NULL AND confirmed_at IS NOT NULL GROUP BY list_id, day"):
+        days.setdefault((int(list_id), day), [0, 0])[1] += int(n)
+    return sorted((list_id, day, joined, left) for (list_id, day), (joined, left) in days.items())

@@ -1,0 +1,218 @@
+"""The figures of the dashboard's pages: the sends, one send in depth, and the lists.
+
+Computed here from the store (``store.dashboard``) and drawn by the server
+(``server/dashboard*.py``), and by ``newsletter stats --html`` into one file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from newsletter.store import dashboard as store
+from newsletter.tracking import providers
+
+if TYPE_CHECKING:
+    from newsletter.store import DB
+    from newsletter.tracking.stats import SendStats
+
+#: Hours the send page charts opens and clicks over, from the send's start.
+HOURS = 72
+#: Receiving domains listed for bounces and complaints.
+TOP_DOMAINS = 10
+
+
+def ledger_totals(counts: dict[str, Any], live: bool) -> Any:
+    """The ledger's ``Totals`` of a send (adapter: the refactor moves ``Totals`` to ``store.ledger``)."""
+    from newsletter.delivery.plan import Totals
+
+    return Totals.from_counts(counts, live=live)
+
+
+@dataclass
+class SendSummary:
+    """One row of the sends page: what the ledger says, live while a run holds the send."""
+
+    send_id: int
+    slug: str
+    subject: str
+    list_name: str
+    backend: str
+    created_at: str
+    status: str
+    recipients: int
+    accepted: int
+    failed: int
+    in_doubt: int
+    pending: int
+    in_flight: int
+    live: bool
+
+
+def send_summaries(conn: DB, send_id: int | None = None) -> list[SendSummary]:
+    """Every send (or one), newest first, with its status and counts from the ledger."""
+    live = store.live_send_ids(conn)
+    found = []
+    for row in store.sends(conn, send_id):
+        running = row["id"] in live and row["claimed"] + row["sending"] > 0
+        totals = ledger_totals(row, running)
+        found.append(SendSummary(
+            send_id=row["id"], slug=row["slug"], subject=row["subject"], list_name=row["list_name"],
+            backend=row["backend"], created_at=row["created_at"], status=totals.status,
+            recipients=totals.recipients, accepted=totals.accepted, failed=totals.failed, in_doubt=totals.in_doubt,
+            pending=totals.pending, in_flight=totals.in_flight, live=running,
+        ))
+    return found
+
+
+@dataclass
+class Hour:
+    """Opens and clicks (events, by verdict) in one hour after the send started."""
+
+    hour: int
+    human_opens: int = 0
+    human_clicks: int = 0
+    machine_opens: int = 0
+    machine_clicks: int = 0
+
+
+@dataclass
+class DomainRow:
+    """Bounces and complaints at one receiving domain."""
+
+    domain: str
+    recipients: int
+    bounced: int
+    complaints: int
+
+
+@dataclass
+class ProviderRow:
+    """Results at one mailbox provider (by the recipients' domains)."""
+
+    provider: str
+    recipients: int = 0
+    accepted: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    human_opens: int = 0
+    human_clicks: int = 0
+    machine_opens: int = 0
+    unsubscribes: int = 0
+    complaints: int = 0
+
+    @property
+    def open_rate(self) -> float | None:
+        """Human opens over delivered (SendGrid) or accepted messages."""
+        base = self.delivered or self.accepted
+        return round(self.human_opens / base, 4) if base else None
+
+
+@dataclass
+class SendReport:
+    """Everything the send page shows."""
+
+    summary: SendSummary
+    stats: SendStats
+    started_at: str
+    funnel: list[tuple[str, int]]
+    hours: list[Hour]
+    domains: list[DomainRow]
+    providers: list[ProviderRow] = field(default_factory=list)
+
+
+def _hour_start(iso: str) -> datetime:
+    parsed = datetime.strptime(iso[:13], "%Y-%m-%dT%H")
+    return parsed.replace(tzinfo=UTC)
+
+
+def send_report(conn: DB, send_id: int) -> SendReport | None:
+    """The send page's figures, or None if there is no such send."""
+    from newsletter.store import events as event_store
+    from newsletter.tracking.stats import stats_for_send
+
+    summaries = send_summaries(conn, send_id)
+    if not summaries:
+        return None
+    summary = summaries[0]
+    [row] = [r for r in event_store.find_sends(conn) if r["id"] == send_id]
+    stats = stats_for_send(conn, row)
+    sends = store.sends(conn, send_id)[0]
+    started = sends["started_at"] or store.first_event_at(conn, send_id) or sends["created_at"]
+    start = _hour_start(started)
+    hours = [Hour(h) for h in range(HOURS)]
+    until = (start + timedelta(hours=HOURS)).strftime("%Y-%m-%dT%H")
+    for hour, kind, verdict, n in store.events_by_hour(conn, send_id, start.strftime("%Y-%m-%dT%H"), until):
+        index = int((_hour_start(hour) - start).total_seconds() // 3600)
+        if 0 <= index < HOURS:
+            slot = hours[index]
+            who = "human" if verdict == "human" else "machine" if verdict == "machine" else ""
+            if who:
+                name = f"{who}_{'opens' if kind == 'open' else 'clicks'}"
+                setattr(slot, name, getattr(slot, name) + n)
+    funnel = [("Recipients", summary.recipients), ("Accepted", summary.accepted)]
+    if stats.delivered:
+        funnel.append(("Delivered", stats.delivered))
+    funnel += [("Human opens", stats.human_opens), ("Human clicks", stats.human_clicks),
+               ("Unsubscribes", stats.unsubscribes), ("Complaints", stats.spam_reports)]
+    recipients = store.recipient_domains(conn, send_id, summary.recipients, summary.accepted, keep=not summary.live)
+    people = store.people_by_domain(conn, send_id)
+    domains = [DomainRow(d, n, people.get((d, "bounce"), 0), people.get((d, "spamreport"), 0))
+               for d, (n, _) in recipients.items()]
+    domains = sorted((d for d in domains if d.bounced or d.complaints),
+                     key=lambda d: (-(d.bounced + d.complaints), d.domain))[:TOP_DOMAINS]
+    by_provider = {name: ProviderRow(name) for name in providers.ORDER}
+    for d, (n, accepted) in recipients.items():
+        p = by_provider[providers.provider_of(d)]
+        p.recipients += n
+        p.accepted += accepted
+    for (d, what), n in people.items():
+        p = by_provider[providers.provider_of(d)]
+        column = {"delivered": "delivered", "bounce": "bounced", "open:human": "human_opens",
+                "click:human": "human_clicks", "open:machine": "machine_opens", "unsubscribe": "unsubscribes",
+                  "spamreport": "complaints"}.get(what)
+        if column:
+            setattr(p, column, getattr(p, column) + n)
+    return SendReport(summary=summary, stats=stats, started_at=start.strftime("%Y-%m-%dT%H:00Z"), funnel=funnel,
+                      hours=hours, domains=domains, providers=[p for p in by_provider.values() if p.recipients])
+
+
+@dataclass
+class ListReport:
+    """A list's members now and week by week (from the consent records)."""
+
+    list_id: int
+    name: str
+    title: str
+    members: int
+    pending: int
+    weeks: list[tuple[str, int, int, int]]  # (Monday 'YYYY-MM-DD', joined, left, members at the week's end)
+
+
+def _monday(day: str) -> str:
+    d = date.fromisoformat(day)
+    return (d - timedelta(days=d.weekday())).isoformat()
+
+
+def list_reports(conn: DB, weeks: int = 26) -> list[ListReport]:
+    """Every list with its last ``weeks`` weeks of joins, leaves and members (counted back from today's members)."""
+    moves: dict[int, dict[str, list[int]]] = {}
+    for list_id, day, joined, left in store.joins_and_leaves(conn):
+        week = moves.setdefault(list_id, {}).setdefault(_monday(day), [0, 0])
+        week[0] += joined
+        week[1] += left
+    this_week = date.fromisoformat(_monday(datetime.now(UTC).date().isoformat()))
+    mondays = [(this_week - timedelta(weeks=w)).isoformat() for w in range(weeks - 1, -1, -1)]
+    found = []
+    for row in store.lists(conn):
+        by_week = moves.get(row["id"], {})
+        members = int(row["members"])
+        series: list[tuple[str, int, int, int]] = []
+        for monday in reversed(mondays):  # walk back from today's count
+            joined, left = by_week.get(monday, [0, 0])
+            series.append((monday, joined, left, max(members, 0)))
+            members -= joined - left
+        found.append(ListReport(row["id"], row["name"], row["title"], int(row["members"]), int(row["pending"]),
+                                list(reversed(series))))
+    return found

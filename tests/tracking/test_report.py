@@ -1,0 +1,48 @@
+"""The dashboard's figures (``tracking.report``) from a seeded database, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dashboard_seed import EXPECTED, seed_dashboard
+
+from newsletter.tracking import providers
+from newsletter.tracking.report import list_reports, send_report, send_summaries
+
+
+def test_send_report_matches_the_seeded_events(db, settings):
+    ids = seed_dashboard(settings.newsletter_database)
+    report = send_report(db, ids["done"])
+    assert dict(report.funnel) == EXPECTED["funnel"]
+    hours = {h.hour: (h.human_opens, h.human_clicks, h.machine_opens, h.machine_clicks) for h in report.hours
+             if h.human_opens or h.human_clicks or h.machine_opens or h.machine_clicks}
+    assert hours == EXPECTED["hours"] and len(report.hours) == 72
+    assert {d.domain: (d.recipients, d.bounced, d.complaints) for d in report.domains} == EXPECTED["domains"]
+    assert {p.provider: p.recipients for p in report.providers} == EXPECTED["providers"]
+    assert {p.provider: p.human_opens for p in report.providers if p.human_opens} == EXPECTED["provider_opens"]
+    assert report.summary.in_doubt == 1 and report.summary.status == "partial"
+    # The finished send's domains were rolled up; the page reads the roll-up next time, and it agrees.
+    assert db.execute("SELECT SUM(recipients) FROM send_domains WHERE send_id = ?", (ids["done"],)).fetchone()[0] == 10
+    again = send_report(db, ids["done"])
+    assert {p.provider: p.recipients for p in again.providers} == EXPECTED["providers"]
+    assert send_report(db, 999) is None
+
+
+def test_a_live_send_is_live_and_not_rolled_up(db, settings):
+    ids = seed_dashboard(settings.newsletter_database)
+    by_id = {s.send_id: s for s in send_summaries(db)}
+    live = by_id[ids["live"]]
+    assert (live.status, live.live, live.accepted, live.in_flight, live.pending) == ("sending", True, 4, 2, 4)
+    send_report(db, ids["live"])
+    assert db.execute("SELECT COUNT(*) FROM send_domains WHERE send_id = ?", (ids["live"],)).fetchone()[0] == 0
+
+
+def test_lists_count_back_from_todays_members(db, settings):
+    seed_dashboard(settings.newsletter_database)
+    [news] = list_reports(db)
+    members = [w[3] for w in news.weeks]
+    assert news.members == EXPECTED["members_now"] and members[-1] == 7 and members[-2] == 10
+    assert sum(w[1] for w in news.weeks) == 10 and sum(w[2] for w in news.weeks) == 3
+
+
+def test_mailbox_providers_by_domain():
+    assert providers.provider_of("GMAIL.com") == "Gmail" and providers.provider_of("hotmail.co.uk") == "Outlook/Microsoft"
+    assert providers.provider_of("me.com") == "Apple iCloud" and providers.provider_of("example.org") == "Others"

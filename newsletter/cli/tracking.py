@@ -12,6 +12,7 @@ from newsletter.cli.common import JSON_HELP, ProgressReporter, console, echo_jso
 from newsletter.cli.common import settings as load
 
 if TYPE_CHECKING:
+    from newsletter.settings import Settings
     from newsletter.tracking.stats import SendStats
 
 
@@ -30,11 +31,16 @@ def serve(
 def stats(
     target: str | None = typer.Argument(None, metavar="[ISSUE.md | SLUG]", help="One issue; default: every send."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    html: Path | None = typer.Option(None, "--html", metavar="REPORT.html",
+                                     help="Also write the issue's send pages as one self-contained HTML file."),
 ) -> None:
     """Show what each send did: deliveries, bounces, opens, clicks, unsubscribes, top links."""
     from newsletter.tracking.stats import collect_stats
 
-    results = collect_stats(load(), target)
+    config = load()
+    if html is not None:
+        _write_report(config, target, html)
+    results = collect_stats(config, target)
     if as_json:
         echo_json([s.as_dict() for s in results])
         return
@@ -42,6 +48,17 @@ def stats(
         typer.echo("No sends yet.")
         return
     _print_tables(results)
+
+
+def _write_report(config: Settings, target: str | None, path: Path) -> None:
+    from newsletter.errors import InputError
+    from newsletter.server.dashboard_file import write_report
+
+    if target is None:
+        raise InputError("writes one issue's report: name the issue (newsletter stats ISSUE --html FILE)",
+                         subject="--html")
+    count = write_report(config, target, path)
+    typer.echo(f"Wrote {path} ({count} send{'s' if count != 1 else ''}).", err=True)
 
 
 def _percent(rate: float | None) -> str:

@@ -177,3 +177,12 @@ def signin_body(*, named_users: bool, error: str = "", next_path: str = "/admin"
             f' value="{escape(next_path)}">{name}<label for="password">Password or admin token</label>'
             '<input id="password" name="password" type="password" autocomplete="current-password" required>'
             '<button type="submit">Sign in</button></form>')
+
+
+def report_file(reports: Sequence[SendReport], *, brand: str = "") -> str:
+    """One self-contained HTML file with the send page of each of an issue's sends (``stats --html``):
+    charts inline, nothing to load, the same strict policy in a <meta> element."""
+    first = reports[0].summary
+    sections = "".join(f"<h2>{escape(r.summary.slug)} to {escape(r.summary.list_name)} (send {r.summary.send_id})</h2>"
+                       + send_body(r) for r in reports)
+    return page(f"Report: {first.slug}", sections, brand=brand)

@@ -178,6 +178,22 @@ def send_report(conn: DB, send_id: int) -> SendReport | None:
                       hours=hours, domains=domains, providers=[p for p in by_provider.values() if p.recipients])
 
 
+def collect_reports(settings: Any, target: str) -> list[SendReport]:
+    """The send pages of the sends of one issue (an ISSUE.md path or a slug): ``stats --html``."""
+    from newsletter.errors import InputError
+    from newsletter.store import events as event_store
+    from newsletter.store import session
+    from newsletter.tracking.stats import issue_slug
+
+    slug = issue_slug(target)
+    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+        found = [send_report(conn, row["id"]) for row in event_store.find_sends(conn, slug)]
+    reports = [r for r in found if r is not None]
+    if not reports:
+        raise InputError("no send found for this issue", subject=slug)
+    return reports
+
+
 @dataclass
 class ListReport:
     """A list's members now and week by week (from the consent records)."""

@@ -48,7 +48,7 @@ class Watched:
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def _route(self, route) -> None:
-        if route.request.url.startswith(self.base + "/"):
+        if route.request.url == self.base or route.request.url.startswith(self.base + "/"):
             route.continue_()
         else:
             self.foreign.append(route.request.url)
@@ -167,3 +167,19 @@ def test_lists_and_sends_pages_fit_and_draw(browser, site, tmp_path, width):
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # signed out for real
     assert not watched.foreign and not watched.errors, (watched.foreign, watched.errors)
     watched.context.close()
+
+
+def test_the_html_report_file_renders_offline(browser, settings, tmp_path):
+    from newsletter.server.dashboard_file import write_report
+
+    seed_dashboard(settings.newsletter_database)
+    out = tmp_path / "report.html"
+    assert write_report(settings, "2026-11-harbour", out) == 1
+    for width in WIDTHS:
+        watched = Watched(browser, out.as_uri(), width)  # only the file itself may load
+        watched.page.goto(out.as_uri())
+        assert chart_values(watched.page, "funnel") == EXPECTED["funnel"]
+        assert watched.page.evaluate("document.documentElement.scrollWidth") <= width
+        watched.page.screenshot(path=str(tmp_path / f"report-{width}.png"), full_page=True)
+        assert not watched.foreign and not watched.errors, (watched.foreign, watched.errors)
+        watched.context.close()

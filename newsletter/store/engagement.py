@@ -66,14 +66,23 @@ def histories(conn: DB, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int
 
 
 def mark_machine(conn: DB, event_ids: Sequence[int], reason: str) -> int:
-    """Judge the stored events ``event_ids`` machine, for ``reason`` (a burst or canary found later)."""
+    """Judge the stored events ``event_ids`` machine, for ``reason`` (a burst or canary found later),
+    keeping the send roll-ups right (``rollups.rejudged``); inside the caller's transaction."""
+    from newsletter.store import rollups
+
     if not event_ids:
         return 0
     dialect = conn.dialect
-    return conn.execute(
+    ids = dialect.id_list(sorted(event_ids))
+    before = [(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5]) for r in conn.execute(
+        f"SELECT id, send_id, subscriber_id, type, occurred_at, verdict FROM events WHERE {dialect.id_in('id')}"
+        " AND verdict != 'machine' AND send_id IS NOT NULL ORDER BY id", (ids,))]
+    changed = conn.execute(
         f"UPDATE events SET verdict = 'machine', verdict_reason = ? WHERE {dialect.id_in('id')} AND verdict != 'machine'",
-        (reason, dialect.id_list(sorted(event_ids))),
+        (reason, ids),
     ).rowcount
+    rollups.rejudged(conn, before, "machine")
+    return changed
 
 
 def copy_events(conn: DB, send_id: int, subscriber_id: int) -> list[tuple[int, str, str]]:
@@ -83,21 +92,23 @@ def copy_events(conn: DB, send_id: int, subscriber_id: int) -> list[tuple[int, s
         (send_id, subscriber_id))]
 
 
-def verdict_counts(conn: DB, send_id: int) -> dict[str, int]:
+def verdict_counts(conn: DB, send_id: int, *, matched: bool | None = None) -> dict[str, int]:
     """Recipients of a send by their best verdict: ``{opens,clicks}_{human,unknown,machine}``.
 
     Opens count a recipient's clicks too (a click means the message was opened,
     and a human click upgrades an open a proxy made). Events that matched no
-    subscriber count by address.
+    subscriber count by address. ``matched``: only those that matched a subscriber
+    (True) or only those that did not (False); both by default.
     """
     found = {f"{kind}_{verdict}": 0 for kind in ("opens", "clicks") for verdict in ("human", "unknown", "machine")}
     names = {0: "human", 1: "unknown", 2: "machine"}
+    whom = {True: ("subscriber_id",), False: ("lower(email)",), None: ("subscriber_id", "lower(email)")}[matched]
     for kind, types in (("opens", "'open', 'click'"), ("clicks", "'click'")):
-        for who in ("subscriber_id", "lower(email)"):
-            matched = "subscriber_id IS NOT NULL" if who == "subscriber_id" else "subscriber_id IS NULL"
+        for who in whom:
+            which = "subscriber_id IS NOT NULL" if who == "subscriber_id" else "subscriber_id IS NULL"
             for best, n in conn.execute(
                     f"SELECT best, COUNT(*) FROM (SELECT {who} AS who, MIN({_RANK}) AS best FROM events"
-                    f" WHERE send_id = ? AND type IN ({types}) AND {matched} GROUP BY {who}) AS people GROUP BY best",
+                    f" WHERE send_id = ? AND type IN ({types}) AND {which} GROUP BY {who}) AS people GROUP BY best",
                     (send_id,)):
                 found[f"{kind}_{names[int(best)]}"] += int(n)
     return found

@@ -229,21 +229,27 @@ COUNTED_TYPES = {
 }
 
 
-def event_counts(conn: DB, send_id: int) -> dict[str, int]:
+def event_counts(conn: DB, send_id: int, *, matched: bool | None = None) -> dict[str, int]:
     """Distinct recipients per kind of event (see ``COUNTED_TYPES``) for a send, whatever
     the events' verdicts (``store.engagement.verdict_counts`` counts opens and clicks by verdict).
 
     Each kind is read from the index on (send_id, type, subscriber_id, ...)
     alone; the few events that matched no subscriber are counted by address
     apart (an id and an address never stand for the same recipient here).
+    ``matched``: count only those that matched a subscriber (True) or only the others (False).
     """
     parts: list[str] = []
     params: list[object] = []
     for name, types in COUNTED_TYPES.items():
         where = f"FROM events WHERE send_id = ? AND type IN ({','.join('?' * len(types))})"
-        parts.append(f"(SELECT COUNT(DISTINCT subscriber_id) {where} AND subscriber_id IS NOT NULL)"
-                     f" + (SELECT COUNT(DISTINCT lower(email)) {where} AND subscriber_id IS NULL) AS {name}")
-        params += [send_id, *types, send_id, *types]
+        by_id = f"(SELECT COUNT(DISTINCT subscriber_id) {where} AND subscriber_id IS NOT NULL)"
+        by_address = f"(SELECT COUNT(DISTINCT lower(email)) {where} AND subscriber_id IS NULL)"
+        if matched is None:
+            parts.append(f"{by_id} + {by_address} AS {name}")
+            params += [send_id, *types, send_id, *types]
+        else:
+            parts.append(f"{by_id if matched else by_address} AS {name}")
+            params += [send_id, *types]
     row = conn.execute(f"SELECT {', '.join(parts)}", params).fetchone()
     return {key: int(row[key]) for key in row.keys()}
 

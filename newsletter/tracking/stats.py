@@ -96,13 +96,17 @@ def stats_for_send(conn: DB, send: sqlite3.Row, top: int = 10) -> SendStats:
     """The figures of one send row (from ``store.events.find_sends``)."""
     from newsletter.delivery.plan import Totals
     from newsletter.store import sends as ledger
-
-    totals = Totals.from_counts(ledger.counts(conn, send["id"]))
-    recipients, accepted = totals.recipients, totals.accepted
     from newsletter.store.engagement import verdict_counts
 
-    counts = event_store.event_counts(conn, send["id"])
-    people = verdict_counts(conn, send["id"])
+    totals = Totals.from_counts(ledger.counts(conn, send["id"]))
+    return make_stats(send, totals, event_store.event_counts(conn, send["id"]), verdict_counts(conn, send["id"]),
+                      event_store.top_links(conn, send["id"], top))
+
+
+def make_stats(send: Any, totals: Any, counts: dict[str, int], people: dict[str, int],
+               links: builtins.list[tuple[str, int, int]]) -> SendStats:
+    """``SendStats`` from a send row, its ledger ``Totals``, ``event_counts``, ``verdict_counts`` and ``top_links``."""
+    recipients, accepted = totals.recipients, totals.accepted
     delivered = counts["delivered"]
     base, base_name = (delivered, "delivered") if delivered else (accepted, "accepted")
     return SendStats(
@@ -115,7 +119,7 @@ def stats_for_send(conn: DB, send: sqlite3.Row, top: int = 10) -> SendStats:
         unknown_clicks=people["clicks_unknown"], click_rate=_rate(people["clicks_human"], base),
         unique_opens=counts["opens"], unique_clicks=counts["clicks"], unsubscribes=counts["unsubscribes"],
         spam_reports=counts["spam_reports"], rate_base=base_name,
-        top_links=[LinkStats(url, clicks, people) for url, clicks, people in event_store.top_links(conn, send["id"], top)],
+        top_links=[LinkStats(url, clicks, people) for url, clicks, people in links],
     )
 
 

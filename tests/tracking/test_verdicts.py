@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.store import rollups
+from newsletter.store.dashboard import events_by_hour
 from newsletter.store.engagement import verdict_counts
 from newsletter.tracking import verdicts
 from newsletter.tracking.provider_events import import_events_file, ingest_sendgrid
@@ -84,6 +86,7 @@ def test_sendgrid_events_are_judged_and_lose_ip_and_agent(db, seed_send, setting
         sg("click", send, c, 600, useragent=PHONE, url="https://example.org/a"),
         sg("click", send, c, 601, useragent=PHONE, url="https://example.org/b"),
     ])
+    assert rollups.catch_up(db, send) == 10  # the dashboard folded them in before the rest came
     # The third of c's clicks arrives in a later batch: the two stored ones are judged with it.
     ingest_sendgrid(db, [sg("click", send, c, 602, useragent=PHONE, url="https://example.com/c"),
                          sg("click", send, d, 900, useragent=PHONE, url="https://example.org/a"),
@@ -103,6 +106,18 @@ def test_sendgrid_events_are_judged_and_lose_ip_and_agent(db, seed_send, setting
     [stats] = collect_stats(settings)
     assert (stats.human_opens, stats.machine_opens, stats.human_clicks, stats.machine_clicks) == (2, 2, 1, 1)
     assert stats.rate_base == "delivered" and stats.open_rate == 0.4 and stats.click_rate == 0.2
+
+    # The roll-ups the dashboard reads agree with the events, re-judged clicks included.
+    rollups.catch_up(db, send)
+    totals: dict[str, int] = {}
+    for (_, what), n in rollups.domain_counts(db, send).items():
+        totals[what] = totals.get(what, 0) + n
+    assert {k: v for k, v in totals.items() if k.startswith(("open:", "click:"))} == {
+        "open:human": 2, "open:machine": 2, "open:unknown": 1, "click:human": 1, "click:machine": 1}
+    assert totals["delivered"] == 5
+    hours = sorted((kind, verdict, n) for _, kind, verdict, n in rollups.hour_counts(db, send, "2026", "2027"))
+    assert hours == sorted((kind, verdict, n) for _, kind, verdict, n in events_by_hour(db, send, "2026", "2027"))
+    assert ("click", "machine", 3) in hours
 
 
 def test_imported_files_are_judged_alike(tmp_path, db, seed_send, settings):

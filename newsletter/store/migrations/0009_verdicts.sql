@@ -33,3 +33,48 @@ CREATE TABLE send_domains (
     accepted   INTEGER NOT NULL,
     PRIMARY KEY (send_id, domain)
 ) WITHOUT ROWID;
+
+-- Roll-ups of each send's events (store/rollups.py), caught up from the events when its page is shown.
+CREATE TABLE send_rollups (
+    send_id       INTEGER PRIMARY KEY REFERENCES sends(id) ON DELETE CASCADE,
+    last_event_id INTEGER NOT NULL DEFAULT 0     -- events up to this id are folded in
+);
+CREATE TABLE send_recipient_facts (
+    send_id       INTEGER NOT NULL REFERENCES sends(id) ON DELETE CASCADE,
+    subscriber_id INTEGER NOT NULL,
+    domain        TEXT NOT NULL,
+    delivered     INTEGER NOT NULL DEFAULT 0,
+    bounced       INTEGER NOT NULL DEFAULT 0,
+    complained    INTEGER NOT NULL DEFAULT 0,
+    unsubscribed  INTEGER NOT NULL DEFAULT 0,
+    open_rank     INTEGER NOT NULL DEFAULT 3,    -- best verdict of opens and clicks: 0 human, 1 unknown, 2 machine, 3 none
+    click_rank    INTEGER NOT NULL DEFAULT 3,
+    PRIMARY KEY (send_id, subscriber_id)
+) WITHOUT ROWID;
+CREATE TABLE send_domain_counts (
+    send_id       INTEGER NOT NULL REFERENCES sends(id) ON DELETE CASCADE,
+    domain        TEXT NOT NULL,
+    what          TEXT NOT NULL,                 -- delivered, bounced, complained, unsubscribed, open:human, ...
+    n             INTEGER NOT NULL,
+    PRIMARY KEY (send_id, domain, what)
+) WITHOUT ROWID;
+CREATE TABLE send_hour_counts (
+    send_id       INTEGER NOT NULL REFERENCES sends(id) ON DELETE CASCADE,
+    hour          TEXT NOT NULL,                 -- 'YYYY-MM-DDTHH' (UTC)
+    type          TEXT NOT NULL,                 -- open, click
+    verdict       TEXT NOT NULL,
+    n             INTEGER NOT NULL,
+    PRIMARY KEY (send_id, hour, type, verdict)
+) WITHOUT ROWID;
+-- Recipients whose events were judged again after they were folded in: worked out afresh next time.
+CREATE TABLE send_rollup_dirty (
+    send_id       INTEGER NOT NULL REFERENCES sends(id) ON DELETE CASCADE,
+    subscriber_id INTEGER NOT NULL,
+    PRIMARY KEY (send_id, subscriber_id)
+) WITHOUT ROWID;
+-- A finished send's ledger counts by state (store/dashboard.py), valid while no run has started since.
+CREATE TABLE send_ledger_cache (
+    send_id       INTEGER PRIMARY KEY REFERENCES sends(id) ON DELETE CASCADE,
+    last_run_id   INTEGER NOT NULL,
+    counts        TEXT NOT NULL                  -- JSON object: state -> rows
+);

@@ -1,8 +1,8 @@
 """SQL for judging opens and clicks (what was seen before of the same recipient's copy)
 and for counting recipients by their best verdict.
 
-A recipient's verdict is the best of their events' (human 0, unknown 1,
-machine 2): ``_BEST`` ranks them in SQL the way ``tracking.verdicts.RANK`` does.
+A recipient's verdict is the best of their events' (human, then unknown, then
+machine), as ``tracking.verdicts.RANK`` orders them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from newsletter.store import DB
 
-_RANK = "CASE verdict WHEN 'human' THEN 0 WHEN 'unknown' THEN 1 WHEN 'machine' THEN 2 ELSE 1 END"
 # Keys are looked up in chunks well under SQLite's bound-variable limit (one JSON parameter per chunk anyway).
 _CHUNK = 1000
 
@@ -101,14 +100,17 @@ def verdict_counts(conn: DB, send_id: int, *, matched: bool | None = None) -> di
     (True) or only those that did not (False); both by default.
     """
     found = {f"{kind}_{verdict}": 0 for kind in ("opens", "clicks") for verdict in ("human", "unknown", "machine")}
-    names = {0: "human", 1: "unknown", 2: "machine"}
     whom = {True: ("subscriber_id",), False: ("lower(email)",), None: ("subscriber_id", "lower(email)")}[matched]
     for kind, types in (("opens", "'open', 'click'"), ("clicks", "'click'")):
         for who in whom:
             which = "subscriber_id IS NOT NULL" if who == "subscriber_id" else "subscriber_id IS NULL"
-            for best, n in conn.execute(
-                    f"SELECT best, COUNT(*) FROM (SELECT {who} AS who, MIN({_RANK}) AS best FROM events"
-                    f" WHERE send_id = ? AND type IN ({types}) AND {which} GROUP BY {who}) AS people GROUP BY best",
-                    (send_id,)):
-                found[f"{kind}_{names[int(best)]}"] += int(n)
+            # Recipients with a human event, with a human or unknown one, with any: each read from the
+            # index on (send_id, type, verdict, subscriber_id); the best verdict follows by difference.
+            human, not_machine, anyone = conn.execute(
+                f"SELECT COUNT(DISTINCT {who}) FILTER (WHERE verdict = 'human'),"
+                f" COUNT(DISTINCT {who}) FILTER (WHERE verdict != 'machine'), COUNT(DISTINCT {who})"
+                f" FROM events WHERE send_id = ? AND type IN ({types}) AND {which}", (send_id,)).fetchone()
+            found[f"{kind}_human"] += int(human)
+            found[f"{kind}_unknown"] += int(not_machine) - int(human)
+            found[f"{kind}_machine"] += int(anyone) - int(not_machine)
     return found

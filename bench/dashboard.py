@@ -103,7 +103,8 @@ def load(target: str, recipients: int, count: int) -> int:
             else:
                 conn.executemany(f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * 12)})",
                                  events(count, recipients, send_id))
-        conn.dialect.after_copy(conn, ["subscribers", "events"]) if postgres else None
+        if postgres:
+            conn.dialect.after_copy(conn, ["subscribers", "events"])  # ids go on after the copied ones
         conn.execute("VACUUM ANALYZE" if postgres else "ANALYZE")
     finally:
         conn.close()
@@ -124,6 +125,28 @@ def render(target: str, send_id: int) -> float:
         return elapsed
     finally:
         conn.close()
+
+
+def first_view(target: str, send_id: int) -> str:
+    """The first view of a send, part by part: what it computes once and keeps."""
+    from newsletter.store import dashboard, rollups
+
+    conn = store.connect(target, migrate_schema=False)
+    try:
+        parts = []
+        started = time.perf_counter()
+        [row] = dashboard.sends(conn, send_id)
+        parts.append(f"ledger counts {time.perf_counter() - started:.2f} s")
+        started = time.perf_counter()
+        rollups.catch_up(conn, send_id)
+        parts.append(f"event roll-ups {time.perf_counter() - started:.2f} s")
+        started = time.perf_counter()
+        dashboard.recipient_domains(conn, send_id, row["recipients"], row["accepted"], keep=True)
+        parts.append(f"recipients by domain {time.perf_counter() - started:.2f} s")
+    finally:
+        conn.close()
+    parts.append(f"then the page {render(target, send_id):.2f} s")
+    return ", ".join(parts)
 
 
 def main() -> None:
@@ -152,11 +175,11 @@ def main() -> None:
                     target = str(Path(tmp) / "dashboard.db")
                 print(f"{kind}:", flush=True)
                 send_id = load(target, args.recipients, args.events)
-                first = render(target, send_id)
+                first = first_view(target, send_id)
                 times = [render(target, send_id) for _ in range(args.runs)]
-                print(f"  send page: first {first:.2f} s (rolls the recipients up by domain), then median"
-                      f" {statistics.median(times):.2f} s of {args.runs} (min {min(times):.2f}, max {max(times):.2f})",
-                      flush=True)
+                print(f"  first view (once per send): {first}", flush=True)
+                print(f"  send page: median {statistics.median(times):.3f} s of {args.runs}"
+                      f" (min {min(times):.3f}, max {max(times):.3f})", flush=True)
         finally:
             if server is not None:
                 server.stop()

@@ -68,6 +68,10 @@ class Facts:
                 self.click_rank = min(self.click_rank, rank)
 
 
+def _hour_verdict(verdict: str | None) -> str:
+    return verdict if verdict in ("human", "machine") else "unknown"
+
+
 def domain_of(email: str) -> str:
     """The lower-cased domain of an address (after its last ``@``), as ``dialect.email_domain`` writes it."""
     return email.rpartition("@")[2].lower()
@@ -79,21 +83,33 @@ def _lock(conn: DB, send_id: int) -> int:
                             (send_id,)).fetchone()[0])
 
 
-def catch_up(conn: DB, send_id: int) -> int:
-    """Fold the send's new events (and its re-judged recipients) into the roll-ups; returns events folded."""
+#: More new events than this are folded in by rebuilding the send's roll-ups in SQL, not one by one.
+REBUILD_OVER = 20_000
+
+
+def catch_up(conn: DB, send_id: int, *, rebuild_over: int = REBUILD_OVER) -> int:
+    """Fold the send's new events (and its re-judged recipients) into the roll-ups; returns events folded.
+
+    More than ``rebuild_over`` new events (a first look at a large send, an import) rebuild the
+    roll-ups in SQL instead (``rebuild``).
+    """
     with transaction(conn):
         mark = _lock(conn, send_id)
+        # "+send_id": read the events after the mark by id, not every event of the send by the send's index.
+        new = conn.execute("SELECT id, type, subscriber_id, verdict, occurred_at FROM events"
+                           " WHERE id > ? AND +send_id = ? ORDER BY id LIMIT ?",
+                           (mark, send_id, rebuild_over + 1)).fetchall()
+        if len(new) > rebuild_over:
+            return rebuild(conn, send_id)
         dirty = sorted(int(r[0]) for r in conn.execute(
             "SELECT subscriber_id FROM send_rollup_dirty WHERE send_id = ?", (send_id,)))
-        new = conn.execute("SELECT id, type, subscriber_id, verdict, occurred_at FROM events"
-                           " WHERE id > ? AND send_id = ? ORDER BY id", (mark, send_id)).fetchall()
         if not new and not dirty:
             return 0
         hours: Counter[tuple[str, str, str]] = Counter()
         by_person: dict[int, list[tuple[str, str]]] = defaultdict(list)
         for _, kind, subscriber_id, verdict, at in new:
             if kind in ("open", "click"):
-                hours[(at[:13], kind, verdict or "unknown")] += 1
+                hours[(at[:13], kind, _hour_verdict(verdict))] += 1
             if subscriber_id is not None and (kind in FACT_OF_TYPE or kind in ("open", "click")):
                 by_person[int(subscriber_id)].append((kind, verdict))
         for subscriber_id, kind, verdict in _all_events(conn, send_id, dirty):
@@ -122,6 +138,51 @@ def catch_up(conn: DB, send_id: int) -> int:
         if new:
             conn.execute("UPDATE send_rollups SET last_event_id = ? WHERE send_id = ?", (int(new[-1][0]), send_id))
         return len(new)
+
+
+_RANK_SQL = "CASE verdict WHEN 'human' THEN 0 WHEN 'machine' THEN 2 ELSE 1 END"
+
+
+def rebuild(conn: DB, send_id: int) -> int:
+    """Work the send's roll-ups out afresh from all its events, in SQL (inside the caller's transaction
+    holding the roll-up's lock); returns the events folded in."""
+    top = conn.execute("SELECT MAX(id), COUNT(*) FROM events WHERE send_id = ?", (send_id,)).fetchone()
+    if top[0] is None:
+        return 0
+    last, count = int(top[0]), int(top[1])
+    for table in ("send_recipient_facts", "send_domain_counts", "send_hour_counts", "send_rollup_dirty"):
+        conn.execute(f"DELETE FROM {table} WHERE send_id = ?", (send_id,))
+    flags = ", ".join(
+        f"MAX(CASE WHEN type IN ({', '.join(repr(t) for t, f in FACT_OF_TYPE.items() if f == flag)}) THEN 1 ELSE 0 END)"
+        f" AS {flag}" for flag in FLAGS)
+    conn.execute(
+        "INSERT INTO send_recipient_facts (send_id, subscriber_id, domain, delivered, bounced, complained,"
+        " unsubscribed, open_rank, click_rank)"
+        f" SELECT ?, f.subscriber_id, {conn.dialect.email_domain('s.email')}, f.delivered, f.bounced, f.complained,"
+        " f.unsubscribed, f.open_rank, f.click_rank FROM"
+        f" (SELECT subscriber_id, {flags},"
+        f"  MIN(CASE WHEN type IN ('open', 'click') THEN {_RANK_SQL} ELSE 3 END) AS open_rank,"
+        f"  MIN(CASE WHEN type = 'click' THEN {_RANK_SQL} ELSE 3 END) AS click_rank"
+        "  FROM events WHERE send_id = ? AND id <= ? AND subscriber_id IS NOT NULL"
+        f"  AND type IN ({', '.join(repr(t) for t in (*FACT_OF_TYPE, 'open', 'click'))})"
+        "  GROUP BY subscriber_id) AS f JOIN subscribers s ON s.id = f.subscriber_id",
+        (send_id, send_id, last))
+    parts = [f"SELECT domain, '{flag}' AS what, SUM({flag}) AS n FROM send_recipient_facts WHERE send_id = ?"
+             f" GROUP BY domain HAVING SUM({flag}) > 0" for flag in FLAGS]
+    for kind, column in (("open", "open_rank"), ("click", "click_rank")):
+        parts.append(f"SELECT domain, CASE {column} WHEN 0 THEN '{kind}:human' WHEN 1 THEN '{kind}:unknown'"
+                     f" ELSE '{kind}:machine' END AS what, COUNT(*) AS n FROM send_recipient_facts"
+                     f" WHERE send_id = ? AND {column} < 3 GROUP BY domain, {column}")
+    conn.execute(f"INSERT INTO send_domain_counts (send_id, domain, what, n) SELECT ?, domain, what, n FROM"
+                 f" ({' UNION ALL '.join(parts)}) AS counted", (send_id, *[send_id] * len(parts)))
+    conn.execute(
+        "INSERT INTO send_hour_counts (send_id, hour, type, verdict, n) SELECT ?, hour, type, verdict, COUNT(*) FROM"
+        " (SELECT substr(occurred_at, 1, 13) AS hour, type,"
+        "  CASE WHEN verdict IN ('human', 'machine') THEN verdict ELSE 'unknown' END AS verdict FROM events"
+        "  WHERE send_id = ? AND id <= ? AND type IN ('open', 'click')) AS hits GROUP BY hour, type, verdict",
+        (send_id, send_id, last))
+    conn.execute("UPDATE send_rollups SET last_event_id = ? WHERE send_id = ?", (last, send_id))
+    return count
 
 
 def _all_events(conn: DB, send_id: int, people: Sequence[int]) -> Iterable[tuple[int, str, str]]:
@@ -191,7 +252,7 @@ def rejudged(conn: DB, events: Sequence[tuple[int, int, int | None, str, str, st
             marks[send_id] = int(row[0]) if row else 0
         if event_id > marks[send_id] or old == verdict:
             continue  # not folded in yet: the next catch-up sees the new verdict
-        hours[send_id][(at[:13], kind, old or "unknown")] -= 1
+        hours[send_id][(at[:13], kind, _hour_verdict(old))] -= 1
         hours[send_id][(at[:13], kind, verdict)] += 1
         if subscriber_id is not None:
             dirty.add((send_id, subscriber_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dashboard_seed import EXPECTED, seed_dashboard
 
+from newsletter.store import rollups
 from newsletter.tracking import providers
 from newsletter.tracking.report import list_reports, send_report, send_summaries
 
@@ -46,3 +47,21 @@ def test_lists_count_back_from_todays_members(db, settings):
 def test_mailbox_providers_by_domain():
     assert providers.provider_of("GMAIL.com") == "Gmail" and providers.provider_of("hotmail.co.uk") == "Outlook/Microsoft"
     assert providers.provider_of("me.com") == "Apple iCloud" and providers.provider_of("example.org") == "Others"
+
+
+def test_rollups_folded_one_by_one_equal_those_rebuilt_in_sql(db, settings):
+    ids = seed_dashboard(settings.newsletter_database)
+    send = ids["done"]
+
+    def snapshot():
+        return (sorted(rollups.domain_counts(db, send).items()),
+                sorted(rollups.hour_counts(db, send, "2000", "3000")),
+                sorted(tuple(r) for r in db.execute("SELECT * FROM send_recipient_facts WHERE send_id = ?", (send,))))
+
+    assert rollups.catch_up(db, send) == 19  # few events: folded one by one
+    one_by_one = snapshot()
+    for table in ("send_rollups", "send_recipient_facts", "send_domain_counts", "send_hour_counts"):
+        db.execute(f"DELETE FROM {table} WHERE send_id = ?", (send,))
+    assert rollups.catch_up(db, send, rebuild_over=0) == 19  # as a large send is: rebuilt in SQL
+    assert snapshot() == one_by_one and one_by_one[0] and one_by_one[1]
+    assert rollups.catch_up(db, send) == 0  # nothing new

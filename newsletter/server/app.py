@@ -140,6 +140,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.verifier = webhook.load_verifier(settings.sendgrid_webhook_public_key)
     app.state.signup_limits = SignupLimits(settings)
     app.state.signin_limits = dashboard_auth.SigninLimits(settings)
+    app.state.preparing = set()  # sends whose dashboard roll-ups a background task is building
     app.state.purged_at = time.monotonic()
     # User middleware sits inside Starlette's ServerErrorMiddleware, so a bug is
     # answered here and never re-raised to the server as a traceback.

@@ -8,8 +8,11 @@ write is the send page's per-domain roll-up (``store.dashboard``). Figures come 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from urllib.parse import parse_qs, quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -19,6 +22,8 @@ from newsletter.server import dashboard_pages as pages
 from newsletter.server.common import SAFE_HEADERS, with_db
 from newsletter.server.webhook import read_limited
 from newsletter.tracking import report
+
+log = logging.getLogger("newsletter.server")
 
 #: Headers of every dashboard answer: the strict policy, no framing, nothing cached or referred.
 HEADERS = {**SAFE_HEADERS, "Content-Security-Policy": pages.CSP, "X-Frame-Options": "DENY"}
@@ -117,12 +122,42 @@ async def send_page(request: Request) -> Response:
         send_id = int(request.path_params["send_id"])
     except ValueError:
         send_id = 0
+    if send_id > 0 and await with_db(request, report.needs_preparing, send_id):
+        _prepare_in_background(request, send_id)
+        return _html(request, "Preparing the figures",
+                     "<p>This send's figures are being worked out (a first look at a large send, or many new"
+                     " events, takes a little while). This page reloads itself.</p>",
+                     user=user, status=202, refresh_s=LIVE_REFRESH_S)
     found = await with_db(request, report.send_report, send_id) if send_id > 0 else None
     if found is None:
         return _html(request, "No such send", '<p><a href="/admin">All sends</a></p>', user=user, status=404)
     title = f"{found.summary.slug} to {found.summary.list_name}"
     return _html(request, title, pages.send_body(found), user=user,
                  refresh_s=LIVE_REFRESH_S if found.summary.live else None)
+
+
+def _prepare_in_background(request: Request, send_id: int) -> None:
+    """Build the send's roll-ups in a worker thread, once at a time per send (this process)."""
+    preparing: set[int] = request.app.state.preparing
+    if send_id in preparing:
+        return
+    preparing.add(send_id)
+    db = request.app.state.db
+
+    async def work() -> None:
+        try:
+            await run_in_threadpool(db.run, report.send_report, send_id)
+        except Exception as exc:  # logged, never raised into the event loop
+            log.error("preparing send %s for the dashboard failed: %s", send_id, type(exc).__name__, exc_info=exc)
+        finally:
+            preparing.discard(send_id)
+
+    task = asyncio.get_running_loop().create_task(work())
+    _running.add(task)  # keep a reference until it is done
+    task.add_done_callback(_running.discard)
+
+
+_running: set[asyncio.Task[None]] = set()
 
 
 async def lists_page(request: Request) -> Response:

@@ -108,6 +108,11 @@ def recipient_domains(conn: DB, send_id: int, recipients: int, accepted: int, *,
     return counted
 
 
+def domains_rolled_up(conn: DB, send_id: int) -> bool:
+    """True if the send's recipients were rolled up by domain (``recipient_domains``) at some point."""
+    return conn.execute("SELECT 1 FROM send_domains WHERE send_id = ? LIMIT 1", (send_id,)).fetchone() is not None
+
+
 def people_by_domain(conn: DB, send_id: int) -> dict[tuple[str, str], int]:
     """``{(domain, what): recipients}`` for what in delivered, bounce, spamreport, unsubscribe, and
     open/click as ``open:human`` etc. (a recipient counted once per what, opens by their best verdict)."""

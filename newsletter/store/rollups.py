@@ -68,6 +68,16 @@ class Facts:
                 self.click_rank = min(self.click_rank, rank)
 
 
+def needs_rebuild(conn: DB, send_id: int) -> bool:
+    """True when catching the send up means a rebuild (more than ``REBUILD_OVER`` events not folded in)."""
+    row = conn.execute("SELECT last_event_id FROM send_rollups WHERE send_id = ?", (send_id,)).fetchone()
+    mark = int(row[0]) if row else 0
+    # The first time by the send's index; afterwards by id from the mark (see catch_up).
+    sql = ("SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE send_id = ? AND id > ? LIMIT ?) AS waiting" if mark == 0
+           else "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE +send_id = ? AND id > ? LIMIT ?) AS waiting")
+    return int(conn.execute(sql, (send_id, mark, REBUILD_OVER + 1)).fetchone()[0]) > REBUILD_OVER
+
+
 def _hour_verdict(verdict: str | None) -> str:
     return verdict if verdict in ("human", "machine") else "unknown"
 

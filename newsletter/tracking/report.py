@@ -226,6 +226,21 @@ def collect_reports(settings: Any, target: str) -> list[SendReport]:
     return reports
 
 
+#: A send with more recipients than this is rolled up by domain once, in the background, before its page shows.
+LARGE_SEND = 50_000
+
+
+def needs_preparing(conn: DB, send_id: int) -> bool:
+    """True when the send page would first have to do long work (a large send seen for the first time,
+    or a large batch of new events): the server does it in the background and shows a notice meanwhile."""
+    from newsletter.store import rollups
+
+    if rollups.needs_rebuild(conn, send_id):
+        return True
+    rows = store.sends(conn, send_id)
+    return bool(rows) and rows[0]["recipients"] > LARGE_SEND and not store.domains_rolled_up(conn, send_id)
+
+
 @dataclass
 class ListReport:
     """A list's members now and week by week (from the consent records)."""

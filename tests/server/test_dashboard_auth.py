@@ -73,3 +73,24 @@ def test_settings_refuse_bad_credentials_without_echoing_them():
     assert bad.value.subject == "NEWSLETTER_ADMIN_USERS" and "secretpassword" not in str(bad.value)
     assert load_settings({"NEWSLETTER_ADMIN_USERS": users(ann=ANN)}).admin_users == {
         "ann": hashlib.sha256(ANN.encode()).hexdigest()}
+
+
+def test_a_large_send_is_prepared_in_the_background(settings, make_client, monkeypatch):
+    import time
+
+    from dashboard_seed import seed_dashboard  # tests/tracking
+
+    from newsletter.store import rollups
+
+    monkeypatch.setattr(rollups, "REBUILD_OVER", 5)  # the seeded send's 19 events count as many
+    config = settings.with_overrides(newsletter_admin_token=TOKEN)
+    ids = seed_dashboard(config.newsletter_database)
+    with make_client(config) as client:
+        client.post("/admin/signin", data={"password": TOKEN})
+        first = client.get(f"/admin/sends/{ids['done']}")
+        assert first.status_code == 202 and "being worked out" in first.text and 'http-equiv="refresh"' in first.text
+        deadline = time.monotonic() + 30
+        while (page := client.get(f"/admin/sends/{ids['done']}")).status_code == 202:
+            assert time.monotonic() < deadline, "the figures were never prepared"
+            time.sleep(0.05)
+        assert page.status_code == 200 and 'data-label="Human opens" data-value="3"' in page.text

@@ -1,9 +1,11 @@
 """SQL behind the dashboard's pages (``newsletter serve``'s ``/admin``): sends with their ledger
-counts, a send's events by hour and by receiving domain, and lists' joins and leaves.
+counts, a send's recipients by receiving domain, and lists' joins and leaves (a send's events
+are read from their roll-ups, ``rollups.py``).
 
-Everything here reads; the one write is the per-domain roll-up of a send's recipients
-(``send_domains``), made once when a send that no run holds is first shown, so that the
-send page of a million recipients does not join the ledger to the subscribers each time.
+The writes here are caches of what a finished send no longer changes: its ledger counts
+(``send_ledger_cache``) and its recipients by domain (``send_domains``), made the first time
+it is shown, so that the page of a million recipients does not count the ledger or join it to
+the subscribers each time.
 """
 
 from __future__ import annotations
@@ -111,31 +113,6 @@ def recipient_domains(conn: DB, send_id: int, recipients: int, accepted: int, *,
 def domains_rolled_up(conn: DB, send_id: int) -> bool:
     """True if the send's recipients were rolled up by domain (``recipient_domains``) at some point."""
     return conn.execute("SELECT 1 FROM send_domains WHERE send_id = ? LIMIT 1", (send_id,)).fetchone() is not None
-
-
-def people_by_domain(conn: DB, send_id: int) -> dict[tuple[str, str], int]:
-    """``{(domain, what): recipients}`` for what in delivered, bounce, spamreport, unsubscribe, and
-    open/click as ``open:human`` etc. (a recipient counted once per what, opens by their best verdict)."""
-    domain = conn.dialect.email_domain("s.email")
-    found: dict[tuple[str, str], int] = {}
-    for d, kind, n in conn.execute(
-            f"SELECT {domain} AS domain, e.type, COUNT(DISTINCT e.subscriber_id) FROM events e"
-            " JOIN subscribers s ON s.id = e.subscriber_id"
-            " WHERE e.send_id = ? AND e.type IN ('delivered', 'bounce', 'spamreport', 'unsubscribe', 'group_unsubscribe')"
-            " GROUP BY domain, e.type", (send_id,)):
-        what = "unsubscribe" if kind == "group_unsubscribe" else kind
-        found[(d, what)] = found.get((d, what), 0) + int(n)
-    rank = "CASE e.verdict WHEN 'human' THEN 0 WHEN 'machine' THEN 2 ELSE 1 END"
-    for kind, types in (("open", "'open', 'click'"), ("click", "'click'")):
-        for d, best, n in conn.execute(
-                f"SELECT {domain} AS domain, best, COUNT(*) FROM"
-                f" (SELECT e.subscriber_id, MIN({rank}) AS best FROM events e"
-                f"  WHERE e.send_id = ? AND e.type IN ({types}) AND e.subscriber_id IS NOT NULL"
-                "  GROUP BY e.subscriber_id) AS people JOIN subscribers s ON s.id = people.subscriber_id"
-                " GROUP BY domain, best", (send_id,)):
-            what = f"{kind}:{ {0: 'human', 1: 'unknown', 2: 'machine'}[int(best)] }"
-            found[(d, what)] = found.get((d, what), 0) + int(n)
-    return found
 
 
 def lists(conn: DB) -> list[dict[str, Any]]:

@@ -21,12 +21,13 @@ JUDGED_TYPES = ("open", "click")
 
 
 def seconds(iso: str) -> float:
-    """Seconds since the epoch of an ISO-8601 UTC time as the store writes them."""
-    try:
-        return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        parsed = datetime.fromisoformat(iso)
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    """Seconds since the epoch of an ISO-8601 UTC time as the store writes them ('...Z'; no zone means UTC)."""
+    parsed = datetime.fromisoformat(iso)  # C code, ten times quicker than strptime; reads the 'Z'
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def judge_events(conn: DB, events: list[Event]) -> None:
@@ -36,8 +37,12 @@ def judge_events(conn: DB, events: list[Event]) -> None:
     judged = [e for e in events if e.type in JUDGED_TYPES or e.type == "canary"]
     if not judged:
         return
-    known = {(e.send_id, e.subscriber_id) for e in judged if e.send_id and e.subscriber_id}
-    history = engagement.histories(conn, [(send, who) for send, who in known if send and who])
+    known = [(e.send_id, e.subscriber_id) for e in judged if e.send_id and e.subscriber_id]
+    clicks = [e for e in judged if e.type == "click" and e.send_id and e.subscriber_id]
+    times = [seconds(e.occurred_at) for e in clicks]
+    window = (_iso(min(times) - verdicts.BURST_S), _iso(max(times) + verdicts.BURST_S)) if times else ("", "")
+    history = engagement.histories(conn, [(s, w) for s, w in known if s and w],
+                                   [(e.send_id or 0, e.subscriber_id or 0) for e in clicks], *window)
     batch_clicks: dict[tuple[int, int], list[Event]] = defaultdict(list)
     batch_canary: dict[tuple[int, int], list[float]] = defaultdict(list)
     for event in judged:

@@ -18,44 +18,44 @@ _CHUNK = 1000
 
 
 @dataclass
-class CopyHistory:
-    """What happened before to one recipient's copy of one send (times as ISO strings)."""
+class Histories:
+    """What happened before to recipients' copies, by ``(send_id, subscriber_id)`` (times as ISO strings)."""
 
-    delivered_at: str | None = None
-    canary_at: list[str] = field(default_factory=list)
-    clicks: list[tuple[int, str, str]] = field(default_factory=list)  # (event id, occurred_at, verdict)
-    keys: set[str] = field(default_factory=set)  # de-duplication keys of those clicks
+    delivered_at: dict[tuple[int, int], str] = field(default_factory=dict)
+    canary_at: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    clicks: dict[tuple[int, int], list[tuple[int, str, str]]] = field(default_factory=dict)  # (id, at, verdict)
+    click_keys: set[str] = field(default_factory=set)  # de-duplication keys of those clicks
 
 
 def histories(conn: DB, pairs: Iterable[tuple[int, int]], clicking: Iterable[tuple[int, int]] = (),
-              since: str = "", until: str = "") -> dict[tuple[int, int], CopyHistory]:
-    """``CopyHistory`` of each ``(send_id, subscriber_id)``: delivery time (the provider's first
-    ``delivered`` event, else the ledger's acceptance) and fetches of the canary link; and for the
-    ``clicking`` pairs, their clicks between ``since`` and ``until`` (ISO times; the window a burst
-    can reach). Each query reads only what a rule needs, so judging a batch costs the same late
-    in an import of a million events as early on."""
-    found: dict[tuple[int, int], CopyHistory] = {}
+              since: str = "", until: str = "") -> Histories:
+    """For each ``(send_id, subscriber_id)``: delivery time (the provider's first ``delivered``
+    event, else the ledger's acceptance) and fetches of the canary link; and for the ``clicking``
+    pairs, their clicks between ``since`` and ``until`` (ISO times; the window a burst can reach).
+    Each query reads only what a rule needs, so judging a batch costs the same late in an import
+    of a million events as early on."""
+    found = Histories()
     dialect = conn.dialect
     for send_id, people in _by_send(pairs).items():
         for start in range(0, len(people), _CHUNK):
-            chunk = people[start : start + _CHUNK]
-            ids = dialect.id_list(chunk)
-            for subscriber_id in chunk:
-                found[(send_id, subscriber_id)] = CopyHistory()
+            ids = dialect.id_list(people[start : start + _CHUNK])
+            delivered = found.delivered_at
             for subscriber_id, at in conn.execute(
                     "SELECT subscriber_id, updated_at FROM deliveries"
                     f" WHERE send_id = ? AND state = 'accepted' AND {dialect.id_in('subscriber_id')}", (send_id, ids)):
-                found[(send_id, subscriber_id)].delivered_at = at
-            # The provider's word beats the ledger's.
+                delivered[(send_id, subscriber_id)] = at
+            # The provider's word beats the ledger's. "verdict = ''" (deliveries are never judged) lets the
+            # index on (send_id, type, verdict, subscriber_id, occurred_at) answer alone.
             for subscriber_id, at in conn.execute(
                     "SELECT subscriber_id, MIN(occurred_at) FROM events"
-                    f" WHERE send_id = ? AND type = 'delivered' AND {dialect.id_in('subscriber_id')}"
+                    f" WHERE send_id = ? AND type = 'delivered' AND verdict = '' AND {dialect.id_in('subscriber_id')}"
                     " GROUP BY subscriber_id", (send_id, ids)):
-                found[(send_id, subscriber_id)].delivered_at = at
+                delivered[(send_id, subscriber_id)] = at
             for subscriber_id, at in conn.execute(
                     "SELECT subscriber_id, occurred_at FROM events"
-                    f" WHERE send_id = ? AND type = 'canary' AND {dialect.id_in('subscriber_id')}", (send_id, ids)):
-                found[(send_id, subscriber_id)].canary_at.append(at)
+                    f" WHERE send_id = ? AND type = 'canary' AND verdict = 'machine'"
+                    f" AND {dialect.id_in('subscriber_id')}", (send_id, ids)):
+                found.canary_at.setdefault((send_id, subscriber_id), []).append(at)
     for send_id, people in _by_send(clicking).items():
         for start in range(0, len(people), _CHUNK):
             ids = dialect.id_list(people[start : start + _CHUNK])
@@ -63,10 +63,9 @@ def histories(conn: DB, pairs: Iterable[tuple[int, int]], clicking: Iterable[tup
                     "SELECT id, subscriber_id, occurred_at, verdict, event_key FROM events"
                     f" WHERE send_id = ? AND type = 'click' AND {dialect.id_in('subscriber_id')}"
                     " AND occurred_at >= ? AND occurred_at <= ? ORDER BY id", (send_id, ids, since, until)):
-                history = found.setdefault((send_id, subscriber_id), CopyHistory())
-                history.clicks.append((event_id, at, verdict))
+                found.clicks.setdefault((send_id, subscriber_id), []).append((event_id, at, verdict))
                 if key:
-                    history.keys.add(key)
+                    found.click_keys.add(key)
     return found
 
 

@@ -46,45 +46,44 @@ def judge_events(conn: DB, events: list[Event]) -> None:
     batch_clicks: dict[tuple[int, int], list[Event]] = defaultdict(list)
     batch_canary: dict[tuple[int, int], list[float]] = defaultdict(list)
     for event in judged:
-        pair = (event.send_id or 0, event.subscriber_id or 0)
-        if pair not in history:
+        if not (event.send_id and event.subscriber_id):
             continue
-        if event.type == "click" and not (event.event_key and event.event_key in history[pair].keys):
+        pair = (event.send_id, event.subscriber_id)
+        if event.type == "click" and not (event.event_key and event.event_key in history.click_keys):
             batch_clicks[pair].append(event)
         elif event.type == "canary":
             batch_canary[pair].append(seconds(event.occurred_at))
     in_burst: set[int] = set()  # id() of this batch's events found in a burst
     earlier: dict[str, set[int]] = defaultdict(set)  # reason -> ids of stored events to judge machine
-    for pair, clicks in batch_clicks.items():
-        stored = history[pair].clicks
-        times = [seconds(at) for _, at, _ in stored] + [seconds(e.occurred_at) for e in clicks]
+    for pair, batch in batch_clicks.items():
+        stored = history.clicks.get(pair, [])
+        if len(stored) + len(batch) < verdicts.BURST_CLICKS:
+            continue
+        times = [seconds(at) for _, at, _ in stored] + [seconds(e.occurred_at) for e in batch]
         for index in verdicts.bursts(times):
             if index < len(stored):
                 earlier[verdicts.BURST_REASON].add(stored[index][0])
             else:
-                in_burst.add(id(clicks[index - len(stored)]))
+                in_burst.add(id(batch[index - len(stored)]))
     for pair, fetched in batch_canary.items():
         for event_id, _kind, at in engagement.copy_events(conn, *pair):
             if any(abs(seconds(at) - t) <= verdicts.CANARY_WINDOW_S for t in fetched):
                 earlier[verdicts.CANARY_REASON].add(event_id)
     for event in judged:
-        raw = event.raw
-        agent = event.user_agent or (raw.get("useragent") if isinstance(raw.get("useragent"), str) else "") or ""
-        event.user_agent = ""  # the raw agent and address are left out when the event is stored (Event.to_row)
+        agent, event.user_agent = event.user_agent, ""  # never stored (nor is the raw event's: Event.to_row)
         if event.type == "canary":
             event.verdict, event.verdict_reason = verdicts.MACHINE, "the hidden canary link"
             continue
-        copy = history.get((event.send_id or 0, event.subscriber_id or 0))
+        pair = (event.send_id or 0, event.subscriber_id or 0)
         when = seconds(event.occurred_at)
-        hit = verdicts.Hit(
-            kind=event.type, user_agent=agent, provider_flag=verdicts.provider_flag(raw),
-            near_canary=copy is not None and any(
-                abs(when - t) <= verdicts.CANARY_WINDOW_S
-                for t in [*map(seconds, copy.canary_at), *batch_canary.get((event.send_id or 0, event.subscriber_id or 0), [])]),
+        canary = [*map(seconds, history.canary_at.get(pair, ())), *batch_canary.get(pair, ())]
+        delivered = history.delivered_at.get(pair)
+        verdict = verdicts.judge(verdicts.Hit(
+            kind=event.type, user_agent=agent, provider_flag=verdicts.provider_flag(event.raw),
+            near_canary=any(abs(when - t) <= verdicts.CANARY_WINDOW_S for t in canary),
             in_burst=id(event) in in_burst,
-            seconds_after_delivery=when - seconds(copy.delivered_at) if copy and copy.delivered_at else None,
-        )
-        verdict = verdicts.judge(hit)
+            seconds_after_delivery=when - seconds(delivered) if delivered else None,
+        ))
         event.verdict, event.verdict_reason = verdict.verdict, verdict.reason
     for reason, ids in earlier.items():
         engagement.mark_machine(conn, sorted(ids), reason)

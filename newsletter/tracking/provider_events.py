@@ -145,7 +145,11 @@ def _sendgrid_key(item: dict[str, Any], kind: str) -> str | None:
 
 
 def normalise_sendgrid(item: Any) -> Event | None:
-    """One SendGrid webhook event as an ``Event``; None if it is not a usable event."""
+    """One SendGrid webhook event as an ``Event``; None if it is not a usable event.
+
+    Its ``ip`` and ``useragent`` are taken out of ``item`` (the agent is kept on the event until it is
+    judged), so neither is ever stored.
+    """
     if not isinstance(item, dict):
         return None
     get = item.get
@@ -153,6 +157,9 @@ def normalise_sendgrid(item: Any) -> Event | None:
     if type(kind) is not str or not kind or len(kind) > 64:
         return None
     email, url = get("email"), get("url")
+    # The client's address and agent leave the raw event here: the agent is only judged (tracking/judging.py).
+    item.pop("ip", None)
+    agent = item.pop("useragent", None)
     return Event(
         source="sendgrid",
         type=kind,
@@ -164,6 +171,7 @@ def normalise_sendgrid(item: Any) -> Event | None:
         event_key=_sendgrid_key(item, kind),
         attempt=_positive_int(get("attempt")),
         raw=item,
+        user_agent=agent[:512] if type(agent) is str else "",
     )
 
 

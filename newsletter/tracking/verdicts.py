@@ -24,6 +24,7 @@ machine): a later human open or click upgrades one that a proxy opened first.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -120,6 +121,7 @@ def provider_flag(raw: dict[str, object]) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=4096)  # a send's events repeat a few hundred agents
 def agent_verdict(user_agent: str) -> Verdict | None:
     """The verdict a user agent alone gives (Apple's proxy, a scanner, a person's client), or None."""
     agent = user_agent.strip()

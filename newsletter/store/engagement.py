@@ -21,7 +21,8 @@ _CHUNK = 1000
 class Histories:
     """What happened before to recipients' copies, by ``(send_id, subscriber_id)`` (times as ISO strings)."""
 
-    delivered_at: dict[tuple[int, int], str] = field(default_factory=dict)
+    accepted_at: dict[tuple[int, int], str] = field(default_factory=dict)  # the ledger's hand-over
+    delivered_at: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # the provider's, in the window
     canary_at: dict[tuple[int, int], list[str]] = field(default_factory=dict)
     clicks: dict[tuple[int, int], list[tuple[int, str, str]]] = field(default_factory=dict)  # (id, at, verdict)
     click_keys: set[str] = field(default_factory=set)  # de-duplication keys of those clicks
@@ -29,33 +30,28 @@ class Histories:
 
 def histories(conn: DB, pairs: Iterable[tuple[int, int]], clicking: Iterable[tuple[int, int]] = (),
               since: str = "", until: str = "") -> Histories:
-    """For each ``(send_id, subscriber_id)``: delivery time (the provider's first ``delivered``
-    event, else the ledger's acceptance) and fetches of the canary link; and for the ``clicking``
-    pairs, their clicks between ``since`` and ``until`` (ISO times; the window a burst can reach).
-    Each query reads only what a rule needs, so judging a batch costs the same late in an import
-    of a million events as early on."""
+    """For each ``(send_id, subscriber_id)``: the ledger's hand-over time, the provider's ``delivered``
+    events and the fetches of the canary link; and for the ``clicking`` pairs, their clicks. Events
+    are read between ``since`` and ``until`` only (ISO times: the reach of the rules around a batch),
+    each from an index range, so judging a batch costs the same late in an import of a million
+    events as early on."""
     found = Histories()
     dialect = conn.dialect
     for send_id, people in _by_send(pairs).items():
         for start in range(0, len(people), _CHUNK):
             ids = dialect.id_list(people[start : start + _CHUNK])
-            delivered = found.delivered_at
             for subscriber_id, at in conn.execute(
                     "SELECT subscriber_id, updated_at FROM deliveries"
                     f" WHERE send_id = ? AND state = 'accepted' AND {dialect.id_in('subscriber_id')}", (send_id, ids)):
-                delivered[(send_id, subscriber_id)] = at
-            # The provider's word beats the ledger's. "verdict = ''" (deliveries are never judged) lets the
+                found.accepted_at[(send_id, subscriber_id)] = at
+            # "verdict = ''" / "= 'machine'" (deliveries are never judged, canary fetches always machine) let the
             # index on (send_id, type, verdict, subscriber_id, occurred_at) answer alone.
-            for subscriber_id, at in conn.execute(
-                    "SELECT subscriber_id, MIN(occurred_at) FROM events"
-                    f" WHERE send_id = ? AND type = 'delivered' AND verdict = '' AND {dialect.id_in('subscriber_id')}"
-                    " GROUP BY subscriber_id", (send_id, ids)):
-                delivered[(send_id, subscriber_id)] = at
-            for subscriber_id, at in conn.execute(
-                    "SELECT subscriber_id, occurred_at FROM events"
-                    f" WHERE send_id = ? AND type = 'canary' AND verdict = 'machine'"
-                    f" AND {dialect.id_in('subscriber_id')}", (send_id, ids)):
-                found.canary_at.setdefault((send_id, subscriber_id), []).append(at)
+            for kind, verdict, into in (("delivered", "", found.delivered_at), ("canary", "machine", found.canary_at)):
+                for subscriber_id, at in conn.execute(
+                        "SELECT subscriber_id, occurred_at FROM events WHERE send_id = ? AND type = ? AND verdict = ?"
+                        f" AND {dialect.id_in('subscriber_id')} AND occurred_at >= ? AND occurred_at <= ?",
+                        (send_id, kind, verdict, ids, since, until)):
+                    into.setdefault((send_id, subscriber_id), []).append(at)
     for send_id, people in _by_send(clicking).items():
         for start in range(0, len(people), _CHUNK):
             ids = dialect.id_list(people[start : start + _CHUNK])

@@ -37,12 +37,12 @@ def judge_events(conn: DB, events: list[Event]) -> None:
     judged = [e for e in events if e.type in JUDGED_TYPES or e.type == "canary"]
     if not judged:
         return
-    known = [(e.send_id, e.subscriber_id) for e in judged if e.send_id and e.subscriber_id]
-    clicks = [e for e in judged if e.type == "click" and e.send_id and e.subscriber_id]
-    times = [seconds(e.occurred_at) for e in clicks]
-    window = (_iso(min(times) - verdicts.BURST_S), _iso(max(times) + verdicts.BURST_S)) if times else ("", "")
-    history = engagement.histories(conn, [(s, w) for s, w in known if s and w],
-                                   [(e.send_id or 0, e.subscriber_id or 0) for e in clicks], *window)
+    known = [(e.send_id or 0, e.subscriber_id or 0) for e in judged if e.send_id and e.subscriber_id]
+    clicks = [(e.send_id or 0, e.subscriber_id or 0) for e in judged if e.type == "click" and e.send_id and e.subscriber_id]
+    times = [seconds(e.occurred_at) for e in judged]
+    # What any rule can reach around this batch: deliveries, canary fetches and clicks that near.
+    reach = max(verdicts.SOON_AFTER_DELIVERY_S, verdicts.BURST_S, verdicts.CANARY_WINDOW_S)
+    history = engagement.histories(conn, known, clicks, _iso(min(times) - reach), _iso(max(times) + reach))
     batch_clicks: dict[tuple[int, int], list[Event]] = defaultdict(list)
     batch_canary: dict[tuple[int, int], list[float]] = defaultdict(list)
     for event in judged:
@@ -77,13 +77,22 @@ def judge_events(conn: DB, events: list[Event]) -> None:
         pair = (event.send_id or 0, event.subscriber_id or 0)
         when = seconds(event.occurred_at)
         canary = [*map(seconds, history.canary_at.get(pair, ())), *batch_canary.get(pair, ())]
-        delivered = history.delivered_at.get(pair)
         verdict = verdicts.judge(verdicts.Hit(
             kind=event.type, user_agent=agent, provider_flag=verdicts.provider_flag(event.raw),
             near_canary=any(abs(when - t) <= verdicts.CANARY_WINDOW_S for t in canary),
             in_burst=id(event) in in_burst,
-            seconds_after_delivery=when - seconds(delivered) if delivered else None,
+            seconds_after_delivery=_since_delivery(history, pair, when),
         ))
         event.verdict, event.verdict_reason = verdict.verdict, verdict.reason
     for reason, ids in earlier.items():
         engagement.mark_machine(conn, sorted(ids), reason)
+
+
+def _since_delivery(history: engagement.Histories, pair: tuple[int, int], when: float) -> float | None:
+    """Seconds since the latest delivery of the copy before ``when``: the provider's ``delivered``
+    event near it, else the ledger's hand-over (None if neither is known)."""
+    before = [t for t in map(seconds, history.delivered_at.get(pair, ())) if t <= when]
+    if before:
+        return when - max(before)
+    accepted = history.accepted_at.get(pair)
+    return when - seconds(accepted) if accepted else None

@@ -70,14 +70,6 @@ def _ledger_counts(conn: DB, send_id: int) -> dict[str, int]:
     return {k: int(row[k] or 0) for k in _COUNT_KEYS}
 
 
-def events_by_hour(conn: DB, send_id: int, since: str, until: str) -> list[tuple[str, str, str, int]]:
-    """``(hour 'YYYY-MM-DDTHH', type, verdict, events)`` of a send's opens and clicks in [since, until)."""
-    return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(
-        "SELECT substr(occurred_at, 1, 13) AS hour, type, verdict, COUNT(*) FROM events"
-        " WHERE send_id = ? AND type IN ('open', 'click') AND occurred_at >= ? AND occurred_at < ?"
-        " GROUP BY hour, type, verdict", (send_id, since, until))]
-
-
 def first_event_at(conn: DB, send_id: int) -> str | None:
     """When the first open or click of a send happened (the hourly chart starts there if the send has no start)."""
     row = conn.execute("SELECT MIN(occurred_at) FROM events WHERE send_id = ? AND type IN ('open', 'click')",

@@ -37,12 +37,17 @@ def judge_events(conn: DB, events: list[Event]) -> None:
     judged = [e for e in events if e.type in JUDGED_TYPES or e.type == "canary"]
     if not judged:
         return
-    known = [(e.send_id or 0, e.subscriber_id or 0) for e in judged if e.send_id and e.subscriber_id]
-    clicks = [(e.send_id or 0, e.subscriber_id or 0) for e in judged if e.type == "click" and e.send_id and e.subscriber_id]
-    times = [seconds(e.occurred_at) for e in judged]
+    # The history of a copy is looked up only for events the agent or the provider's flag leaves open
+    # (a machine by either stays one whatever happened before; half of all opens are Apple's proxy's).
+    open_question = [e for e in judged if e.send_id and e.subscriber_id and (e.type == "canary" or not (
+        verdicts.provider_flag(e.raw) or _machine_agent(e.user_agent)))]
+    known = [(e.send_id or 0, e.subscriber_id or 0) for e in open_question]
+    clicks = [(e.send_id or 0, e.subscriber_id or 0) for e in open_question if e.type == "click"]
+    times = [seconds(e.occurred_at) for e in open_question]
     # What any rule can reach around this batch: deliveries, canary fetches and clicks that near.
     reach = max(verdicts.SOON_AFTER_DELIVERY_S, verdicts.BURST_S, verdicts.CANARY_WINDOW_S)
-    history = engagement.histories(conn, known, clicks, _iso(min(times) - reach), _iso(max(times) + reach))
+    window = (_iso(min(times) - reach), _iso(max(times) + reach)) if times else ("", "")
+    history = engagement.histories(conn, known, clicks, *window)
     batch_clicks: dict[tuple[int, int], list[Event]] = defaultdict(list)
     batch_canary: dict[tuple[int, int], list[float]] = defaultdict(list)
     for event in judged:
@@ -86,6 +91,11 @@ def judge_events(conn: DB, events: list[Event]) -> None:
         event.verdict, event.verdict_reason = verdict.verdict, verdict.reason
     for reason, ids in earlier.items():
         engagement.mark_machine(conn, sorted(ids), reason)
+
+
+def _machine_agent(agent: str) -> bool:
+    found = verdicts.agent_verdict(agent)
+    return found is not None and found.verdict == verdicts.MACHINE
 
 
 def _since_delivery(history: engagement.Histories, pair: tuple[int, int], when: float) -> float | None:

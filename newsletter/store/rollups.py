@@ -192,6 +192,8 @@ def rebuild(conn: DB, send_id: int) -> int:
         "  WHERE send_id = ? AND id <= ? AND type IN ('open', 'click')) AS hits GROUP BY hour, type, verdict",
         (send_id, send_id, last))
     conn.execute("UPDATE send_rollups SET last_event_id = ? WHERE send_id = ?", (last, send_id))
+    # The planner must know the facts grew (PostgreSQL), or it reads a send's facts whole to find a few.
+    conn.dialect.refresh_statistics(conn, ["send_recipient_facts", "send_domain_counts", "send_hour_counts"])
     return count
 
 

@@ -99,6 +99,11 @@ class Settings:
     newsletter_signup_limit_address: int = 3
     newsletter_trusted_proxies: str = "127.0.0.1,::1"
 
+    # --- dashboard -----------------------------------------------------------
+    newsletter_admin_token: str = _secret()
+    newsletter_admin_users: str = _secret()  # name:sha256-hex-of-password, comma-separated
+    newsletter_admin_signin_limit: int = 10
+
     # --- release: approvals and scheduling ------------------------------
     newsletter_required_approvals: int = 0
     newsletter_allowed_signers: str = ""
@@ -143,6 +148,16 @@ class Settings:
     def trusted_proxies(self) -> list[str]:
         """``NEWSLETTER_TRUSTED_PROXIES``: addresses and networks whose X-Forwarded-For ``serve`` believes."""
         return [p.strip() for p in self.newsletter_trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def admin_users(self) -> dict[str, str]:
+        """``NEWSLETTER_ADMIN_USERS`` as ``{name: sha256 hex of the password}`` (validated when read)."""
+        users: dict[str, str] = {}
+        for entry in self.newsletter_admin_users.split(","):
+            if entry.strip():
+                name, _, digest = entry.strip().partition(":")
+                users[name.strip()] = digest.strip().lower()
+        return users
 
     @property
     def reviewers(self) -> list[str]:
@@ -243,6 +258,7 @@ def validate(settings: Settings) -> None:
                           subject="NEWSLETTER_REQUIRED_APPROVALS")
     _bounce_settings(settings)
     _dkim(settings)
+    _admin(settings)
     if settings.newsletter_timezone:
         zone(settings.newsletter_timezone, subject="NEWSLETTER_TIMEZONE")
     _networks(settings.trusted_proxies, "NEWSLETTER_TRUSTED_PROXIES")
@@ -336,6 +352,27 @@ def resolver_address(value: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 < int(port) < 65536 or " " in host:
         raise ConfigError(f"expected host or host:port, got {value!r}", subject="NEWSLETTER_DNS_RESOLVER")
     return host, int(port)
+
+
+_ADMIN_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _admin(settings: Settings) -> None:
+    token = settings.newsletter_admin_token
+    if token and len(token.strip()) < 16:
+        raise ConfigError("must be at least 16 characters (e.g. `openssl rand -hex 24`)", subject="NEWSLETTER_ADMIN_TOKEN")
+    for entry in settings.newsletter_admin_users.split(","):
+        if not entry.strip():
+            continue
+        name, colon, digest = entry.strip().partition(":")
+        if not colon or not _ADMIN_NAME.match(name.strip()) or not _SHA256_HEX.match(digest.strip().lower()):
+            # Never echo the entry: it holds a password's hash.
+            raise ConfigError("expected name:sha256-hex-of-password entries separated by commas",
+                              subject="NEWSLETTER_ADMIN_USERS")
+    if settings.newsletter_admin_signin_limit < 0:
+        raise ConfigError(f"must be 0 (no limit) or more, got {settings.newsletter_admin_signin_limit}",
+                          subject="NEWSLETTER_ADMIN_SIGNIN_LIMIT")
 
 
 def setting_names() -> list[str]:

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from newsletter.errors import ConfigError, NewsletterError
 
-PURPOSES = ("unsubscribe", "open", "click", "confirm", "preferences")
+PURPOSES = ("unsubscribe", "open", "click", "confirm", "preferences", "canary", "admin-session")
 MIN_KEY_LENGTH = 16
 SIGNATURE_BYTES = 16
 
@@ -165,6 +165,16 @@ def click_url(public_url: str, secret_key: str, send_id: int, subscriber_id: int
 def read_click(secret_key: str, token: str) -> tuple[int, int, int]:
     """``(send_id, subscriber_id, link_index)`` from a click token."""
     return _read_ints(verify(secret_key, "click", token), 3)
+
+
+def canary_url(public_url: str, secret_key: str, send_id: int, subscriber_id: int) -> str:
+    """The hidden canary link (``/k/<token>``) of a recipient's copy: only machines fetch it."""
+    return f"{public_url.rstrip('/')}/k/{_sign_ints(secret_key, 'canary', send_id, subscriber_id)}"
+
+
+def read_canary(secret_key: str, token: str) -> tuple[int, int]:
+    """``(send_id, subscriber_id)`` from a canary token."""
+    return _read_ints(verify(secret_key, "canary", token), 2)
 
 
 def confirm_url(public_url: str, secret_key: str, subscriber_id: int, list_id: int, consent_id: int, expires: int) -> str:

@@ -192,13 +192,12 @@ class ProgressReporter:
 @contextmanager
 def working(what: str, *, stream: TextIO | None = None, terminal: bool | None = None) -> Iterator[None]:
     """Say on stderr that slow work is under way ('Scoring with SpamAssassin'): a spinner on a
-    terminal (gone when it ends), one line 'what...' otherwise, so nobody stares at nothing."""
+    terminal, gone when it ends, so nobody stares at nothing. Without a terminal (a script, CI) it says
+    nothing: the command's own output, or its one error line, is all that is read there."""
     out = stream if stream is not None else sys.stderr
     if terminal is None:
         terminal = bool(getattr(out, "isatty", lambda: False)())
     if not terminal:
-        out.write(f"{what}...\n")
-        out.flush()
         yield
         return
     from rich.console import Console

@@ -12,6 +12,7 @@ from newsletter.cli.common import JSON_HELP, ProgressReporter, console, echo_jso
 from newsletter.cli.common import command_settings as load
 
 if TYPE_CHECKING:
+    from newsletter.settings import Settings
     from newsletter.tracking.stats import SendStats
 
 
@@ -30,11 +31,16 @@ def serve(
 def stats(
     target: str | None = typer.Argument(None, metavar="[ISSUE.md | SLUG]", help="One issue; default: every send."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    html: Path | None = typer.Option(None, "--html", metavar="REPORT.html",
+                                     help="Also write the issue's send pages as one self-contained HTML file."),
 ) -> None:
     """Show what each send did: deliveries, bounces, opens, clicks, unsubscribes, top links."""
     from newsletter.tracking.stats import collect_stats
 
-    results = collect_stats(load(), target)
+    config = load()
+    if html is not None:
+        _write_report(config, target, html)
+    results = collect_stats(config, target)
     if as_json:
         echo_json([s.as_dict() for s in results])
         return
@@ -42,6 +48,17 @@ def stats(
         typer.echo("No sends yet.")
         return
     _print_tables(results)
+
+
+def _write_report(config: Settings, target: str | None, path: Path) -> None:
+    from newsletter.errors import InputError
+    from newsletter.server.dashboard_file import write_report
+
+    if target is None:
+        raise InputError("writes one issue's report: name the issue (newsletter stats ISSUE --html FILE)",
+                         subject="--html")
+    count = write_report(config, target, path)
+    typer.echo(f"Wrote {path} ({count} send{'s' if count != 1 else ''}).", err=True)
 
 
 def _percent(rate: float | None) -> str:
@@ -65,13 +82,15 @@ def _print_tables(results: Sequence[SendStats]) -> None:
         else:
             table.add_row("Delivered", "unknown", f"{s.backend} does not report delivery; accepted is what we know")
         table.add_row("Bounced", str(s.bounced), "")
-        machine = f"; {s.machine_opens} machine opens" if s.machine_opens else ""
-        table.add_row("Unique opens", f"{s.unique_opens} ({_percent(s.open_rate)})",
-                      f"unreliable: Apple Mail Privacy Protection inflates opens{machine}")
-        table.add_row("Unique clicks", f"{s.unique_clicks} ({_percent(s.click_rate)})", f"rates of {s.rate_base}")
+        beside = "{} machine, {} unknown; rates of {}"
+        table.add_row("Human opens", f"{s.human_opens} ({_percent(s.open_rate)})",
+                      beside.format(s.machine_opens, s.unknown_opens, s.rate_base))
+        table.add_row("Human clicks", f"{s.human_clicks} ({_percent(s.click_rate)})",
+                      beside.format(s.machine_clicks, s.unknown_clicks, s.rate_base))
         table.add_row("Unsubscribes", str(s.unsubscribes), "")
         table.add_row("Spam reports", str(s.spam_reports), "")
         out.print(table)
+        out.print(s.open_rate_note, style="dim")
         if s.top_links:
             links = Table(title="Top links", title_justify="left")
             links.add_column("clicks", justify="right")

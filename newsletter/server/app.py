@@ -23,7 +23,16 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from newsletter import tokens
 from newsletter.errors import InputError, StoreError
-from newsletter.server import archive, opens_clicks, preferences, signup, unsubscribe, webhook
+from newsletter.server import (
+    archive,
+    dashboard,
+    dashboard_auth,
+    opens_clicks,
+    preferences,
+    signup,
+    unsubscribe,
+    webhook,
+)
 from newsletter.server.common import INVALID_LINK, ThreadConnections, plain, with_db
 from newsletter.settings import Settings
 from newsletter.store import connect
@@ -118,6 +127,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/u/{token}", unsubscribe.unsubscribe_now, methods=["POST"]),
             Route("/o/{token}.gif", opens_clicks.open_pixel, methods=["GET"]),
             Route("/c/{token}", opens_clicks.click_redirect, methods=["GET"]),
+            Route("/k/{token}", opens_clicks.canary, methods=["GET"]),
             Route("/webhooks/sendgrid", webhook.sendgrid_events, methods=["POST"]),
             Route("/subscribe/{list}", signup.subscribe_page, methods=["GET"]),
             Route("/subscribe/{list}", signup.subscribe, methods=["POST"]),
@@ -128,6 +138,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/p/{token}", preferences.preferences_save, methods=["POST"]),
             Route("/archive", archive.archive_root, methods=["GET", "HEAD"]),
             Route("/archive/{path:path}", archive.archive, methods=["GET", "HEAD"]),
+            *dashboard.routes(),
         ],
         exception_handlers={
             HTTPException: _http_error,
@@ -141,6 +152,8 @@ def create_app(settings: Settings) -> Starlette:
     app.state.verifier = webhook.load_verifier(settings.sendgrid_webhook_public_key,
                                                expected=settings.newsletter_backend == "sendgrid")
     app.state.signup_limits = SignupLimits(settings)
+    app.state.signin_limits = dashboard_auth.SigninLimits(settings)
+    app.state.preparing = set()  # sends whose dashboard roll-ups a background task is building
     app.state.purged_at = time.monotonic()
     app.state.archive = archive.ArchiveCache()
     app.state.archive_policy = archive.policy(settings)

@@ -1,4 +1,8 @@
-"""``/o/<token>.gif`` (open pixel) and ``/c/<token>`` (click redirect).
+"""``/o/<token>.gif`` (open pixel), ``/c/<token>`` (click redirect) and ``/k/<token>`` (the
+hidden canary link that only machines fetch).
+
+Each hit is judged human, machine or unknown on the request's user agent
+(``tracking.verdicts``), which is then forgotten, as is the client's address.
 
 A click token names a send and the index of one of that send's links
 (``sends.links``); the redirect goes only there, so the route can never serve
@@ -34,23 +38,37 @@ async def open_pixel(request: Request) -> Response:
     """Record an open and answer a 1x1 GIF that nobody may cache."""
     send_id, subscriber_id = tokens.read_open(request.app.state.settings.newsletter_secret_key,
                                               request.path_params["token"])
-    await with_db(request, events.record_tracking, "open", send_id, subscriber_id)
+    await with_db(request, events.record_tracking, "open", send_id, subscriber_id, "", _agent(request))
     return Response(PIXEL_GIF, media_type="image/gif", headers=_NO_CACHE)
 
 
-def _click(conn: DB, send_id: int, subscriber_id: int, index: int) -> str | None:
+def _agent(request: Request) -> str:
+    # Judged, never stored; a very long header is cut (no rule needs more).
+    return request.headers.get("user-agent", "")[:512]
+
+
+def _click(conn: DB, send_id: int, subscriber_id: int, index: int, agent: str) -> str | None:
     links = event_store.send_links(conn, send_id)
     if not links or not 0 <= index < len(links) or not links[index].startswith(("http://", "https://")):
         return None
-    events.record_tracking(conn, "click", send_id, subscriber_id, links[index])
+    events.record_tracking(conn, "click", send_id, subscriber_id, links[index], agent)
     return links[index]
+
+
+async def canary(request: Request) -> Response:
+    """Record a fetch of the hidden canary link: whatever fetched it is a machine, and the clicks
+    and opens of the same copy around it are judged so."""
+    send_id, subscriber_id = tokens.read_canary(request.app.state.settings.newsletter_secret_key,
+                                                request.path_params["token"])
+    await with_db(request, events.record_tracking, "canary", send_id, subscriber_id, "", _agent(request))
+    return Response(status_code=204, headers=_NO_CACHE)
 
 
 async def click_redirect(request: Request) -> Response:
     """Record a click and redirect (302) to the link of the send the token names."""
     send_id, subscriber_id, index = tokens.read_click(request.app.state.settings.newsletter_secret_key,
                                                       request.path_params["token"])
-    target = await with_db(request, _click, send_id, subscriber_id, index)
+    target = await with_db(request, _click, send_id, subscriber_id, index, _agent(request))
     if target is None:
         return plain(INVALID_LINK, 404)
     return RedirectResponse(target, status_code=302, headers=_NO_CACHE)

@@ -126,6 +126,10 @@ class Dialect:
         """``json_text`` for a fixed key, written out (an index on the expression can then serve it)."""
         return f"CAST(json_extract({column}, '$.\"{_plain_key(key)}\"') AS TEXT)"
 
+    def email_domain(self, column: str) -> str:
+        """The lower-cased domain (after the last ``@``) of the address in ``column``."""
+        return f"lower(substr({column}, length(rtrim({column}, replace({column}, '@', ''))) + 1))"
+
     # --- migrations ---------------------------------------------------------
 
     def migration_sql(self, sql: str) -> str:
@@ -279,6 +283,9 @@ class PostgresDialect(Dialect):
 
     def json_text_literal(self, column: str, key: str) -> str:
         return f"(CAST({column} AS JSONB) ->> '{_plain_key(key)}')"
+
+    def email_domain(self, column: str) -> str:
+        return f"lower(substring({column} from '[^@]*$'))"
 
     # --- migrations ---------------------------------------------------------
 

@@ -48,6 +48,8 @@ class EventRow:
     attempt: int | None = None
     new_status: str | None = None
     status_reason: str = ""
+    verdict: str = ""  # opens and clicks: human, machine or unknown (tracking/verdicts.py)
+    verdict_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,11 @@ def _existing_keys(conn: DB, keys: Sequence[str]) -> set[str]:
 
 _INSERT = (
     "INSERT INTO events"
-    " (source, event_key, type, send_id, subscriber_id, email, url, occurred_at, raw, attempt)"
+    " (source, event_key, type, send_id, subscriber_id, email, url, occurred_at, raw, attempt, verdict, verdict_reason)"
     " VALUES (?, ?, ?,"
     " (SELECT id FROM sends WHERE id = ?),"
     " COALESCE((SELECT id FROM subscribers WHERE id = ?), (SELECT id FROM subscribers WHERE email_key = ?)),"
-    " ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    " ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
 _STATUS_UPDATE = (
@@ -137,7 +139,7 @@ def store_event_batch(conn: DB, rows: Iterable[EventRow]) -> StoreOutcome:
         _INSERT,
         [
             (r.source, r.event_key, r.type, r.send_id, r.subscriber_id, r.email.strip().lower(),
-             r.email, r.url, r.occurred_at, r.raw, r.attempt)
+             r.email, r.url, r.occurred_at, r.raw, r.attempt, r.verdict, r.verdict_reason)
             for r in fresh
         ],
     ).rowcount if fresh else 0
@@ -197,7 +199,7 @@ def unsubscribe_from_page(conn: DB, subscriber_id: int, send_id: int, source: st
         conn.execute(
             _INSERT,
             (source, f"{source}:{send_id}:{subscriber_id}", "unsubscribe", send_id or None, subscriber_id,
-             "", row[0], "", now, json.dumps({"send_id": send_id, "subscriber_id": subscriber_id}), None),
+             "", row[0], "", now, json.dumps({"send_id": send_id, "subscriber_id": subscriber_id}), None, "", ""),
         )
     return True
 
@@ -226,34 +228,28 @@ COUNTED_TYPES = {
     "spam_reports": ("spamreport",),
 }
 
-# A recipient is its subscriber id, or its address if the event matched none.
-_WHO = "COALESCE('s' || subscriber_id, 'e' || lower(email))"
 
-
-def _machine_open(conn: DB) -> str:
-    """Opens SendGrid flags as machine opens (Apple MPP pre-fetches): migration 0007's partial index
-    ``events_machine_opens`` is on this very condition."""
-    flag = conn.dialect.json_text_literal("raw", "sg_machine_open")
-    return f"type = 'open' AND {flag} IN ('1', 'true')"
-
-
-def event_counts(conn: DB, send_id: int) -> dict[str, int]:
-    """Distinct recipients per kind of event (see ``COUNTED_TYPES``) for a send,
-    plus ``machine_opens`` (opens SendGrid flags as Apple MPP pre-fetches).
+def event_counts(conn: DB, send_id: int, *, matched: bool | None = None) -> dict[str, int]:
+    """Distinct recipients per kind of event (see ``COUNTED_TYPES``) for a send, whatever
+    the events' verdicts (``store.engagement.verdict_counts`` counts opens and clicks by verdict).
 
     Each kind is read from the index on (send_id, type, subscriber_id, ...)
     alone; the few events that matched no subscriber are counted by address
     apart (an id and an address never stand for the same recipient here).
+    ``matched``: count only those that matched a subscriber (True) or only the others (False).
     """
     parts: list[str] = []
     params: list[object] = []
     for name, types in COUNTED_TYPES.items():
         where = f"FROM events WHERE send_id = ? AND type IN ({','.join('?' * len(types))})"
-        parts.append(f"(SELECT COUNT(DISTINCT subscriber_id) {where} AND subscriber_id IS NOT NULL)"
-                     f" + (SELECT COUNT(DISTINCT lower(email)) {where} AND subscriber_id IS NULL) AS {name}")
-        params += [send_id, *types, send_id, *types]
-    parts.append(f"(SELECT COUNT(DISTINCT {_WHO}) FROM events WHERE send_id = ? AND {_machine_open(conn)}) AS machine_opens")
-    params.append(send_id)
+        by_id = f"(SELECT COUNT(DISTINCT subscriber_id) {where} AND subscriber_id IS NOT NULL)"
+        by_address = f"(SELECT COUNT(DISTINCT lower(email)) {where} AND subscriber_id IS NULL)"
+        if matched is None:
+            parts.append(f"{by_id} + {by_address} AS {name}")
+            params += [send_id, *types, send_id, *types]
+        else:
+            parts.append(f"{by_id if matched else by_address} AS {name}")
+            params += [send_id, *types]
     row = conn.execute(f"SELECT {', '.join(parts)}", params).fetchone()
     return {key: int(row[key]) for key in row.keys()}
 

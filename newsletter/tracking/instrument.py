@@ -17,10 +17,13 @@ _A_TAG = re.compile(r"""<a\b(?:[^>"']|"[^"]*"|'[^']*')*>""", re.IGNORECASE)
 # The href attribute inside such a tag: group 2 = double-quoted, 3 = single-quoted, 4 = bare value.
 _HREF = re.compile(r"""(?<=\s)href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+#: The hidden canary link's attributes: empty, out of sight, out of the tab order and of screen readers.
+CANARY_ATTRIBUTES = ('aria-hidden="true" tabindex="-1" style="display:none;font-size:0;line-height:0;'
+                     'max-height:0;overflow:hidden;mso-hide:all"')
 
 
 class TrackingRewriter:
-    """Rewrites an issue's web links to click-tracking URLs and adds an open pixel.
+    """Rewrites an issue's web links to click-tracking URLs and adds an open pixel and a hidden canary link.
 
     Only ``href`` values (compared HTML-unescaped) equal to one of ``links`` are
     rewritten, to ``tokens.click_url(..., index)`` where ``index`` is the link's
@@ -69,7 +72,10 @@ class TrackingRewriter:
             parts.append(piece)
             parts.append(html.escape(click(base, key, send, subscriber_id, index), quote=True))
         pixel = html.escape(tokens.open_url(base, key, send, subscriber_id), quote=True)
+        canary = html.escape(tokens.canary_url(base, key, send, subscriber_id), quote=True)
         parts.append(self.before_pixel)
+        # The canary: a link with nothing to see or click, which only a machine fetching every link follows.
+        parts.append(f'<a href="{canary}" {CANARY_ATTRIBUTES}></a>')
         parts.append(f'<img src="{pixel}" width="1" height="1" alt="" style="display:block;border:0">')
         parts.append(self.after_pixel)
         return "".join(parts)

@@ -16,69 +16,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import InputError
 from newsletter.store import events as event_store
+from newsletter.tracking.event import Event
 
 if TYPE_CHECKING:
     from newsletter.settings import Settings
     from newsletter.store import DB
-
-#: Subscriber status each event type implies (the store only ever worsens a status).
-STATUS_BY_TYPE = {
-    "bounce": "bounced",
-    "spamreport": "complained",
-    "unsubscribe": "unsubscribed",
-    "group_unsubscribe": "unsubscribed",
-}
-
-
-@dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build, and ingest builds 100,000s
-class Event:
-    """One event, normalised, with the provider's raw event kept in ``raw``."""
-
-    source: str
-    type: str
-    occurred_at: str
-    send_id: int | None = None
-    subscriber_id: int | None = None
-    email: str = ""
-    url: str = ""
-    event_key: str | None = None
-    attempt: int | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def new_status(self) -> str | None:
-        """The subscriber status this event implies, or None."""
-        # SendGrid's bounce of type "blocked" is a temporary refusal (soft bounce).
-        if self.type == "bounce" and self.raw.get("type") == "blocked":
-            return None
-        return STATUS_BY_TYPE.get(self.type)
-
-    def to_row(self) -> event_store.EventRow:
-        """The storage form of this event."""
-        status = self.new_status
-        return event_store.EventRow(
-            source=self.source, type=self.type, event_key=self.event_key, send_id=self.send_id,
-            subscriber_id=self.subscriber_id, email=self.email, url=self.url, occurred_at=self.occurred_at,
-            attempt=self.attempt, raw=_compact_json(self.raw),
-            new_status=status, status_reason=f"{self.source} {self.type}" if status else "",
-        )
-
-
-def _compact_json(value: dict[str, Any]) -> str:
-    """``value`` as compact UTF-8 JSON (NaN and infinities, which JSON lacks, become null)."""
-    import orjson  # several times faster than json.dumps; it refuses integers over 64 bits, which json writes
-
-    try:
-        return orjson.dumps(value).decode()
-    except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
 
 @dataclass(frozen=True)
 class IngestResult:
@@ -131,7 +79,11 @@ def _sendgrid_key(item: dict[str, Any], kind: str) -> str | None:
 
 
 def normalise_sendgrid(item: Any) -> Event | None:
-    """One SendGrid webhook event as an ``Event``; None if it is not a usable event."""
+    """One SendGrid webhook event as an ``Event``; None if it is not a usable event.
+
+    Its ``ip`` and ``useragent`` are taken out of ``item`` (the agent is kept on the event until it is
+    judged), so neither is ever stored.
+    """
     if not isinstance(item, dict):
         return None
     get = item.get
@@ -139,6 +91,9 @@ def normalise_sendgrid(item: Any) -> Event | None:
     if type(kind) is not str or not kind or len(kind) > 64:
         return None
     email, url = get("email"), get("url")
+    # The client's address and agent leave the raw event here: the agent is only judged (tracking/judging.py).
+    item.pop("ip", None)
+    agent = item.pop("useragent", None)
     return Event(
         source="sendgrid",
         type=kind,
@@ -150,6 +105,7 @@ def normalise_sendgrid(item: Any) -> Event | None:
         event_key=_sendgrid_key(item, kind),
         attempt=_positive_int(get("attempt")),
         raw=item,
+        user_agent=agent[:512] if type(agent) is str else "",
     )
 
 
@@ -165,10 +121,15 @@ def parse_event_array(data: bytes | str, *, subject: str) -> list[Any]:
 
 
 def ingest_sendgrid(conn: DB, items: Iterable[Any]) -> IngestResult:
-    """Store a batch of SendGrid events in one transaction (de-duplicated) and apply status changes."""
+    """Judge, store (de-duplicated) and apply the status changes of a batch of SendGrid events, in one transaction."""
+    from newsletter.store import transaction
+    from newsletter.tracking.judging import judge_events
+
     items = list(items)
     events = [e for e in map(normalise_sendgrid, items) if e is not None]
-    outcome = event_store.store_events(conn, (e.to_row() for e in events))
+    with transaction(conn):
+        judge_events(conn, events)
+        outcome = event_store.store_event_batch(conn, [e.to_row() for e in events])
     return IngestResult(
         received=len(items), stored=outcome.stored, duplicates=outcome.duplicates,
         ignored=len(items) - len(events), status_changes=outcome.status_changes,
@@ -197,6 +158,7 @@ def import_events_file(
     """
     from newsletter.store import connect, transaction
     from newsletter.tracking.jsonstream import iter_json_array
+    from newsletter.tracking.judging import judge_events
 
     path = Path(path)
     received = ignored = 0
@@ -210,7 +172,12 @@ def import_events_file(
     try:
         event_store.prepare_for_import(conn)
         with handle, transaction(conn):
-            batch: list[event_store.EventRow] = []
+            batch: list[Event] = []
+
+            def store(events: list[Event]) -> None:
+                judge_events(conn, events)
+                outcomes.append(event_store.store_event_batch(conn, [e.to_row() for e in events]))
+
             for line, item in iter_json_array(handle, subject=str(path)):
                 received += 1
                 event = normalise_sendgrid(item)
@@ -219,13 +186,13 @@ def import_events_file(
                     if len(unusable) < UNUSABLE_KEPT:
                         unusable.append((line, "not a SendGrid event (an object with an \"event\" field)"))
                     continue
-                batch.append(event.to_row())
+                batch.append(event)
                 if len(batch) >= IMPORT_BATCH:
-                    outcomes.append(event_store.store_event_batch(conn, batch))
+                    store(batch)
                     batch = []
                     if progress is not None:
                         progress(received, None)
-            outcomes.append(event_store.store_event_batch(conn, batch))
+            store(batch)
             if progress is not None:
                 progress(received, received)  # the end: now the total is known
             if received and ignored == received:
@@ -243,12 +210,20 @@ def import_events_file(
     )
 
 
-def record_tracking(conn: DB, kind: str, send_id: int, subscriber_id: int, url: str = "") -> None:
-    """Record an open or click seen by our own pixel or redirect (source ``tracking``)."""
+def record_tracking(conn: DB, kind: str, send_id: int, subscriber_id: int, url: str = "",
+                    user_agent: str = "") -> str:
+    """Record an open, click or canary fetch seen by our own pixel or redirect (source ``tracking``),
+    judged (``tracking.verdicts``) on ``user_agent``, which is not kept. Returns the verdict."""
+    from newsletter.store import transaction
+    from newsletter.tracking.judging import judge_events
+
     event = Event(source="tracking", type=kind, occurred_at=event_store.utc_now(), send_id=send_id,
-                  subscriber_id=subscriber_id, url=url,
+                  subscriber_id=subscriber_id, url=url, user_agent=user_agent,
                   raw={"event": kind, "send_id": send_id, "subscriber_id": subscriber_id, **({"url": url} if url else {})})
-    event_store.store_events(conn, [event.to_row()])
+    with transaction(conn):
+        judge_events(conn, [event])
+        event_store.store_event_batch(conn, [event.to_row()])
+    return event.verdict
 
 
 def unsubscribe(conn: DB, subscriber_id: int, send_id: int) -> bool:

@@ -1,7 +1,11 @@
 """What each send did: the figures behind ``newsletter stats``.
 
 Counts are of distinct recipients (a subscriber who opens five times is one
-open). Rates are taken over delivered messages when the provider reports
+open). Every open and click is judged human, machine or unknown
+(``tracking.verdicts``); a recipient counts under the best verdict of their
+events, and a click counts as an open too. The headline figures and rates
+are of human opens and clicks; machine and unknown ones are reported beside
+them. Rates are taken over delivered messages when the provider reports
 deliveries (SendGrid), else over messages the backend accepted (outbox, SMTP).
 """
 
@@ -22,7 +26,8 @@ if TYPE_CHECKING:
     from newsletter.store import DB
 
 OPEN_RATE_NOTE = (
-    "Apple Mail Privacy Protection pre-loads images, so opens (and the open rate) are inflated and unreliable."
+    "Opens and clicks are of people (human verdicts); Apple Mail Privacy Protection's pre-loads and"
+    " link scanners' fetches are counted apart as machine, and events we cannot judge as unknown."
 )
 
 
@@ -50,11 +55,16 @@ class SendStats:
     accepted: int
     delivered: int
     bounced: int
-    unique_opens: int
+    human_opens: int
     machine_opens: int
-    open_rate: float | None
-    unique_clicks: int
-    click_rate: float | None
+    unknown_opens: int
+    open_rate: float | None  # of human opens
+    human_clicks: int
+    machine_clicks: int
+    unknown_clicks: int
+    click_rate: float | None  # of human clicks
+    unique_opens: int  # recipients with an open event, whatever its verdict
+    unique_clicks: int  # recipients with a click event, whatever its verdict
     unsubscribes: int
     spam_reports: int
     rate_base: str
@@ -88,22 +98,31 @@ def _rate(part: int, base: int) -> float | None:
 def stats_for_send(conn: DB, send: sqlite3.Row, top: int = 10) -> SendStats:
     """The figures of one send row (from ``store.events.find_sends``)."""
     from newsletter.store import ledger
+    from newsletter.store.engagement import verdict_counts
     from newsletter.store.ledger import Totals
 
     totals = Totals.from_counts(ledger.counts(conn, send["id"]))
+    return make_stats(send, totals, event_store.event_counts(conn, send["id"]), verdict_counts(conn, send["id"]),
+                      event_store.top_links(conn, send["id"], top))
+
+
+def make_stats(send: Any, totals: Any, counts: dict[str, int], people: dict[str, int],
+               links: builtins.list[tuple[str, int, int]]) -> SendStats:
+    """``SendStats`` from a send row, its ledger ``Totals``, ``event_counts``, ``verdict_counts`` and ``top_links``."""
     recipients, accepted = totals.recipients, totals.accepted
-    counts = event_store.event_counts(conn, send["id"])
     delivered = counts["delivered"]
     base, base_name = (delivered, "delivered") if delivered else (accepted, "accepted")
     return SendStats(
         send_id=send["id"], slug=send["slug"], list=send["list_name"], subject=send["subject"],
         backend=send["backend"], status=totals.status, created_at=send["created_at"],
         recipients=recipients, accepted=accepted, delivered=delivered, bounced=counts["bounced"],
-        unique_opens=counts["opens"], machine_opens=counts["machine_opens"],
-        open_rate=_rate(counts["opens"], base), unique_clicks=counts["clicks"],
-        click_rate=_rate(counts["clicks"], base), unsubscribes=counts["unsubscribes"],
+        human_opens=people["opens_human"], machine_opens=people["opens_machine"],
+        unknown_opens=people["opens_unknown"], open_rate=_rate(people["opens_human"], base),
+        human_clicks=people["clicks_human"], machine_clicks=people["clicks_machine"],
+        unknown_clicks=people["clicks_unknown"], click_rate=_rate(people["clicks_human"], base),
+        unique_opens=counts["opens"], unique_clicks=counts["clicks"], unsubscribes=counts["unsubscribes"],
         spam_reports=counts["spam_reports"], rate_base=base_name,
-        top_links=[LinkStats(url, clicks, people) for url, clicks, people in event_store.top_links(conn, send["id"], top)],
+        top_links=[LinkStats(url, clicks, people) for url, clicks, people in links],
         delivery_reported=send["backend"] == "sendgrid" or delivered > 0,
     )
 

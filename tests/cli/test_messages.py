@@ -34,7 +34,8 @@ def test_a_finding_without_its_severity_says_its_place_once():
 
 def test_send_warnings_and_refusals_do_not_repeat_themselves(env, write_issue):
     assert invoke(env, "subscribers", "add", "ann@example.org", "--list", "news").exit_code == 0
-    plain = write_issue("Hello.\n", 'title: "Hi"', name="plain.md")  # no preheader: a warning
+    # No preheader and no prose to take one from (only an image): a warning.
+    plain = write_issue("![A harbour](https://example.org/harbour.jpg)\n", 'title: "Hi"', name="plain.md")
     run = invoke(env, "send", plain, "--list", "news", "--dry-run")
     assert run.exit_code == 0, run.output
     [line] = [line for line in run.stderr.splitlines() if "no preheader" in line]
@@ -77,11 +78,11 @@ def test_usage_lines_name_arguments_in_capitals(env):
     assert "{file}" not in invoke(env, "subscribers", "import", "--help").stdout
 
 
-def test_slow_work_says_so_on_stderr():
+def test_slow_work_says_so_on_a_terminal_and_keeps_scripts_output_clean():
     out = io.StringIO()
     with working("Scoring the message with SpamAssassin", stream=out, terminal=False):
         pass
-    assert out.getvalue() == "Scoring the message with SpamAssassin...\n"
+    assert out.getvalue() == ""  # a script reads only the command's output, or its one error line
     shown = io.StringIO()
     with working("Taking screenshots in Chromium", stream=shown, terminal=True):
         pass

@@ -10,6 +10,9 @@ from newsletter import tokens
 from newsletter.cli import app
 
 SECRET = "tracking-test-secret-key-0123456789"
+IPHONE_MAIL = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+IPHONE_SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+                 " Version/17.4 Mobile/15E148 Safari/604.1")
 
 
 def sg(kind: str, send_id, subscriber_id, n: int, **extra) -> dict:
@@ -23,11 +26,13 @@ def test_stats_json_matches_the_events_posted(client, post_events, seed_send, se
     events = [sg("processed", send, s, i) for i, s in enumerate(subs)]
     events += [sg("delivered", send, s, 100 + i) for i, s in enumerate(subs[:8])]
     events += [sg("bounce", send, s, 200 + i) for i, s in enumerate(subs[8:])]
-    events += [sg("open", send, subs[0], 300), sg("open", send, subs[0], 301), sg("open", send, subs[1], 302),
-               sg("open", send, subs[2], 303, sg_machine_open=True)]
-    events += [sg("click", send, subs[0], 400, url="https://example.org/b"),
-               sg("click", send, subs[0], 401, url="https://example.org/b"),
-               sg("click", send, subs[1], 402, url="https://example.org/a")]
+    # subs[1]'s open by Apple's proxy is upgraded by a click from a person's phone.
+    events += [sg("open", send, subs[0], 300, useragent=IPHONE_MAIL), sg("open", send, subs[0], 301, useragent=IPHONE_MAIL),
+               sg("open", send, subs[1], 302, useragent="Mozilla/5.0"),
+               sg("open", send, subs[2], 303, sg_machine_open=True, useragent="Mozilla/5.0")]
+    events += [sg("click", send, subs[0], 400, url="https://example.org/b", useragent=IPHONE_SAFARI),
+               sg("click", send, subs[0], 401, url="https://example.org/b", useragent=IPHONE_SAFARI),
+               sg("click", send, subs[1], 402, url="https://example.org/a", useragent=IPHONE_SAFARI)]
     events += [sg("spamreport", send, subs[3], 500), sg("group_unsubscribe", send, subs[4], 501)]
     assert post_events(events[:15]).status_code == 200
     assert post_events(events[10:]).status_code == 200  # overlapping retry
@@ -41,12 +46,14 @@ def test_stats_json_matches_the_events_posted(client, post_events, seed_send, se
     assert result.exit_code == 0, result.output
     [stats] = json.loads(result.output)
     assert {k: stats[k] for k in ("send_id", "slug", "list", "recipients", "accepted", "delivered", "bounced",
-                                   "unique_opens", "machine_opens", "unique_clicks", "unsubscribes", "spam_reports",
+                                   "unique_opens", "human_opens", "machine_opens", "unknown_opens", "unique_clicks",
+                                   "human_clicks", "machine_clicks", "unknown_clicks", "unsubscribes", "spam_reports",
                                    "rate_base")} == {
         "send_id": send, "slug": "2026-11-example", "list": "main", "recipients": 10, "accepted": 10,
-        "delivered": 8, "bounced": 2, "unique_opens": 4, "machine_opens": 1, "unique_clicks": 3,
+        "delivered": 8, "bounced": 2, "unique_opens": 4, "human_opens": 2, "machine_opens": 1, "unknown_opens": 1,
+        "unique_clicks": 3, "human_clicks": 2, "machine_clicks": 0, "unknown_clicks": 1,
         "unsubscribes": 2, "spam_reports": 1, "rate_base": "delivered"}
-    assert stats["open_rate"] == 0.5 and stats["click_rate"] == 0.375
+    assert stats["open_rate"] == 0.25 and stats["click_rate"] == 0.25  # human ones, of delivered
     assert "Apple Mail Privacy Protection" in stats["open_rate_note"]
     assert stats["top_links"] == [
         {"url": "https://example.org/b", "clicks": 3, "unique_clicks": 2},

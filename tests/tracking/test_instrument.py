@@ -60,6 +60,7 @@ def test_only_the_rewritten_parts_change():
     out = rewriter.for_recipient(1)
     restored = re.sub(r'href="https://news\.example\.org/c/[^"]+"', "HREF", out)
     restored = re.sub(r'<img src="https://news\.example\.org/o/[^"]+"[^>]*>', "", restored)
+    restored = re.sub(r'<a href="https://news\.example\.org/k/[^"]+"[^>]*></a>', "", restored)  # the canary
     original = HTML.replace('href="https://example.org/a?x=1&amp;y=2"', "HREF").replace(
         "href='https://example.org/b'", "HREF")
     assert restored == original
@@ -70,4 +71,5 @@ def test_recipients_get_different_tokens_and_html_without_body_gets_pixel_at_end
                                 secret_key=SECRET, send_id=3)
     first, second = rewriter.for_recipient(1), rewriter.for_recipient(2)
     assert first != second
-    assert first.startswith(f'<a href="{tokens.click_url(PUBLIC, SECRET, 3, 1, 1)}">b</a><img ')
+    canary = tokens.canary_url(PUBLIC, SECRET, 3, 1)
+    assert first.startswith(f'<a href="{tokens.click_url(PUBLIC, SECRET, 3, 1, 1)}">b</a><a href="{canary}" ')

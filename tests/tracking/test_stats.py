@@ -30,7 +30,8 @@ def test_stats_by_slug_issue_file_and_all(tmp_path, seed_send, settings, cli_env
 def test_rates_fall_back_to_accepted_without_delivery_events(db, seed_send, settings):
     ids = seed_send()
     ingest_sendgrid(db, [{"event": "open", "sg_event_id": "o1", "send_id": str(ids["send_id"]),
-                          "subscriber_id": str(ids["subscribers"][0]), "timestamp": 1795000000}])
+                          "subscriber_id": str(ids["subscribers"][0]), "timestamp": 1795000000,
+                          "useragent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Thunderbird/126.0"}])
     [stats] = collect_stats(settings)
     assert stats.rate_base == "accepted" and stats.open_rate == round(1 / 3, 4) and stats.click_rate == 0.0
 
@@ -39,7 +40,7 @@ def test_table_output_names_the_figures_and_the_apple_caveat(seed_send, cli_env)
     seed_send()
     result = CliRunner().invoke(app, ["stats"], env={**cli_env, "COLUMNS": "160"})
     assert result.exit_code == 0, result.output
-    for label in ("Recipients", "Accepted", "Delivered", "Bounced", "Unique opens", "Unique clicks",
+    for label in ("Recipients", "Accepted", "Delivered", "Bounced", "Human opens", "Human clicks",
                   "Unsubscribes", "Spam reports", "Apple Mail Privacy Protection"):
         assert label in result.output
 
@@ -67,17 +68,23 @@ def test_recipients_are_counted_once_by_id_or_by_address_and_machine_opens_apart
         return {"event": kind, "sg_event_id": f"x{n}", "send_id": send, "subscriber_id": str(subscriber),
                 "email": email, "timestamp": 1795000000 + n, **extra}
 
+    human = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
     ingest_sendgrid(db, [
         event(1, "open", ann, sg_machine_open=True), event(2, "open", ann), event(3, "open", bob, sg_machine_open="true"),
         event(4, "open", email="Stranger@Example.org", sg_machine_open=False),  # matches no subscriber
-        event(5, "open", email="stranger@example.org"), event(6, "click", ann, url="https://example.org/b"),
+        event(5, "open", email="stranger@example.org", useragent=human),
+        event(6, "click", ann, url="https://example.org/b", useragent=human),
         event(7, "click", email="stranger@example.org", url="https://example.org/b"),
-        event(8, "click", email="other@example.org", url="https://example.org/b"),
+        event(8, "click", email="other@example.org", url="https://example.org/b", useragent="python-requests/2.32"),
         event(9, "click", bob, url="https://example.org/a"), event(10, "unsubscribe", bob),
         event(11, "group_unsubscribe", bob), event(12, "delivered", ann),
     ])
     [stats] = collect_stats(settings)
-    assert (stats.unique_opens, stats.machine_opens, stats.unique_clicks) == (3, 2, 4)
+    # ann: a machine open, then a human click (upgraded); bob: a machine open and an unknown click;
+    # the stranger (by address): a human open; other@: a script's click (a machine open and click).
+    assert (stats.unique_opens, stats.unique_clicks) == (3, 4)
+    assert (stats.human_opens, stats.unknown_opens, stats.machine_opens) == (2, 1, 1)
+    assert (stats.human_clicks, stats.unknown_clicks, stats.machine_clicks) == (1, 2, 1)
     assert (stats.unsubscribes, stats.delivered, stats.bounced) == (1, 1, 0)
     assert [(link.url, link.clicks, link.unique_clicks) for link in stats.top_links] == [
         ("https://example.org/b", 3, 3), ("https://example.org/a", 1, 1)]

@@ -111,7 +111,7 @@ def _record(conn: DB, verdict: kinds.Verdict, match: _Match, key: str, settings:
     from newsletter.store import bounces as store
     from newsletter.store import events as event_store
     from newsletter.store import transaction
-    from newsletter.tracking.provider_events import Event
+    from newsletter.tracking.event import Event
 
     kind = EVENT_TYPE[verdict.kind]
     raw: dict[str, Any] = {

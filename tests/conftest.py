@@ -136,3 +136,23 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def needs_chromium() -> None:
+    """Skip, saying how to get it, when the system Chromium or Playwright is missing."""
+    from newsletter.review.screenshots import chromium_path
+    from tests.review.helpers import NO_CHROMIUM
+
+    if chromium_path() is None:
+        pytest.skip(NO_CHROMIUM)
+    pytest.importorskip("playwright.sync_api", reason=NO_CHROMIUM)
+
+
+@pytest.fixture(scope="module")
+def browser(needs_chromium):
+    """A real headless Chromium for the module (the system one, never a download)."""
+    from newsletter.review.screenshots import launch_browser
+
+    with launch_browser() as chromium:
+        yield chromium

@@ -30,17 +30,6 @@ COLOURS = """element => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """A real headless Chromium (the system one), or a skip saying how to get it."""
-    from newsletter.review.screenshots import chromium_path, launch_browser
-
-    if chromium_path() is None:
-        pytest.skip(NO_CHROMIUM)
-    with launch_browser() as chromium:
-        yield chromium
-
-
 @pytest.fixture
 def open_archive(browser):
     """``open_archive(url, width, scheme)``: a page that records the host of every request; the issue's images

@@ -8,32 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.review.screenshots import chromium_path
 from tests.helpers import wait_until
-from tests.review.helpers import ISSUE_BODY, ISSUE_FRONTMATTER, NO_CHROMIUM
+from tests.review.helpers import ISSUE_BODY, ISSUE_FRONTMATTER
 
 
 @pytest.fixture
 def lab_issue(write_issue) -> Path:
     """A small issue shaped like the team's: frontmatter, hero, two H1 sections, links, CTA."""
     return write_issue(ISSUE_BODY, ISSUE_FRONTMATTER, name="2026-11-02-autumn-at-the-lab.md")
-
-
-@pytest.fixture(scope="session")
-def needs_chromium() -> None:
-    """Skip, saying how to get it, when the system Chromium or Playwright is missing."""
-    if chromium_path() is None:
-        pytest.skip(NO_CHROMIUM)
-    pytest.importorskip("playwright.sync_api", reason=NO_CHROMIUM)
-
-
-@pytest.fixture(scope="module")
-def browser(needs_chromium):
-    """A real headless Chromium for the module (the system one, never a download)."""
-    from newsletter.review.screenshots import launch_browser
-
-    with launch_browser() as chromium:
-        yield chromium
 
 
 @pytest.fixture

@@ -18,17 +18,6 @@ TOKEN = "dashboard-test-token-0123456789"
 WIDTHS = (375, 1280)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """A real headless Chromium (the system one), or a skip saying how to get it."""
-    from newsletter.review.screenshots import chromium_path, launch_browser
-
-    if chromium_path() is None:
-        pytest.skip(NO_CHROMIUM)
-    with launch_browser() as chromium:
-        yield chromium
-
-
 @pytest.fixture
 def site(settings, serve):
     """The seeded database served with the dashboard on: ``(base URL, ids)``."""

@@ -16,17 +16,6 @@ expect = pytest.importorskip("playwright.sync_api", reason=NO_CHROMIUM).expect
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]  # about the pages, not the database
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """A real headless Chromium (the system one), or a skip saying how to get it."""
-    from newsletter.review.screenshots import chromium_path, launch_browser
-
-    if chromium_path() is None:
-        pytest.skip(NO_CHROMIUM)
-    with launch_browser() as chromium:
-        yield chromium
-
-
 @pytest.fixture
 def page(browser):
     """A phone-sized page whose requests may only reach the loopback server."""

@@ -39,16 +39,23 @@ def process_started(pid: int) -> str:
     return stat.rsplit(")", 1)[-1].split()[19]  # field 22, counted after the command name
 
 
+def _exists(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (perhaps another one that reused the pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    return True
+
+
 def is_gone(run: run_store.RunRow) -> bool:
     """True when ``run`` belonged to a process of this host that no longer exists."""
     if run.host != HOST:
         return False
-    try:
-        os.kill(run.pid, 0)
-    except ProcessLookupError:
+    if not _exists(run.pid):
         return True
-    except PermissionError:
-        pass  # exists, owned by someone else
     return bool(run.pid_started) and process_started(run.pid) not in ("", run.pid_started)
 
 
@@ -59,13 +66,7 @@ def is_alive(run: run_store.RunRow) -> bool:
         return False
     if run.pid == os.getpid():
         return run.id in _HELD and process_started(run.pid) == run.pid_started
-    try:
-        os.kill(run.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    return process_started(run.pid) == run.pid_started
+    return _exists(run.pid) and process_started(run.pid) == run.pid_started
 
 
 def live_runs(conn: DB, send_id: int | None = None) -> list[run_store.RunRow]:

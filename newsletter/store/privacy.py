@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from newsletter.errors import StoreError
-from newsletter.store import DB
+from newsletter.store import DB, rollups
 from newsletter.store import consent as consent_store
 from newsletter.store.dialect import TextPattern
 from newsletter.store.subscribers import utcnow
@@ -111,6 +111,7 @@ def erase_person(conn: DB, subscriber_id: int, address_hash: str, *, now: str | 
     )
     suppress(conn, address_hash, now=now)
     scrub_everywhere(conn, row["email"])
+    rollups.forget_recipient(conn, subscriber_id)  # the dashboard's per-recipient facts name their domain
     return placeholder
 
 

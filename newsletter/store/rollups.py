@@ -93,6 +93,23 @@ def _lock(conn: DB, send_id: int) -> int:
                             (send_id,)).fetchone()[0])
 
 
+def forget_recipient(conn: DB, subscriber_id: int) -> int:
+    """Drop the roll-ups of every send ``subscriber_id`` was in (an erasure): their facts tie the person
+    to a receiving domain, and the per-domain counters count them under it. The next ``catch_up``
+    folds the send's events in afresh, with the address the subscriber row carries now. Returns how many
+    sends' roll-ups went (call inside the erasure's transaction)."""
+    sends = sorted({int(r[0]) for r in conn.execute(
+        "SELECT send_id FROM send_recipient_facts WHERE subscriber_id = ?"
+        " UNION SELECT send_id FROM deliveries WHERE subscriber_id = ?", (subscriber_id, subscriber_id))})
+    for send_id in sends:
+        # send_domains: the dashboard's recipients by domain of a finished send (store/dashboard.py).
+        for table in ("send_recipient_facts", "send_domain_counts", "send_hour_counts", "send_rollup_dirty",
+                      "send_domains"):
+            conn.execute(f"DELETE FROM {table} WHERE send_id = ?", (send_id,))
+        conn.execute("UPDATE send_rollups SET last_event_id = 0 WHERE send_id = ?", (send_id,))
+    return len(sends)
+
+
 #: More new events than this are folded in by rebuilding the send's roll-ups in SQL, not one by one.
 REBUILD_OVER = 20_000
 

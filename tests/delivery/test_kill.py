@@ -38,15 +38,20 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
                abort=lambda: f"send ended early: {proc.communicate()}" if proc.poll() is not None else None)
 
 
+def kill_send_when(condition, config, issue, *extra: str) -> None:
+    """Start `newsletter send ISSUE --list news --yes EXTRA` and SIGKILL it once ``condition()`` holds."""
+    proc = start_send(config, issue, *extra)
+    try:
+        wait_for(condition, proc)
+    finally:
+        kill(proc)
+
+
 @pytest.mark.parametrize("stall", ["hang", "hang-before"])
 def test_kill_during_a_sendgrid_request(cli, sendgrid_settings, sendgrid_server, issue, make_list, stall):
     emails = make_list("news", 2500)
     sendgrid_server.faults = [None, stall]  # the second request (recipients 1001..2000) stalls
-    proc = start_send(sendgrid_settings, issue)
-    try:
-        wait_for(sendgrid_server.hung.is_set, proc)
-    finally:
-        kill(proc)
+    kill_send_when(sendgrid_server.hung.is_set, sendgrid_settings, issue)
     sendgrid_server.release.set()
 
     run = cli(sendgrid_settings, "send", issue, "--list", "news", "--yes")
@@ -69,18 +74,10 @@ def test_kill_while_the_smtp_server_stalls_and_between_batches(smtp_settings, sm
     config = smtp_settings.with_overrides(smtp_connections=1)
 
     # 1. Between batches: --rate 10 sends batches of 10 and pauses.
-    proc = start_send(config, issue, "--rate", "10")
-    try:
-        wait_for(lambda: len(handler.messages) >= 10, proc)
-    finally:
-        kill(proc)
+    kill_send_when(lambda: len(handler.messages) >= 10, config, issue, "--rate", "10")
     # 2. In the middle of a batch: the server stalls on a DATA reply.
     handler.hang_after = len(handler.messages) + 3
-    proc = start_send(config, issue)
-    try:
-        wait_for(handler.hung.is_set, proc)
-    finally:
-        kill(proc)
+    kill_send_when(handler.hung.is_set, config, issue)
     handler.release.set()
     handler.hang_after = None
 
@@ -110,11 +107,7 @@ def test_sends_right_after_a_kill_counts_claimed_rows_as_the_next_run_will(
     assert cli(config, "send", issue, "--list", "news", "--yes", "--backend", "sendgrid").exit_code == 3
 
     handler.hang_after = 0  # the first message over SMTP stalls: the other two are only claimed
-    proc = start_send(config.with_overrides(newsletter_backend="smtp"), issue, "--resend-in-doubt")
-    try:
-        wait_for(handler.hung.is_set, proc)
-    finally:
-        kill(proc)
+    kill_send_when(handler.hung.is_set, config.with_overrides(newsletter_backend="smtp"), issue, "--resend-in-doubt")
     handler.release.set()
     run = cli(config, "sends", "--json")
     row = json.loads(run.stdout)[0]
@@ -133,11 +126,7 @@ def test_a_kill_leaves_in_doubt_only_the_message_on_the_wire_not_one_the_server_
     config = smtp_settings.with_overrides(smtp_connections=1)
     handler.refuse = {"sub1@example.org": "451 4.7.1 greylisted"}
     handler.hang_after = 0  # sub1 is refused at RCPT; sub2's DATA stalls
-    proc = start_send(config, issue)
-    try:
-        wait_for(handler.hung.is_set, proc)
-    finally:
-        kill(proc)
+    kill_send_when(handler.hung.is_set, config, issue)
     handler.release.set()
     row = json.loads(cli(config, "sends", "--json").stdout)[0]
     assert (row["in_doubt"], row["pending"]) == (1, 2)  # sub2 only; sub1 and sub3 were never handed over

@@ -61,8 +61,10 @@ def send(
     subject: str | None = typer.Option(None, "--subject", help="The resend's subject instead of the issue's (with --to-non-readers-of)."),
     after: str | None = typer.Option(None, "--after", help="Schedule the resend this long after the send it follows finished: 3d, 12h, 1d12h (with --to-non-readers-of; a worker starts it)."),
 ) -> None:
-    """Send an issue to a list, each subscriber exactly once (re-run to resume), now or --at a time;
-    or resend it to who did not read an earlier send (--to-non-readers-of), now or --after a delay.
+    """Send an issue to a list, each subscriber exactly once (re-run to resume), now or --at a time.
+
+    --to-non-readers-of SEND resends it to who received SEND and has no human
+    open or click of it (once; now, or --after a delay once SEND finished).
 
     With NEWSLETTER_REQUIRED_APPROVALS set, only a build approved by that many
     people goes out (see `newsletter approve`).

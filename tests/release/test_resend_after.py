@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 
 from newsletter.delivery.plan import SendOptions
+from newsletter.errors import InputError
 from newsletter.release.clock import parse_stamp
 from newsletter.release.schedule import schedule
 from newsletter.release.worker import Worker
-from newsletter.errors import InputError
 from tests.delivery.fakes import rows
 
 

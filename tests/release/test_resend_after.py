@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from datetime import timedelta
 
 import pytest
@@ -102,6 +103,8 @@ def test_a_resend_is_a_build_of_its_own_to_approve(cli, settings, issue, people,
     assert "newsletter approve" in run.stderr and "--to-non-readers-of 1 --subject 'Missed it?'" in run.stderr
     run = cli(gated, "approve", issue, "--as", "ann@example.org", *resend)
     assert run.exit_code == 0 and "non-readers of send 1" in run.stdout and "2 recipient(s)" in run.stdout
+    listed = json.loads(cli(gated, "approvals", issue, "--json").stdout)
+    assert [(a["audience"], a["counts"]) for a in listed] == [("list news", True), ("list news, non-readers of send 1", True)]
     run = cli(gated, "send", issue, "--yes", "--list", "news", "--to-non-readers-of", "1", "--subject", "Other")
     assert run.exit_code == 1  # another subject: not the build approved
     run = cli(gated, "send", issue, "--yes", *resend)

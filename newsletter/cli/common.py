@@ -247,7 +247,13 @@ def echo_plan(plan: SendPlan) -> None:
     typer.echo(f"Subject:    {plan.subject}")
     typer.echo(f"From:       {plan.sender}")
     typer.echo(f"Backend:    {plan.backend}")
-    typer.echo(f"List:       {plan.list_name}" + (f" where {plan.audience.key}" if plan.audience.key else ""))
+    typer.echo(f"List:       {plan.list_name}" + (f" where {plan.audience.where_key}" if plan.audience.where_key else ""))
+    source = plan.audience.non_readers_of
+    if source is not None:
+        started = plan.already_accepted or plan.in_doubt or plan.failed or plan.in_flight
+        typer.echo(f"Resend:     the non-readers of send {source}, fixed when this send started" if started else
+                   f"Resend:     {plan.to_send:,} of {plan.source_accepted:,} recipients of send {source} "
+                   "have no human open or click" + (" and match the conditions" if plan.audience.conditions else ""))
     typer.echo(f"Recipients: {plan.to_send} to send ({plan.suppressed} suppressed, {plan.already_accepted} already sent)")
     settled = plan.settled_accepted + plan.settled_failed
     if settled:

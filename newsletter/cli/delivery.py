@@ -57,8 +57,14 @@ def send(
     tz: str | None = typer.Option(None, "--tz", help="The time zone of --at, such as Europe/Berlin (with an offset in --at: how it is shown) [default: NEWSLETTER_TIMEZONE]."),
     worker: bool = typer.Option(False, "--worker", help="Share the send with other `send --worker` processes, on this host or others (PostgreSQL)."),
     allow_local_links: bool = typer.Option(False, "--allow-local-links", help="Send over smtp/sendgrid although NEWSLETTER_PUBLIC_URL is local or not https:// (its links will not work for subscribers) [default: NEWSLETTER_ALLOW_LOCAL_LINKS]."),
+    non_readers_of: int | None = typer.Option(None, "--to-non-readers-of", help="Resend to who received this send (an id from `newsletter sends`) and has no human open or click of it; once, a send of its own.", min=1, max=MAX_ID),
+    subject: str | None = typer.Option(None, "--subject", help="The resend's subject instead of the issue's (with --to-non-readers-of)."),
+    after: str | None = typer.Option(None, "--after", help="Schedule the resend this long after the send it follows finished: 3d, 12h, 1d12h (with --to-non-readers-of; a worker starts it)."),
 ) -> None:
     """Send an issue to a list, each subscriber exactly once (re-run to resume), now or --at a time.
+
+    --to-non-readers-of SEND resends it to who received SEND and has no human
+    open or click of it (once; now, or --after a delay once SEND finished).
 
     With NEWSLETTER_REQUIRED_APPROVALS set, only a build approved by that many
     people goes out (see `newsletter approve`).
@@ -78,9 +84,9 @@ def send(
         list_name=list_name, dry_run=dry_run, rate=rate, allow_changed=allow_changed,
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
         include_new=include_new, where=tuple(where or ()), segment=segment, allow_clipping=allow_clipping,
-        worker=worker, at=at, tz=tz,
+        worker=worker, at=at, tz=tz, non_readers_of=non_readers_of, subject=subject, after=after,
     )
-    if at is not None or tz is not None:
+    if at is not None or tz is not None or after is not None:
         return _schedule(issue, options, config, yes)
     with graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
         controls = Controls(confirm_plan(yes, config), lambda done, total, counts: reporter(done, total), stop)
@@ -95,10 +101,12 @@ def _schedule(issue: Path, options: SendOptions, config: Settings, yes: bool) ->
     from newsletter.delivery.plan import Controls
     from newsletter.release.schedule import schedule
 
-    if options.at is None:
+    if options.at is None and options.after is None:
         raise InputError("--tz goes with --at \"YYYY-MM-DD HH:MM\"", subject="--tz")
     if options.dry_run:
-        raise InputError("--dry-run and --at do not go together: look with --dry-run first, then schedule", subject="--at")
+        which = "--at" if options.at is not None else "--after"
+        raise InputError(f"--dry-run and {which} do not go together: look with --dry-run first, then schedule",
+                         subject=which)
 
     def confirm(plan: SendPlan, moment: Moment, route: str) -> bool:
         echo_plan(plan)

@@ -23,13 +23,16 @@ def approve(
     as_: str | None = AS_OPT,
     sign: bool = typer.Option(False, "--sign", help="Sign the approval with your SSH key (ssh-keygen -Y sign)."),
     key: str | None = typer.Option(None, "--key", help="The SSH key to sign with [default: git's user.signingkey]."),
+    non_readers_of: int | None = typer.Option(None, "--to-non-readers-of", help="A resend: the build for who received this send and did not read it (see `send --to-non-readers-of`).", min=1, max=MAX_ID),
+    subject: str | None = typer.Option(None, "--subject", help="The resend's own subject (as `send --subject` gives it)."),
 ) -> None:
     """Approve this exact build of an issue for an audience (written beside the issue: commit it)."""
     from newsletter.delivery.plan import SendOptions
     from newsletter.release.approve import Signing
     from newsletter.release.approve import approve as record
 
-    options = SendOptions(list_name, where=tuple(where or ()), segment=segment)
+    options = SendOptions(list_name, where=tuple(where or ()), segment=segment, non_readers_of=non_readers_of,
+                          subject=subject)
     done = record(issue, options, command_settings(), note=note, as_=as_, signing=Signing(key) if sign else None)
     approval = done.approval
     what = (f"build {approval.build.short} ({approval.build.audience.describe()}, "

@@ -68,17 +68,17 @@ def check_links(issue: Issue, links: list[Link]) -> list[Finding]:
     return findings
 
 
-def check_issue(issue: Issue, html: str, layout_file: str, sections: Sequence[tuple[str, int]] = ()) -> list[Finding]:
-    """Findings about the subject, preheader, size and unsubscribe link of the composed HTML.
+#: The codes of the findings ``check_subject`` makes (a subject given on the command line replaces them).
+SUBJECT_CODES = ("subject-too-long", "subject-control-character", "unknown-placeholder")
 
-    ``sections`` are the ``(title, source line)`` of the issue's titled
-    sections in order, to say where Gmail would clip an over-long email.
-    """
+
+def check_subject(subject: str, where: str) -> list[Finding]:
+    """Findings about a subject: too long, a control character (an error: no header may carry it), and
+    ``%%word%%`` placeholders that name no recipient field."""
     findings = []
-    where = str(issue.path)
-    if len(issue.subject) > SUBJECT_MAX:
-        findings.append(Finding("subject-too-long", WARNING, f"subject is {len(issue.subject)} characters; inboxes cut it after about {SUBJECT_MAX}", where))
-    bad = _FORBIDDEN_IN_SUBJECT.search(issue.subject)
+    if len(subject) > SUBJECT_MAX:
+        findings.append(Finding("subject-too-long", WARNING, f"subject is {len(subject)} characters; inboxes cut it after about {SUBJECT_MAX}", where))
+    bad = _FORBIDDEN_IN_SUBJECT.search(subject)
     if bad:
         findings.append(
             Finding(
@@ -88,7 +88,40 @@ def check_issue(issue: Issue, html: str, layout_file: str, sections: Sequence[tu
                 where,
             )
         )
-    for part, text in (("subject", issue.subject), ("body", issue.body)):
+    for name in unknown_placeholders(subject):
+        known = ", ".join(f"%%{f}%%" for f in RECIPIENT_FIELDS)
+        findings.append(Finding("unknown-placeholder", WARNING,
+                                f"%%{name}%% in the subject is not a recipient field and would go out as it is "
+                                f"(known: {known})", where))
+    return findings
+
+
+def with_subject(result: ComposeResult, subject: str) -> ComposeResult:
+    """``result`` with ``subject`` instead of the issue's (``send --subject``): the HTML and text stay the
+    issue's; the subject's findings are those of the new one (``InputError`` for an error, such as CR/LF)."""
+    from newsletter.errors import InputError
+
+    findings = check_subject(subject, "--subject")
+    if not subject.strip():
+        raise InputError("is empty", subject="--subject")
+    for finding in findings:
+        if finding.severity == ERROR:
+            raise InputError(finding.message.replace("subject contains", "contains", 1)
+                             .replace(" (send would refuse it)", ""), subject="--subject")
+    kept = [f for f in result.findings
+            if f.code not in SUBJECT_CODES or (f.code == "unknown-placeholder" and "in the subject" not in f.message)]
+    return replace(result, issue=replace(result.issue, subject=subject), findings=kept + findings)
+
+
+def check_issue(issue: Issue, html: str, layout_file: str, sections: Sequence[tuple[str, int]] = ()) -> list[Finding]:
+    """Findings about the subject, preheader, size and unsubscribe link of the composed HTML.
+
+    ``sections`` are the ``(title, source line)`` of the issue's titled
+    sections in order, to say where Gmail would clip an over-long email.
+    """
+    where = str(issue.path)
+    findings = check_subject(issue.subject, where)
+    for part, text in (("body", issue.body),):
         for name in unknown_placeholders(text):
             known = ", ".join(f"%%{f}%%" for f in RECIPIENT_FIELDS)
             findings.append(Finding("unknown-placeholder", WARNING,

@@ -37,6 +37,9 @@ class SendOptions:
     retry_delays: Sequence[float] = RETRY_DELAYS
     at: str | None = None  # --at: send at this time (scheduled), not now
     tz: str | None = None  # --tz: the zone of --at [default: NEWSLETTER_TIMEZONE]
+    non_readers_of: int | None = None  # --to-non-readers-of: a resend to who did not read this send
+    subject: str | None = None  # --subject: this send's subject instead of the (a resend)
+    after: str | None = None  # --after: schedule a resend this long after its source send finished
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class SendPlan:
     settled_failed: int = 0
     joined_since: int = 0  # members who joined after the send started
     in_flight: int = 0  # rows another live run (a worker) holds right now: neither pending nor in doubt
+    source_accepted: int = 0  # a resend: how many its source send reached (the non-readers are among them)
     changed: bool = False
     warnings: list[str] = field(default_factory=list)
 

@@ -93,6 +93,7 @@ def send_issue(
 
     if options.resend_in_doubt and options.skip_in_doubt:
         raise InputError("choose either --resend-in-doubt or --skip-in-doubt, not both")
+    check_resend_options(options)
     backend_name = settings.newsletter_backend
     check_backend(backend_name, settings)
     check_public_url(backend_name, settings)
@@ -101,20 +102,28 @@ def send_issue(
         result = compose_checked(path, settings, allow_clipping=options.allow_clipping)
     elif result.errors:
         raise InputError(f"the issue has {len(result.errors)} check error(s), not sending", subject=str(path))
+    result = subject_of(result, options)
     slug = result.issue.slug
 
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout, threads=True) as conn:
         list_id = people.find_list(conn, options.list_name)
         if list_id is None:
             raise InputError("no such list (see `newsletter lists`)", subject=options.list_name)
-        audience = resolve(conn, options.list_name, options.where, options.segment, list_id=list_id)
+        audience = resolve(conn, options.list_name, options.where, options.segment, list_id=list_id,
+                           non_readers_of=options.non_readers_of)
+        source = (sends.check_source(conn, options.non_readers_of, list_id, options.list_name, slug)
+                  if options.non_readers_of is not None else None)
         existing = sends.find_send(conn, slug, list_id, audience.key)
+        # A scheduled resend exists before its audience is fixed (at its start): planned as a new send.
+        unfixed = existing is not None and existing["started_at"] is None and audience.non_readers_of is not None
         plan = SendPlan(
             slug=slug, subject=result.issue.subject, sender=result.sender or settings.newsletter_from,
             backend=backend_name, list_name=options.list_name, options=options, audience=audience,
             warnings=_send_warnings(result, settings, backend_name),
         )
-        if existing is None:
+        plan.source_accepted = source["accepted"] if source is not None else 0
+        if existing is None or unfixed:
+            plan.send_id = existing["id"] if existing is not None else None
             plan.to_send, plan.suppressed = sends.count_audience(conn, slug, list_id, audience)
         else:
             _plan_existing(conn, plan, existing, list_id, result, path)
@@ -131,6 +140,8 @@ def send_issue(
         if existing is None:
             plan.send_id, _size, created = sends.create_send(conn, slug, list_id, audience,
                                                              send_version(result, backend_name))
+        elif unfixed:
+            sends.fix_audience(conn, existing["id"], list_id, slug, audience)
         elif options.worker and (plan.changed or existing["backend"] != backend_name):
             raise InputError("a worker joins a send only with the same issue and backend as the send started with",
                              subject=str(path))
@@ -140,7 +151,7 @@ def send_issue(
             conn, settings, result, report, list_id,
             created=created,
             # The new version or backend is written once the lease is held (a refused run writes nothing).
-            new_version=existing is not None and (plan.changed or existing["backend"] != backend_name),
+            new_version=existing is not None and (_differs(existing, result) or existing["backend"] != backend_name),
             progress=controls.progress, stop=controls.stop or threading.Event(), hooks=hooks,
         )
         run.execute()
@@ -161,15 +172,49 @@ def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id:
     plan.to_send, plan.suppressed = totals.pending, totals.suppressed
     plan.already_accepted, plan.in_doubt, plan.failed = totals.accepted, totals.in_doubt, totals.failed
     plan.settled_accepted, plan.settled_failed = ledger.settle_from_events(conn, existing["id"], dry_run=True)
-    plan.joined_since = sends.add_new_members(conn, existing["id"], list_id, plan.slug, plan.audience, dry_run=True)
+    if plan.audience.non_readers_of is None:  # a resend's audience was fixed when it started: nobody joins it
+        plan.joined_since = sends.add_new_members(conn, existing["id"], list_id, plan.slug, plan.audience, dry_run=True)
     started = totals.accepted + totals.failed + totals.in_doubt + totals.skipped > 0
-    plan.changed = existing["html_sha256"] != result.html_sha256
+    plan.changed = _differs(existing, result)
     if plan.changed and started and not plan.options.allow_changed:
         raise InputError(
             f"the issue changed since it was partly sent to {plan.list_name!r} "
             f"({plan.already_accepted} accepted); pass --allow-changed to send the new version to the rest",
             subject=str(path),
         )
+
+
+def _differs(existing: dict[str, Any], result: ComposeResult) -> bool:
+    """Whether ``result`` is not what send ``existing`` recorded: its HTML, or its subject (``--subject``
+    changes the subject alone)."""
+    return bool(existing["html_sha256"] != result.html_sha256 or existing["subject"] != result.issue.subject)
+
+
+def check_resend_options(options: SendOptions) -> None:
+    """``InputError`` (exit 2) for options that do not go with a resend, or need one."""
+    if options.non_readers_of is None:
+        if options.subject is not None:
+            raise InputError("goes with --to-non-readers-of SEND: a first send goes out with the issue's subject, "
+                             "as reviewed", subject="--subject")
+        if options.after is not None:
+            raise InputError("goes with --to-non-readers-of SEND (to schedule a first send, use --at)",
+                             subject="--after")
+        return
+    if options.include_new:
+        raise InputError("does not go with --to-non-readers-of: a resend goes to who received send "
+                         f"{options.non_readers_of}, not to who joined since", subject="--include-new")
+    if options.after is not None and options.at is not None:
+        raise InputError("choose either --after (a delay after the send finished) or --at (a time), not both",
+                         subject="--after")
+
+
+def subject_of(result: ComposeResult, options: SendOptions) -> ComposeResult:
+    """``result`` with ``options.subject`` instead of the issue's subject, checked (``--subject``); else ``result``."""
+    if options.subject is None or options.subject == result.issue.subject:
+        return result
+    from newsletter.compose.checks import with_subject
+
+    return with_subject(result, options.subject)
 
 
 @dataclass

@@ -83,6 +83,8 @@ class Approval:
             "parts": dict(self.build.parts),
             "facts": {k: v for k, v in self.build.facts.items() if k != "audience"},
         }
+        if audience.non_readers_of is not None:  # a resend's (only then: other entries' bytes stay as signed)
+            found["non_readers_of"] = audience.non_readers_of
         if signed and self.signature:
             found["signature"] = self.signature
         return found
@@ -96,10 +98,12 @@ class Approval:
     def from_entry(cls, data: dict[str, Any], where: str) -> Approval:
         """From one ``[[approval]]`` table; ``InputError`` naming ``where`` if it is malformed."""
         known = {"build", "by", "at", "list", "where", "segment", "audience_count", "audience_digest", "note",
-                 "parts", "facts", "signature"}
+                 "parts", "facts", "signature", "non_readers_of"}
         try:
             facts = dict(data.get("facts") or {})
             facts["audience"] = {"list": str(data["list"]), "where": [str(w) for w in data.get("where") or []]}
+            if data.get("non_readers_of") is not None:
+                facts["audience"]["non_readers_of"] = int(data["non_readers_of"])
             return cls(
                 build=Build(str(data["build"]), {str(k): str(v) for k, v in dict(data.get("parts") or {}).items()}, facts),
                 by=str(data["by"]),

@@ -31,13 +31,17 @@ if TYPE_CHECKING:
 
 def target(conn: Any, result: ComposeResult, options: SendOptions) -> Target:
     """The build for ``options`` and the members it reaches now (``InputError`` for an unknown list or segment)."""
+    from newsletter.store import sends
     from newsletter.store import subscribers as people
     from newsletter.store.segments import resolve
 
     list_id = people.find_list(conn, options.list_name)
     if list_id is None:
         raise InputError("no such list (see `newsletter lists`)", subject=options.list_name)
-    audience = resolve(conn, options.list_name, options.where, options.segment, list_id=list_id)
+    audience = resolve(conn, options.list_name, options.where, options.segment, list_id=list_id,
+                       non_readers_of=options.non_readers_of)
+    if options.non_readers_of is not None:
+        sends.check_source(conn, options.non_readers_of, list_id, options.list_name, result.issue.slug)
     build = identify(result, audience)
     members = audiences.live_members(conn, list_id, audience)
     return Target(build, members, list_id, audience, members.count)
@@ -63,11 +67,13 @@ def approve(issue: str | Path, options: SendOptions, settings: Settings, *, note
     """Record (in the approvals file, and the audit log) that someone approved this build for this audience;
     with ``signing``, the approval carries an SSH signature."""
     from newsletter.compose import compose_checked
+    from newsletter.delivery.send import check_resend_options, subject_of
     from newsletter.store import audit, sends, session
     from newsletter.store import releases as store
 
     issue = Path(issue)
-    result = compose_checked(issue, settings)
+    check_resend_options(options)
+    result = subject_of(compose_checked(issue, settings), options)
     who = identity(as_, issue.resolve().parent)
     path = approvals_path(issue)
     now = stamp(clock())
@@ -116,6 +122,7 @@ def review(issue: str | Path, settings: Settings) -> Review:
     """Every approval on file for ``issue``: its signature, and whether it matches the current build and audience."""
     from newsletter.compose import compose_checked
     from newsletter.delivery.plan import SendOptions
+    from newsletter.delivery.send import subject_of
     from newsletter.store import session
 
     issue = Path(issue)
@@ -129,8 +136,12 @@ def review(issue: str | Path, settings: Settings) -> Review:
         for approval in approvals:
             audience = approval.build.audience
             status = SIGNATURE_WORDS[signature_status(approval, settings)]
+            # A resend's approval names its own subject (``send --subject``): compare with the issue under it.
+            subject = approval.build.facts.get("subject") if audience.non_readers_of is not None else None
+            options = SendOptions(audience.list_name, where=tuple(str(c) for c in audience.conditions),
+                                  non_readers_of=audience.non_readers_of, subject=subject)
             try:
-                now = target(conn, result, SendOptions(audience.list_name, where=tuple(str(c) for c in audience.conditions)))
+                now = target(conn, subject_of(result, options), options)
             except InputError as exc:
                 found.reviewed.append(Reviewed(approval, status, False, f"cannot check: {exc}"))
                 continue

@@ -17,6 +17,7 @@ batches in flight.
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -87,7 +88,7 @@ class Verdict:
         """Enough distinct people approved this build."""
         return len(self.people) >= self.required
 
-    def message(self, issue: str | Path) -> str:
+    def message(self, issue: str | Path, subject: str | None = None) -> str:
         """One line: what is needed, what there is, and why each other approval does not count."""
         people = self.people
         text = (f"needs {self.required} approval(s) from distinct people of build {self.build.short} "
@@ -98,6 +99,10 @@ class Verdict:
             text += "; not counted: " + "; ".join(reasons)
         audience = self.build.audience
         hint = f"newsletter approve {issue} --list {audience.list_name}" + "".join(f" --where '{c}'" for c in audience.conditions)
+        if audience.non_readers_of is not None:
+            hint += f" --to-non-readers-of {audience.non_readers_of}"
+        if subject is not None:
+            hint += " --subject " + shlex.quote(subject)
         return f"{text}. Review it, then: {hint}"
 
 
@@ -201,7 +206,7 @@ class ReleaseHooks:
         if members is not None:
             verdict = judge(conn, build, members, list_id, load(approvals_path(self.issue)), self.settings)
             if not verdict.ok:
-                raise ReleaseRefused(verdict.message(self.issue), subject=str(self.issue))
+                raise ReleaseRefused(verdict.message(self.issue, self.options.subject), subject=str(self.issue))
 
     def _check_state(self, row: dict[str, Any]) -> None:
         send_id = row["send_id"]
@@ -299,12 +304,16 @@ def _slug_of(conn: Any, send_id: int) -> str:
 
 
 #: The ``SendOptions`` fields a scheduled or paused send is continued with.
-KEPT_OPTIONS = ("list_name", "rate", "allow_changed", "retry_failed", "include_new", "where", "segment")
+KEPT_OPTIONS = ("list_name", "rate", "allow_changed", "retry_failed", "include_new", "where", "segment",
+                "non_readers_of", "subject")
+#: Kept only when set, so the options of every other send stay what they were.
+_KEPT_WHEN_SET = ("non_readers_of", "subject")
 
 
 def options_dict(options: SendOptions) -> dict[str, Any]:
     """The options worth keeping to continue a send later (JSON-friendly)."""
-    return {name: list(v) if isinstance(v := getattr(options, name), tuple) else v for name in KEPT_OPTIONS}
+    return {name: list(v) if isinstance(v := getattr(options, name), tuple) else v for name in KEPT_OPTIONS
+            if not (name in _KEPT_WHEN_SET and getattr(options, name) is None)}
 
 
 def options_from(data: dict[str, Any]) -> SendOptions:

@@ -43,9 +43,13 @@ class Members:
 
 
 def live_members(conn: Any, list_id: int, audience: Audience) -> Members:
-    """The list's active members matching ``audience`` now."""
+    """The list's active members matching ``audience`` now (for a resend: its source send's non-readers)."""
     from newsletter.store import releases as store
 
+    if audience.non_readers_of is not None:
+        from newsletter.store import sends
+
+        return Members.of(sends.member_ids(conn, "", list_id, audience))  # a resend's rule needs no issue
     where, params = audience.sql(conn.dialect)
     return Members.of(store.audience_members(conn, list_id, where, params))
 

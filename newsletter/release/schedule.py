@@ -34,7 +34,7 @@ from newsletter.errors import InputError, NewsletterError
 from newsletter.release import ReleaseRefused
 from newsletter.release.clock import Clock, stamp, system_clock
 from newsletter.release.gate import Mode, ReleaseHooks, options_dict
-from newsletter.release.when import Moment, parse_at
+from newsletter.release.when import Moment, after_moment, parse_after, parse_at
 from newsletter.settings import Settings
 from newsletter.store.audit import Logged
 from newsletter.store.releases import ReleaseState, Route
@@ -82,21 +82,30 @@ def uses_sendgrid(settings: Settings, moment: Moment, now: Any) -> bool:
 
 def schedule(path: str | Path, options: SendOptions, settings: Settings, *, actor: str,
              controls: Controls = Controls(), clock: Clock = system_clock) -> Scheduled:
-    """Schedule issue ``path`` for ``options.at`` (in ``options.tz``): check the gate now, then fix the audience
-    or hand it over. ``controls.confirm(plan, moment, route)`` is asked first."""
+    """Schedule issue ``path`` for ``options.at`` (in ``options.tz``), or a resend for ``options.after`` its
+    source send finished: check the gate now, then fix the audience (a resend's: when it starts) or hand it
+    over. ``controls.confirm(plan, moment, route)`` is asked first."""
     from newsletter import tokens
     from newsletter.compose import compose_checked
-    from newsletter.delivery.send import send_issue
+    from newsletter.delivery.send import check_resend_options, send_issue, subject_of
 
-    if options.at is None:
+    check_resend_options(options)
+    if options.at is None and options.after is None:
         raise InputError("--tz goes with --at \"YYYY-MM-DD HH:MM\"", subject="--tz")
     now = clock()
-    moment = parse_at(options.at, options.tz, settings.newsletter_timezone, now)
+    delay = parse_after(options.after) if options.after is not None else None
+    moment = parse_at(options.at, options.tz, settings.newsletter_timezone, now) if options.at is not None else None
     tokens.require_key(settings.newsletter_secret_key)
-    result = compose_checked(path, settings)
-    route = Route.SENDGRID if uses_sendgrid(settings, moment, now) else Route.WORKER
+    result = subject_of(compose_checked(path, settings), options)
     checker = ReleaseHooks(settings, Path(path), options, mode=Mode.SCHEDULE, actor=actor, clock=clock)
     looked = send_issue(path, replace(options, dry_run=True), settings, result=result, hooks=checker)
+    if moment is None:  # --after: the source send is known to exist and be finished now
+        assert delay is not None and options.non_readers_of is not None
+        moment = after_moment(_finished_at(settings, options.non_readers_of), delay,
+                              options.tz or settings.newsletter_timezone, now, options.non_readers_of)
+    # A resend's audience is fixed when it starts (who reads until then is not mailed): only a worker can.
+    resend = options.non_readers_of is not None
+    route = Route.SENDGRID if uses_sendgrid(settings, moment, now) and not resend else Route.WORKER
     done = Scheduled(looked.plan, moment, route)
     if controls.confirm is not None and not controls.confirm(looked.plan, moment, route):
         done.cancelled = True
@@ -122,6 +131,17 @@ def schedule(path: str | Path, options: SendOptions, settings: Settings, *, acto
     done.send_id = done.report.send_id
     finish(hooks, settings, report=done.report)
     return done
+
+
+def _finished_at(settings: Settings, send_id: int) -> str:
+    """When send ``send_id``'s last run ended (stored UTC text)."""
+    from newsletter.store import sends, session
+
+    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+        found = sends.get_send(conn, send_id)
+    if not found or not found["finished_at"]:
+        raise InputError(f"send {send_id} has not finished: --after counts from its end", subject="--after")
+    return str(found["finished_at"])
 
 
 def _batch_for(settings: Settings, send_id: int | None, moment: Moment) -> str:
@@ -153,8 +173,10 @@ def _fix_audience(checker: ReleaseHooks, result: Any, settings: Settings, option
         if existing is not None and not sends.delete_unsent(conn, existing["id"]):
             send_id = int(existing["id"])  # partly sent already: the worker continues it at its time
         else:
+            # A resend's ledger is written when the worker starts it (``send_issue``: ``fix_audience``).
             send_id, _size, _created = sends.create_send(conn, result.issue.slug, target.list_id, audience,
-                                                         send_version(result, settings.newsletter_backend))
+                                                         send_version(result, settings.newsletter_backend),
+                                                         fill=audience.non_readers_of is None)
         store.save(conn, send_id, now=stamp(now), slug=result.issue.slug, list_name=options.list_name,
                    audience=audience.key, issue_path=str(Path(checker.issue).resolve()), options=options_dict(options),
                    build_id=target.build.id, build=target.build.as_dict(), mode=Route.WORKER, state=ReleaseState.SCHEDULED,

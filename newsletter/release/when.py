@@ -97,3 +97,37 @@ def _wall_time(text: str) -> datetime:
             pass  # a month 13 or a 25th hour: the same message as any other malformed time
     raise InputError(f"{text!r} is not a time: write \"YYYY-MM-DD HH:MM\", such as \"2026-12-02 09:00\" "
                      "(seconds, a T and an offset such as +01:00 are fine too)", subject="--at")
+
+
+#: ``--after``: whole numbers of weeks, days, hours and minutes, largest first ('3d', '1d12h', '90m').
+_AFTER = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+#: The longest ``--after`` accepted: a reminder a year on is a new issue.
+AFTER_MAX = timedelta(days=365)
+
+
+def parse_after(text: str) -> timedelta:
+    """The delay ``--after text`` names ('3d', '12h', '1d12h', '90m', '2w'); ``InputError`` if unusable."""
+    cleaned = (text or "").strip().lower().replace(" ", "")
+    found = _AFTER.fullmatch(cleaned)
+    if not cleaned or found is None:
+        raise InputError(f"{text!r} is not a delay: write a number with w, d, h or m, such as 3d, 12h or 1d12h",
+                         subject="--after")
+    weeks, days, hours, minutes = (int(part or 0) for part in found.groups())
+    delay = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+    if not delay or delay > AFTER_MAX:
+        raise InputError(f"{text!r} must be more than nothing and at most {AFTER_MAX.days} days", subject="--after")
+    return delay
+
+
+def after_moment(finished_at: str, delay: timedelta, zone_name: str, now: datetime, source_id: int) -> Moment:
+    """The moment a resend ``--after delay`` goes out: ``delay`` after its source send finished
+    (``finished_at``, stored UTC text); ``InputError`` when that is not in the future."""
+    from newsletter.release.clock import parse_stamp
+
+    moment = parse_stamp(finished_at) + delay
+    shown = zone_name or "UTC"
+    if moment <= now:
+        raise InputError(f"send {source_id} finished at {local_text(parse_stamp(finished_at), shown)}, so that is "
+                         f"{local_text(moment, shown)}, which is past; to send now, leave out --after",
+                         subject="--after")
+    return Moment(moment, shown)

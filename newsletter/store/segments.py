@@ -69,49 +69,71 @@ def parse_conditions(texts: Iterable[str]) -> list[Condition]:
     return [parse_condition(text) for text in texts]
 
 
+#: How an audience key names the send whose non-readers it is ('non-readers-of:12').
+NON_READERS_OF = "non-readers-of:"
+
+
 @dataclass(frozen=True)
 class Audience:
-    """Who a send is for: the active members of list ``list_name`` matching every condition.
+    """Who a send is for: the active members of list ``list_name`` matching every condition and,
+    for a resend (``non_readers_of``), only those who received that send and did not read it.
 
     The one definition the engine, the gate, approvals and the worker share,
     built once from a send's options (``resolve``). ``key`` names it in the
     ledger (``sends.audience``), ``as_dict`` in builds and approvals, ``sql``
-    in the recipient queries. Conditions are kept sorted and distinct, so two
+    in the recipient queries (the conditions; who read a send is
+    ``store.sends``' business). Conditions are kept sorted and distinct, so two
     audiences that select the same members compare equal.
     """
 
     list_name: str = ""
     conditions: tuple[Condition, ...] = ()
+    non_readers_of: int | None = None  # a resend: the send whose non-readers this is
 
     @classmethod
-    def of(cls, list_name: str, conditions: Iterable[Condition]) -> Audience:
+    def of(cls, list_name: str, conditions: Iterable[Condition], non_readers_of: int | None = None) -> Audience:
         """From a list name and conditions in any order (duplicates dropped)."""
         unique = {str(c): c for c in conditions}
-        return cls(list_name, tuple(unique[text] for text in sorted(unique)))
+        return cls(list_name, tuple(unique[text] for text in sorted(unique)), non_readers_of)
+
+    @property
+    def where_key(self) -> str:
+        """The conditions alone as one text ('' for none)."""
+        return " ".join(str(c) for c in self.conditions)
 
     @property
     def key(self) -> str:
-        """The conditions as one text ('' for the whole list): how the ledger names the audience."""
-        return " ".join(str(c) for c in self.conditions)
+        """How the ledger names the audience: the conditions as one text ('' for the whole list), after
+        'non-readers-of:12' for a resend, so a resend is a send of its own (its own ledger rows)."""
+        if self.non_readers_of is None:
+            return self.where_key
+        return " ".join(part for part in (f"{NON_READERS_OF}{self.non_readers_of}", self.where_key) if part)
 
     def describe(self) -> str:
-        """'list news where city=Oslo', or 'no list'."""
+        """'list news where city=Oslo', 'list news, non-readers of send 12', or 'no list'."""
         if not self.list_name:
             return "no list"
-        return f"list {self.list_name}" + (f" where {self.key}" if self.conditions else "")
+        resend = f", non-readers of send {self.non_readers_of}" if self.non_readers_of is not None else ""
+        return f"list {self.list_name}{resend}" + (f" where {self.where_key}" if self.conditions else "")
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON/TOML-friendly form (builds, approvals)."""
-        return {"list": self.list_name, "where": [str(c) for c in self.conditions]}
+        """JSON/TOML-friendly form (builds, approvals); ``non_readers_of`` only for a resend, so the
+        builds (and approvals) of every other audience stay what they were."""
+        found: dict[str, Any] = {"list": self.list_name, "where": [str(c) for c in self.conditions]}
+        if self.non_readers_of is not None:
+            found["non_readers_of"] = self.non_readers_of
+        return found
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Audience:
         """Back from ``as_dict``."""
         data = data or {}
-        return cls.of(str(data.get("list", "")), parse_conditions(data.get("where") or ()))
+        source = data.get("non_readers_of")
+        return cls.of(str(data.get("list", "")), parse_conditions(data.get("where") or ()),
+                      int(source) if source is not None else None)
 
     def sql(self, dialect: Dialect = SQLITE) -> tuple[str, tuple[Any, ...]]:
-        """``(where, params)`` over the subscribers alias ``s`` ('' for the whole list)."""
+        """``(where, params)`` of the conditions over the subscribers alias ``s`` ('' for none)."""
         if not self.conditions:
             return "", ()
         where, params = where_sql(self.conditions, dialect=dialect)
@@ -119,8 +141,9 @@ class Audience:
 
 
 def resolve(conn: DB | None, list_name: str, where: Iterable[str] = (), segment: str | None = None, *,
-            list_id: int | None = None) -> Audience:
-    """The audience of ``--list``, ``--where`` and ``--segment`` (``InputError`` for a bad one).
+            list_id: int | None = None, non_readers_of: int | None = None) -> Audience:
+    """The audience of ``--list``, ``--where``, ``--segment`` and ``--to-non-readers-of`` (``InputError``
+    for a bad segment; the send ``non_readers_of`` names is checked by ``store.sends.check_source``).
 
     A saved segment is read from ``conn``; with ``list_id`` it must belong to that list.
     """
@@ -132,7 +155,7 @@ def resolve(conn: DB | None, list_name: str, where: Iterable[str] = (), segment:
         if list_id is not None and found["list_id"] != list_id:
             raise InputError(f"the segment belongs to another list, not {list_name!r}", subject=segment)
         conditions = list(found["conditions"]) + conditions
-    return Audience.of(list_name, conditions)
+    return Audience.of(list_name, conditions, non_readers_of)
 
 
 def attribute_sql(key: str, alias: str = "s", dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:

@@ -59,8 +59,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "archive": ("archive", "The web archive of sent issues: indexes, a page per issue, Atom feeds, a sitemap."),
     "stats": ("tracking", "Show what each send did: deliveries, bounces, opens, clicks, unsubscribes, top links."),
     "subscribers": ("subscribers", "Import, add, unsubscribe, reactivate, list, show, export and erase subscribers."),
-    "lists": ("audience", "Show lists; create or change them (title, public signup)."),
+    "lists": ("audience", "Show lists; create or change them (title, public signup, welcome email, sequences)."),
     "segments": ("audience", "Show saved segments; save one (members of a list whose attributes match)."),
+    "sequences": ("sequences", "Show welcome emails and sequences and where each member stands; restart one for "
+                               "some people."),
     "events": ("tracking", "Provider events (for teams that cannot expose the webhook)."),
     "bounces": ("bounces", "Bounces of SMTP sends: read the bounce mailbox into the ledger (hard, soft, complaints)."),
     "db": ("db", "The database: status, migrations, copying a whole store between SQLite and PostgreSQL."),

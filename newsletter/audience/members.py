@@ -305,7 +305,7 @@ def add_subscriber(email: str, list_name: str, settings: Settings, *, name: str 
             sid, action, status = store.upsert_subscriber(conn, email, name, {}, now=now)
             membership = store.add_membership(conn, list_id, sid, now=now)
             consent.record_joins(conn, list_id, "add", "", since=now)  # audience: consent record
-            enrolled = sequences.enrol_joined(conn, list_id, since=now) if welcome else 0
+            enrolled = sequences.enrol_joined(conn, list_id, since=now, subscriber_id=sid) if welcome else 0
     finally:
         conn.close()
     return AddResult(email=email, action=action, status=status if membership == "active" else membership,

@@ -158,15 +158,18 @@ def enrol(conn: DB, list_id: int, subscriber_id: int, *, now: str | None = None)
     ).rowcount
 
 
-def enrol_joined(conn: DB, list_id: int, since: str, *, now: str | None = None) -> int:
-    """Enrol every active member of ``list_id`` who joined or was reactivated at ``since`` or later (an
-    import): one statement for the whole import, inside its transaction; return how many enrolments."""
+def enrol_joined(conn: DB, list_id: int, since: str, *, subscriber_id: int | None = None,
+                 now: str | None = None) -> int:
+    """Enrol every active member of ``list_id`` (or only ``subscriber_id``) who joined or was reactivated at
+    ``since`` or later (an import, ``subscribers add``): one statement for the whole import, inside its
+    transaction; return how many enrolments were written."""
+    one = " AND m.subscriber_id = ?" if subscriber_id is not None else ""
     return conn.execute(
         _ENROL.format(subscriber="m.subscriber_id",
                       source="memberships m JOIN subscribers s ON s.id = m.subscriber_id"
                              " JOIN sequences q ON q.list_id = m.list_id",
-                      where=f"AND {ON_LIST} AND m.updated_at >= ?"),
-        (now or since, list_id, since),
+                      where=f"AND {ON_LIST} AND m.updated_at >= ?{one}"),
+        (now or since, list_id, since, *(() if subscriber_id is None else (subscriber_id,))),
     ).rowcount
 
 

@@ -114,8 +114,7 @@ def test_someone_who_leaves_gets_no_further_step_and_a_rejoin_does_not_restart(s
     assert outbox(settings)["bob@example.org"] == ["Getting started"]
     assert outbox(settings)["ann@example.org"] == ["Getting started", "Going further"]
     # Ann leaves the list and signs up again: her enrolment exists, nothing starts again.
-    from newsletter.store import connect, transaction
-    from newsletter.store import consent
+    from newsletter.store import connect, consent, transaction
 
     conn = connect(settings.newsletter_database)
     with transaction(conn):

@@ -186,7 +186,7 @@ class StepRunner:
                                              send_version(result, settings.newsletter_backend))
             due = replace(due, send_id=send_id)
         written = store.queue_due(conn, due, now=stamp(self.clock()))
-        if not store.has_queued(conn, due.send_id):
+        if not store.has_undecided(conn, due.send_id):
             return StepRun(sequence["name"], sequence["list"], due.index + 1, due.send_id, written, "done",
                            "nothing to send: every row written is decided") if written else None
         try:

@@ -294,10 +294,11 @@ def step_send(conn: DB, slug: str, list_id: int, audience: str) -> int:
     return int(row[0]) if row else 0
 
 
-def has_queued(conn: DB, send_id: int) -> bool:
-    """Whether a send has rows waiting for a run."""
-    return conn.execute("SELECT 1 FROM deliveries WHERE send_id = ? AND state = 'queued' LIMIT 1",
-                        (send_id,)).fetchone() is not None
+def has_undecided(conn: DB, send_id: int) -> bool:
+    """Whether a send has rows not decided yet: queued, or claimed or sending (held by a run, which may be
+    dead: a run joining the send settles those, as in doubt or back to queued)."""
+    return conn.execute("SELECT 1 FROM deliveries WHERE send_id = ? AND state IN ('queued', 'claimed', 'sending')"
+                        " LIMIT 1", (send_id,)).fetchone() is not None
 
 
 def next_entry(conn: DB, position: tuple[int, int, int, int], after: str) -> str | None:

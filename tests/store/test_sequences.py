@@ -138,3 +138,15 @@ def test_a_detached_sequence_enrols_nobody_and_comes_back_where_it_was(conn):
     again, version, action = sequences.attach(
         conn, sequences.Attachment(list_id, "welcome", "welcome", "/w.md", "/", '[{"issue": "/w.md"}]', "d1"))
     assert (again, version, action) == (sequence_id, 1, "attached")
+
+
+def test_the_archive_leaves_sequence_steps_out(conn):
+    from newsletter.store import archive
+
+    list_id, sequence_id = setup(conn)
+    signup(conn, list_id, "ann@example.org")
+    send_id = sequences.create_step_send(conn, "welcome", list_id, sequences.audience_key("welcome"), VERSION)
+    sequences.queue_due(conn, due(list_id, sequence_id, send_id))
+    with transaction(conn):
+        conn.execute("UPDATE deliveries SET state = 'accepted'")
+    assert archive.delivered_sends(conn) == []

@@ -93,12 +93,16 @@ class StepRunner:
     settings: Settings
     clock: Clock = system_clock
     log: Callable[[str], None] = lambda line: None
-    reported: dict[int, str] = field(default_factory=dict)  # the last problem logged per sequence
+    reported: dict[str, str] = field(default_factory=dict)  # the last problem logged, by what it is about
 
-    def _problem(self, sequence: dict[str, Any], problem: str) -> None:
-        if self.reported.get(sequence["id"]) != problem:  # one line per problem, not one per look
-            self.reported[sequence["id"]] = problem
-            self.log(f"sequence {sequence['name']!r} of list {sequence['list']}: {problem}")
+    def _problem(self, about: str, problem: str) -> None:
+        """Log ``problem`` once while it lasts (the worker looks every few seconds; its log must stay readable)."""
+        if self.reported.get(about) != problem:
+            self.reported[about] = problem
+            self.log(f"{about}: {problem}")
+
+    def _solved(self, about: str) -> None:
+        self.reported.pop(about, None)
 
     def run(self, stop: threading.Event | None = None) -> list[StepRun]:
         """Send every step due now, sequence by sequence; return what was done."""
@@ -117,8 +121,9 @@ class StepRunner:
             check_backend(settings.newsletter_backend, settings)
             check_public_url(settings.newsletter_backend, settings)
         except NewsletterError as exc:
-            self.log(f"sequences wait: {exc}")
+            self._problem("sequences wait", str(exc))
             return []
+        self._solved("sequences wait")
         done: list[StepRun] = []
         with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout,
                      threads=True) as conn:
@@ -129,7 +134,7 @@ class StepRunner:
                     self._refresh(conn, sequence)
                     done += self._run_sequence(conn, sequence, stop)
                 except NewsletterError as exc:
-                    self._problem(sequence, str(exc))
+                    self._problem(_about(sequence), str(exc))
         return done
 
     def _refresh(self, conn: DB, sequence: dict[str, Any]) -> None:
@@ -148,9 +153,9 @@ class StepRunner:
                 version = store.snapshot(conn, sequence["id"], text, digest)
                 self.log(f"sequence {sequence['name']!r} of list {sequence['list']}: the file changed; "
                          f"version {version} for new enrolments")
-            self.reported.pop(sequence["id"], None)
+            self._solved(_about(sequence))
         except InputError as exc:
-            self._problem(sequence, f"{exc} (the steps snapshotted before go on)")
+            self._problem(_about(sequence), f"{exc} (the steps snapshotted before go on)")
 
     def _run_sequence(self, conn: DB, sequence: dict[str, Any], stop: threading.Event) -> list[StepRun]:
         done: list[StepRun] = []
@@ -161,7 +166,13 @@ class StepRunner:
             for due, step in _positions(conn, sequence, self.clock()):
                 if stop.is_set():
                     return done
-                outcome = self._run_step(conn, sequence, due, step, stop)
+                about = f"{_about(sequence)}, step {due.index + 1}"
+                try:
+                    outcome = self._run_step(conn, sequence, due, step, stop)
+                except NewsletterError as exc:  # its issue does not compose now: the other steps go on
+                    self._problem(about, str(exc))
+                    continue
+                self._solved(about)
                 if outcome is not None:
                     done.append(outcome)
                     created = created or due.send_id == 0
@@ -189,8 +200,8 @@ class StepRunner:
         if not store.has_undecided(conn, due.send_id):
             return StepRun(sequence["name"], sequence["list"], due.index + 1, due.send_id, written, "done",
                            "nothing to send: every row written is decided") if written else None
+        result = result or compose_checked(step.issue, settings)
         try:
-            result = result or compose_checked(step.issue, settings)
             report = _send(conn, settings, result, sequence, (due.send_id, stop))
         except NewsletterError as exc:
             self.log(f"sequence {sequence['name']!r} step {due.index + 1} (send {due.send_id}): {exc}")
@@ -219,6 +230,10 @@ class StepRunner:
                     for moment in _next_times(conn, due, step, now):
                         best = moment if best is None or moment < best else best
         return best
+
+
+def _about(sequence: dict[str, Any]) -> str:
+    return f"sequence {sequence['name']!r} of list {sequence['list']}"
 
 
 def _next_times(conn: DB, due: DueStep, step: Step, now: datetime) -> list[datetime]:

@@ -222,3 +222,20 @@ def test_a_detached_sequence_sends_nothing_and_enrols_nobody(settings, repo, clo
     join(settings, "ann@example.org")
     Worker(settings, clock=clock).run_once()
     assert outbox(settings) == {}
+
+
+def test_a_step_whose_issue_no_longer_composes_is_one_log_line_and_the_rest_goes_on(settings, repo, clock, tmp_path):
+    sequences.attach_welcome("news", tmp_path / "issues" / "welcome.md", settings)
+    sequences.attach_file("news", repo, settings)
+    join(settings, "ann@example.org", plan="pro")
+    (tmp_path / "issues" / "welcome.md").write_text("---\ntitle: ''\n---\nHello.\n", encoding="utf-8")
+    logged: list[str] = []
+    worker = Worker(settings, clock=clock, log=logged.append)
+    clock.advance(hours=1, minutes=1)
+    worker.run_once()
+    worker.run_once()
+    assert len([line for line in logged if "sequence 'welcome' of list news, step 1: " in line]) == 1
+    assert outbox(settings) == {"ann@example.org": ["Getting started"]}
+    write_issue(tmp_path, "welcome", "Welcome back")  # mended: sent at the next look
+    worker.run_once()
+    assert outbox(settings)["ann@example.org"] == ["Getting started", "Welcome back"]

@@ -53,7 +53,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "not start."),
     "resume": ("release", "Resume a paused send (a worker's send goes back to the workers; others continue "
                           "here)."),
-    "worker": ("release", "Start scheduled sends when they are due; several workers may share the database."),
+    "worker": ("release", "Start scheduled sends and send welcome emails and sequence steps when they are due; "
+                          "several workers may share the database."),
     "serve": ("tracking", "Run the tracking server: one-click unsubscribe, SendGrid webhook, open/click "
                           "tracking."),
     "archive": ("archive", "The web archive of sent issues: indexes, a page per issue, Atom feeds, a sitemap."),

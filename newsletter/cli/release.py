@@ -108,7 +108,8 @@ def resume(
 def worker(
     once: bool = typer.Option(False, "--once", help="Start what is due now, then exit (for cron)."),
 ) -> None:
-    """Start scheduled sends when they are due; several workers may share the database.
+    """Start scheduled sends and send welcome emails and sequence steps when they are due; several workers may
+    share the database.
 
     With NEWSLETTER_BOUNCE_MAILBOX set, also read the bounce mailbox every
     NEWSLETTER_BOUNCE_POLL_SECONDS (as `newsletter bounces fetch` does).

@@ -97,3 +97,24 @@ def test_bad_durations(text):
 
     with pytest.raises(InputError, match="not a duration"):
         parse_duration(text)
+
+
+def test_import_with_welcome_says_how_many_it_enrolled_and_a_name_on_two_lists_needs_list(repo, settings, cli,
+                                                                                         tmp_path):
+    from newsletter.audience.lists import create_list
+
+    write_issue(tmp_path, "welcome", "Welcome aboard")
+    create_list("other", settings)
+    for name in ("news", "other"):
+        assert cli(settings, "lists", "set", name, "--welcome", "issues/welcome.md").exit_code == 0
+    people = tmp_path / "people.csv"
+    people.write_text("email\nann@example.org\nbob@example.org\n", encoding="utf-8")
+    result = cli(settings, "subscribers", "import", people, "--list", "news", "--welcome")
+    assert result.exit_code == 0 and "2 enrolled in welcome emails and sequences" in result.stdout
+    assert "pass --list" in one_error(cli(settings, "sequences", "show", "welcome"))
+    shown = json.loads(cli(settings, "sequences", "show", "welcome", "--list", "news", "--json").stdout)
+    assert (shown["list"], shown["enrolled"], shown["steps"][0]["waiting"] + shown["steps"][0]["due"]) == ("news", 2, 2)
+    restarted = cli(settings, "sequences", "restart", "welcome", "ann@example.org", "--list", "news")
+    assert restarted.exit_code == 0 and "starts again for 1 subscriber" in restarted.stdout
+    assert "no such subscriber" in one_error(cli(settings, "sequences", "restart", "welcome", "x@example.org",
+                                                 "--list", "news"))

@@ -118,6 +118,7 @@ class StepRunner:
         if not attached:
             return []
         try:
+            check_approvals(settings)
             check_backend(settings.newsletter_backend, settings)
             check_public_url(settings.newsletter_backend, settings)
         except NewsletterError as exc:
@@ -230,6 +231,16 @@ class StepRunner:
                     for moment in _next_times(conn, due, step, now):
                         best = moment if best is None or moment < best else best
         return best
+
+
+def check_approvals(settings: Settings) -> None:
+    """``ConfigError`` when sends need approvals (``NEWSLETTER_REQUIRED_APPROVALS``): the steps of welcome
+    emails and sequences do not pass the release gate yet, and must not go out around it."""
+    from newsletter.errors import ConfigError
+
+    if settings.newsletter_required_approvals > 0:
+        raise ConfigError("welcome emails and sequences are not approved per build yet, so they are off while sends "
+                          "need approvals", subject="NEWSLETTER_REQUIRED_APPROVALS")
 
 
 def _about(sequence: dict[str, Any]) -> str:

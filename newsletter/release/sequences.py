@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from newsletter.errors import InputError
 from newsletter.release.clock import Clock, system_clock
 from newsletter.release.sequence_file import Step, read_steps, steps_json, welcome_steps
+from newsletter.release.sequence_steps import check_approvals
 from newsletter.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ def _attach(settings: Settings, list_name: str, name: str, kind: str, source: tu
     from newsletter.store import session
 
     path, root, steps = source
+    check_approvals(settings)
     text, digest = steps_json(steps)
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
         list_id = _list_id(conn, list_name)
@@ -69,6 +71,7 @@ def _attach(settings: Settings, list_name: str, name: str, kind: str, source: tu
 
 def attach_welcome(list_name: str, issue: str | Path, settings: Settings) -> Attached:
     """Make ``issue`` the list's welcome email (its sequence 'welcome'; replaced if it had one)."""
+    check_approvals(settings)
     path = Path(issue).resolve()
     if not path.is_file():
         raise InputError("file not found", subject=str(issue))
@@ -79,6 +82,7 @@ def attach_welcome(list_name: str, issue: str | Path, settings: Settings) -> Att
 def attach_file(list_name: str, file: str | Path, settings: Settings, *, root: Path | None = None) -> Attached:
     """Attach the sequence file ``file`` to the list (named after the file; updated if attached before).
     Relative issue paths in it start at ``root`` (default: the current folder, the repository root)."""
+    check_approvals(settings)
     path = Path(file).resolve()
     name = path.stem if path.suffix.lower() == ".toml" else path.name
     if not _NAME.fullmatch(name) or name == WELCOME:

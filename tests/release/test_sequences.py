@@ -239,3 +239,15 @@ def test_a_step_whose_issue_no_longer_composes_is_one_log_line_and_the_rest_goes
     write_issue(tmp_path, "welcome", "Welcome back")  # mended: sent at the next look
     worker.run_once()
     assert outbox(settings)["ann@example.org"] == ["Getting started", "Welcome back"]
+
+
+def test_no_step_goes_out_around_required_approvals(settings, repo, clock, tmp_path, cli):
+    sequences.attach_welcome("news", tmp_path / "issues" / "welcome.md", settings)
+    join(settings, "ann@example.org")
+    gated = settings.with_overrides(newsletter_required_approvals=1)
+    logged: list[str] = []
+    worker = Worker(gated, clock=clock, log=logged.append)
+    assert worker.run_once() == [] and worker.run_once() == [] and outbox(settings) == {}
+    assert len([line for line in logged if "NEWSLETTER_REQUIRED_APPROVALS" in line]) == 1
+    refused = cli(gated, "lists", "set", "news", "--sequence", repo)
+    assert refused.exit_code == 2 and "NEWSLETTER_REQUIRED_APPROVALS" in refused.output

@@ -129,7 +129,8 @@ def worker(
             return
         bounces = (f"; the bounce mailbox every {config.newsletter_bounce_poll_seconds:g} s"
                    if config.newsletter_bounce_mailbox.strip() else "")
-        typer.echo(f"{work.name}: waiting for scheduled sends (every {config.newsletter_worker_poll_seconds:g} s"
+        typer.echo(f"{work.name}: waiting for scheduled sends and sequence steps (every "
+                   f"{config.newsletter_worker_poll_seconds:g} s"
                    f"{bounces}; Ctrl-C stops)", err=True)
         work.run(stop)
 

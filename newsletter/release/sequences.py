@@ -227,7 +227,11 @@ def _stand(conn: DB, sequence: dict[str, Any], view: SequenceView, now: datetime
             view.finished += n
         elif step < len(view.steps):
             view.steps[step].waiting += n
-    for due, count in due_steps(conn, sequence, now):
+    try:
+        counted = due_steps(conn, sequence, now)
+    except InputError:
+        counted = []  # a step's issue file is gone: the worker logs it; nobody is due for it meanwhile
+    for due, count in counted:
         if due.index < len(view.steps):
             view.steps[due.index].due += count
             view.steps[due.index].waiting -= count

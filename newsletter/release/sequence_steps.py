@@ -160,10 +160,10 @@ class StepRunner:
 
     def _run_sequence(self, conn: DB, sequence: dict[str, Any], stop: threading.Event) -> list[StepRun]:
         done: list[StepRun] = []
-        # A step whose send is created in this look opens the steps after it (with no delay they are due at
-        # once): look again, at most once per step.
+        # Rows written and decided in this look may make the next steps due at once (no delay, or a short one):
+        # look again, with the clock as it is now, at most once per step.
         for _ in range(MAX_STEPS):
-            created = False
+            wrote = False
             for due, step in _positions(conn, sequence, self.clock()):
                 if stop.is_set():
                     return done
@@ -176,8 +176,8 @@ class StepRunner:
                 self._solved(about)
                 if outcome is not None:
                     done.append(outcome)
-                    created = created or due.send_id == 0
-            if not created:
+                    wrote = wrote or outcome.written > 0
+            if not wrote:
                 break
         return done
 

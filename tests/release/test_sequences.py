@@ -251,3 +251,13 @@ def test_no_step_goes_out_around_required_approvals(settings, repo, clock, tmp_p
     assert len([line for line in logged if "NEWSLETTER_REQUIRED_APPROVALS" in line]) == 1
     refused = cli(gated, "lists", "set", "news", "--sequence", repo)
     assert refused.exit_code == 2 and "NEWSLETTER_REQUIRED_APPROVALS" in refused.output
+
+
+def test_steps_with_no_delay_all_go_out_in_one_look_in_order(settings, repo, clock, tmp_path):
+    write_issue(tmp_path, "onboarding-3", "Mastery")
+    repo.write_text("".join(f'[[step]]\nissue = "issues/onboarding-{i}.md"\n'
+                            + ('after_joining = "0"\n' if i == 1 else 'after_previous = "0"\n') for i in (1, 2, 3)))
+    sequences.attach_file("news", repo, settings)
+    join(settings, "ann@example.org")
+    assert len(Worker(settings, clock=clock).run_once()) == 3
+    assert outbox(settings) == {"ann@example.org": ["Getting started", "Going further", "Mastery"]}

@@ -4,7 +4,7 @@ Every schedule attaches a welcome email (a sequence of one step) to the list, an
 of two or three steps (no delay: the worker's real clock decides; a step may hold a condition on the
 member's ``plan``). Then, in order: members join (enrolled, with ``subscribers add --welcome``'s code
 path), members leave (unsubscribed), one or several ``newsletter worker --once`` run at the same time in
-processes of their own, a worker is killed (SIGKILL) at the n-th SMTP message of its run (``lost``:
+processes of their own (members may leave while they run), a worker is killed (SIGKILL) at the n-th SMTP message of its run (``lost``:
 before the server takes it; ``taken``: taken, not answered), and the SMTP server refuses some members for
 good. The schedule ends with one worker left to run to its end.
 """
@@ -35,8 +35,8 @@ class SequenceStep:
 
 @dataclass(frozen=True)
 class Event:
-    """``join``/``leave`` (``who``), ``workers`` (``n`` at once), or ``kill`` (one worker, SIGKILL at the ``at``-th
-    message in ``phase``)."""
+    """``join``/``leave`` (``who``), ``workers`` (``n`` at once; ``who`` leave while they run, once the server
+    took ``at`` messages), or ``kill`` (one worker, SIGKILL at the ``at``-th message in ``phase``)."""
 
     kind: str
     who: tuple[str, ...] = ()
@@ -48,7 +48,8 @@ class Event:
         if self.kind in ("join", "leave"):
             return f"{self.kind}: {', '.join(self.who)}"
         if self.kind == "workers":
-            return f"{self.n} worker(s) at once, each to its end"
+            leaving = f"; {', '.join(self.who)} leave after {self.at} messages taken" if self.who else ""
+            return f"{self.n} worker(s) at once, each to its end{leaving}"
         return f"a worker killed at its message {self.at} ({self.phase})"
 
 
@@ -97,8 +98,10 @@ def make_sequence_schedule(seed: int) -> SequenceSchedule:
             events.append(Event("join", who))
         elif kind == "leave":
             events.append(Event("leave", tuple(sorted(rng.sample(everyone, rng.randint(1, min(2, len(everyone))))))))
-        elif kind == "workers":
-            events.append(Event("workers", n=rng.randint(1, 3)))
+        elif kind == "workers":  # some leave while they run, once the server took `at` messages
+            leavers = tuple(sorted(rng.sample(everyone, rng.randint(1, min(2, len(everyone)))))) \
+                if rng.random() < 0.4 else ()
+            events.append(Event("workers", leavers, n=rng.randint(1, 3), at=rng.randint(1, 4)))
         else:
             events.append(Event("kill", at=rng.randint(1, 4), phase=rng.choice(("lost", "taken"))))
     events.append(Event("workers", n=1))  # the last one runs to its end

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from tests.delivery.harness.schedule import Process
 from tests.delivery.harness.sequence_schedule import Event, SequenceSchedule
-from tests.delivery.harness.servers import Child, Copy, Moment, Output, Servers, wire
+from tests.delivery.harness.servers import DEADLINE_S, Child, Copy, Moment, Output, Servers, wire
 
 LIST = "news"
 #: Each person's copies must say they are theirs: the issue greets them by address.
@@ -61,6 +62,30 @@ class SequenceRecord:
         return "\n".join(lines)
 
 
+class Taken:
+    """The SMTP server's ``tap`` while workers run: counts the messages it took, for a leave to wait on."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.count, self.over = 0, False
+
+    def tap(self, stage: str, what: object) -> None:
+        if stage == "taken":
+            with self.cond:
+                self.count += 1
+                self.cond.notify_all()
+
+    def wait_for(self, n: int) -> None:
+        """Until ``n`` messages were taken or the workers are done."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.count >= n or self.over, DEADLINE_S)
+
+    def end(self) -> None:
+        with self.cond:
+            self.over = True
+            self.cond.notify_all()
+
+
 class SequenceWorld:
     """Plays sequence schedules, each in its own folder and database, on the shared servers."""
 
@@ -100,7 +125,7 @@ class SequenceWorld:
             elif event.kind == "leave":
                 record.leaves.extend(self._leave(event, number))
             elif event.kind == "workers":
-                record.outputs += [(number, "worker", out) for out in self._workers(event.n, number)]
+                record.outputs += [(number, "worker", out) for out in self._workers(event, number, record)]
             else:
                 record.outputs.append((number, "killed worker", self._kill(event, number, record)))
         every = [slug for steps in slugs.values() for slug in steps]
@@ -172,13 +197,27 @@ class SequenceWorld:
     def _spawn(self, name: str) -> Child:
         return Child(["worker", "--once"], self.env, 3, self.folder, name)
 
-    def _workers(self, n: int, number: int) -> list[Output]:
-        """``n`` workers at once, each to its end."""
-        children = [self._spawn(f"event-{number}-worker-{i}") for i in range(n)]
+    def _workers(self, event: Event, number: int, record: SequenceRecord) -> list[Output]:
+        """``event.n`` workers at once, each to its end; ``event.who`` leave once the server took ``event.at``
+        messages (or when the workers are done, if it never did)."""
+        taken = Taken()
+        self.servers.smtp.tap = taken.tap
+        children = [self._spawn(f"event-{number}-worker-{i}") for i in range(event.n)]
+        leaving = threading.Thread(target=lambda: (taken.wait_for(event.at),
+                                                   record.leaves.extend(self._leave(event, number))),
+                                   name="harness-leave") if event.who else None
+        if leaving is not None:
+            leaving.start()
         outputs = []
-        for child in children:
-            child.wait()
-            outputs.append(child.output())
+        try:
+            for child in children:
+                child.wait()
+                outputs.append(child.output())
+        finally:
+            taken.end()
+            if leaving is not None:
+                leaving.join(DEADLINE_S)
+            self.servers.smtp.tap = None
         return outputs
 
     def _kill(self, event: Event, number: int, record: SequenceRecord) -> Output:

@@ -52,7 +52,8 @@ HARNESS_SCHEDULES ?= 2000
 HARNESS_SEED ?=
 harness: $(STAMP)
 	HARNESS_SCHEDULES=$(HARNESS_SCHEDULES) HARNESS_SEED=$(HARNESS_SEED) $(BIN)/python -m pytest -q -s \
-		-p no:cacheprovider tests/delivery/test_harness.py::test_random_schedules_hold
+		-p no:cacheprovider tests/delivery/test_harness.py::test_random_schedules_hold \
+		tests/delivery/test_harness.py::test_random_sequence_schedules_hold
 
 golden: $(STAMP)
 	$(BIN)/python tests/golden/refresh.py

@@ -60,6 +60,7 @@ class ImportResult:
     conflicts: list[tuple[int, int]] = field(default_factory=list)
     conflict_count: int = 0
     last_wins: bool = False  # which of two names was kept: the later row's (else the first)
+    enrolled: int = 0  # enrolments in the list's welcome email and sequences (``welcome``)
 
     def conflict_lines(self) -> list[str]:
         """'line 7 repeats line 3's address with another name; kept line 3', one per kept conflict."""
@@ -75,6 +76,7 @@ class AddResult:
     action: str  # 'added' or 'updated'
     status: str
     list_name: str
+    enrolled: int = 0  # enrolments in the list's welcome email and sequences (``welcome``)
 
 
 def _open(settings: Settings) -> DB:
@@ -212,6 +214,7 @@ def import_csv(
     *,
     progress: Callable[[int, int | None], None] | None = None,
     last_wins: bool = False,
+    welcome: bool = False,
 ) -> ImportResult:
     """Import subscribers from a CSV file with a header row into list ``list_name``.
 
@@ -226,11 +229,13 @@ def import_csv(
     import is one transaction: a file that cannot be read to its end leaves
     the database as it was. ``progress(rows done, None)`` is called after
     every batch (the total is not known while streaming), and
-    ``progress(total, total)`` at the end.
+    ``progress(total, total)`` at the end. With ``welcome``, whoever the import made a member (or
+    reactivated) is enrolled in the list's welcome email and sequences, in the import's transaction;
+    without it nobody is (importing a list that exists must not welcome everyone on it).
     """
     from newsletter.audience import consent
+    from newsletter.store import sequences, transaction
     from newsletter.store import subscribers as store
-    from newsletter.store import transaction
 
     list_name = _check_list_name(list_name)
     path = Path(path)
@@ -269,6 +274,8 @@ def import_csv(
             if bulk:
                 conn.dialect.refresh_statistics(conn, ("subscribers", "memberships", "consents"))
             consent.record_joins(conn, list_id, "import", path.name, since=now)  # audience: consent
+            if welcome:
+                result.enrolled = sequences.enrol_joined(conn, list_id, since=now)
     finally:
         conn.close()
     if progress is not None:
@@ -276,11 +283,13 @@ def import_csv(
     return result
 
 
-def add_subscriber(email: str, list_name: str, settings: Settings, *, name: str = "") -> AddResult:
-    """Add (or update) one subscriber and put them on ``list_name``."""
+def add_subscriber(email: str, list_name: str, settings: Settings, *, name: str = "",
+                   welcome: bool = False) -> AddResult:
+    """Add (or update) one subscriber and put them on ``list_name``; with ``welcome``, enrol them in the
+    list's welcome email and sequences if this made them a member (in the same transaction)."""
     from newsletter.audience import consent
+    from newsletter.store import sequences, transaction
     from newsletter.store import subscribers as store
-    from newsletter.store import transaction
 
     list_name = _check_list_name(list_name)
     email = normalize_email(email)
@@ -296,10 +305,11 @@ def add_subscriber(email: str, list_name: str, settings: Settings, *, name: str 
             sid, action, status = store.upsert_subscriber(conn, email, name, {}, now=now)
             membership = store.add_membership(conn, list_id, sid, now=now)
             consent.record_joins(conn, list_id, "add", "", since=now)  # audience: consent record
+            enrolled = sequences.enrol_joined(conn, list_id, since=now, subscriber_id=sid) if welcome else 0
     finally:
         conn.close()
     return AddResult(email=email, action=action, status=status if membership == "active" else membership,
-                     list_name=list_name)
+                     list_name=list_name, enrolled=enrolled)
 
 
 def unsubscribe(email: str, settings: Settings, *, reason: str = "manual") -> str:

@@ -53,14 +53,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "not start."),
     "resume": ("release", "Resume a paused send (a worker's send goes back to the workers; others continue "
                           "here)."),
-    "worker": ("release", "Start scheduled sends when they are due; several workers may share the database."),
+    "worker": ("release", "Start scheduled sends and send welcome emails and sequence steps when they are due; "
+                          "several workers may share the database."),
     "serve": ("tracking", "Run the tracking server: one-click unsubscribe, SendGrid webhook, open/click "
                           "tracking."),
     "archive": ("archive", "The web archive of sent issues: indexes, a page per issue, Atom feeds, a sitemap."),
     "stats": ("tracking", "Show what each send did: deliveries, bounces, opens, clicks, unsubscribes, top links."),
     "subscribers": ("subscribers", "Import, add, unsubscribe, reactivate, list, show, export and erase subscribers."),
-    "lists": ("audience", "Show lists; create or change them (title, public signup)."),
+    "lists": ("audience", "Show lists; create or change them (title, public signup, welcome email, sequences)."),
     "segments": ("audience", "Show saved segments; save one (members of a list whose attributes match)."),
+    "sequences": ("sequences", "Show welcome emails and sequences and where each member stands; restart one for "
+                               "some people."),
     "events": ("tracking", "Provider events (for teams that cannot expose the webhook)."),
     "bounces": ("bounces", "Bounces of SMTP sends: read the bounce mailbox into the ledger (hard, soft, complaints)."),
     "db": ("db", "The database: status, migrations, copying a whole store between SQLite and PostgreSQL."),

@@ -1,6 +1,8 @@
-"""``newsletter lists [create|update]``, ``newsletter segments [save]`` and ``newsletter form``."""
+"""``newsletter lists [create|update|set]``, ``newsletter segments [save]`` and ``newsletter form``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
@@ -8,7 +10,7 @@ from newsletter.cli.common import JSON_HELP, command_settings, echo_json_rows
 
 lists_app = typer.Typer(
     name="lists",
-    help="Show lists; create or change them (title, public signup).",
+    help="Show lists; create or change them (title, public signup, welcome email, sequences).",
     invoke_without_command=True,
     rich_markup_mode=None,
 )
@@ -67,6 +69,34 @@ def update(
     from newsletter.audience.lists import update_list
 
     typer.echo("Updated " + _describe(update_list(name, command_settings(), title=title, signup=signup)))
+
+
+@lists_app.command("set")
+def set_(
+    name: str = typer.Argument(..., help="The list's name.", show_default=False),
+    welcome: Path | None = typer.Option(None, "--welcome", help="An issue file: whoever joins receives it once."),
+    no_welcome: bool = typer.Option(False, "--no-welcome", help="Take the welcome email off the list."),
+    sequence: Path | None = typer.Option(None, "--sequence", help="A sequence file (TOML) to attach or update."),
+    no_sequence: str | None = typer.Option(None, "--no-sequence", metavar="NAME", help="Take sequence NAME off."),
+) -> None:
+    """Give a list a welcome email or a sequence (sent by `newsletter worker` to whoever joins), or take one
+    off. Issue paths in a sequence file start at the current folder."""
+    from newsletter.errors import InputError
+    from newsletter.release import sequences
+
+    given = [welcome is not None, no_welcome, sequence is not None, no_sequence is not None]
+    if sum(given) != 1:
+        raise InputError("give exactly one of --welcome, --no-welcome, --sequence and --no-sequence", subject=name)
+    config = command_settings()
+    if welcome is not None:
+        typer.echo(sequences.attach_welcome(name, welcome, config).line())
+    elif sequence is not None:
+        typer.echo(sequences.attach_file(name, sequence, config).line())
+    else:
+        removed = sequences.WELCOME if no_welcome else str(no_sequence)
+        if not sequences.detach(name, removed, config):
+            raise InputError(f"the list has no sequence {removed!r} (see `newsletter sequences`)", subject=name)
+        typer.echo(f"Sequence {removed!r} taken off list {name}: nobody enrols any more, no step is sent")
 
 
 def form(list_name: str = typer.Argument(..., metavar="LIST", help="A list with signup on.", show_default=False)) -> None:

@@ -137,7 +137,8 @@ def _schedule(issue: Path, options: SendOptions, config: Settings, yes: bool) ->
 def _send_row(r: dict) -> dict:
     totals = r["totals"]
     return {
-        "id": r["id"], "issue": r["slug"], "list": r["list"], "backend": r["backend"], "status": r["status"],
+        "id": r["id"], "issue": r["slug"], "list": r["list"], "audience": r.get("audience", ""),
+        "backend": r["backend"], "status": r["status"],
         "subject": r["subject"], "recipients": totals.recipients, "accepted": totals.accepted,
         "failed": totals.failed, "in_doubt": totals.in_doubt, "skipped": totals.skipped,
         "suppressed": totals.suppressed, "pending": totals.pending, "in_flight": totals.in_flight,
@@ -181,7 +182,7 @@ def sends(
         totals = r["totals"]
         when = f" {r['scheduled_for']}" if r.get("scheduled_for") else ""
         typer.echo(
-            f"{r['id']}\t{r['slug']}\t{r['list']}\t{r['backend']}\t{r['status']}{when}\t"
+            f"{r['id']}\t{r['slug']}\t{r['list']}{' ' + r['audience'] if r.get('audience') else ''}\t{r['backend']}\t{r['status']}{when}\t"
             f"{totals.recipients} recipients, {totals.line()}\t{_local_time(r['created_at'], config.newsletter_timezone)}"
         )
 

@@ -111,7 +111,8 @@ def resume(
 def worker(
     once: bool = typer.Option(False, "--once", help="Start what is due now, then exit (for cron)."),
 ) -> None:
-    """Start scheduled sends when they are due; several workers may share the database.
+    """Start scheduled sends and send welcome emails and sequence steps when they are due; several workers may
+    share the database.
 
     With NEWSLETTER_BOUNCE_MAILBOX set, also read the bounce mailbox every
     NEWSLETTER_BOUNCE_POLL_SECONDS (as `newsletter bounces fetch` does).
@@ -131,7 +132,8 @@ def worker(
             return
         bounces = (f"; the bounce mailbox every {config.newsletter_bounce_poll_seconds:g} s"
                    if config.newsletter_bounce_mailbox.strip() else "")
-        typer.echo(f"{work.name}: waiting for scheduled sends (every {config.newsletter_worker_poll_seconds:g} s"
+        typer.echo(f"{work.name}: waiting for scheduled sends and sequence steps (every "
+                   f"{config.newsletter_worker_poll_seconds:g} s"
                    f"{bounces}; Ctrl-C stops)", err=True)
         work.run(stop)
 

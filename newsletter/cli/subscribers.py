@@ -27,13 +27,15 @@ def import_(
     file: Path = typer.Argument(..., help="CSV file with a header row; 'email' required, 'name' optional.", show_default=False),
     list_name: str = typer.Option(..., "--list", help="List to put the subscribers on (created if new)."),
     last_wins: bool = typer.Option(False, "--last-wins", help="When an address repeats with another name, keep the last row's (default: the first's)."),
+    welcome: bool = typer.Option(False, "--welcome", help="Enrol whoever the import makes a member in the list's welcome email and sequences (without it, nobody is)."),
 ) -> None:
     """Import subscribers from a CSV file (invalid rows are reported and skipped; repeated addresses merge
     into their first row, and a repeat with another name is reported by line)."""
     from newsletter.audience.members import import_csv
 
     with ProgressReporter("Importing", "subscribers") as progress:
-        result = import_csv(file, list_name, command_settings(), progress=progress, last_wins=last_wins)
+        result = import_csv(file, list_name, command_settings(), progress=progress, last_wins=last_wins,
+                            welcome=welcome)
     for line, reason in result.invalid:
         typer.echo(f"{file}:{line}: skipped: {reason}", err=True)
     if result.invalid_count > len(result.invalid):
@@ -46,6 +48,7 @@ def import_(
         f"List {result.list_name!r}: {result.added} added, {result.updated} updated, "
         f"{result.invalid_count} invalid, {result.suppressed} suppressed"
         + (f", {result.duplicates} duplicate rows merged" if result.duplicates else "")
+        + (f", {result.enrolled} enrolled in welcome emails and sequences" if welcome else "")
     )
 
 
@@ -54,13 +57,15 @@ def add(
     email: str = typer.Argument(..., help="The address.", show_default=False),
     list_name: str = typer.Option(..., "--list", help="List to put the subscriber on (created if new)."),
     name: str = typer.Option("", "--name", help="The subscriber's name."),
+    welcome: bool = typer.Option(False, "--welcome", help="Enrol them in the list's welcome email and sequences if this makes them a member."),
 ) -> None:
     """Add one subscriber (or update their name) and put them on a list."""
     from newsletter.audience.members import add_subscriber
 
-    result = add_subscriber(email, list_name, command_settings(), name=name)
+    result = add_subscriber(email, list_name, command_settings(), name=name, welcome=welcome)
     note = "" if result.status == "active" else f" (status stays {result.status})"
-    typer.echo(f"{result.email}: {result.action}, on list {result.list_name!r}{note}")
+    enrolled = f", enrolled in {result.enrolled} sequence(s)" if welcome else ""
+    typer.echo(f"{result.email}: {result.action}, on list {result.list_name!r}{note}{enrolled}")
 
 
 @subscribers_app.command("unsubscribe")

@@ -99,21 +99,30 @@ def _wall_time(text: str) -> datetime:
                      "(seconds, a T and an offset such as +01:00 are fine too)", subject="--at")
 
 
-#: ``--after``: whole numbers of weeks, days, hours and minutes, largest first ('3d', '1d12h', '90m').
-_AFTER = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+#: A duration as people write it: '0', '90s', '15m', '1h', '3d', '2w', or several together ('1d12h').
+_DURATION = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, subject: str = "duration") -> timedelta:
+    """``'3d'``, ``'1h30m'``, ``'0'`` as a ``timedelta``; ``InputError`` naming ``subject`` otherwise."""
+    raw = str(text).strip()
+    if raw == "0":
+        return timedelta()
+    parts = _DURATION.findall(raw)
+    if not raw or "".join(f"{n}{u}" for n, u in parts) != re.sub(r"\s+", "", raw):
+        raise InputError(f"{text!r} is not a duration: write a number and a unit, s, m, h, d or w "
+                         "(such as 30m, 1h, 3d or 1d12h; 0 for at once)", subject=subject)
+    return timedelta(seconds=sum(int(n) * _UNIT_SECONDS[u.lower()] for n, u in parts))
+
+
 #: The longest ``--after`` accepted: a reminder a year on is a new issue.
 AFTER_MAX = timedelta(days=365)
 
 
 def parse_after(text: str) -> timedelta:
     """The delay ``--after text`` names ('3d', '12h', '1d12h', '90m', '2w'); ``InputError`` if unusable."""
-    cleaned = (text or "").strip().lower().replace(" ", "")
-    found = _AFTER.fullmatch(cleaned)
-    if not cleaned or found is None:
-        raise InputError(f"{text!r} is not a delay: write a number with w, d, h or m, such as 3d, 12h or 1d12h",
-                         subject="--after")
-    weeks, days, hours, minutes = (int(part or 0) for part in found.groups())
-    delay = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+    delay = parse_duration(text, "--after")
     if not delay or delay > AFTER_MAX:
         raise InputError(f"{text!r} must be more than nothing and at most {AFTER_MAX.days} days", subject="--after")
     return delay

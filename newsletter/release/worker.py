@@ -1,5 +1,6 @@
-"""``newsletter worker``: start scheduled sends when they are due, one worker per send, and read
-the bounce mailbox of SMTP sends every ``NEWSLETTER_BOUNCE_POLL_SECONDS`` when it is set.
+"""``newsletter worker``: start scheduled sends when they are due, one worker per send, send the due
+steps of welcome emails and sequences (``release/sequence_steps.py``), and read the bounce mailbox of
+SMTP sends every ``NEWSLETTER_BOUNCE_POLL_SECONDS`` when it is set.
 
 Any number of workers (threads, processes, hosts) may share a database:
 ``store.release.claim_due`` hands each due send to exactly one of them, and
@@ -25,6 +26,7 @@ from newsletter.release.clock import Clock, parse_stamp, stamp, system_clock
 from newsletter.settings import Settings
 
 if TYPE_CHECKING:
+    from newsletter.release.sequence_steps import StepRunner
     from newsletter.tracking.bounces import FetchReport
 
 
@@ -46,6 +48,7 @@ class Worker:
     name: str = field(default_factory=lambda: f"worker {socket.gethostname()}:{os.getpid()}")
     log: Callable[[str], None] = lambda line: None
     bounces_due: datetime | None = field(default=None, init=False)  # the next read of the bounce mailbox
+    steps: StepRunner | None = field(default=None, init=False)  # sends the due sequence steps
 
     def read_bounces(self) -> FetchReport | None:
         """Read the bounce mailbox if it is set and its time has come (``None`` if not, or if reading failed).
@@ -80,7 +83,8 @@ class Worker:
             return store.claim_due(conn, stamp(self.clock()), self.name)
 
     def run_once(self, stop: threading.Event | None = None) -> list[Started]:
-        """Start every send due now, one after another; return what became of each."""
+        """Start every send due now, one after another, then the sequence steps due now; return what became
+        of each."""
         stop = stop or threading.Event()
         started = []
         while not stop.is_set():
@@ -88,7 +92,16 @@ class Worker:
             if row is None:
                 break
             started.append(self.start(row, stop))
+        started += [Started(step.send_id, step.state, step.detail) for step in self.step_runner().run(stop)]
         return started
+
+    def step_runner(self) -> StepRunner:
+        """The worker's sender of sequence steps (one per worker: it remembers the problems it logged)."""
+        from newsletter.release.sequence_steps import StepRunner
+
+        if self.steps is None:
+            self.steps = StepRunner(self.settings, clock=self.clock, log=self.log)
+        return self.steps
 
     def start(self, row: dict, stop: threading.Event) -> Started:
         """Run one claimed send through the gate; record how it ended."""
@@ -118,7 +131,8 @@ class Worker:
         return Started(send_id, state, report.totals.line())
 
     def run(self, stop: threading.Event) -> None:
-        """Start due sends until ``stop`` is set, looking every NEWSLETTER_WORKER_POLL_SECONDS (sooner if one is due),
+        """Start due sends and sequence steps until ``stop`` is set, looking every NEWSLETTER_WORKER_POLL_SECONDS
+        (sooner if one is due),
         and read the bounce mailbox every NEWSLETTER_BOUNCE_POLL_SECONDS (``read_bounces``)."""
         from newsletter.store import releases as store
         from newsletter.store import session
@@ -134,4 +148,7 @@ class Worker:
                 wait = min(poll, max(0.1, (parse_stamp(due) - self.clock()).total_seconds()))
             if self.bounces_due is not None:
                 wait = min(wait, max(0.1, (self.bounces_due - self.clock()).total_seconds()))
+            step_due = self.step_runner().next_due()
+            if step_due is not None:
+                wait = min(wait, max(0.1, (step_due - self.clock()).total_seconds()))
             stop.wait(wait)

@@ -1,7 +1,9 @@
 """SQL for the web archive: which sends reached someone, and the lists they went to.
 
 Read only. A send belongs in the archive when at least one of its ledger rows
-was accepted by the provider; test sends are never rows of ``sends``.
+was accepted by the provider; test sends are never rows of ``sends``, and the
+steps of welcome emails and sequences (audience 'sequence:...') are mail to
+one person at a time, not issues: they stay out.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def delivered_sends(conn: DB) -> list[dict[str, Any]]:
         "SELECT s.id, s.slug, s.html_sha256, s.subject, s.created_at, s.started_at, s.finished_at,"
         " l.name AS list, l.title AS list_title, l.signup AS list_signup, COALESCE(r.issue_path, '') AS issue_path"
         " FROM sends s JOIN lists l ON l.id = s.list_id LEFT JOIN releases r ON r.send_id = s.id"
-        f" WHERE {_ACCEPTED} ORDER BY s.id"
+        f" WHERE {_ACCEPTED} AND s.audience NOT LIKE 'sequence:%' ORDER BY s.id"
     ).fetchall()
     return [dict(row) for row in rows]
 

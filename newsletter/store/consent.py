@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from newsletter.store import DB
+from newsletter.store import DB, sequences
 from newsletter.store.subscribers import ON_LIST, utcnow
 
 
@@ -139,7 +139,8 @@ def confirm_signup(conn: DB, consent_id: int, *, now: str | None = None) -> bool
     The membership becomes active and the typed name, if any, becomes the
     subscriber's. A suppressed subscriber is reactivated by this, their own
     double opt-in, for this list only: their other memberships, left when they
-    unsubscribed from everything, become 'unsubscribed'.
+    unsubscribed from everything, become 'unsubscribed'. The member is enrolled in the list's
+    sequences (its welcome email) in the same transaction; someone enrolled before is not again.
     """
     now = now or utcnow()
     record = conn.execute(
@@ -168,6 +169,7 @@ def confirm_signup(conn: DB, consent_id: int, *, now: str | None = None) -> bool
     )
     if record["name"]:
         conn.execute("UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ?", (record["name"], now, subscriber_id))
+    sequences.enrol(conn, list_id, subscriber_id, now=now)  # the list's welcome email and sequences, once
     return True
 
 

@@ -21,6 +21,10 @@ Every state a recipient row can be in, and every move it can make:
 | ``skipped``    | in doubt, and the user chose not to re-send       | (final)                    |                                 |
 | ``suppressed`` | left the list before its batch was claimed        | (final)                    |                                 |
 
+Rows are created 'queued' when a send fixes its audience (``store/sends.py``) or, for a sequence step,
+when a member's step is due (``store/sequences.py``); a member whose attributes do not match the step's
+conditions gets the row created 'suppressed' (the sequence moves past them).
+
 The rules that make a send exactly once follow from the table: a row is
 claimed in one transaction before any I/O; it is 'sending' (journalled)
 before its message leaves; only an answer that proves the provider refused it

@@ -49,6 +49,26 @@ def test_random_schedules_hold(harness_servers, tmp_path, capsys):
     assert not tally.failures, "\n\n".join(tally.failures[:5])
 
 
+#: Sequence schedules ``make test`` plays (issue 24: welcome emails and sequences; a few seconds each).
+DEFAULT_SEQUENCE_SCHEDULES = 3
+
+
+@pytest.mark.timeout(0)  # bounded by the number of schedules; each wait inside has its own deadline
+def test_random_sequence_schedules_hold(harness_servers, tmp_path, capsys):
+    from tests.delivery.harness.sequence_invariants import play_sequences
+    from tests.delivery.harness.sequence_world import SequenceWorld
+
+    count, first = schedules_wanted()
+    long_mode = "HARNESS_SCHEDULES" in os.environ
+    count = count if long_mode else DEFAULT_SEQUENCE_SCHEDULES
+    played, failures, seen = play_sequences(SequenceWorld(harness_servers), range(first, first + count), tmp_path)
+    if long_mode:
+        with capsys.disabled():
+            print(f"harness: {played - len(failures)} of {played} sequence schedules held; reached: "
+                  + ", ".join(f"{k} {n}" for k, n in sorted(seen.items())), flush=True)
+    assert not failures, "\n\n".join(failures[:5])
+
+
 # --- the harness itself: schedules cover the brief, checks catch what they must -------------
 
 
@@ -252,3 +272,37 @@ def test_the_checks_catch_a_scheduled_send_that_reaches_someone_who_left_before_
     problems = check(record)
     assert any("handed over ahead of the time" in p for p in problems)
     assert any("b@example.org left (complained) with the row queued, then received 1 more" in p for p in problems)
+
+
+def test_the_sequence_checks_catch_a_second_step_a_step_after_leaving_and_a_missing_step():
+    from collections import Counter
+
+    from tests.delivery.harness.sequence_invariants import NOT_MATCHED, check_sequences
+    from tests.delivery.harness.sequence_schedule import SequenceSchedule, SequenceStep
+    from tests.delivery.harness.sequence_world import LeaveSeen, SequenceRecord
+
+    schedule = SequenceSchedule(1, ("a@example.org", "b@example.org"), {"a@example.org": "pro", "b@example.org": "free"},
+                                (SequenceStep(False), SequenceStep(True, "plan=pro")), (), 1, ())
+
+    def record(received: dict[str, Counter], rows: dict[str, dict]) -> SequenceRecord:
+        made = SequenceRecord(schedule, {"welcome": ["w"], "onboarding": ["one", "two"]}, {"one": "", "two": "plan=pro"})
+        made.joined, made.received, made.rows = list(schedule.members), received, rows
+        return made
+
+    everyone = Counter({"a@example.org": 1, "b@example.org": 1})
+    good_rows = {"w": {"a@example.org": ("accepted", ""), "b@example.org": ("accepted", "")},
+                 "one": {"a@example.org": ("accepted", ""), "b@example.org": ("accepted", "")},
+                 "two": {"a@example.org": ("accepted", ""), "b@example.org": ("suppressed", NOT_MATCHED)}}
+    good = {"w": everyone, "one": everyone, "two": Counter({"a@example.org": 1})}
+    assert check_sequences(record(good, good_rows)) == []
+    twice = record({**good, "one": Counter({"a@example.org": 2, "b@example.org": 1})}, good_rows)
+    assert any("a@example.org received one 2 times" in p for p in check_sequences(twice))
+    missing = record(good, {**good_rows, "two": {"b@example.org": ("suppressed", NOT_MATCHED)}})
+    assert any("a@example.org is on the list and enrolled, yet has no row" in p for p in check_sequences(missing))
+    wrong = record(good, {**good_rows, "two": {**good_rows["two"], "b@example.org": ("accepted", "")}})
+    assert any("does not match two's condition" in p for p in check_sequences(wrong))
+    after_leaving = record(good, good_rows)
+    after_leaving.leaves = [LeaveSeen("a@example.org", 2, {"w": "accepted", "one": "accepted", "two": "queued"},
+                                      {"w": 1, "one": 1, "two": 0})]
+    assert any("a@example.org left at event 2 with the row of two queued, then received 1 more" in p
+               for p in check_sequences(after_leaving))

@@ -31,6 +31,13 @@ the servers received.
 against that record. ``test_harness.py`` plays a bounded number of
 schedules in ``make test``; ``make harness`` plays thousands.
 
+Welcome emails and sequences (issue 24) have schedules of their own
+(``sequence_schedule.py``): members join (enrolled) and leave, several
+``newsletter worker --once`` processes run the steps at once, and workers are
+killed with SIGKILL at a chosen SMTP message; ``sequence_world.py`` plays
+them and ``sequence_invariants.py`` checks that nobody receives a step twice
+or after leaving, and that every member still on the list has every step.
+
 A seeded generator rather than Hypothesis' stateful testing: every run goes
 through real sockets, threads and processes, so a replay can differ in timing
 (which of the SMTP connections gets there first); Hypothesis would call that

@@ -1,0 +1,288 @@
+"""The worker's part of sequences: send every step that is due, each (subscriber, step) exactly once.
+
+Each look (``StepRunner.run``), for every attached sequence:
+
+1. read its file again; if its steps changed, check it in full and snapshot a new version (enrolments keep
+   the version they entered with). A broken file is one log line (once per problem): the versions already
+   snapshotted go on being sent, and so does every other sequence and scheduled send;
+2. for each step of each (version, round) people are in, write a ledger row for every member due for it
+   (``store.sequences.queue_due``: SQL, one statement per step; 'suppressed' when they do not match the
+   step's conditions). The step's send is created the first time anyone is due;
+3. run the step's send through the engine as a worker run (``delivery.send.PreparedRun``: lease, claim,
+   journal 'sending', record), composing the issue now, so an edited email reaches those still waiting.
+   Claiming suppresses rows of members who left meanwhile: nobody who left receives a step.
+
+Times come from the worker's clock, compared as the store's UTC text.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from newsletter.errors import NewsletterError
+from newsletter.release.clock import Clock, parse_stamp, stamp, system_clock
+from newsletter.release.sequence_file import MAX_STEPS, Step, read_steps, steps_json
+from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.compose.model import ComposeResult
+    from newsletter.delivery.plan import SendReport
+    from newsletter.store import DB
+    from newsletter.store.sequences import DueStep
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One step the worker acted on: its send, rows it wrote, and how the send's run ended."""
+
+    sequence: str
+    list_name: str
+    step: int  # 1-based
+    send_id: int
+    written: int
+    state: str  # 'done' (this run did its part), the send's status otherwise ('partial'), or 'failed'
+    detail: str = ""
+
+
+def _positions(conn: DB, sequence: dict[str, Any], now: datetime) -> list[tuple[DueStep, Step]]:
+    """Every step of every (version, round) of ``sequence``, as its due query sees it now; a step whose
+    previous step has no send yet (nobody reached it) ends its (version, round)."""
+    from newsletter.compose.source import read_slug
+    from newsletter.store import sequences as store
+
+    found = []
+    for version in store.versions_of(conn, sequence["id"]):
+        steps = [Step.from_dict(s) for s in store.steps_of(conn, sequence["id"], version)]
+        for round_ in range(1, int(sequence["rounds"]) + 1):
+            key = store.audience_key(sequence["name"], round_)
+            previous = 0
+            for index, step in enumerate(steps):
+                if index > 0 and previous == 0:
+                    break
+                send_id = store.step_send(conn, read_slug(step.issue), sequence["list_id"], key)
+                found.append((store.DueStep(
+                    sequence["id"], sequence["list_id"], version, round_, index, send_id, previous,
+                    None if step.after_joining is None else stamp(now - timedelta(seconds=step.after_joining)),
+                    None if step.after_previous is None else stamp(now - timedelta(seconds=step.after_previous)),
+                    step.where), step))
+                previous = send_id
+    return found
+
+
+def due_steps(conn: DB, sequence: dict[str, Any], now: datetime) -> list[tuple[DueStep, int]]:
+    """``(step, members due now)`` for each step of the sequence with anyone due (``sequences show``)."""
+    from newsletter.store import sequences as store
+
+    counted = []
+    for due, _step in _positions(conn, sequence, now):
+        n = store.count_due(conn, due)
+        if n:
+            counted.append((due, n))
+    return counted
+
+
+@dataclass
+class StepRunner:
+    """Sends due sequence steps for a worker (``run``) and says when the next one is due (``next_due``)."""
+
+    settings: Settings
+    clock: Clock = system_clock
+    log: Callable[[str], None] = lambda line: None
+    reported: dict[str, str] = field(default_factory=dict)  # the last problem logged, by what it is about
+
+    def _problem(self, about: str, problem: str) -> None:
+        """Log ``problem`` once while it lasts (the worker looks every few seconds; its log must stay readable)."""
+        if self.reported.get(about) != problem:
+            self.reported[about] = problem
+            self.log(f"{about}: {problem}")
+
+    def _solved(self, about: str) -> None:
+        self.reported.pop(about, None)
+
+    def run(self, stop: threading.Event | None = None) -> list[StepRun]:
+        """Send every step due now, sequence by sequence; return what was done."""
+        from newsletter.delivery.registry import check_backend
+        from newsletter.delivery.send import check_public_url
+        from newsletter.store import sequences as store
+        from newsletter.store import session
+
+        stop = stop or threading.Event()
+        settings = self.settings
+        with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+            attached = store.attached(conn)
+        if not attached:
+            return []
+        try:
+            check_approvals(settings)
+            check_backend(settings.newsletter_backend, settings)
+            check_public_url(settings.newsletter_backend, settings)
+        except NewsletterError as exc:
+            self._problem("sequences wait", str(exc))
+            return []
+        self._solved("sequences wait")
+        done: list[StepRun] = []
+        with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout,
+                     threads=True) as conn:
+            for sequence in attached:
+                if stop.is_set():
+                    break
+                try:
+                    self._refresh(conn, sequence)
+                    done += self._run_sequence(conn, sequence, stop)
+                except NewsletterError as exc:
+                    self._problem(_about(sequence), str(exc))
+        return done
+
+    def _refresh(self, conn: DB, sequence: dict[str, Any]) -> None:
+        """Snapshot a new version if the file's steps changed; a broken file is logged, not raised."""
+        from newsletter.errors import InputError
+        from newsletter.store import sequences as store
+
+        if sequence["kind"] != "file":
+            return  # a welcome email's one step cannot change; its issue is composed when sent
+        try:
+            steps = read_steps(Path(sequence["path"]), Path(sequence["root"]))
+            text, digest = steps_json(steps)
+            current = store.steps_of(conn, sequence["id"], sequence["version"])
+            if steps_json([Step.from_dict(s) for s in current])[1] != digest:
+                read_steps(Path(sequence["path"]), Path(sequence["root"]), self.settings)  # compose every issue
+                version = store.snapshot(conn, sequence["id"], text, digest)
+                self.log(f"sequence {sequence['name']!r} of list {sequence['list']}: the file changed; "
+                         f"version {version} for new enrolments")
+            self._solved(_about(sequence))
+        except InputError as exc:
+            self._problem(_about(sequence), f"{exc} (the steps snapshotted before go on)")
+
+    def _run_sequence(self, conn: DB, sequence: dict[str, Any], stop: threading.Event) -> list[StepRun]:
+        done: list[StepRun] = []
+        # Rows written and decided in this look may make the next steps due at once (no delay, or a short one):
+        # look again, with the clock as it is now, at most once per step.
+        for _ in range(MAX_STEPS):
+            wrote = False
+            for due, step in _positions(conn, sequence, self.clock()):
+                if stop.is_set():
+                    return done
+                about = f"{_about(sequence)}, step {due.index + 1}"
+                try:
+                    outcome = self._run_step(conn, sequence, due, step, stop)
+                except NewsletterError as exc:  # its issue does not compose now: the other steps go on
+                    self._problem(about, str(exc))
+                    continue
+                self._solved(about)
+                if outcome is not None:
+                    done.append(outcome)
+                    wrote = wrote or outcome.written > 0
+            if not wrote:
+                break
+        return done
+
+    def _run_step(self, conn: DB, sequence: dict[str, Any], due: DueStep, step: Step,
+                  stop: threading.Event) -> StepRun | None:
+        from newsletter.compose import compose_checked
+        from newsletter.delivery.send import send_version
+        from newsletter.store import sequences as store
+
+        settings = self.settings
+        result = None
+        if due.send_id == 0:
+            if store.count_due(conn, due) == 0:
+                return None
+            result = compose_checked(step.issue, settings)
+            send_id = store.create_step_send(conn, result.issue.slug, sequence["list_id"],
+                                             store.audience_key(sequence["name"], due.round),
+                                             send_version(result, settings.newsletter_backend))
+            due = replace(due, send_id=send_id)
+        written = store.queue_due(conn, due, now=stamp(self.clock()))
+        if not store.has_undecided(conn, due.send_id):
+            return StepRun(sequence["name"], sequence["list"], due.index + 1, due.send_id, written, "done",
+                           "nothing to send: every row written is decided") if written else None
+        result = result or compose_checked(step.issue, settings)
+        try:
+            report = _send(conn, settings, result, sequence, (due.send_id, stop))
+        except NewsletterError as exc:
+            self.log(f"sequence {sequence['name']!r} step {due.index + 1} (send {due.send_id}): {exc}")
+            return StepRun(sequence["name"], sequence["list"], due.index + 1, due.send_id, written, "failed", str(exc))
+        line = report.totals.line()
+        self.log(f"sequence {sequence['name']!r} step {due.index + 1} to list {sequence['list']} "
+                 f"(send {due.send_id}): {line}")
+        # A worker that finished while others still send the rest did its part ('done', as report.ok says).
+        return StepRun(sequence["name"], sequence["list"], due.index + 1, due.send_id, written,
+                       "done" if report.ok else report.status, line)
+
+    def next_due(self) -> datetime | None:
+        """The next moment a member becomes due for a step (``None`` if nobody is waiting on a delay)."""
+        from newsletter.store import sequences as store
+        from newsletter.store import session
+
+        now = self.clock()
+        best: datetime | None = None
+        with session(self.settings.newsletter_database, timeout=self.settings.newsletter_database_timeout) as conn:
+            for sequence in store.attached(conn):
+                try:
+                    positions = _positions(conn, sequence, now)
+                except NewsletterError:
+                    continue
+                for due, step in positions:
+                    for moment in _next_times(conn, due, step, now):
+                        best = moment if best is None or moment < best else best
+        return best
+
+
+def check_approvals(settings: Settings) -> None:
+    """``ConfigError`` when sends need approvals (``NEWSLETTER_REQUIRED_APPROVALS``): the steps of welcome
+    emails and sequences do not pass the release gate yet, and must not go out around it."""
+    from newsletter.errors import ConfigError
+
+    if settings.newsletter_required_approvals > 0:
+        raise ConfigError("welcome emails and sequences are not approved per build yet, so they are off while sends "
+                          "need approvals", subject="NEWSLETTER_REQUIRED_APPROVALS")
+
+
+def _about(sequence: dict[str, Any]) -> str:
+    return f"sequence {sequence['name']!r} of list {sequence['list']}"
+
+
+def _next_times(conn: DB, due: DueStep, step: Step, now: datetime) -> list[datetime]:
+    """When the next member at this step becomes due, by each of its delays (later than ``now``)."""
+    from newsletter.store import sequences as store
+
+    position = (due.sequence_id, due.version, due.round, due.index)
+    times = []
+    if step.after_joining is not None:
+        delay = timedelta(seconds=step.after_joining)
+        entered = store.next_entry(conn, position, stamp(now - delay))
+        if entered:
+            times.append(parse_stamp(entered) + delay)
+    if step.after_previous is not None and due.previous_send_id:
+        delay = timedelta(seconds=step.after_previous)
+        decided = store.next_decided(conn, due.previous_send_id, position, stamp(now - delay))
+        if decided:
+            times.append(parse_stamp(decided) + delay)
+    return times
+
+
+def _send(conn: DB, settings: Settings, result: ComposeResult, sequence: dict[str, Any],
+          run: tuple[int, threading.Event]) -> SendReport:
+    """Run a step's send as a worker run (several workers share it), with the issue as composed now."""
+    from newsletter.delivery.plan import SendOptions, SendPlan, SendReport
+    from newsletter.delivery.send import PreparedRun
+    from newsletter.store import sends
+    from newsletter.store.segments import Audience
+
+    send_id, stop = run
+    existing = sends.get_send(conn, send_id)
+    assert existing is not None  # created before its rows were written
+    options = SendOptions(sequence["list"], worker=True, allow_changed=True)
+    plan = SendPlan(slug=result.issue.slug, subject=result.issue.subject,
+                    sender=result.sender or settings.newsletter_from, backend=settings.newsletter_backend,
+                    list_name=sequence["list"], options=options, audience=Audience(sequence["list"]), send_id=send_id)
+    report = SendReport(plan=plan, send_id=send_id)
+    # An edited email goes to those still waiting (Buttondown's rule): the send records the new version.
+    changed = existing["html_sha256"] != result.html_sha256 or existing["backend"] != settings.newsletter_backend
+    PreparedRun(conn, settings, result, report, sequence["list_id"], new_version=changed, stop=stop).execute()
+    return report

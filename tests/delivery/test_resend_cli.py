@@ -96,7 +96,7 @@ def test_who_leaves_after_the_audience_is_fixed_is_suppressed_at_claim(cli, sett
     (("--to-non-readers-of", "1", "--subject", " "), "--subject: is empty"),
     (("--subject", "Other"), "--subject: goes with --to-non-readers-of SEND"),
     (("--after", "3d"), "--after: goes with --to-non-readers-of SEND"),
-    (("--to-non-readers-of", "1", "--after", "3 days"), "--after: '3 days' is not a delay"),
+    (("--to-non-readers-of", "1", "--after", "3 days"), "--after: '3 days' is not a duration"),
     (("--to-non-readers-of", "1", "--after", "0d"), "must be more than nothing"),
     (("--to-non-readers-of", "1", "--after", "3d", "--at", "2030-01-01 09:00", "--tz", "UTC"),
      "--after: choose either --after"),

@@ -53,6 +53,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "not start."),
     "resume": ("release", "Resume a paused send (a worker's send goes back to the workers; others continue "
                           "here)."),
+    "pick": ("release", "Pick the winner of a send's subject test (--pick manual, or before its wait ends) and send "
+                        "it to the rest."),
     "worker": ("release", "Start scheduled sends when they are due; several workers may share the database."),
     "serve": ("tracking", "Run the tracking server: one-click unsubscribe, SendGrid webhook, open/click "
                           "tracking."),

@@ -1,4 +1,4 @@
-"""``newsletter approve``, ``approvals``, ``cancel``, ``pause``, ``resume`` and ``worker``."""
+"""``newsletter approve``, ``approvals``, ``cancel``, ``pause``, ``resume``, ``pick`` and ``worker``."""
 
 from __future__ import annotations
 
@@ -105,6 +105,35 @@ def resume(
         echo_report(done.report)
 
 
+def pick(
+    send_id: int = SEND_ARG,
+    variant: str = typer.Argument(..., help="The winning variant: A (the issue's own subject), B or C.", show_default=False),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_: str | None = AS_OPT,
+) -> None:
+    """Pick the winner of a send's subject test (--pick manual, or before its wait ends) and send it to the rest.
+
+    The decision is recorded with who made it; the rest of the audience then
+    gets VARIANT's subject, sent here as `resume` would (or by the worker that
+    is sending it already). Exit status: 0 sent; 1 already decided or the test
+    groups are being sent; 2 no such send, no test or no such variant; 3 as
+    `send`.
+    """
+    from newsletter.cli.common import ProgressReporter, confirm_plan, echo_paused, echo_report, graceful_stop
+    from newsletter.delivery.plan import Controls
+    from newsletter.release.controls import pick as pick_variant
+
+    with graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
+        config = command_settings()
+        controls = Controls(confirm_plan(yes, config), lambda n, total, counts: reporter(n, total), stop)
+        done = pick_variant(send_id, variant, config, actor=actor(as_), controls=controls)
+    typer.echo(done.message)
+    if done.report is not None and done.paused:
+        echo_paused(done.report)
+    if done.report is not None:
+        echo_report(done.report)
+
+
 def worker(
     once: bool = typer.Option(False, "--once", help="Start what is due now, then exit (for cron)."),
 ) -> None:
@@ -134,6 +163,6 @@ def worker(
 
 
 def register(app: typer.Typer) -> None:
-    """Add approve, approvals, cancel, pause, resume and worker to the root app."""
-    for command in (approve, approvals, cancel, pause, resume, worker):
+    """Add approve, approvals, cancel, pause, resume, pick and worker to the root app."""
+    for command in (approve, approvals, cancel, pause, resume, pick, worker):
         app.command()(command)

@@ -74,20 +74,8 @@ def check_issue(issue: Issue, html: str, layout_file: str, sections: Sequence[tu
     ``sections`` are the ``(title, source line)`` of the issue's titled
     sections in order, to say where Gmail would clip an over-long email.
     """
-    findings = []
     where = str(issue.path)
-    if len(issue.subject) > SUBJECT_MAX:
-        findings.append(Finding("subject-too-long", WARNING, f"subject is {len(issue.subject)} characters; inboxes cut it after about {SUBJECT_MAX}", where))
-    bad = _FORBIDDEN_IN_SUBJECT.search(issue.subject)
-    if bad:
-        findings.append(
-            Finding(
-                "subject-control-character",
-                ERROR,
-                f"subject contains {_describe(bad.group(0))}; a mail header may not (send would refuse it)",
-                where,
-            )
-        )
+    findings = check_subject(issue.subject, where)
     for part, text in (("subject", issue.subject), ("body", issue.body)):
         for name in unknown_placeholders(text):
             known = ", ".join(f"%%{f}%%" for f in RECIPIENT_FIELDS)
@@ -101,6 +89,25 @@ def check_issue(issue: Issue, html: str, layout_file: str, sections: Sequence[tu
         findings.append(clipped)
     if f'href="{placeholder("unsubscribe_url")}"' not in html:
         findings.append(Finding("no-unsubscribe", ERROR, "layout has no unsubscribe link (an <a> whose href is recipient.unsubscribe_url)", layout_file))
+    return findings
+
+
+def check_subject(subject: str, where: str) -> list[Finding]:
+    """Findings about one subject line (the issue's, or a subject test's variant): too long, or a control
+    character no mail header may hold."""
+    findings = []
+    if len(subject) > SUBJECT_MAX:
+        findings.append(Finding("subject-too-long", WARNING, f"subject is {len(subject)} characters; inboxes cut it after about {SUBJECT_MAX}", where))
+    bad = _FORBIDDEN_IN_SUBJECT.search(subject)
+    if bad:
+        findings.append(
+            Finding(
+                "subject-control-character",
+                ERROR,
+                f"subject contains {_describe(bad.group(0))}; a mail header may not (send would refuse it)",
+                where,
+            )
+        )
     return findings
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from newsletter.store.ledger import Totals
 from newsletter.store.segments import Audience
+from newsletter.store.subject_tests import TestSpec
 
 #: ``progress(done, total, counts)``: called after every batch of a run.
 Progress = Callable[[int, int, dict[str, int]], None]
@@ -37,6 +38,7 @@ class SendOptions:
     retry_delays: Sequence[float] = RETRY_DELAYS
     at: str | None = None  # --at: send at this time (scheduled), not now
     tz: str | None = None  # --tz: the zone of --at [default: NEWSLETTER_TIMEZONE]
+    test: TestSpec | None = None  # --subject-b/--test/--wait/--pick: a subject test, fixed when the send starts
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class SendPlan:
     in_flight: int = 0  # rows another live run (a worker) holds right now: neither pending nor in doubt
     changed: bool = False
     warnings: list[str] = field(default_factory=list)
+    held: int = 0  # a subject test's rest, waiting for the pick (not sent by this run)
 
     @property
     def total(self) -> int:
@@ -107,11 +110,13 @@ class SendReport:
 
     @property
     def ok(self) -> bool:
-        """True when every recipient is accepted, skipped or suppressed, and nothing is pending.
+        """True when every recipient is accepted, skipped or suppressed, and nothing is pending (or only a
+        subject test's rest, held for its pick).
 
         A worker that finished while other workers still send the rest is ok
         if nothing has failed or is in doubt.
         """
         t = self.totals
         shared = self.plan.options.worker and t.live and not (t.failed or t.in_doubt or t.pending)
-        return (self.status == "done" or shared) and not self.cancelled and not self.interrupted
+        settled = self.status == "done" or (self.status == "testing" and not (t.failed or t.in_doubt))
+        return (settled or shared) and not self.cancelled and not self.interrupted

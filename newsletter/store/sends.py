@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from newsletter.store import DB, transaction
 from newsletter.store.ledger import CLAIMED_BACK, STATES
 from newsletter.store.segments import Audience
 from newsletter.store.subscribers import ON_LIST, utcnow
+
+if TYPE_CHECKING:
+    from newsletter.store.subject_tests import TestSpec
 
 
 class SendVersion(NamedTuple):
@@ -66,14 +69,21 @@ def count_audience(conn: DB, slug: str, list_id: int, audience: Audience = Audie
     return int(active), int(suppressed)
 
 
-def create_send(conn: DB, slug: str, list_id: int, audience: Audience, version: SendVersion) -> tuple[int, int, bool]:
+def create_send(conn: DB, slug: str, list_id: int, audience: Audience, version: SendVersion,
+                test: TestSpec | None = None) -> tuple[int, int, bool]:
     """Create a send of issue ``slug`` to ``audience`` of list ``list_id`` and fix its audience in one
     transaction; return ``(send id, audience size, created)``.
 
+    With a subject ``test``, the test groups are drawn and fixed in the same
+    transaction (``store.subject_tests.insert_rows``), and the test recorded.
     If another process created the same send a moment earlier (workers
     starting together), nothing is written and its id is returned with
     ``created`` false.
     """
+    import secrets
+
+    from newsletter.store import subject_tests
+
     now = utcnow()
     where, params = audience.sql(conn.dialect)
     with transaction(conn):
@@ -88,13 +98,27 @@ def create_send(conn: DB, slug: str, list_id: int, audience: Audience, version: 
             assert existing is not None
             return existing["id"], 0, False
         send_id = row[0]
-        size = conn.execute(
-            "INSERT INTO deliveries (send_id, subscriber_id, state, updated_at)"
-            f" SELECT ?, id, 'queued', ? FROM ({_members_sql(where)}) AS a ORDER BY id",
-            (send_id, now, list_id, *params, slug, send_id),
-        ).rowcount
+        if test is None:
+            size = conn.execute(
+                "INSERT INTO deliveries (send_id, subscriber_id, state, updated_at)"
+                f" SELECT ?, id, 'queued', ? FROM ({_members_sql(where)}) AS a ORDER BY id",
+                (send_id, now, list_id, *params, slug, send_id),
+            ).rowcount
+        else:
+            seed = secrets.randbelow(2**31)
+            size = subject_tests.insert_rows(conn, send_id, _members_sql(where), (list_id, *params, slug, send_id),
+                                             test, seed=seed, now=now)
+            subject_tests.create(conn, send_id, test, subject_a=version.subject, seed=seed,
+                                 decide_at=_after(now, test.wait_seconds), now=now)
     conn.dialect.refresh_statistics(conn, ("deliveries",))  # the claims' plans must know it grew
     return send_id, size, True
+
+
+def _after(stamp: str, seconds: int) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def add_new_members(conn: DB, send_id: int, list_id: int, slug: str, audience: Audience = Audience(), *,
@@ -109,12 +133,15 @@ def add_new_members(conn: DB, send_id: int, list_id: int, slug: str, audience: A
     if dry_run:
         return int(conn.execute(f"SELECT COUNT(*) FROM ({select}) AS n", args).fetchone()[0])
     with transaction(conn):
+        # A subject test's send: they wait for the pick ('held'), or get the winner's variant once it is made.
+        test = conn.execute("SELECT winner FROM subject_tests WHERE send_id = ?", (send_id,)).fetchone()
+        state, variant = ("queued", "") if test is None else ("held", "") if test[0] is None else ("queued", test[0])
         # ON CONFLICT: workers starting together may both queue them ("WHERE true" tells SQLite's
         # parser that ON starts the upsert, not a join).
         return conn.execute(
-            "INSERT INTO deliveries (send_id, subscriber_id, state, updated_at)"
-            f" SELECT ?, id, 'queued', ? FROM ({select}) AS n WHERE true ON CONFLICT DO NOTHING",
-            (send_id, utcnow(), *args),
+            "INSERT INTO deliveries (send_id, subscriber_id, state, variant, updated_at)"
+            f" SELECT ?, id, ?, ?, ? FROM ({select}) AS n WHERE true ON CONFLICT DO NOTHING",
+            (send_id, state, variant, utcnow(), *args),
         ).rowcount
 
 

@@ -79,7 +79,7 @@ def send(
     interrupted (the summary is printed first).
     """
     from newsletter.delivery.plan import Controls, SendOptions
-    from newsletter.delivery.subject_test import test_spec
+    from newsletter.delivery.subject_test import parse_test
     from newsletter.release.schedule import send_now
 
     if rate is not None and not (math.isfinite(rate) and rate >= 0):
@@ -89,7 +89,7 @@ def send(
         list_name=list_name, dry_run=dry_run, rate=rate, allow_changed=allow_changed,
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
         include_new=include_new, where=tuple(where or ()), segment=segment, allow_clipping=allow_clipping,
-        worker=worker, at=at, tz=tz, test=test_spec((subject_b, subject_c), test, wait, pick),
+        worker=worker, at=at, tz=tz, test=parse_test((subject_b, subject_c), test, wait, pick),
     )
     if at is not None or tz is not None:
         return _schedule(issue, options, config, yes)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from newsletter.store.ledger import Totals
 from newsletter.store.segments import Audience
-from newsletter.store.subject_tests import TestSpec
+from newsletter.store.subject_tests import SubjectTest
 
 #: ``progress(done, total, counts)``: called after every batch of a run.
 Progress = Callable[[int, int, dict[str, int]], None]
@@ -38,7 +38,7 @@ class SendOptions:
     retry_delays: Sequence[float] = RETRY_DELAYS
     at: str | None = None  # --at: send at this time (scheduled), not now
     tz: str | None = None  # --tz: the zone of --at [default: NEWSLETTER_TIMEZONE]
-    test: TestSpec | None = None  # --subject-b/--test/--wait/--pick: a subject test, fixed when the send starts
+    test: SubjectTest | None = None  # --subject-b/--test/--wait/--pick: a subject test, fixed when the send starts
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """A subject test as the user asks for it: ``send --subject-b ... [--subject-c ...] --test 20% --wait 4h
 --pick clicks|opens|manual``, checked before anything is written.
 
-``test_spec`` turns the options into a ``store.subject_tests.TestSpec`` (one
+``parse_test`` turns the options into a ``store.subject_tests.SubjectTest`` (one
 clear ``InputError`` for each bad value); ``check_subjects`` holds each
 variant's subject to the checks the issue's own subject gets (a control
 character refuses the send, a long one warns); ``split`` says how many
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from newsletter.errors import InputError
-from newsletter.store.subject_tests import PICKS, TestSpec
+from newsletter.store.subject_tests import PICKS, SubjectTest
 
 _WAIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -40,8 +40,8 @@ def parse_wait(text: str) -> int:
     return seconds
 
 
-def test_spec(subjects: tuple[str | None, ...], share: str | None, wait: str | None,
-              pick: str | None) -> TestSpec | None:
+def parse_test(subjects: tuple[str | None, ...], share: str | None, wait: str | None,
+              pick: str | None) -> SubjectTest | None:
     """The subject test the options ask for (``None`` when none of them is given).
 
     ``subjects`` are ``--subject-b`` and ``--subject-c`` (C only with B).
@@ -63,10 +63,10 @@ def test_spec(subjects: tuple[str | None, ...], share: str | None, wait: str | N
         if subject is not None and not subject.strip():
             raise InputError("is empty", subject=name)
     extra = tuple(s for s in (b, c) if s is not None)
-    return TestSpec(extra, parse_share(share), parse_wait(wait or "4h"), rule)
+    return SubjectTest(extra, parse_share(share), parse_wait(wait or "4h"), rule)
 
 
-def check_subjects(spec: TestSpec, subject_a: str) -> list[str]:
+def check_subjects(spec: SubjectTest, subject_a: str) -> list[str]:
     """Warnings about the variants' subjects; ``InputError`` for one that no mail header may hold, or one
     equal to another variant's."""
     from newsletter.compose.checks import check_subject
@@ -86,7 +86,7 @@ def check_subjects(spec: TestSpec, subject_a: str) -> list[str]:
     return warnings
 
 
-def split(members: int, spec: TestSpec) -> tuple[int, int]:
+def split(members: int, spec: SubjectTest) -> tuple[int, int]:
     """``(in the test groups, held for the pick)`` of an audience of ``members`` (as the draw deals them out:
     ``share`` percent, rounded down, but at least one per variant)."""
     tested = min(members, max(members * spec.share // 100, len(spec.variants)))

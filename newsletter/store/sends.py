@@ -18,7 +18,7 @@ from newsletter.store.segments import Audience
 from newsletter.store.subscribers import ON_LIST, utcnow
 
 if TYPE_CHECKING:
-    from newsletter.store.subject_tests import TestSpec
+    from newsletter.store.subject_tests import SubjectTest
 
 
 class SendVersion(NamedTuple):
@@ -70,7 +70,7 @@ def count_audience(conn: DB, slug: str, list_id: int, audience: Audience = Audie
 
 
 def create_send(conn: DB, slug: str, list_id: int, audience: Audience, version: SendVersion,
-                test: TestSpec | None = None) -> tuple[int, int, bool]:
+                test: SubjectTest | None = None) -> tuple[int, int, bool]:
     """Create a send of issue ``slug`` to ``audience`` of list ``list_id`` and fix its audience in one
     transaction; return ``(send id, audience size, created)``.
 

@@ -26,7 +26,7 @@ PICKS = ("clicks", "opens", "manual")
 _PRIME = 2_147_483_647  # 2**31 - 1: the hash stays below 2**62, an integer in both databases
 
 
-class TestSpec(NamedTuple):
+class SubjectTest(NamedTuple):
     """A subject test as asked: the subjects of B (and C), the share of the audience tested, in percent,
     the wait before the pick in seconds, and the pick rule (``PICKS``)."""
 
@@ -55,7 +55,7 @@ def _xor_shift(column: str, bits: int) -> str:
     return f"(({column} | {shifted}) - ({column} & {shifted}))"
 
 
-def insert_rows(conn: DB, send_id: int, members_sql: str, params: tuple[Any, ...], spec: TestSpec, *,
+def insert_rows(conn: DB, send_id: int, members_sql: str, params: tuple[Any, ...], spec: SubjectTest, *,
                 seed: int, now: str) -> int:
     """Insert the ledger rows of a send with a subject test (inside the caller's transaction); return how many.
 
@@ -82,7 +82,7 @@ def insert_rows(conn: DB, send_id: int, members_sql: str, params: tuple[Any, ...
     ).rowcount)
 
 
-def create(conn: DB, send_id: int, spec: TestSpec, *, subject_a: str, seed: int, decide_at: str, now: str) -> None:
+def create(conn: DB, send_id: int, spec: SubjectTest, *, subject_a: str, seed: int, decide_at: str, now: str) -> None:
     """Record the test of a send being created (inside ``create_send``'s transaction)."""
     variants = dict(zip(spec.variants, (subject_a, *spec.subjects), strict=True))
     conn.execute(

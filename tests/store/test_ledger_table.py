@@ -14,7 +14,7 @@ from newsletter.store.ledger import TRANSITIONS, State, Wanted
 from newsletter.store.runs import Process
 from newsletter.store.segments import Audience
 from newsletter.store.sends import SendVersion
-from newsletter.store.subject_tests import TestSpec
+from newsletter.store.subject_tests import SubjectTest
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -110,7 +110,7 @@ def test_every_move_of_the_sql_is_in_the_table_and_every_move_of_the_table_is_ma
     assert ids[11] not in [r[0] for r in rows]  # the member who left was suppressed, not claimed
     # A subject test: its rest is held until the pick releases it (held -> queued, with the winner's variant).
     test_send, _, _ = sends.create_send(conn, "y", list_id, Audience("news"), SendVersion("h", "S", [], "smtp"),
-                                        TestSpec(("B",), 50, 60, "clicks"))
+                                        SubjectTest(("B",), 50, 60, "clicks"))
     assert "held" in _states(conn, test_send).values()
     decision = subject_tests.Decision("B", {}, None, "test", "2026-01-01T00:00:00Z")
     assert subject_tests.decide(conn, test_send, decision)

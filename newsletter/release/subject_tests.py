@@ -67,7 +67,8 @@ def schedule_pick(conn: Any, send_id: int, *, now: str) -> str | None:
     test = store.get(conn, send_id)
     if test is None or test["winner"] is not None or test["pick"] == "manual":
         return None
-    releases.save(conn, send_id, now=now, mode="worker", run_at=test["decide_at"], claimed_by="", error="")
+    if not releases.schedule_for_worker(conn, send_id, run_at=test["decide_at"], now=now):
+        return None
     return str(test["decide_at"])
 
 

@@ -203,6 +203,9 @@ def pick(send_id: int, variant: str, settings: Settings, *, actor: str, clock: C
         if live_runs(conn, send_id):
             raise ReleaseRefused("its test groups are being sent right now; pick once that run ends",
                                  subject=str(send_id))
+        release = releases.get(conn, send_id)
+        if release is not None and release["state"] == ReleaseState.CANCELLED:
+            raise ReleaseRefused("it was cancelled: the rest of its audience gets nothing", subject=str(send_id))
         decision = decision_for(conn, send_id, test, winner=wanted, by=actor, now=now)
         released = store.decide(conn, send_id, decision)
         if released is None:
@@ -246,6 +249,8 @@ def list_sends(settings: Settings, send_id: int | None = None, *, clock: Clock =
     now = stamp(clock())
     for row in rows:
         _overlay(row, releases.pop(row["id"], None), settings, now)
+        if row.get("subject_test") and row.get("release") == ReleaseState.CANCELLED:
+            row["subject_test"]["cancelled"] = True
     for release in releases.values():  # cancelled: the send itself is gone
         if release["state"] == ReleaseState.CANCELLED:
             subject = release["build"].get("facts", {}).get("subject", "")
@@ -269,7 +274,8 @@ def _overlay(row: dict[str, Any], release: dict[str, Any] | None, settings: Sett
         row.update(scheduled_for=_when(release, settings), zone=settings.newsletter_timezone or release["zone"])
     released = state == ReleaseState.HANDED_OVER and release["run_at"] <= now  # SendGrid sent it: the ledger's status
     # A stopped run, or a subject test waiting for its pick ('testing'): the ledger says.
-    if state in not_run and not released and row.get("status") != "testing":
+    waiting_for_pick = state == ReleaseState.SCHEDULED and row.get("status") == "testing"
+    if state in not_run and not released and not waiting_for_pick:
         row["status"] = state
     if row["paused"]:
         row["status"] = "paused"

@@ -102,6 +102,8 @@ def summary(test: dict[str, Any]) -> list[str]:
     if test["winner"] is not None:
         lines.append(f"  Decided: {test['winner']} by {test['decided_by'] or 'a worker'} at {test['decided_at']}"
                      + (f", {describe_confidence(test['confidence'])}" if test["confidence"] is not None else ""))
+    elif test.get("cancelled"):
+        lines.append("  Cancelled before the pick: the rest of the audience gets nothing")
     elif test["pick"] == "manual":
         lines.append("  Waiting for `newsletter pick SEND VARIANT`")
     else:

@@ -55,6 +55,10 @@ def test_the_test_groups_go_out_then_the_worker_picks_on_human_clicks_and_sends_
     listing = cli(settings, "sends", "1").stdout
     assert "testing" in listing and f"B: '{B}': 5 recipient(s), 5 accepted" in listing and "Decided at" in listing
 
+    run = cli(settings, "send", issue, "--list", "news", "--yes")  # the rest waits for the pick, not for a re-run
+    assert run.exit_code == 1 and "waits for its subject test's pick" in run.stderr and "newsletter pick 1" in run.stderr
+    assert len(_outbox(tmp_path)) == 10
+
     now = datetime.now(UTC)
     assert Worker(settings, clock=lambda: now).run_once() == []  # not due yet: nothing picked, nothing sent
     assert len(_outbox(tmp_path)) == 10
@@ -123,3 +127,16 @@ def test_bad_subject_test_options_are_one_line_and_write_nothing(cli, settings, 
     assert run.exit_code == 2 and "has started already" in run.stderr
     run = cli(settings, "pick", "1", "B")
     assert run.exit_code == 2 and "no subject test" in run.stderr
+
+
+def test_cancelling_the_pick_keeps_the_rest_from_ever_getting_a_copy(cli, settings, issue, make_list, tmp_path):
+    make_list("news", 8)
+    assert cli(settings, "send", issue, "--list", "news", "--subject-b", B, "--test", "50%", "--yes").exit_code == 0
+    run = cli(settings, "cancel", "1")
+    assert run.exit_code == 0 and "nothing more is sent" in run.stdout
+    run = cli(settings, "pick", "1", "B", "--yes")
+    assert run.exit_code == 1 and "cancelled" in run.stderr
+    assert Worker(settings, clock=lambda: datetime.now(UTC) + timedelta(days=1)).run_once() == []
+    assert len(_outbox(tmp_path)) == 4
+    listing = cli(settings, "sends").stdout
+    assert "\tcancelled " in listing and "Cancelled before the pick" in listing

@@ -71,6 +71,7 @@ def check_subjects(spec: SubjectTest, subject_a: str) -> list[str]:
     equal to another variant's."""
     from newsletter.compose.checks import check_subject
     from newsletter.compose.model import ERROR
+    from newsletter.personalize import unknown_placeholders
 
     warnings = []
     seen = {subject_a.strip(): "A"}
@@ -80,6 +81,8 @@ def check_subjects(spec: SubjectTest, subject_a: str) -> list[str]:
             if finding.severity == ERROR:
                 raise InputError(finding.message, subject=name)
             warnings.append(f"{name}: {finding.message}")
+        warnings.extend(f"{name}: %%{word}%% is not a recipient field and would go out as it is"
+                        for word in unknown_placeholders(subject))
         if subject.strip() in seen:
             raise InputError(f"is the same subject as variant {seen[subject.strip()]}", subject=name)
         seen[subject.strip()] = variant

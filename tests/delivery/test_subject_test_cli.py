@@ -140,3 +140,13 @@ def test_cancelling_the_pick_keeps_the_rest_from_ever_getting_a_copy(cli, settin
     assert len(_outbox(tmp_path)) == 4
     listing = cli(settings, "sends").stdout
     assert "\tcancelled " in listing and "Cancelled before the pick" in listing
+
+
+def test_a_long_variant_subject_or_an_unknown_placeholder_warns_like_the_issue_s_own(cli, settings, issue, make_list):
+    make_list("news", 3)
+    run = cli(settings, "send", issue, "--list", "news", "--dry-run", "--subject-b", "x" * 90, "--subject-c",
+              "Hi %%nickname%%", "--test", "50%")
+    assert run.exit_code == 0, run.output
+    assert "--subject-b: subject is 90 characters" in run.stderr
+    assert "--subject-c: %%nickname%% is not a recipient field" in run.stderr
+    assert "Test:       3 drawn at random (50%)" in run.stdout  # at least one member per variant

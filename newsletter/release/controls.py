@@ -212,13 +212,15 @@ def pick(send_id: int, variant: str, settings: Settings, *, actor: str, clock: C
             raise ReleaseRefused("its subject test was decided a moment ago by someone else (see `newsletter sends "
                                  f"{send_id}`)", subject=str(send_id))
         row = releases.get(conn, send_id)
+        if row is None:  # a send started before the release gate: its own `send` command continues it
+            return Picked(f"Picked variant {wanted} for send {send_id}: {released} held recipient(s) get it; "
+                          "re-run its `newsletter send` to send them.")
         # A worker may have claimed the due pick meanwhile: then it sends the rest with this decision.
-        if row is not None and row["state"] == ReleaseState.SCHEDULED and not releases.set_state(
-                conn, send_id, ReleaseState.STOPPED, now=stamp(now), expect=(ReleaseState.SCHEDULED,)):
-            row = None
-        paused = bool(row and row["paused_at"])
+        worker_has_it = row["state"] == ReleaseState.SCHEDULED and not releases.set_state(
+            conn, send_id, ReleaseState.STOPPED, now=stamp(now), expect=(ReleaseState.SCHEDULED,))
+        paused = bool(row["paused_at"])
     done = f"Picked variant {wanted} for send {send_id}: {released} held recipient(s) get it"
-    if row is None:
+    if worker_has_it:
         return Picked(done + "; a worker is sending them.")
     if paused:
         return Picked(done + f"; the send is paused: `newsletter resume {send_id}` sends them.")

@@ -117,3 +117,33 @@ def test_members_who_join_wait_for_the_pick_then_get_the_winner_and_claims_carry
     sends.add_new_members(conn, send_id, list_id, "x", Audience("news"))
     assert _rows(conn, send_id)[late] == ("queued", "C")
     assert _rows(conn, send_id)[later] == ("queued", "C")
+
+
+def test_two_picks_at_once_make_one_decision(conn, database):
+    import threading
+
+    from newsletter.store import connect
+
+    list_id = _list(conn, 40)
+    send_id, _, _ = sends.create_send(conn, "x", list_id, Audience("news"), SendVersion("h", "A", [], "smtp"), SPEC)
+    tested = Counter(v for state, v in _rows(conn, send_id).values() if state == "queued")
+    start, results = threading.Barrier(3), {}
+
+    def pick(variant: str) -> None:
+        other = connect(database)  # each worker its own connection
+        try:
+            start.wait(30)
+            results[variant] = subject_tests.decide(other, send_id, Decision(variant, {}, None, "w", "2026-01-01T00:00:00Z"))
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=pick, args=(v,)) for v in "ABC"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    winners = [v for v, released in results.items() if released is not None]
+    assert len(results) == 3 and len(winners) == 1 and results[winners[0]] == 32  # one decision, the 32 held
+    winner = winners[0]
+    assert subject_tests.get(conn, send_id)["winner"] == winner
+    assert Counter(v for _, v in _rows(conn, send_id).values()) == tested + Counter({winner: 32})

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -173,8 +174,11 @@ class Picked:
 
 
 def pick(send_id: int, variant: str, settings: Settings, *, actor: str, clock: Clock = system_clock,
-         controls: Controls | None = None) -> Picked:
-    """Decide a send's subject test for ``variant`` now (``newsletter pick``) and send the rest here."""
+         controls: Controls | None = None, ask: Callable[[str], bool] | None = None) -> Picked:
+    """Decide a send's subject test for ``variant`` now (``newsletter pick``) and send the rest here.
+
+    ``ask(question)`` is asked once the pick is known to be possible, before it is recorded (``None``: yes;
+    no: ``ReleaseRefused``, nothing changes)."""
     from pathlib import Path
 
     from newsletter.delivery.lease import live_runs
@@ -206,6 +210,10 @@ def pick(send_id: int, variant: str, settings: Settings, *, actor: str, clock: C
         release = releases.get(conn, send_id)
         if release is not None and release["state"] == ReleaseState.CANCELLED:
             raise ReleaseRefused("it was cancelled: the rest of its audience gets nothing", subject=str(send_id))
+        held = sends.listing(conn, send_id)[0]["held"]
+        if ask is not None and not ask(f"Pick variant {wanted} ({test['variants'][wanted]!r}) for send {send_id} "
+                                       f"and send it to the {held} held recipient(s)?"):
+            raise ReleaseRefused("nothing picked", subject=str(send_id))
         decision = decision_for(conn, send_id, test, winner=wanted, by=actor, now=now)
         released = store.decide(conn, send_id, decision)
         if released is None:

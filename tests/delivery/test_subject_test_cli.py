@@ -92,6 +92,9 @@ def test_a_manual_test_waits_for_pick_which_records_who_and_sends_the_rest(cli, 
     for args, status, words in [(("pick", "1", "D"), 2, "no variant 'D'"), (("pick", "7", "A"), 2, "no such send")]:
         run = cli(settings, *args)
         assert run.exit_code == status and words in run.stderr.strip().splitlines()[-1], run.output
+    run = cli(settings, "pick", "1", "c")  # no terminal to confirm on: nothing decided
+    assert run.exit_code == 2 and "pass --yes" in run.stderr
+    assert "Waiting for `newsletter pick SEND VARIANT`" in cli(settings, "sends", "1").stdout
     run = cli(settings, "pick", "1", "c", "--yes", "--as", "Ada <ada@example.org>")
     assert run.exit_code == 0, run.output
     assert "Picked variant C for send 1: 6 held recipient(s) get it." in run.stdout

@@ -153,3 +153,16 @@ def test_a_long_variant_subject_or_an_unknown_placeholder_warns_like_the_issue_s
     assert "--subject-b: subject is 90 characters" in run.stderr
     assert "--subject-c: %%nickname%% is not a recipient field" in run.stderr
     assert "Test:       3 drawn at random (50%)" in run.stdout  # at least one member per variant
+
+
+def test_an_early_pick_decides_before_the_wait_and_the_worker_then_has_nothing_to_do(cli, settings, issue, make_list,
+                                                                                     tmp_path):
+    make_list("news", 10)
+    assert cli(settings, "send", issue, "--list", "news", "--subject-b", B, "--test", "40%", "--wait", "1d",
+               "--yes").exit_code == 0
+    assert "testing" in cli(settings, "sends").stdout.splitlines()[1]  # with the time of the pick beside it
+    run = cli(settings, "pick", "1", "A", "--yes")
+    assert run.exit_code == 0 and "Picked variant A for send 1: 6 held recipient(s) get it." in run.stdout
+    assert Worker(settings, clock=lambda: datetime.now(UTC) + timedelta(days=2)).run_once() == []
+    received = _outbox(tmp_path)
+    assert len(received) == 10 and Counter(s for (s,) in received.values()) == {A: 8, B: 2}

@@ -24,7 +24,7 @@ LAYERS = (
     ("delivery", "tracking"),
     ("compose",),
     ("store",),
-    ("settings", "errors", "tokens", "personalize", "email_validation", "textfiles", "return_path", "dkim_key", ""),
+    ("settings", "errors", "tokens", "personalize", "email_validation", "textfiles", "return_path", "dkim_key", "durations", ""),
 )
 MAX_PARAMETERS = 7
 

@@ -55,6 +55,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                           "here)."),
     "worker": ("release", "Start scheduled sends and send welcome emails and sequence steps when they are due; "
                           "several workers may share the database."),
+    "pick": ("release", "Pick the winner of a send's subject test (--pick manual, or before its wait ends) and send "
+                        "it to the rest."),
     "serve": ("tracking", "Run the tracking server: one-click unsubscribe, SendGrid webhook, open/click "
                           "tracking."),
     "archive": ("archive", "The web archive of sent issues: indexes, a page per issue, Atom feeds, a sitemap."),

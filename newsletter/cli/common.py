@@ -274,6 +274,14 @@ def echo_plan(plan: SendPlan) -> None:
                    f"({'will be sent' if options.include_new else 'send them with --include-new'})")
     if plan.changed and plan.send_id is not None:
         typer.echo("Note:       the issue changed since the earlier run (--allow-changed)")
+    test = options.test
+    if test is not None and plan.send_id is None:
+        subjects = ", ".join(f"{v} {s!r}" for v, s in zip(test.variants, (plan.subject, *test.subjects), strict=True))
+        how = "`newsletter pick SEND VARIANT`" if test.pick == "manual" else f"most human {test.pick}, ties to A"
+        typer.echo(f"Test:       {plan.to_send} drawn at random ({test.share}%) get {subjects}; the other {plan.held} "
+                   f"get the winner ({how}) after {test.wait_seconds // 60} min")
+    elif plan.held:
+        typer.echo(f"Held:       {plan.held} wait for the subject test's pick")
     for warning in plan.warnings:
         typer.echo(f"warning: {warning}", err=True)
 

@@ -60,6 +60,11 @@ def send(
     non_readers_of: int | None = typer.Option(None, "--to-non-readers-of", help="Resend to who received this send (an id from `newsletter sends`) and has no human open or click of it; once, a send of its own.", min=1, max=MAX_ID),
     subject: str | None = typer.Option(None, "--subject", help="The resend's subject instead of the issue's (with --to-non-readers-of)."),
     after: str | None = typer.Option(None, "--after", help="Schedule the resend this long after the send it follows finished: 3d, 12h, 1d12h (with --to-non-readers-of; a worker starts it)."),
+    subject_b: str | None = typer.Option(None, "--subject-b", help="A subject test: variant B's subject (A is the issue's own)."),
+    subject_c: str | None = typer.Option(None, "--subject-c", help="A subject test's variant C (with --subject-b)."),
+    test: str | None = typer.Option(None, "--test", help="The share of the audience drawn at random for the subject test, such as 20%; the rest gets the winner."),
+    wait: str | None = typer.Option(None, "--wait", help="How long the test runs before the pick, such as 4h (30m, 1d) [default: 4h]."),
+    pick: str | None = typer.Option(None, "--pick", help="How the winner is picked: clicks, opens (human ones only) or manual (`newsletter pick`) [default: clicks]."),
 ) -> None:
     """Send an issue to a list, each subscriber exactly once (re-run to resume), now or --at a time.
 
@@ -69,12 +74,18 @@ def send(
     With NEWSLETTER_REQUIRED_APPROVALS set, only a build approved by that many
     people goes out (see `newsletter approve`).
 
-    Exit status: 0 all accepted (or scheduled); 3 some recipients failed, are
+    A subject test (--subject-b, --test) sends the test groups now; `newsletter
+    worker` picks the winner after --wait and sends it to the rest (see
+    `newsletter pick`).
+
+    Exit status: 0 all accepted (or scheduled, or held for a subject test's
+    pick); 3 some recipients failed, are
     in doubt or still pending, or the send was paused; 1 an operational
     failure or the release gate refused; 2 bad usage or input; 130
     interrupted (the summary is printed first).
     """
     from newsletter.delivery.plan import Controls, SendOptions
+    from newsletter.delivery.subject_test import parse_test
     from newsletter.release.schedule import send_now
 
     if rate is not None and not (math.isfinite(rate) and rate >= 0):
@@ -85,6 +96,7 @@ def send(
         resend_in_doubt=resend_in_doubt, skip_in_doubt=skip_in_doubt, retry_failed=retry_failed,
         include_new=include_new, where=tuple(where or ()), segment=segment, allow_clipping=allow_clipping,
         worker=worker, at=at, tz=tz, non_readers_of=non_readers_of, subject=subject, after=after,
+        test=parse_test((subject_b, subject_c), test, wait, pick),
     )
     if at is not None or tz is not None or after is not None:
         return _schedule(issue, options, config, yes)
@@ -144,6 +156,7 @@ def _send_row(r: dict) -> dict:
         "suppressed": totals.suppressed, "pending": totals.pending, "in_flight": totals.in_flight,
         "created_at": r["created_at"], "started_at": r["started_at"], "finished_at": r["finished_at"],
         "scheduled_for": r.get("scheduled_for"), "zone": r.get("zone"), "paused": r.get("paused", False),
+        "held": totals.held, "subject_test": r.get("subject_test"),
     }
 
 
@@ -185,6 +198,11 @@ def sends(
             f"{r['id']}\t{r['slug']}\t{r['list']}{' ' + r['audience'] if r.get('audience') else ''}\t{r['backend']}\t{r['status']}{when}\t"
             f"{totals.recipients} recipients, {totals.line()}\t{_local_time(r['created_at'], config.newsletter_timezone)}"
         )
+        if r.get("subject_test"):
+            from newsletter.release.subject_tests import summary
+
+            for line in summary(r["subject_test"]):
+                typer.echo(line)
 
 
 def _local_time(stamp: str | None, zone_name: str) -> str:

@@ -1,4 +1,4 @@
-"""``newsletter approve``, ``approvals``, ``cancel``, ``pause``, ``resume`` and ``worker``."""
+"""``newsletter approve``, ``approvals``, ``cancel``, ``pause``, ``resume``, ``pick`` and ``worker``."""
 
 from __future__ import annotations
 
@@ -108,6 +108,45 @@ def resume(
         echo_report(done.report)
 
 
+def pick(
+    send_id: int = SEND_ARG,
+    variant: str = typer.Argument(..., help="The winning variant: A (the issue's own subject), B or C.", show_default=False),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_: str | None = AS_OPT,
+) -> None:
+    """Pick the winner of a send's subject test (--pick manual, or before its wait ends) and send it to the rest.
+
+    The decision is recorded with who made it; the rest of the audience then
+    gets VARIANT's subject, sent here as `resume` would (or by the worker that
+    is sending it already). The decision is final: without --yes it is asked
+    for first. Exit status: 0 sent; 1 already decided, cancelled, or the test
+    groups are being sent; 2 no such send, no test or no such variant; 3 as
+    `send`.
+    """
+    import sys
+
+    from newsletter.cli.common import ProgressReporter, confirm_plan, echo_paused, echo_report, graceful_stop
+    from newsletter.delivery.plan import Controls
+    from newsletter.errors import InputError
+    from newsletter.release.controls import pick as pick_variant
+
+    def ask(question: str) -> bool:  # before the decision is recorded: a pick is not taken back
+        if not sys.stdin.isatty():
+            raise InputError("no terminal to confirm on: pass --yes to pick (the decision is final)")
+        return typer.confirm(question, default=False)
+
+    with graceful_stop() as stop, ProgressReporter("Sending", "messages") as reporter:
+        config = command_settings()
+        # Confirmed with the pick: the plan of the rest is shown, not asked about again.
+        controls = Controls(confirm_plan(True, config), lambda n, total, counts: reporter(n, total), stop)
+        done = pick_variant(send_id, variant, config, actor=actor(as_), controls=controls, ask=None if yes else ask)
+    typer.echo(done.message)
+    if done.report is not None and done.paused:
+        echo_paused(done.report)
+    if done.report is not None:
+        echo_report(done.report)
+
+
 def worker(
     once: bool = typer.Option(False, "--once", help="Start what is due now, then exit (for cron)."),
 ) -> None:
@@ -139,6 +178,6 @@ def worker(
 
 
 def register(app: typer.Typer) -> None:
-    """Add approve, approvals, cancel, pause, resume and worker to the root app."""
-    for command in (approve, approvals, cancel, pause, resume, worker):
+    """Add approve, approvals, cancel, pause, resume, pick and worker to the root app."""
+    for command in (approve, approvals, cancel, pause, resume, pick, worker):
         app.command()(command)

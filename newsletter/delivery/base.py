@@ -61,6 +61,7 @@ class Recipient(NamedTuple):
     preferences_url: str = ""
     to_name: str | None = None  # the name in To: when it is not ``name`` (review copies: the reviewer's, none)
     given_first_name: str = ""  # an imported first_name that is not the name's first word ("Mary Ann")
+    subject: str = ""  # this recipient's subject when it is not the mailing's (a subject test's variant)
 
     @property
     def first_name(self) -> str:

@@ -42,6 +42,7 @@ from newsletter.personalize import has_placeholder, personalize
 POLICY = email.policy.SMTP
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _RECIPIENT_MARK = "x-newsletter-recipient-headers"
+_SUBJECT_MARK = "x-newsletter-subject"
 _TEXT_MARK = "NEWSLETTER-TEXT-PART-MARKER"
 _HTML_MARK = "NEWSLETTER-HTML-PART-MARKER"
 #: A display name made only of these needs neither quoting nor encoding
@@ -199,10 +200,15 @@ class MessageFactory:
         skeleton["From"] = self.headers.from_header
         if self.headers.reply_to:
             skeleton["Reply-To"] = self.headers.reply_to
-        # A subject with %%name%% or %%first_name%% is written per recipient (in ``build``).
+        # A subject with %%name%% or %%first_name%% is written per recipient (in ``build``). The shared one
+        # stands where the mark is; a subject test's variant (``Recipient.subject``) takes its place.
         self._personal_subject = has_placeholder(self.headers.subject)
+        skeleton[_SUBJECT_MARK] = "x"
+        shared = EmailMessage(policy=POLICY)
         if not self._personal_subject:
-            skeleton["Subject"] = self.headers.subject
+            shared["Subject"] = self.headers.subject
+        self._shared_subject = shared.as_bytes(policy=POLICY).split(b"\r\n\r\n", 1)[0] + b"\r\n" \
+            if not self._personal_subject else b""
         skeleton["List-Id"] = self.headers.list_id
         skeleton["Feedback-ID"] = self.headers.feedback_id(send_id)
         skeleton["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -216,7 +222,9 @@ class MessageFactory:
             part.set_payload(mark)
             skeleton.attach(part)
         rendered = skeleton.as_bytes(policy=POLICY)
-        head, rest = rendered.split(_RECIPIENT_MARK.encode() + b": x\r\n", 1)
+        before_subject, head = rendered.split(_SUBJECT_MARK.encode() + b": x\r\n", 1)
+        self._before_subject = before_subject
+        head, rest = head.split(_RECIPIENT_MARK.encode() + b": x\r\n", 1)
         middle, rest = rest.split(_TEXT_MARK.encode(), 1)
         between, tail = rest.split(_HTML_MARK.encode(), 1)
         self._pieces = (head, middle, between, tail)
@@ -253,11 +261,12 @@ class MessageFactory:
         address = Address(display_name=shown, addr_spec=email)
         return POLICY.header_factory("To", address).fold(policy=POLICY)
 
-    def _subject_header(self, values: dict[str, str]) -> str:
-        """The Subject line of one recipient when it is personalised ('' when it is shared)."""
-        if not self._personal_subject:
+    def _subject_header(self, values: dict[str, str], own: str = "") -> str:
+        """The Subject line of one recipient when it is personalised or their own (a subject test's
+        variant: ``own``); '' when it is shared."""
+        if not (self._personal_subject or own):
             return ""
-        subject = check_header("Subject", personalize(self.headers.subject, values, is_html=False))
+        subject = check_header("Subject", personalize(own or self.headers.subject, values, is_html=False))
         return POLICY.header_factory("Subject", subject).fold(policy=POLICY)
 
     def _unsubscribe_header(self, url: str) -> str:
@@ -274,8 +283,11 @@ class MessageFactory:
         message_id = self.message_id(recipient)
         values = recipient.values()
         try:
+            # A variant's subject stands where the shared one would; a personalised one among these lines.
+            subject_line = (self._subject_header(values, recipient.subject).encode("utf-8") if recipient.subject
+                            else self._shared_subject)
             lines = (
-                self._subject_header(values)
+                ("" if recipient.subject else self._subject_header(values))
                 + self._to_header(recipient)
                 + f"Date: {self._date_header()}\r\n"
                 + f"Message-ID: {message_id}\r\n"
@@ -290,7 +302,9 @@ class MessageFactory:
             html_part = _qp(personalize(html, values, is_html=True))
         head, middle, between, tail = self._pieces
         body = (
-            head
+            self._before_subject
+            + subject_line
+            + head
             + lines
             + middle
             + self._text_body.encode(values)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from newsletter.store.ledger import Totals
 from newsletter.store.segments import Audience
+from newsletter.store.subject_tests import SubjectTest
 
 #: ``progress(done, total, counts)``: called after every batch of a run.
 Progress = Callable[[int, int, dict[str, int]], None]
@@ -40,6 +41,7 @@ class SendOptions:
     non_readers_of: int | None = None  # --to-non-readers-of: a resend to who did not read this send
     subject: str | None = None  # --subject: this send's subject instead of the issue's (a resend)
     after: str | None = None  # --after: schedule a resend this long after its source send finished
+    test: SubjectTest | None = None  # --subject-b/--test/--wait/--pick: a subject test, fixed when the send starts
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class SendPlan:
     source_accepted: int = 0  # a resend: how many its source send reached (the non-readers are among them)
     changed: bool = False
     warnings: list[str] = field(default_factory=list)
+    held: int = 0  # a subject test's rest, waiting for the pick (not sent by this run)
 
     @property
     def total(self) -> int:
@@ -111,11 +114,13 @@ class SendReport:
 
     @property
     def ok(self) -> bool:
-        """True when every recipient is accepted, skipped or suppressed, and nothing is pending.
+        """True when every recipient is accepted, skipped or suppressed, and nothing is pending (or only a
+        subject test's rest, held for its pick).
 
         A worker that finished while other workers still send the rest is ok
         if nothing has failed or is in doubt.
         """
         t = self.totals
         shared = self.plan.options.worker and t.live and not (t.failed or t.in_doubt or t.pending)
-        return (self.status == "done" or shared) and not self.cancelled and not self.interrupted
+        settled = self.status == "done" or (self.status == "testing" and not (t.failed or t.in_doubt))
+        return (settled or shared) and not self.cancelled and not self.interrupted

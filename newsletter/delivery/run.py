@@ -109,7 +109,7 @@ class SendRun:
     lease: Lease
     send_id: int
     list_id: int
-    make_recipient: Callable[[tuple[int, str, str, int]], Recipient]
+    make_recipient: Callable[[ledger.Claimed], Recipient]
     rate: float = 0.0
     retry_delays: Sequence[float] = ()
     progress: Progress | None = None
@@ -171,7 +171,7 @@ class SendRun:
         self.counts.interrupted = self._stopping()  # raises if this run lost the send meanwhile
         return self.counts
 
-    def _claims(self, source: str) -> Iterator[Sequence[tuple[int, str, str, int]]]:
+    def _claims(self, source: str) -> Iterator[Sequence[ledger.Claimed]]:
         after, passes = 0, 2 if self.lease.worker else 1
         while True:
             self.batch_no += 1
@@ -192,7 +192,7 @@ class SendRun:
             elif not self.lease.check(force=True):  # rows were there, none taken: members who left, or a takeover
                 return
 
-    def _reclaims(self, ids: Sequence[int]) -> Iterator[Sequence[tuple[int, str, str, int]]]:
+    def _reclaims(self, ids: Sequence[int]) -> Iterator[Sequence[ledger.Claimed]]:
         for start in range(0, len(ids), self.size):
             self.batch_no += 1
             with self.journal.lock:
@@ -211,7 +211,7 @@ class SendRun:
             )
         return self.stop.is_set() or self.error is not None
 
-    def _pump(self, pool: ThreadPoolExecutor, claims: Iterator[Sequence[tuple[int, str, str, int]]]) -> None:
+    def _pump(self, pool: ThreadPoolExecutor, claims: Iterator[Sequence[ledger.Claimed]]) -> None:
         """Hand the claimed batches to the backend, keeping at most ``window`` in flight.
 
         A batch is claimed only when it can leave at once, so a crash never finds

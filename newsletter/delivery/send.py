@@ -122,9 +122,20 @@ def send_issue(
             warnings=_send_warnings(result, settings, backend_name),
         )
         plan.source_accepted = source["accepted"] if source is not None else 0
+        if options.test is not None:  # the variants' subjects are checked like the issue's own
+            from newsletter.delivery.subject_test import check_subjects
+
+            plan.warnings.extend(check_subjects(options.test, result.issue.subject))
         if existing is None or unfixed:
             plan.send_id = existing["id"] if existing is not None else None
             plan.to_send, plan.suppressed = sends.count_audience(conn, slug, list_id, audience)
+            if options.test is not None:
+                from newsletter.delivery.subject_test import split
+
+                plan.to_send, plan.held = split(plan.to_send, options.test)
+        elif options.test is not None and not options.worker:
+            raise InputError(f"send {existing['id']} has started already, and a subject test is fixed when a send "
+                             "starts; run the command without --subject-b/--test to continue it", subject="--test")
         else:
             _plan_existing(conn, plan, existing, list_id, result, path)
         if hooks is not None:  # release: approvals, schedules and pauses may refuse it
@@ -139,7 +150,7 @@ def send_issue(
         created = existing is None
         if existing is None:
             plan.send_id, _size, created = sends.create_send(conn, slug, list_id, audience,
-                                                             send_version(result, backend_name))
+                                                             send_version(result, backend_name), test=options.test)
         elif unfixed:
             sends.fix_audience(conn, existing["id"], list_id, slug, audience)
         elif options.worker and (plan.changed or existing["backend"] != backend_name):
@@ -169,6 +180,7 @@ def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id:
     live = bool(live_runs(conn, existing["id"]))
     totals = ledger.Totals.from_counts(ledger.counts(conn, existing["id"]), live=live)
     plan.in_flight = totals.in_flight
+    plan.held = totals.held
     plan.to_send, plan.suppressed = totals.pending, totals.suppressed
     plan.already_accepted, plan.in_doubt, plan.failed = totals.accepted, totals.in_doubt, totals.failed
     plan.settled_accepted, plan.settled_failed = ledger.settle_from_events(conn, existing["id"], dry_run=True)
@@ -280,7 +292,7 @@ class PreparedRun:
         from newsletter.delivery.base import Mailing, Recipient
         from newsletter.delivery.registry import make_backend
         from newsletter.delivery.run import SendRun
-        from newsletter.store import ledger, sends
+        from newsletter.store import ledger, sends, subject_tests
         from newsletter.store import subscribers as people
 
         conn, settings, result, report, send_id = self.conn, self.settings, self.result, self.report, self.send_id
@@ -305,11 +317,14 @@ class PreparedRun:
         # Imported first names that are not the name's first word, read once, only for an issue that uses them.
         uses_first_name = any("%%first_name%%" in part for part in (result.html, result.text, result.issue.subject))
         given = people.first_names_of_send(conn, send_id) if uses_first_name else {}
+        # A subject test's rows carry their variant: B and C get their own subject, A the issue's.
+        test = subject_tests.get(conn, send_id)
+        subjects = {v: s for v, s in test["variants"].items() if v != "A"} if test else {}
 
         def recipient(row: ledger.Claimed) -> Recipient:
-            sid, email, name, attempt = row
+            sid, email, name, attempt, variant = row
             return Recipient(sid, email, name, urls.unsubscribe(sid), web_url, max(attempt, 1), urls.preferences(sid),
-                             None, given.get(sid, ""))
+                             None, given.get(sid, ""), subjects.get(variant, ""))
 
         wanted = ((ledger.State.IN_DOUBT, options.resend_in_doubt), (ledger.State.FAILED, options.retry_failed))
         sources = [state for state, asked in wanted if asked]

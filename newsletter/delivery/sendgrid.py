@@ -287,7 +287,9 @@ class SendGridBackend(Backend):
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
         }
-        if self._subject:
+        if r.subject:  # a subject test's variant (checked for CR/LF when the test was asked for)
+            personal["subject"] = personalize(r.subject, r.values(), is_html=False)
+        elif self._subject:
             personal["subject"] = personalize(self._subject, r.values(), is_html=False)  # names hold no CR/LF
         return personal
 

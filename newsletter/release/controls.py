@@ -7,11 +7,14 @@
 - ``pause`` sets a flag the run loop reads between batches: the run stops
   after the batches in flight and no worker starts or continues the send;
 - ``resume`` clears it: a worker's send is continued by a worker, a send
-  started from a terminal continues in this process.
+  started from a terminal continues in this process;
+- ``pick`` decides a subject test (``release.subject_tests``) and sends the
+  rest here, as ``resume`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -161,19 +164,103 @@ def resume(send_id: int, settings: Settings, *, actor: str, clock: Clock = syste
     return Resumed(f"Resumed send {send_id}.", report, hooks.paused)
 
 
+@dataclass
+class Picked:
+    """What ``pick`` did: a message, and the run's report when it sent the rest here."""
+
+    message: str
+    report: SendReport | None = None
+    paused: bool = False
+
+
+def pick(send_id: int, variant: str, settings: Settings, *, actor: str, clock: Clock = system_clock,
+         controls: Controls | None = None, ask: Callable[[str], bool] | None = None) -> Picked:
+    """Decide a send's subject test for ``variant`` now (``newsletter pick``) and send the rest here.
+
+    ``ask(question)`` is asked once the pick is known to be possible, before it is recorded (``None``: yes;
+    no: ``ReleaseRefused``, nothing changes)."""
+    from pathlib import Path
+
+    from newsletter.delivery.lease import live_runs
+    from newsletter.release.gate import options_from
+    from newsletter.release.schedule import send_now
+    from newsletter.release.subject_tests import decision_for
+    from newsletter.store import releases, sends, session
+    from newsletter.store import subject_tests as store
+    from newsletter.store.releases import ReleaseState
+
+    wanted = variant.strip().upper()
+    now = clock()
+    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+        send = sends.get_send(conn, send_id)
+        if send is None:
+            raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
+        test = store.get(conn, send_id)
+        if test is None:
+            raise InputError("this send has no subject test (see `newsletter sends`)", subject=str(send_id))
+        if wanted not in test["variants"]:
+            raise InputError(f"no variant {variant!r} in this test (it has {', '.join(test['variants'])})",
+                             subject=str(send_id))
+        if test["winner"] is not None:
+            raise ReleaseRefused(f"its subject test was decided already: {test['winner']} by "
+                                 f"{test['decided_by'] or 'a worker'} at {test['decided_at']}", subject=str(send_id))
+        if live_runs(conn, send_id):
+            raise ReleaseRefused("its test groups are being sent right now; pick once that run ends",
+                                 subject=str(send_id))
+        release = releases.get(conn, send_id)
+        if release is not None and release["state"] == ReleaseState.CANCELLED:
+            raise ReleaseRefused("it was cancelled: the rest of its audience gets nothing", subject=str(send_id))
+        held = sends.listing(conn, send_id)[0]["held"]
+        if ask is not None and not ask(f"Pick variant {wanted} ({test['variants'][wanted]!r}) for send {send_id} "
+                                       f"and send it to the {held} held recipient(s)?"):
+            raise ReleaseRefused("nothing picked", subject=str(send_id))
+        decision = decision_for(conn, send_id, test, winner=wanted, by=actor, now=now)
+        released = store.decide(conn, send_id, decision)
+        if released is None:
+            raise ReleaseRefused("its subject test was decided a moment ago by someone else (see `newsletter sends "
+                                 f"{send_id}`)", subject=str(send_id))
+        row = releases.get(conn, send_id)
+        if row is None:  # a send started before the release gate: its own `send` command continues it
+            return Picked(f"Picked variant {wanted} for send {send_id}: {released} held recipient(s) get it; "
+                          "re-run its `newsletter send` to send them.")
+        # A worker may have claimed the due pick meanwhile: then it sends the rest with this decision.
+        worker_has_it = row["state"] == ReleaseState.SCHEDULED and not releases.set_state(
+            conn, send_id, ReleaseState.STOPPED, now=stamp(now), expect=(ReleaseState.SCHEDULED,))
+        paused = bool(row["paused_at"])
+    done = f"Picked variant {wanted} for send {send_id}: {released} held recipient(s) get it"
+    if worker_has_it:
+        return Picked(done + "; a worker is sending them.")
+    if paused:
+        return Picked(done + f"; the send is paused: `newsletter resume {send_id}` sends them.")
+    from newsletter.delivery.plan import Controls
+
+    settings = settings.with_overrides(newsletter_backend=send["backend"])
+    report, hooks = send_now(Path(row["issue_path"]), options_from(row["options"]), settings, actor=actor,
+                             controls=controls or Controls(), clock=clock)
+    return Picked(done + ".", report, hooks.paused)
+
+
 def list_sends(settings: Settings, send_id: int | None = None, *, clock: Clock = system_clock) -> list[dict[str, Any]]:
     """Every send (or one), newest first, with its status from the ledger (``delivery.status``), its release
     (schedule, pause, state) and the sends cancelled before they started."""
     from newsletter.delivery.status import statuses
+    from newsletter.release.subject_tests import with_counts
     from newsletter.store import releases as store
+    from newsletter.store import subject_tests
     from newsletter.store.ledger import Totals
 
     with _session(settings) as conn:
         rows = statuses(conn, send_id)
         releases = {r["send_id"]: r for r in store.list_releases(conn, send_id)}
+        one = subject_tests.get(conn, send_id) if send_id is not None else None
+        tests = subject_tests.all_tests(conn) if send_id is None else ({send_id: one} if one else {})
+        for row in rows:  # a subject test: its variants, counts and decision
+            row["subject_test"] = with_counts(conn, tests[row["id"]]) if row["id"] in tests else None
     now = stamp(clock())
     for row in rows:
         _overlay(row, releases.pop(row["id"], None), settings, now)
+        if row.get("subject_test") and row.get("release") == ReleaseState.CANCELLED:
+            row["subject_test"]["cancelled"] = True
     for release in releases.values():  # cancelled: the send itself is gone
         if release["state"] == ReleaseState.CANCELLED:
             subject = release["build"].get("facts", {}).get("subject", "")
@@ -196,7 +283,9 @@ def _overlay(row: dict[str, Any], release: dict[str, Any] | None, settings: Sett
     if release["run_at"] and state in not_run:
         row.update(scheduled_for=_when(release, settings), zone=settings.newsletter_timezone or release["zone"])
     released = state == ReleaseState.HANDED_OVER and release["run_at"] <= now  # SendGrid sent it: the ledger's status
-    if state in not_run and not released:  # a stopped run: the ledger says
+    # A stopped run, or a subject test waiting for its pick ('testing'): the ledger says.
+    waiting_for_pick = state == ReleaseState.SCHEDULED and row.get("status") == "testing"
+    if state in not_run and not released and not waiting_for_pick:
         row["status"] = state
     if row["paused"]:
         row["status"] = "paused"

@@ -193,7 +193,7 @@ class ReleaseHooks:
 
         row = store.get(conn, plan.send_id) if plan.send_id is not None else None
         if row is not None:
-            self._check_state(row)
+            self._check_state(row, conn)
         audience = plan.audience
         build = identify(result, audience)
         required = self.settings.newsletter_required_approvals
@@ -208,7 +208,7 @@ class ReleaseHooks:
             if not verdict.ok:
                 raise ReleaseRefused(verdict.message(self.issue, self.options.subject), subject=str(self.issue))
 
-    def _check_state(self, row: dict[str, Any]) -> None:
+    def _check_state(self, row: dict[str, Any], conn: Any) -> None:
         send_id = row["send_id"]
         if row["paused_at"] and self.mode != Mode.SCHEDULE:
             raise ReleaseRefused(f"send {send_id} is paused (by {row['paused_by'] or 'someone'} at {row['paused_at']}); "
@@ -218,6 +218,13 @@ class ReleaseHooks:
             from newsletter.release.when import local_text
 
             when = local_text(_utc(row["run_at"]), self.settings.newsletter_timezone or row["zone"])
+            from newsletter.store import subject_tests
+
+            test = subject_tests.get(conn, send_id)
+            if test is not None and test["winner"] is None:
+                raise ReleaseRefused(f"send {send_id} waits for its subject test's pick at {when} (a `newsletter "
+                                     f"worker` makes it and sends the rest); `newsletter pick {send_id} VARIANT` "
+                                     "decides now", subject=str(self.issue))
             raise ReleaseRefused(f"send {send_id} is scheduled for {when}; `newsletter cancel {send_id}` first "
                                  "to send or schedule it differently", subject=str(self.issue))
 

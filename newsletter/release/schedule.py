@@ -92,6 +92,9 @@ def schedule(path: str | Path, options: SendOptions, settings: Settings, *, acto
     check_resend_options(options)
     if options.at is None and options.after is None:
         raise InputError("--tz goes with --at \"YYYY-MM-DD HH:MM\"", subject="--tz")
+    if options.test is not None:
+        raise InputError("a subject test starts with its send: send it with --subject-b/--test when it is due "
+                         "(not --at)", subject="--at")
     now = clock()
     delay = parse_after(options.after) if options.after is not None else None
     moment = parse_at(options.at, options.tz, settings.newsletter_timezone, now) if options.at is not None else None
@@ -214,6 +217,12 @@ def finish(hooks: ReleaseHooks, settings: Settings, *, report: SendReport | None
     try:
         with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
             row = store.get(conn, send_id)
+            if state in (ReleaseState.DONE, ReleaseState.INCOMPLETE):  # a subject test's groups went out
+                from newsletter.release.subject_tests import schedule_pick
+
+                pick_at = schedule_pick(conn, send_id, now=stamp(now))
+                if pick_at is not None:
+                    state, detail = ReleaseState.SCHEDULED, f"{detail}; the subject test is decided at {pick_at}"
             store.set_state(conn, send_id, state, now=stamp(now),
                             error=detail if state in (ReleaseState.REFUSED, ReleaseState.FAILED) else "")
         _audit(settings, "refuse" if state == ReleaseState.REFUSED else "finish",

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import InputError, NewsletterError
-from newsletter.release.when import parse_duration
+from newsletter.durations import parse_duration
 from newsletter.store.segments import Condition, parse_conditions
 
 if TYPE_CHECKING:

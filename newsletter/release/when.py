@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from newsletter.durations import parse_duration
 from newsletter.errors import InputError
 from newsletter.settings import zone
 
@@ -97,23 +98,6 @@ def _wall_time(text: str) -> datetime:
             pass  # a month 13 or a 25th hour: the same message as any other malformed time
     raise InputError(f"{text!r} is not a time: write \"YYYY-MM-DD HH:MM\", such as \"2026-12-02 09:00\" "
                      "(seconds, a T and an offset such as +01:00 are fine too)", subject="--at")
-
-
-#: A duration as people write it: '0', '90s', '15m', '1h', '3d', '2w', or several together ('1d12h').
-_DURATION = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str, subject: str = "duration") -> timedelta:
-    """``'3d'``, ``'1h30m'``, ``'0'`` as a ``timedelta``; ``InputError`` naming ``subject`` otherwise."""
-    raw = str(text).strip()
-    if raw == "0":
-        return timedelta()
-    parts = _DURATION.findall(raw)
-    if not raw or "".join(f"{n}{u}" for n, u in parts) != re.sub(r"\s+", "", raw):
-        raise InputError(f"{text!r} is not a duration: write a number and a unit, s, m, h, d or w "
-                         "(such as 30m, 1h, 3d or 1d12h; 0 for at once)", subject=subject)
-    return timedelta(seconds=sum(int(n) * _UNIT_SECONDS[u.lower()] for n, u in parts))
 
 
 #: The longest ``--after`` accepted: a reminder a year on is a new issue.

@@ -2,6 +2,10 @@
 steps of welcome emails and sequences (``release/sequence_steps.py``), and read the bounce mailbox of
 SMTP sends every ``NEWSLETTER_BOUNCE_POLL_SECONDS`` when it is set.
 
+A send with a subject test is scheduled again, at its pick, once its test
+groups went out (``release.subject_tests``): the worker that claims it picks
+the winner, then sends the rest.
+
 Any number of workers (threads, processes, hosts) may share a database:
 ``store.release.claim_due`` hands each due send to exactly one of them, and
 the send's run lease keeps a second run off it while it is being sent. A
@@ -109,12 +113,16 @@ class Worker:
         from newsletter.delivery.send import send_issue
         from newsletter.release.gate import Mode, ReleaseHooks, options_from
         from newsletter.release.schedule import finish
+        from newsletter.release.subject_tests import pick_due
         from newsletter.store import sends, session
 
         send_id = int(row["send_id"])
         self.log(f"starting send {send_id} ({row['slug']} to {row['list_name']}), due {row['run_at']}")
         with session(self.settings.newsletter_database, timeout=self.settings.newsletter_database_timeout) as conn:
             send = sends.get_send(conn, send_id)
+            picked = pick_due(conn, send_id, by=self.name, now=self.clock())  # a subject test due now: its winner
+        if picked:
+            self.log(picked)
         # It goes out through the backend it was scheduled with (`send --at --backend`), not the worker's default.
         settings = self.settings.with_overrides(newsletter_backend=send["backend"] if send else None)
         options = options_from(row["options"])

@@ -36,6 +36,7 @@ STYLE = (
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     ".url{overflow-wrap:anywhere;word-break:break-all}"
     ".status{font-weight:600}.status-sending{color:#c2410c}.status-done{color:#047857}.status-partial{color:#b91c1c}"
+    ".status-testing{color:#6d28d9}"
     ".note{color:#4b5563;font-size:.9rem}"
     "label{display:block;margin:.8rem 0 .2rem;font-weight:600}"
     "input{box-sizing:border-box;width:100%;max-width:24rem;font-size:1rem;padding:.55rem;border:1px solid #6b7280;"
@@ -101,6 +102,28 @@ def sends_body(summaries: Sequence[SendSummary]) -> str:
                   rows, numeric=(3, 4, 5, 6, 7)) + note
 
 
+def _subject_test(test: dict) -> str:
+    """The subject test's section: each variant's subject and figures, and the decision or when it comes."""
+    rows = []
+    for variant, subject in test["variants"].items():
+        c = test["counts"].get(variant, {})
+        won = " (winner)" if variant == test["winner"] else ""
+        rows.append([escape(variant + won), escape(subject), f"{c.get('recipients', 0):,}", f"{c.get('accepted', 0):,}",
+                     f"{c.get('opens', 0):,}", f"{c.get('clicks', 0):,}"])
+    if test["winner"] is not None:
+        confidence = "" if test["confidence"] is None else f", {test['confidence']:.0%} sure it is the best"
+        decision = (f"Decided: {escape(test['winner'])} by {escape(test['decided_by'] or 'a worker')} at "
+                    f"{escape(test['decided_at'])} (UTC){escape(confidence)}.")
+    elif test["pick"] == "manual":
+        decision = "Waiting for <code>newsletter pick</code>."
+    else:
+        decision = f"A worker picks the variant with the most human {escape(test['pick'])} at {escape(test['decide_at'])} (UTC); ties go to A."
+    return (f'<section data-section="subject-test"><h2>Subject test</h2><p class="note">{int(test["share"])}% of the '
+            f"audience drawn at random. {decision}</p>"
+            + _table(["Variant", "Subject", "Recipients", "Accepted", "Human opens", "Human clicks"], rows,
+                     numeric=(2, 3, 4, 5)) + "</section>")
+
+
 def send_body(report: SendReport) -> str:
     """The send page's content: headline figures, funnel, hours, links, domains, providers."""
     s, st = report.summary, report.stats
@@ -115,6 +138,8 @@ def send_body(report: SendReport) -> str:
              '<div class="cards">' + "".join(f'<div class="card" data-card="{escape(label)}"><span>{escape(label)}'
                                              f"</span><b>{value}</b></div>" for label, value in cards) + "</div>",
              f'<p class="note">Rates of {escape(st.rate_base)} messages. {escape(st.open_rate_note)}</p>']
+    if report.subject_test is not None:
+        parts.append(_subject_test(report.subject_test))
     parts.append("<section><h2>Funnel</h2>" + svg.bars("funnel", "From recipients to clicks", report.funnel)
                  + "</section>")
     labels = [f"{h.hour}h" for h in report.hours]

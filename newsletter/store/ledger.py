@@ -20,6 +20,7 @@ Every state a recipient row can be in, and every move it can make:
 |              |                                                   | accepted, failed           | ``settle_from_events``             |
 | ``skipped``    | in doubt, and the user chose not to re-send       | (final)                    |                                 |
 | ``suppressed`` | left the list before its batch was claimed        | (final)                    |                                 |
+| ``held``       | a subject test's rest, waiting for the pick       | queued                     | ``release_held`` (the winner's variant) |
 
 Rows are created 'queued' when a send fixes its audience (``store/sends.py``) or, for a sequence step,
 when a member's step is due (``store/sequences.py``); a member whose attributes do not match the step's
@@ -30,7 +31,10 @@ claimed in one transaction before any I/O; it is 'sending' (journalled)
 before its message leaves; only an answer that proves the provider refused it
 makes it 'failed' or returns it; a row a dead run left 'sending' is in doubt,
 and nothing moves a row out of doubt but the user (``--resend-in-doubt``,
-``--skip-in-doubt``) or the provider's own record. ``TRANSITIONS`` is the
+``--skip-in-doubt``) or the provider's own record. A 'held' row never
+leaves: only the pick of a subject test makes it 'queued' (with the winner's
+variant), and a member who left meanwhile is then suppressed by ``claim``
+like any queued row. ``TRANSITIONS`` is the
 table as data (a test holds the SQL to it). Counts and a send's status
 (``Totals``) are derived from the rows, never kept beside them.
 """
@@ -57,6 +61,7 @@ class State(StrEnum):
     IN_DOUBT = "in_doubt"
     SKIPPED = "skipped"
     SUPPRESSED = "suppressed"
+    HELD = "held"
 
 
 #: The table above as data: the states each state may move to.
@@ -69,6 +74,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.IN_DOUBT: frozenset({State.CLAIMED, State.SENDING, State.SKIPPED, State.ACCEPTED, State.FAILED}),
     State.SKIPPED: frozenset(),
     State.SUPPRESSED: frozenset(),
+    State.HELD: frozenset({State.QUEUED}),
 }
 
 STATES = tuple(State)
@@ -77,8 +83,8 @@ FINAL = (State.ACCEPTED, State.FAILED, State.IN_DOUBT, State.SKIPPED, State.SUPP
 #: Provider events that prove a message was handed over (settle an in-doubt row as accepted).
 PROOF_OF_HANDOVER = ("processed", "delivered", "deferred", "bounce", "open", "click")
 
-#: A recipient as the engine needs it: (subscriber id, email, name, attempt).
-Claimed = tuple[int, str, str, int]
+#: A recipient as the engine needs it: (subscriber id, email, name, attempt, variant of the subject).
+Claimed = tuple[int, str, str, int, str]
 
 # An audience member is an active subscriber who is still on the list.
 _ON_LIST = (
@@ -129,6 +135,7 @@ class Totals:
     suppressed: int = 0
     pending: int = 0
     in_flight: int = 0
+    held: int = 0  # a subject test's rest, waiting for the pick
     live: bool = False
 
     @classmethod
@@ -146,14 +153,18 @@ class Totals:
             suppressed=n["suppressed"],
             pending=n["queued"] + (0 if live else n["claimed"] - back_in_doubt - back_failed),
             in_flight=(n["claimed"] + n["sending"]) if live else 0,
+            held=n["held"],
             live=live,
         )
 
     @property
     def status(self) -> str:
-        """sending (a run is live), done (nothing left to decide), partial, or planned (no rows)."""
+        """sending (a run is live), testing (a subject test's rest waits for the pick, nothing else pending),
+        done (nothing left to decide), partial, or planned (no rows)."""
         if self.live:
             return "sending"
+        if self.held and not self.pending:
+            return "testing"
         if self.recipients and not (self.pending or self.failed or self.in_doubt):
             return "done"
         return "partial" if self.recipients else "planned"
@@ -162,7 +173,8 @@ class Totals:
         """The counts as one line of text."""
         text = (f"{self.accepted} accepted, {self.failed} failed, {self.in_doubt} in doubt, "
                 f"{self.skipped} skipped, {self.suppressed} suppressed, {self.pending} pending")
-        return text + (f", {self.in_flight} in flight" if self.in_flight else "")
+        return (text + (f", {self.in_flight} in flight" if self.in_flight else "")
+                + (f", {self.held} held for the subject test's pick" if self.held else ""))
 
 
 # --- moves --------------------------------------------------------------------
@@ -170,12 +182,12 @@ class Totals:
 
 def _claimed_rows(conn: DB, send_id: int, run_id: int, batch: int) -> list[Claimed]:
     rows = conn.execute(
-        "SELECT s.id, s.email, s.name, d.attempts FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
+        "SELECT s.id, s.email, s.name, d.attempts, d.variant FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
         " WHERE d.send_id = ? AND d.run_id = ? AND d.batch = ? AND d.state IN ('claimed', 'sending')"
         " ORDER BY d.subscriber_id",
         (send_id, run_id, batch),
     ).fetchall()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 class Wanted(NamedTuple):
@@ -211,7 +223,8 @@ def claim(conn: DB, send_id: int, list_id: int, run_id: int, wanted: Wanted) -> 
         # The rows read stay locked until COMMIT (SQLite: the write lock; PostgreSQL:
         # row locks, and rows another worker is claiming right now are skipped).
         rows = conn.execute(
-            f"SELECT d.subscriber_id, {_ON_LIST.replace('s.id', 'd.subscriber_id')} AS ok, s.email, s.name, d.attempts"
+            f"SELECT d.subscriber_id, {_ON_LIST.replace('s.id', 'd.subscriber_id')} AS ok, s.email, s.name, d.attempts,"
+            " d.variant"
             " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.send_id = ? AND d.state = ? AND d.subscriber_id > ? ORDER BY d.subscriber_id LIMIT ?"
             + dialect.claim_rows("d"),
@@ -237,7 +250,7 @@ def claim(conn: DB, send_id: int, list_id: int, run_id: int, wanted: Wanted) -> 
                 f" AND {dialect.id_in('subscriber_id')}",
                 (state, run_id, batch, bump, now, send_id, source, after_id, last, dialect.id_list(r[0] for r in taken)),
             )
-    return [(r[0], r[2], r[3], r[4] + bump) for r in taken], last
+    return [(r[0], r[2], r[3], r[4] + bump, r[5]) for r in taken], last
 
 
 def claim_ids(conn: DB, send_id: int, run_id: int, ids: Sequence[int], *, batch: int,
@@ -396,6 +409,19 @@ def orphans_to_doubt(conn: DB, send_id: int, now: str) -> int:
         (now, send_id),
     )
     return int(doubt)
+
+
+def release_held(conn: DB, send_id: int, variant: str, now: str) -> int:
+    """Make a subject test's held rows 'queued' with the winner's ``variant``; return how many.
+
+    Called in the transaction that records the pick (``store/subject_tests.py``),
+    so the rest of the audience gets exactly the variant the decision names.
+    Members who left meanwhile are suppressed when their batch is claimed.
+    """
+    return int(conn.execute(
+        "UPDATE deliveries SET state = 'queued', variant = ?, updated_at = ? WHERE send_id = ? AND state = 'held'",
+        (variant, now, send_id),
+    ).rowcount)
 
 
 # --- reports ---

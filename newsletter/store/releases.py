@@ -89,6 +89,16 @@ def set_state(conn: DB, send_id: int, state: str, *, now: str, error: str = "",
         ).rowcount == 1
 
 
+def schedule_for_worker(conn: DB, send_id: int, *, run_at: str, now: str) -> bool:
+    """Make a send a worker's, due at ``run_at`` (the caller then sets its state to 'scheduled'): a subject
+    test's rest, after its pick. False if it has no release row."""
+    with transaction(conn):
+        return conn.execute(
+            "UPDATE releases SET mode = 'worker', run_at = ?, claimed_by = '', error = '', updated_at = ?"
+            " WHERE send_id = ?", (run_at, now, send_id),
+        ).rowcount == 1
+
+
 def claim_due(conn: DB, now: str, worker: str) -> dict[str, Any] | None:
     """Take the earliest scheduled send due at ``now`` for ``worker``: exactly one caller gets each.
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from newsletter.errors import InputError
 from newsletter.store import DB, transaction
 from newsletter.store.ledger import CLAIMED_BACK, STATES, counts
 from newsletter.store.segments import NON_READERS_OF, Audience
 from newsletter.store.subscribers import ON_LIST, utcnow
+
+if TYPE_CHECKING:
+    from newsletter.store.subject_tests import SubjectTest
 
 
 class SendVersion(NamedTuple):
@@ -113,16 +116,22 @@ def member_ids(conn: DB, slug: str, list_id: int, audience: Audience) -> list[in
 
 
 def create_send(conn: DB, slug: str, list_id: int, audience: Audience, version: SendVersion, *,
-                fill: bool = True) -> tuple[int, int, bool]:
+                fill: bool = True, test: SubjectTest | None = None) -> tuple[int, int, bool]:
     """Create a send of issue ``slug`` to ``audience`` of list ``list_id`` and fix its audience in one
     transaction; return ``(send id, audience size, created)``.
 
+    With a subject ``test``, the test groups are drawn and fixed in the same
+    transaction (``store.subject_tests.insert_rows``), and the test recorded.
     If another process created the same send a moment earlier (workers
     starting together), nothing is written and its id is returned with
     ``created`` false. Without ``fill`` the send gets no ledger rows and no
     start time: its audience is fixed when it starts (``fix_audience``), as a
     scheduled resend's must be (who reads in the meantime is not mailed).
     """
+    import secrets
+
+    from newsletter.store import subject_tests
+
     now = utcnow()
     with transaction(conn):
         row = conn.execute(
@@ -136,7 +145,15 @@ def create_send(conn: DB, slug: str, list_id: int, audience: Audience, version: 
             assert existing is not None
             return existing["id"], 0, False
         send_id = row[0]
-        size = _fill(conn, send_id, list_id, slug, audience, now) if fill else 0
+        size = 0
+        if fill and test is None:
+            size = _fill(conn, send_id, list_id, slug, audience, now)
+        elif fill and test is not None:
+            seed = secrets.randbelow(2**31)
+            select, args = _members(conn, audience, list_id, slug, send_id)
+            size = subject_tests.insert_rows(conn, send_id, select, args, test, seed=seed, now=now)
+            subject_tests.create(conn, send_id, test, subject_a=version.subject, seed=seed,
+                                 decide_at=_after(now, test.wait_seconds), now=now)
     if fill:
         conn.dialect.refresh_statistics(conn, ("deliveries",))  # the claims' plans must know it grew
     return send_id, size, True
@@ -187,6 +204,13 @@ def check_source(conn: DB, source_id: int, list_id: int, list_name: str, slug: s
     return {**source, "accepted": found["accepted"]}
 
 
+def _after(stamp: str, seconds: int) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def add_new_members(conn: DB, send_id: int, list_id: int, slug: str, audience: Audience = Audience(), *,
                     dry_run: bool = False) -> int:
     """Members of ``audience`` who joined since the send started (no ledger row yet): count them, or queue them."""
@@ -199,12 +223,15 @@ def add_new_members(conn: DB, send_id: int, list_id: int, slug: str, audience: A
     if dry_run:
         return int(conn.execute(f"SELECT COUNT(*) FROM ({select}) AS n", args).fetchone()[0])
     with transaction(conn):
+        # A subject test's send: they wait for the pick ('held'), or get the winner's variant once it is made.
+        test = conn.execute("SELECT winner FROM subject_tests WHERE send_id = ?", (send_id,)).fetchone()
+        state, variant = ("queued", "") if test is None else ("held", "") if test[0] is None else ("queued", test[0])
         # ON CONFLICT: workers starting together may both queue them ("WHERE true" tells SQLite's
         # parser that ON starts the upsert, not a join).
         return conn.execute(
-            "INSERT INTO deliveries (send_id, subscriber_id, state, updated_at)"
-            f" SELECT ?, id, 'queued', ? FROM ({select}) AS n WHERE true ON CONFLICT DO NOTHING",
-            (send_id, utcnow(), *args),
+            "INSERT INTO deliveries (send_id, subscriber_id, state, variant, updated_at)"
+            f" SELECT ?, id, ?, ?, ? FROM ({select}) AS n WHERE true ON CONFLICT DO NOTHING",
+            (send_id, state, variant, utcnow(), *args),
         ).rowcount
 
 

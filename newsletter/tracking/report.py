@@ -118,6 +118,7 @@ class SendReport:
     hours: list[Hour]
     domains: list[DomainRow]
     providers: list[ProviderRow] = field(default_factory=list)
+    subject_test: dict[str, Any] | None = None  # store.subject_tests.get, with ``counts`` per variant
 
 
 def _hour_start(iso: str) -> datetime:
@@ -201,7 +202,19 @@ def send_report(conn: DB, send_id: int) -> SendReport | None:
             p = by_provider[providers.provider_of(d)]
             setattr(p, column, getattr(p, column) + n)
     return SendReport(summary=summary, stats=stats, started_at=start.strftime("%Y-%m-%dT%H:00Z"), funnel=funnel,
-                      hours=hours, domains=domains, providers=[p for p in by_provider.values() if p.recipients])
+                      hours=hours, domains=domains, providers=[p for p in by_provider.values() if p.recipients],
+                      subject_test=_subject_test(conn, send_id))
+
+
+def _subject_test(conn: DB, send_id: int) -> dict[str, Any] | None:
+    """The send's subject test with ``counts``: those its pick was made on, or (undecided) the counts now."""
+    from newsletter.store import subject_tests
+
+    test = subject_tests.get(conn, send_id)
+    if test is None:
+        return None
+    counts = test["results"] if test["winner"] is not None else subject_tests.variant_counts(conn, send_id)
+    return {**test, "counts": counts}
 
 
 def collect_reports(settings: Any, target: str) -> list[SendReport]:

@@ -330,6 +330,9 @@ def check_request(body: dict[str, Any]) -> list[str]:
                 problems.append(f"personalizations[{i}]: name with ';' or ','")
         if not p.get("to"):
             problems.append(f"personalizations[{i}]: no 'to'")
+        if "subject" in p and not (isinstance(p["subject"], str) and p["subject"].strip()
+                                   and not any(c in p["subject"] for c in "\r\n")):
+            problems.append(f"personalizations[{i}]: subject {p['subject']!r} (a non-empty line)")
         subs = p.get("substitutions") or {}
         size = sum(len(k.encode()) + len(str(v).encode()) for k, v in subs.items())
         if size >= 10_000:

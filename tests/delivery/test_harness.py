@@ -306,3 +306,44 @@ def test_the_sequence_checks_catch_a_second_step_a_step_after_leaving_and_a_miss
                                       {"w": 1, "one": 1, "two": 0})]
     assert any("a@example.org left at event 2 with the row of two queued, then received 1 more" in p
                for p in check_sequences(after_leaving))
+@pytest.mark.timeout(0)
+def test_random_subject_test_schedules_hold(harness_servers, tmp_path, capsys):
+    """Subject tests (issue 24) under the same faults: each member gets exactly one variant, the one the ledger
+    fixed; the rest only the winner; one pick; nobody who left gets one. ``HARNESS_SUBJECTS`` schedules."""
+    from collections import Counter
+
+    from tests.delivery.harness.subject_world import SubjectWorld, coverage, play_subject
+
+    count = int(os.environ.get("HARNESS_SUBJECTS") or 3)
+    _, first = schedules_wanted()
+    world, failures, seen = SubjectWorld(harness_servers), [], Counter[str]()
+    for seed in range(first, first + count):
+        report, record = play_subject(world, seed, tmp_path / f"subject-{seed}")
+        failures.extend(["\n".join(report)] if report else [])
+        seen.update(coverage(record) if record is not None else {})
+    with capsys.disabled():
+        print(f"harness: {count - len(failures)} of {count} subject-test schedules held", flush=True)
+        if "HARNESS_SUBJECTS" in os.environ:
+            print("harness reached: " + ", ".join(f"{k} {n}" for k, n in sorted(seen.items())), flush=True)
+    assert not failures, "\n\n".join(failures[:3])
+
+
+def test_the_subject_checks_catch_a_second_variant_a_wrong_one_and_a_loser_sent_to_the_rest():
+    from tests.delivery.harness.record import Record
+    from tests.delivery.harness.schedule import Schedule
+    from tests.delivery.harness.subject_invariants import check_subject_test
+    from tests.delivery.harness.subject_world import PickRecord, SubjectRecord
+
+    a, b = "Harness issue 5", "Harness issue 5 B"
+    decided = {"winner": "B", "results": '{"A": {"clicks": 0}, "B": {"clicks": 0}}', "confidence": 0.5,
+               "decided_by": "someone"}
+    record = SubjectRecord(Record(Schedule(5, ("x@example.org", "y@example.org", "z@example.org"), 2, 1, ())),
+                           rule="manual", test=decided,
+                           rows={"x@example.org": ("accepted", "A"), "y@example.org": ("accepted", "B"),
+                                 "z@example.org": ("accepted", "A")},
+                           subjects={"x@example.org": [a, b], "y@example.org": [a], "z@example.org": [a]},
+                           picks=[PickRecord(3, {"z@example.org"}, "pick")])
+    problems = "\n".join(check_subject_test(record))
+    assert "x@example.org received 2 copies" in problems  # never two variants
+    assert "y@example.org received ['Harness issue 5'] but the ledger says variant 'B'" in problems
+    assert "z@example.org was held at the pick but ends accepted with variant 'A', not the winner B" in problems

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from newsletter.release.when import parse_duration
+from newsletter.durations import parse_duration
 from tests.release.sequence_helpers import repository, write_issue
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.store import connect, ledger, runs, sends, transaction
+from newsletter.store import connect, ledger, runs, sends, subject_tests, transaction
 from newsletter.store import subscribers as people
 from newsletter.store.ledger import TRANSITIONS, State, Wanted
 from newsletter.store.runs import Process
 from newsletter.store.segments import Audience
 from newsletter.store.sends import SendVersion
+from newsletter.store.subject_tests import SubjectTest
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -107,6 +108,13 @@ def test_every_move_of_the_sql_is_in_the_table_and_every_move_of_the_table_is_ma
     run = _run(conn, send_id, "c")
     rows, _ = ledger.claim(conn, send_id, list_id, run, Wanted(State.QUEUED, 0, 100, 10, True))
     assert ids[11] not in [r[0] for r in rows]  # the member who left was suppressed, not claimed
+    # A subject test: its rest is held until the pick releases it (held -> queued, with the winner's variant).
+    test_send, _, _ = sends.create_send(conn, "y", list_id, Audience("news"), SendVersion("h", "S", [], "smtp"),
+                                        SubjectTest(("B",), 50, 60, "clicks"))
+    assert "held" in _states(conn, test_send).values()
+    decision = subject_tests.Decision("B", {}, None, "test", "2026-01-01T00:00:00Z")
+    assert subject_tests.decide(conn, test_send, decision)
+    assert "held" not in _states(conn, test_send).values()
 
     seen = {(State(a), State(b)) for a, b in conn.execute("SELECT before, after FROM moves")}
     allowed = {(a, b) for a, targets in TRANSITIONS.items() for b in targets}

@@ -3,7 +3,9 @@
 Read only. A send belongs in the archive when at least one of its ledger rows
 was accepted by the provider; test sends are never rows of ``sends``, and the
 steps of welcome emails and sequences (audience 'sequence:...') are mail to
-one person at a time, not issues: they stay out.
+one person at a time, not issues: they stay out. So do resends to non-readers
+(audience 'non-readers-of:...'): the issue is already there from its first
+send, and a resend must not move its date.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 from newsletter.store import DB
 
+# A send of an issue to its list (or a segment): not a sequence step, not a resend to non-readers.
+_ISSUE_SEND = "s.audience NOT LIKE 'sequence:%' AND s.audience NOT LIKE 'non-readers-of:%'"
 # A send reached someone: one accepted row is enough (the deliveries_state index answers it at once).
 _ACCEPTED = "EXISTS (SELECT 1 FROM deliveries d WHERE d.send_id = s.id AND d.state = 'accepted')"
 
@@ -29,7 +33,7 @@ def delivered_sends(conn: DB) -> list[dict[str, Any]]:
         "SELECT s.id, s.slug, s.html_sha256, s.subject, s.created_at, s.started_at, s.finished_at,"
         " l.name AS list, l.title AS list_title, l.signup AS list_signup, COALESCE(r.issue_path, '') AS issue_path"
         " FROM sends s JOIN lists l ON l.id = s.list_id LEFT JOIN releases r ON r.send_id = s.id"
-        f" WHERE {_ACCEPTED} AND s.audience NOT LIKE 'sequence:%' ORDER BY s.id"
+        f" WHERE {_ACCEPTED} AND {_ISSUE_SEND} ORDER BY s.id"
     ).fetchall()
     return [dict(row) for row in rows]
 

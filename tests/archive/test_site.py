@@ -109,6 +109,20 @@ def test_test_sends_are_not_archived(newsroom):
     assert site.issues == 0 and "2026-11-harbour" not in site.files["index.html"].decode()
 
 
+def test_a_resend_to_non_readers_leaves_the_archive_as_it_was(newsroom):
+    newsroom.subscribe("news", "ann@example.org", "bob@example.org")
+    issue = newsroom.write("2026-11-harbour")
+    newsroom.send(issue, "news")
+    (first,) = newsroom.sql("SELECT id FROM sends")
+    newsroom.sql("UPDATE sends SET finished_at = '2026-11-01T08:00:00Z'")  # the resend must not move it
+    before = newsroom.build().files
+    result = newsroom.cli("send", issue, "--list", "news", "--to-non-readers-of", first[0], "--subject",
+                          "In case you missed it", "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(newsroom.sql("SELECT id FROM sends WHERE audience LIKE 'non-readers-of:%'")) == 1
+    assert newsroom.build().files == before
+
+
 @pytest.mark.sqlite_only
 def test_unlisted_and_none(newsroom):
     newsroom.subscribe("news", "ann@example.org")

@@ -115,8 +115,8 @@ def member_ids(conn: DB, slug: str, list_id: int, audience: Audience) -> list[in
     return [r[0] for r in conn.execute(f"SELECT id FROM ({select}) AS a ORDER BY id", args)]
 
 
-def create_send(conn: DB, slug: str, list_id: int, audience: Audience, version: SendVersion, *,
-                fill: bool = True, test: SubjectTest | None = None) -> tuple[int, int, bool]:
+def create_send(conn: DB, slug: str, list_id: int, audience: Audience, version: SendVersion,
+                test: SubjectTest | None = None, *, fill: bool = True) -> tuple[int, int, bool]:
     """Create a send of issue ``slug`` to ``audience`` of list ``list_id`` and fix its audience in one
     transaction; return ``(send id, audience size, created)``.
 

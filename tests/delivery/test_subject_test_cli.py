@@ -151,7 +151,7 @@ def test_a_long_variant_subject_or_an_unknown_placeholder_warns_like_the_issue_s
               "Hi %%nickname%%", "--test", "50%")
     assert run.exit_code == 0, run.output
     assert "--subject-b: subject is 90 characters" in run.stderr
-    assert "--subject-c: %%nickname%% is not a recipient field" in run.stderr
+    assert "--subject-c: %%nickname%% in the subject is not a recipient field" in run.stderr
     assert "Test:       3 drawn at random (50%)" in run.stdout  # at least one member per variant
 
 

@@ -2,7 +2,7 @@
 
 Paused means *due rows are not written*: while a sequence is paused the worker writes no ledger row of its
 steps and runs none of its step sends, and a step send in progress on any worker stops after the batches
-in flight (its run's stop event, ``SequencePause``, reads the pause between batches, as ``newsletter pause``
+in flight (its run's stop event, ``sequence_watch.SequencePause``, reads the pause between batches, as ``newsletter pause``
 does for a send). Members keep joining and being enrolled; their steps fall due as usual, by the same
 delays, and the due query (``store.sequences.queue_due``) takes everyone due *up to now*, so on resume
 every step that fell due during the pause goes out at the worker's next look, none is skipped, and each
@@ -16,7 +16,6 @@ pending when they are waiting; rows not written leave the sequence exactly as it
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from newsletter.release import ReleaseRefused
@@ -88,31 +87,3 @@ def refuse_step_send(conn: Any, send_id: int) -> None:
     if sequence is not None:
         raise ReleaseRefused(f"this send is a step of sequence {sequence['name']!r} of list {sequence['list']}: "
                              f"pause or resume the sequence ({_command(sequence, 'pause')})", subject=str(send_id))
-
-
-class SequencePause(threading.Event):
-    """A step run's stop event: set by the worker (SIGTERM), or by a pause of the sequence in the store.
-
-    The run loop asks ``is_set()`` between batches; that is when the store is read (one small query a batch).
-    """
-
-    def __init__(self, outer: threading.Event, conn: Any, sequence_id: int) -> None:
-        super().__init__()
-        self.outer, self.conn, self.sequence_id = outer, conn, sequence_id
-        self.paused = False
-
-    def is_set(self) -> bool:
-        if self.outer.is_set():
-            return True
-        if not self.paused:
-            from newsletter.store import sequences as store
-
-            self.paused = store.is_paused(self.conn, self.sequence_id)
-        return self.paused
-
-    def set(self) -> None:
-        self.outer.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self.outer.wait(timeout) or self.is_set()
-

@@ -161,7 +161,7 @@ class StepRunner:
             self._problem(_about(sequence), f"{exc} (the steps snapshotted before go on)")
 
     def _run_sequence(self, conn: DB, sequence: dict[str, Any], stop: threading.Event) -> list[StepRun]:
-        from newsletter.release.sequence_pause import SequencePause
+        from newsletter.release.sequence_watch import SequencePause
 
         done: list[StepRun] = []
         # A pause of the sequence recorded meanwhile stops this look, and a step's run after its batches in flight.

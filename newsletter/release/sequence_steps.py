@@ -132,7 +132,10 @@ class StepRunner:
                 if stop.is_set():
                     break
                 if sequence["paused_at"]:  # `sequences pause`: no row written, no step run (sequence_pause.py)
+                    self._problem(f"{_about(sequence)} paused", f"by {sequence['paused_by'] or 'someone'} at "
+                                  f"{sequence['paused_at']}: nothing of it goes out until resumed")
                     continue
+                self._solved(f"{_about(sequence)} paused")
                 try:
                     self._refresh(conn, sequence)
                     done += self._run_sequence(conn, sequence, stop)

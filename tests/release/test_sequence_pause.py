@@ -97,6 +97,27 @@ def test_a_welcome_email_paused_welcomes_nobody_until_resumed(settings, repo, cl
     assert outbox(settings) == {"ann@example.org": ["Welcome aboard"]}
 
 
+def test_the_worker_logs_a_pause_once_and_goes_on_with_the_other_sequences(settings, repo, clock):
+    from newsletter.release.sequence_steps import StepRunner
+
+    sequences.attach_welcome("news", repo.parent.parent / "issues" / "welcome.md", settings)
+    sequences.attach_file("news", repo, settings)
+    pause("onboarding", settings, actor="ann", clock=clock)
+    join(settings, "ann@example.org")
+    lines: list[str] = []
+    runner = StepRunner(settings, clock=clock, log=lines.append)
+    clock.advance(hours=1)
+    runner.run()
+    runner.run()
+    assert [line for line in lines if "paused" in line] == [
+        f"sequence 'onboarding' of list news paused: by ann at {sequences.show('onboarding', settings).paused_at}: "
+        "nothing of it goes out until resumed"]
+    assert outbox(settings) == {"ann@example.org": ["Welcome aboard"]}  # the welcome email is not paused
+    resume("onboarding", settings, actor="ann", clock=clock)
+    runner.run()
+    assert outbox(settings) == {"ann@example.org": ["Welcome aboard", "Getting started"]}
+
+
 def test_cli_errors_are_one_line_with_their_exit_status(settings, repo, clock, cli):
     sequences.attach_file("news", repo, settings)
     unknown = cli(settings, "sequences", "pause", "nope", "--as", "Ann <ann@example.org>")
@@ -124,3 +145,11 @@ def test_pause_of_a_step_send_names_its_sequence(settings, repo, clock, cli):
     assert result.stderr.strip().splitlines() == [
         f"Error: {step.send_id}: this send is a step of sequence 'welcome' of list news: pause or resume the "
         "sequence (`newsletter sequences pause welcome --list news`)"]
+
+
+def test_a_paused_sequence_taken_off_and_attached_again_stays_paused(settings, repo, clock):
+    sequences.attach_file("news", repo, settings)
+    pause("onboarding", settings, actor="ann", clock=clock)
+    assert sequences.detach("news", "onboarding", settings)
+    sequences.attach_file("news", repo, settings)
+    assert sequences.show("onboarding", settings).paused_by == "ann"

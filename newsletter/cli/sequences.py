@@ -1,4 +1,4 @@
-"""``newsletter sequences [show|restart]``: welcome emails and sequences, and where each member stands.
+"""``newsletter sequences [show|restart|pause|resume]``: welcome emails and sequences, and where each member stands.
 (``lists set --welcome/--sequence`` attaches them: ``cli/audience.py``.)"""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from newsletter.cli.common import JSON_HELP, JSONL_HELP, command_settings, echo_
 
 sequences_app = typer.Typer(
     name="sequences",
-    help="Show welcome emails and sequences and where each member stands; restart one for some people.",
+    help="Show welcome emails and sequences and where each member stands; restart one for some people; "
+         "pause and resume one.",
     invoke_without_command=True,
     rich_markup_mode=None,
 )
@@ -30,7 +31,9 @@ def sequences(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", 
         typer.echo("No sequences yet (attach one: `newsletter lists set LIST --welcome issues/welcome.md` "
                    "or `--sequence sequences/NAME.toml`).")
     for row in rows:
-        typer.echo(f"{row['list']}\t{row['name']}\tversion {row['version']}\t{row['enrolled']} enrolled\t{row['path']}")
+        paused = f"\tpaused by {row['paused_by'] or 'someone'} at {row['paused_at']}" if row["paused_at"] else ""
+        typer.echo(f"{row['list']}\t{row['name']}\tversion {row['version']}\t{row['enrolled']} enrolled\t{row['path']}"
+                   + paused)
 
 
 @sequences_app.command("show")
@@ -65,6 +68,9 @@ def show(
         return
     typer.echo(f"Sequence {view.name!r} of list {view.list_name} ({view.path}), version {view.version}: "
                f"{view.enrolled} enrolled on the list, {view.finished} finished")
+    if view.paused_at:
+        typer.echo(f"Paused by {view.paused_by or 'someone'} at {view.paused_at}: nothing goes out until "
+                   f"`newsletter sequences resume {view.name} --list {view.list_name}` (steps fall due meanwhile).")
     typer.echo("STEP\tISSUE\tWHEN\tWAITING\tDUE\tPENDING\tSENT\tSUPPRESSED\tSKIPPED\tFAILED\tIN DOUBT")
     for s in view.steps:
         where = f" where {s.where}" if s.where else ""
@@ -85,6 +91,32 @@ def restart(
 
     n = start_again(name, emails, command_settings(), list_name=list_name)
     typer.echo(f"Sequence {name!r} starts again for {n} subscriber(s) at the worker's next look.")
+
+
+NAME_ARG = typer.Argument(..., help="The sequence ('welcome' for the welcome email).", show_default=False)
+LIST_OPT = typer.Option(None, "--list", help="The list (needed when several lists have NAME).")
+AS_OPT = typer.Option(None, "--as", help="Who you are, 'Name <address>' [default: git's user.name and user.email].")
+
+
+@sequences_app.command("pause")
+def pause(name: str = NAME_ARG, list_name: str | None = LIST_OPT, as_: str | None = AS_OPT) -> None:
+    """Pause a sequence: a step being sent stops after the batches in flight and no step goes out until it is
+    resumed; members keep joining and being enrolled, and their steps fall due as usual. Exit 2: no such
+    sequence; exit 1: it is paused already."""
+    from newsletter.cli.common import actor
+    from newsletter.release.sequence_pause import pause as pause_sequence
+
+    typer.echo(pause_sequence(name, command_settings(), actor=actor(as_), list_name=list_name))
+
+
+@sequences_app.command("resume")
+def resume(name: str = NAME_ARG, list_name: str | None = LIST_OPT, as_: str | None = AS_OPT) -> None:
+    """Resume a paused sequence: every step that fell due meanwhile goes out at the worker's next look (each
+    still once per member; nobody who left is mailed). Exit 2: no such sequence; exit 1: it is not paused."""
+    from newsletter.cli.common import actor
+    from newsletter.release.sequence_pause import resume as resume_sequence
+
+    typer.echo(resume_sequence(name, command_settings(), actor=actor(as_), list_name=list_name))
 
 
 def register(app: typer.Typer) -> None:

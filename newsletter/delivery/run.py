@@ -229,6 +229,10 @@ class SendRun:
             rows = next(claims, None)
             if rows is None:
                 return
+            if self.stop.is_set():  # asked to stop (a pause) while this batch was claimed: it does not leave
+                with self.journal.lock:
+                    ledger.unclaim(self.conn, self.send_id, self.lease.run_id, [row[0] for row in rows])
+                return
             try:
                 batch = self.backend.prepare([self.make_recipient(row) for row in rows])
             except Exception:  # nothing of it left (preparing does no I/O): the claim is undone

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from newsletter.errors import InputError
 from newsletter.release import ReleaseRefused
 from newsletter.release.clock import Clock, parse_stamp, stamp, system_clock
+from newsletter.release.sequence_pause import refuse_step_send
 from newsletter.release.when import local_text
 from newsletter.settings import Settings
 from newsletter.store.releases import WAITING, ReleaseState
@@ -44,6 +45,7 @@ def _release(conn: Any, send_id: int) -> dict[str, Any]:
         return row
     if sends.get_send(conn, send_id) is None:
         raise InputError("no such send (see `newsletter sends`)", subject=str(send_id))
+    refuse_step_send(conn, send_id)  # a step of a sequence: paused and resumed with its sequence
     raise InputError("this send was not started through the release gate (an older version): "
                      "re-run its `newsletter send` command", subject=str(send_id))
 

@@ -131,6 +131,11 @@ class StepRunner:
             for sequence in attached:
                 if stop.is_set():
                     break
+                if sequence["paused_at"]:  # `sequences pause`: no row written, no step run (sequence_pause.py)
+                    self._problem(f"{_about(sequence)} paused", f"by {sequence['paused_by'] or 'someone'} at "
+                                  f"{sequence['paused_at']}: nothing of it goes out until resumed")
+                    continue
+                self._solved(f"{_about(sequence)} paused")
                 try:
                     self._refresh(conn, sequence)
                     done += self._run_sequence(conn, sequence, stop)
@@ -159,7 +164,11 @@ class StepRunner:
             self._problem(_about(sequence), f"{exc} (the steps snapshotted before go on)")
 
     def _run_sequence(self, conn: DB, sequence: dict[str, Any], stop: threading.Event) -> list[StepRun]:
+        from newsletter.release.sequence_watch import SequencePause
+
         done: list[StepRun] = []
+        # A pause of the sequence recorded meanwhile stops this look, and a step's run after its batches in flight.
+        stop = SequencePause(stop, conn, sequence["id"])
         # Rows written and decided in this look may make the next steps due at once (no delay, or a short one):
         # look again, with the clock as it is now, at most once per step.
         for _ in range(MAX_STEPS):
@@ -223,6 +232,8 @@ class StepRunner:
         best: datetime | None = None
         with session(self.settings.newsletter_database, timeout=self.settings.newsletter_database_timeout) as conn:
             for sequence in store.attached(conn):
+                if sequence["paused_at"]:
+                    continue  # nothing of it goes out until resumed; the worker polls, so it sees the resume
                 try:
                     positions = _positions(conn, sequence, now)
                 except NewsletterError:

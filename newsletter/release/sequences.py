@@ -145,7 +145,8 @@ def list_sequences(settings: Settings) -> list[dict[str, Any]]:
 
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
         return [{"name": r["name"], "list": r["list"], "kind": r["kind"], "path": r["path"], "version": r["version"],
-                 "enrolled": r["enrolled"], "updated_at": r["updated_at"]} for r in store.attached(conn)]
+                 "enrolled": r["enrolled"], "updated_at": r["updated_at"], "paused_at": r["paused_at"],
+                 "paused_by": r["paused_by"]} for r in store.attached(conn)]
 
 
 @dataclass
@@ -157,7 +158,7 @@ class StepCounts:
     delay: str
     where: str
     waiting: int = 0  # enrolled, on the list, this is their next step, not due yet
-    due: int = 0  # due now: the worker writes their row at its next look
+    due: int = 0  # due now: the worker writes their row at its next look (once resumed, if paused)
     pending: int = 0  # in the ledger, not handed over yet (queued, claimed, sending)
     sent: int = 0
     suppressed: int = 0  # left before it was sent, or did not match its conditions
@@ -182,11 +183,14 @@ class SequenceView:
     enrolled: int = 0
     finished: int = 0
     steps: list[StepCounts] = field(default_factory=list)
+    paused_at: str | None = None  # `sequences pause`: nothing goes out until resumed
+    paused_by: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {"name": self.name, "list": self.list_name, "kind": self.kind, "path": self.path,
                 "version": self.version, "enrolled": self.enrolled, "finished": self.finished,
+                "paused_at": self.paused_at, "paused_by": self.paused_by,
                 "steps": [s.as_dict() for s in self.steps]}
 
 
@@ -198,7 +202,8 @@ def show(name: str, settings: Settings, *, list_name: str | None = None, clock: 
 
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
         sequence = _one(conn, name, list_name)
-        view = SequenceView(sequence["name"], sequence["list"], sequence["kind"], sequence["path"], sequence["version"])
+        view = SequenceView(sequence["name"], sequence["list"], sequence["kind"], sequence["path"], sequence["version"],
+                            paused_at=sequence["paused_at"], paused_by=sequence["paused_by"])
         current = [Step.from_dict(s) for s in store.steps_of(conn, sequence["id"], sequence["version"])]
         for number, step in enumerate(current, start=1):
             counts = StepCounts(number, step.issue, step.delay(), " ".join(map(str, step.where)))

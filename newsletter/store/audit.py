@@ -23,14 +23,19 @@ class Logged(NamedTuple):
 
 def record(conn: DB, action: str, about: Logged, *, at: str, actor: str = "", detail: str = "") -> None:
     """Add one entry to the audit log."""
+    with transaction(conn):
+        add(conn, action, about, at=at, actor=actor, detail=detail)
+
+
+def add(conn: DB, action: str, about: Logged, *, at: str, actor: str = "", detail: str = "") -> None:
+    """Add one entry inside the caller's transaction (``record`` opens its own)."""
     send_id, slug, list_name = about
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    with transaction(conn):
-        conn.execute(
-            "INSERT INTO audit_log (at, action, send_id, slug, list_name, actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (at, action, send_id, slug, list_name, actor, detail[:2000]),
-        )
+    conn.execute(
+        "INSERT INTO audit_log (at, action, send_id, slug, list_name, actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (at, action, send_id, slug, list_name, actor, detail[:2000]),
+    )
 
 
 def entries(conn: DB, send_id: int, slug: str, list_name: str) -> list[dict[str, Any]]:

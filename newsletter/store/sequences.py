@@ -105,8 +105,35 @@ def detach(conn: DB, list_id: int, name: str, *, now: str | None = None) -> bool
         ).rowcount == 1
 
 
+def set_paused(conn: DB, sequence_id: int, *, paused: bool, by: str = "", now: str | None = None) -> bool:
+    """Pause (``paused``) or resume the sequence; False if it already was so. Call it inside the caller's
+    transaction (``release.sequence_pause`` writes the audit entry in the same one). While paused the worker
+    writes no row of its steps and runs none of its step sends (``is_paused``); enrolment goes on."""
+    now = now or utcnow()
+    if paused:
+        return conn.execute("UPDATE sequences SET paused_at = ?, paused_by = ?, updated_at = ?"
+                            " WHERE id = ? AND paused_at IS NULL", (now, by, now, sequence_id)).rowcount == 1
+    return conn.execute("UPDATE sequences SET paused_at = NULL, paused_by = '', updated_at = ?"
+                        " WHERE id = ? AND paused_at IS NOT NULL", (now, sequence_id)).rowcount == 1
+
+
+def is_paused(conn: DB, sequence_id: int) -> bool:
+    """Whether the sequence is paused (a step's run asks between batches)."""
+    row = conn.execute("SELECT paused_at FROM sequences WHERE id = ?", (sequence_id,)).fetchone()
+    return bool(row and row[0])
+
+
+def of_send(conn: DB, send_id: int) -> dict[str, Any] | None:
+    """The sequence whose step ``send_id`` is (name, list), or ``None`` for any other send."""
+    row = conn.execute("SELECT s.audience, l.name FROM sends s JOIN lists l ON l.id = s.list_id WHERE s.id = ?",
+                       (send_id,)).fetchone()
+    if row is None or not str(row[0]).startswith(AUDIENCE_PREFIX):
+        return None
+    return {"name": str(row[0])[len(AUDIENCE_PREFIX):].split("#", 1)[0], "list": row[1]}
+
+
 _SELECT = ("SELECT q.id, q.list_id, l.name AS list, q.name, q.kind, q.path, q.root, q.version, q.rounds,"
-           " q.detached_at, q.created_at, q.updated_at FROM sequences q JOIN lists l ON l.id = q.list_id")
+           " q.detached_at, q.paused_at, q.paused_by, q.created_at, q.updated_at FROM sequences q JOIN lists l ON l.id = q.list_id")
 
 
 def find(conn: DB, name: str, list_name: str | None = None) -> list[dict[str, Any]]:

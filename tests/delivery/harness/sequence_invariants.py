@@ -9,6 +9,9 @@ SMTP server received.
    worker was killed. Accepted means received; failed and suppressed mean not received.
 4. Every worker that was not killed ends with exit 0 or 3 (incomplete: some rows failed or in doubt),
    without a crash; every copy is its recipient's own.
+5. A paused sequence sends nothing from the moment the pause is recorded until it is resumed, but what was
+   in flight then (rows claimed or sending: the batches on the wire, which end as they would): each of
+   those at most once.
 """
 
 from __future__ import annotations
@@ -71,9 +74,28 @@ def check_sequences(record: SequenceRecord) -> list[str]:
         for name, slugs in record.slugs.items():
             for slug in slugs:
                 problems.extend(_step_problems(record, email, name, slug))
+    problems.extend(_pause_problems(record))
     for copy in record.copies:
         if copy.email != copy.to or copy.name != copy.to:
             problems.append(f"{copy.to} received a copy made for {copy.email} (greeting {copy.name!r})")
+    return problems
+
+
+def _pause_problems(record: SequenceRecord) -> list[str]:
+    """Promise 5: between each pause and its resume, only rows in flight at the pause were received."""
+    problems = []
+    for seen in record.pauses:
+        if not seen.resumed:
+            problems.append(f"sequence {seen.name} paused at event {seen.event} was never resumed")
+            continue
+        for slug, now in seen.at_resume.items():
+            for address, n in now.items():
+                more = n - seen.at_pause[slug][address]
+                if more and (slug, address) not in seen.in_flight:
+                    problems.append(f"{address} received {slug} {more} time(s) while sequence {seen.name} was paused "
+                                    f"(events {seen.event}-{seen.resumed}), not in flight at the pause")
+                elif more > 1:
+                    problems.append(f"{address} received {slug} {more} times while sequence {seen.name} was paused")
     return problems
 
 
@@ -118,6 +140,9 @@ def play_sequences(world: SequenceWorld, seeds: Iterable[int], folder: Path,
             seen["rows suppressed by a condition"] += sum(e == NOT_MATCHED for rows in record.rows.values()
                                                           for _, e in rows.values())
             seen["copies received"] += sum(sum(c.values()) for c in record.received.values())
+            seen["pauses while workers sent"] += sum(p.during_workers for p in record.pauses)
+            seen["pauses between events"] += sum(not p.during_workers for p in record.pauses)
+            seen["rows in flight at a pause"] += sum(len(p.in_flight) for p in record.pauses)
         if problems:
             report = "\n".join([f"FAILED sequence seed {seed}:", *(f"  - {p}" for p in problems), schedule.describe(),
                                 record.describe() if record else "",

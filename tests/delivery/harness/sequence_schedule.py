@@ -6,13 +6,15 @@ member's ``plan``). Then, in order: members join (enrolled, with ``subscribers a
 path), members leave (unsubscribed), one or several ``newsletter worker --once`` run at the same time in
 processes of their own (members may leave while they run), a worker is killed (SIGKILL) at the n-th SMTP message of its run (``lost``:
 before the server takes it; ``taken``: taken, not answered), and the SMTP server refuses some members for
-good. The schedule ends with one worker left to run to its end.
+good. Most schedules also pause the welcome email or the sequence (``sequences pause``), while workers send
+a step (once the server took n messages) or between events, and resume it later: joins, leaves, workers and
+kills go on meanwhile. The schedule ends with one worker left to run to its end.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 #: Kinds of event, with weights.
 EVENTS = (("join", 3.0), ("leave", 1.5), ("workers", 3.0), ("kill", 2.5))
@@ -36,20 +38,26 @@ class SequenceStep:
 @dataclass(frozen=True)
 class Event:
     """``join``/``leave`` (``who``), ``workers`` (``n`` at once; ``who`` leave while they run, once the server
-    took ``at`` messages), or ``kill`` (one worker, SIGKILL at the ``at``-th message in ``phase``)."""
+    took ``at`` messages; sequence ``pause`` is paused once it took ``pause_at``), ``kill`` (one worker, SIGKILL
+    at the ``at``-th message in ``phase``), or ``pause``/``resume`` of the sequence named in ``who``."""
 
     kind: str
     who: tuple[str, ...] = ()
     n: int = 1
     at: int = 0
     phase: str = "taken"
+    pause: str = ""
+    pause_at: int = 0
 
     def describe(self) -> str:
         if self.kind in ("join", "leave"):
             return f"{self.kind}: {', '.join(self.who)}"
+        if self.kind in ("pause", "resume"):
+            return f"{self.kind} sequence {self.who[0]}"
         if self.kind == "workers":
             leaving = f"; {', '.join(self.who)} leave after {self.at} messages taken" if self.who else ""
-            return f"{self.n} worker(s) at once, each to its end{leaving}"
+            pausing = f"; sequence {self.pause} paused after {self.pause_at} messages taken" if self.pause else ""
+            return f"{self.n} worker(s) at once, each to its end{leaving}{pausing}"
         return f"a worker killed at its message {self.at} ({self.phase})"
 
 
@@ -104,7 +112,28 @@ def make_sequence_schedule(seed: int) -> SequenceSchedule:
             events.append(Event("workers", leavers, n=rng.randint(1, 3), at=rng.randint(1, 4)))
         else:
             events.append(Event("kill", at=rng.randint(1, 4), phase=rng.choice(("lost", "taken"))))
+    events = _with_pauses(seed, events, bool(steps))
     events.append(Event("workers", n=1))  # the last one runs to its end
     plans = {email: rng.choice(("pro", "free")) for email in everyone}
     refused = tuple(e for e in everyone if rng.random() < 0.08)
     return SequenceSchedule(seed, members, plans, steps, refused, rng.randint(1, 2), tuple(events))
+
+
+def _with_pauses(seed: int, events: list[Event], sequence: bool) -> list[Event]:
+    """``events`` with a pause of the welcome email or the sequence (most schedules), while a ``workers`` event
+    sends (after 1-4 messages taken) or between two events, and its resume at a later point (before the last
+    worker at the latest). Drawn from a random of their own, so the rest of each seed's schedule is as before."""
+    rng = random.Random(seed * 7919 + 2424)
+    if rng.random() < 0.25:
+        return events
+    name = "onboarding" if sequence and rng.random() < 0.7 else "welcome"
+    events = list(events)
+    workers = [i for i, e in enumerate(events) if e.kind == "workers" and not e.pause]
+    if workers and rng.random() < 0.6:
+        at = rng.choice(workers)
+        events[at] = replace(events[at], pause=name, pause_at=rng.randint(1, 4))
+    else:
+        at = rng.randint(0, len(events))
+        events.insert(at, Event("pause", (name,)))
+    events.insert(rng.randint(at + 1, len(events)), Event("resume", (name,)))
+    return events

@@ -40,6 +40,21 @@ class LeaveSeen:
 
 
 @dataclass
+class PauseSeen:
+    """Sequence ``name`` was paused at event ``event``: the rows of its steps in flight then (claimed or
+    sending: (step slug, wire address)), and the copies of each step the server had then and just before the
+    resume (event ``resumed``)."""
+
+    name: str
+    event: int
+    during_workers: bool
+    in_flight: set[tuple[str, str]]
+    at_pause: dict[str, Counter[str]]
+    at_resume: dict[str, Counter[str]] = field(default_factory=dict)
+    resumed: int = 0
+
+
+@dataclass
 class SequenceRecord:
     """What a sequence schedule did."""
 
@@ -53,6 +68,7 @@ class SequenceRecord:
     copies: list[Copy] = field(default_factory=list)
     joined: list[str] = field(default_factory=list)  # everyone enrolled, in order
     killed: int = 0  # workers killed mid-run
+    pauses: list[PauseSeen] = field(default_factory=list)
 
     def describe(self) -> str:
         """What the ledger says at the end (printed with a failure)."""
@@ -124,6 +140,10 @@ class SequenceWorld:
                 self._join(event.who, record)
             elif event.kind == "leave":
                 record.leaves.extend(self._leave(event, number))
+            elif event.kind == "pause":
+                record.pauses.append(self._pause(event.who[0], number, during_workers=False))
+            elif event.kind == "resume":
+                self._resume(event.who[0], number, record)
             elif event.kind == "workers":
                 record.outputs += [(number, "worker", out) for out in self._workers(event, number, record)]
             else:
@@ -194,6 +214,37 @@ class SequenceWorld:
                 seen.append(LeaveSeen(email, number, states, received))
         return seen
 
+    def _received(self, name: str) -> dict[str, Counter[str]]:
+        return {slug: Counter(self.servers.received(self._subject(slug))) for slug in self.slugs[name]}
+
+    def _pause(self, name: str, number: int, *, during_workers: bool) -> PauseSeen:
+        """Pause sequence ``name`` as ``sequences pause`` does (``store.sequences.set_paused``), and in the same
+        transaction (the write lock: no claim or record meanwhile) note which of its rows are in flight and the
+        copies the server has."""
+        from newsletter.store import connect, transaction
+        from newsletter.store import sequences as store
+
+        with closing(connect(self.database)) as conn, transaction(conn):
+            [sequence] = store.find(conn, name, LIST)
+            in_flight = {(slug, wire(email)) for slug, email in conn.execute(
+                "SELECT s.slug, p.email FROM deliveries d JOIN sends s ON s.id = d.send_id"
+                " JOIN subscribers p ON p.id = d.subscriber_id WHERE s.list_id = ? AND (s.audience = ?"
+                " OR s.audience LIKE ?) AND d.state IN ('claimed', 'sending')",
+                (sequence["list_id"], store.audience_key(name), store.audience_key(name) + "#%"))}
+            seen = PauseSeen(name, number, during_workers, in_flight, self._received(name))
+            assert store.set_paused(conn, sequence["id"], paused=True, by="harness")
+        return seen
+
+    def _resume(self, name: str, number: int, record: SequenceRecord) -> None:
+        """What the server has of ``name`` just before the resume (nothing of it runs while paused), then
+        ``sequences resume`` (the library)."""
+        from newsletter.release.sequence_pause import resume
+
+        for seen in record.pauses:
+            if seen.name == name and not seen.resumed:
+                seen.at_resume, seen.resumed = self._received(name), number
+        resume(name, self.settings, actor="harness", list_name=LIST)
+
     def _spawn(self, name: str) -> Child:
         return Child(["worker", "--once"], self.env, 3, self.folder, name)
 
@@ -206,8 +257,12 @@ class SequenceWorld:
         leaving = threading.Thread(target=lambda: (taken.wait_for(event.at),
                                                    record.leaves.extend(self._leave(event, number))),
                                    name="harness-leave") if event.who else None
-        if leaving is not None:
-            leaving.start()
+        pausing = threading.Thread(target=lambda: (taken.wait_for(event.pause_at), record.pauses.append(
+            self._pause(event.pause, number, during_workers=not taken.over))), name="harness-pause") \
+            if event.pause else None
+        for thread in (leaving, pausing):
+            if thread is not None:
+                thread.start()
         outputs = []
         try:
             for child in children:
@@ -215,8 +270,9 @@ class SequenceWorld:
                 outputs.append(child.output())
         finally:
             taken.end()
-            if leaving is not None:
-                leaving.join(DEADLINE_S)
+            for thread in (leaving, pausing):
+                if thread is not None:
+                    thread.join(DEADLINE_S)
             self.servers.smtp.tap = None
         return outputs
 

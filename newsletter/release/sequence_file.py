@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsletter.errors import InputError, NewsletterError
 from newsletter.durations import parse_duration
+from newsletter.errors import InputError, NewsletterError
 from newsletter.store.segments import Condition, parse_conditions
 
 if TYPE_CHECKING:

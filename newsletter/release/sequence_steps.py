@@ -102,7 +102,7 @@ class StepRunner:
     log: Callable[[str], None] = lambda line: None
     reported: dict[str, str] = field(default_factory=dict)  # the last problem logged, by what it is about
     name: str = "worker"  # who the audit log says refused a step not approved
-    judged: dict[str, tuple[ComposeResult, Verdict]] = field(default_factory=dict)  # this look's, by issue
+    judged: dict[tuple[str, int], tuple[ComposeResult, Verdict]] = field(default_factory=dict)  # this look's
 
     def _problem(self, about: str, problem: str) -> None:
         """Log ``problem`` once while it lasts (the worker looks every few seconds; its log must stay readable)."""
@@ -245,15 +245,17 @@ class StepRunner:
         return None
 
     def verdict(self, conn: DB, sequence: dict[str, Any], step: Step) -> tuple[ComposeResult, Verdict]:
-        """A step's email as composed now and its approvals (once per issue and look)."""
+        """A step's email as composed now and its approvals (once per issue, sequence and look: every round
+        and version of a sequence shares its steps' builds; another list's sequence has builds of its own)."""
         from newsletter.compose import compose_checked
         from newsletter.release.step_approvals import StepOf, step_verdict
 
-        if step.issue not in self.judged:
+        key = (step.issue, int(sequence["id"]))
+        if key not in self.judged:
             result = compose_checked(step.issue, self.settings)
-            self.judged[step.issue] = result, step_verdict(conn, result, StepOf(sequence["list"], sequence["name"]),
-                                                           self.settings)
-        return self.judged[step.issue]
+            self.judged[key] = result, step_verdict(conn, result, StepOf(sequence["list"], sequence["name"]),
+                                                    self.settings)
+        return self.judged[key]
 
     def _refuse(self, conn: DB, sequence: dict[str, Any], due: DueStep, result: ComposeResult,
                 verdict: Verdict) -> None:

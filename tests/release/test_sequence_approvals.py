@@ -209,3 +209,24 @@ def test_rows_left_queued_wait_for_the_approval_of_the_email_as_it_is_now(gated,
     worker.run_once()
     worker.run_once()
     assert outbox(gated) == {"ann@example.org": ["Welcome aboard"], "bob@example.org": ["Welcome, edited"]}
+
+
+def test_an_approval_is_for_one_sequence_of_one_list(gated, repo, clock, cli):
+    from newsletter.audience.lists import create_list
+
+    create_list("club", gated)
+    sequences.attach_welcome("news", "issues/welcome.md", gated)
+    sequences.attach_welcome("club", "issues/welcome.md", gated)
+    # An approval of the issue for a plain send to the list does not count for its welcome email either.
+    assert cli(gated, "approve", "issues/welcome.md", "--list", "club", "--as", "bob@example.org").exit_code == 0
+    assert approve(cli, gated, "issues/welcome.md", "ann@example.org").exit_code == 0  # news' welcome only
+    join(gated, "ann@example.org")
+    add_subscriber("cy@example.org", "club", gated, welcome=True)
+    logged: list[str] = []
+    Worker(gated, clock=clock, log=logged.append).run_once()
+    assert outbox(gated) == {"ann@example.org": ["Welcome aboard"]}
+    [waits] = [line for line in logged if "waits for approval" in line]
+    assert "of list club" in waits and "differs in audience" in waits and "--list club --sequence welcome" in waits
+    listed = cli(gated, "approvals", "issues/welcome.md").stdout
+    # Bob approved a plain send to club before cy joined it: that approval no longer counts (cy is new).
+    assert "list club: 0 of 1 required approval(s)" in listed and "list news, sequence welcome: 1 of 1" in listed

@@ -234,7 +234,7 @@ class StepRunner:
 
         if not (store.count_due(conn, due) or (due.send_id and store.has_undecided(conn, due.send_id))):
             return None  # nothing to send: nothing composed, nothing judged
-        result, verdict = self.verdict(conn, sequence, step)
+        result, verdict = self._judge(conn, sequence, step)
         key = f"approval of {step.issue} for {_about(sequence)}"
         if verdict.ok:
             self.reported.pop(key, None)
@@ -244,7 +244,7 @@ class StepRunner:
             self._refuse(conn, sequence, due, result, verdict)
         return None
 
-    def verdict(self, conn: DB, sequence: dict[str, Any], step: Step) -> tuple[ComposeResult, Verdict]:
+    def _judge(self, conn: DB, sequence: dict[str, Any], step: Step) -> tuple[ComposeResult, Verdict]:
         """A step's email as composed now and its approvals (once per issue, sequence and look: every round
         and version of a sequence shares its steps' builds; another list's sequence has builds of its own)."""
         from newsletter.compose import compose_checked
@@ -259,9 +259,10 @@ class StepRunner:
 
     def _refuse(self, conn: DB, sequence: dict[str, Any], due: DueStep, result: ComposeResult,
                 verdict: Verdict) -> None:
+        from newsletter.release.step_approvals import shown_path
         from newsletter.store import audit
 
-        line = f"{_about(sequence)}, step {due.index + 1} waits for approval: {verdict.message(step_path(result))}"
+        line = f"{_about(sequence)}, step {due.index + 1} waits for approval: {verdict.message(shown_path(result.issue.path))}"
         self.log(line)
         audit.record(conn, "refuse", audit.Logged(due.send_id or None, result.issue.slug, sequence["list"]),
                      at=stamp(self.clock()), actor=self.name, detail=line)
@@ -283,15 +284,6 @@ class StepRunner:
                     for moment in _next_times(conn, due, step, now):
                         best = moment if best is None or moment < best else best
         return best
-
-
-def step_path(result: ComposeResult) -> str:
-    """The step's issue as the user names it: relative to the current folder when it is under it."""
-    path = Path(result.issue.path)
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _about(sequence: dict[str, Any]) -> str:

@@ -47,18 +47,12 @@ class Attached:
 
     def approval_lines(self, required: int) -> list[str]:
         """While sends need ``required`` approvals: how to approve each step's email (nothing is sent before)."""
+        from newsletter.release.step_approvals import shown_path
+
         if required <= 0:
             return []
         return [f"Each step waits for {required} approval(s) of its email's build; review each, then:"] + [
-            f"  newsletter approve {_shown(s.issue)} --list {self.list_name} --sequence {self.name}" for s in self.steps]
-
-
-def _shown(issue: str) -> str:
-    """An issue path relative to the current folder when it is under it (as the user wrote it)."""
-    try:
-        return str(Path(issue).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return issue
+            f"  newsletter approve {shown_path(s.issue)} --list {self.list_name} --sequence {self.name}" for s in self.steps]
 
 
 def _list_id(conn: DB, list_name: str) -> int:

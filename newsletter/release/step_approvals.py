@@ -89,3 +89,11 @@ def check_step_options(where: tuple[str, ...], segment: str | None, non_readers_
     if given:
         raise InputError(f"does not go with {given[0]}: a step goes to the sequence's members (its conditions "
                          "are in the sequence file)", subject="--sequence")
+
+
+def shown_path(issue: str | Path) -> str:
+    """An issue path as the user names it: relative to the current folder when it is under it."""
+    try:
+        return str(Path(issue).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(issue)

@@ -72,7 +72,7 @@ def show(
                    f"{s.suppressed}\t{s.skipped}\t{s.failed}\t{s.in_doubt}")
     for s in view.steps:  # only while sends need approvals
         if s.approval:
-            typer.echo(f"Step {s.number}: {s.approval}" + (f", {s.held} waiting for it" if s.held else ""))
+            typer.echo(f"Step {s.number}: {s.approval}" + (f": {s.held} member(s) due wait for it" if s.held else ""))
 
 
 @sequences_app.command("restart")

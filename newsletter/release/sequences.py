@@ -239,9 +239,10 @@ def _approvals(conn: DB, sequence: dict[str, Any], steps: tuple[list[Step], list
             continue
         people = len(verdict.people)
         if verdict.ok:
-            counts.approval = f"approved (build {verdict.build.short}, {people} of {verdict.required})"
+            counts.approval = f"approved (build {verdict.build.short}, {people} of {verdict.required} approval(s))"
         else:
-            counts.approval = f"waiting for approval (build {verdict.build.short}, {people} of {verdict.required})"
+            counts.approval = (f"waiting for approval (build {verdict.build.short}, {people} of {verdict.required} "
+                               "approval(s))")
             counts.held = counts.due + counts.pending
 
 

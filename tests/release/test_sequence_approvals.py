@@ -73,7 +73,7 @@ def test_a_step_not_approved_is_not_sent_and_says_so_once(gated, repo, clock, tm
     [refused] = rows(gated, "SELECT slug, list_name, detail FROM audit_log WHERE action = 'refuse'")
     assert refused[:2] == ("welcome", "news") and "waits for approval" in refused[2]
     shown = cli(gated, "sequences", "show", "welcome")
-    assert "Step 1: waiting for approval (build " in shown.stdout and "1 waiting for it" in shown.stdout, shown.output
+    assert "Step 1: waiting for approval (build " in shown.stdout and "1 member(s) due wait for it" in shown.stdout, shown.output
     # Without approvals required nothing changed: it goes out at once.
     Worker(gated.with_overrides(newsletter_required_approvals=0), clock=clock).run_once()
     assert outbox(gated) == {"ann@example.org": ["Welcome aboard"]}
@@ -97,7 +97,7 @@ def test_approve_sequence_lets_a_step_go_exactly_once_to_whoever_joins(gated, re
     worker.run_once()
     assert outbox(gated) == {"ann@example.org": ["Welcome aboard"], "bob@example.org": ["Welcome aboard"]}
     shown = cli(gated, "sequences", "show", "welcome").stdout
-    assert "Step 1: approved (build " in shown and "waiting for it" not in shown
+    assert "Step 1: approved (build " in shown and "wait for it" not in shown
     [approved] = rows(gated, "SELECT slug, list_name, actor, detail FROM audit_log WHERE action = 'approve'")
     assert approved[:3] == ("welcome", "news", "Ann <ann@example.org>") and "sequence 'welcome'" in approved[3]
 
@@ -204,7 +204,7 @@ def test_rows_left_queued_wait_for_the_approval_of_the_email_as_it_is_now(gated,
     clock.advance(minutes=1)
     worker.run_once()
     assert outbox(gated) == {"ann@example.org": ["Welcome aboard"]}  # the edit is not approved: nothing runs
-    assert "1 waiting for it" in cli(gated, "sequences", "show", "welcome").stdout
+    assert "1 member(s) due wait for it" in cli(gated, "sequences", "show", "welcome").stdout
     assert approve(cli, gated, "issues/welcome.md", "ann@example.org").exit_code == 0
     worker.run_once()
     worker.run_once()

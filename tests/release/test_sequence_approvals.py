@@ -89,8 +89,10 @@ def test_approve_sequence_lets_a_step_go_exactly_once_to_whoever_joins(gated, re
     assert "(list news, sequence welcome, 1 enrolled now)" in run.stdout
     entry = json.loads(cli(gated, "approvals", "issues/welcome.md", "--json").stdout)[0]
     assert (entry["sequence"], entry["counts"], entry["audience"]) == ("welcome", True, "list news, sequence welcome")
-    assert [s.state for s in worker.run_once()] == ["done"]
-    assert worker.run_once() == []
+    [started] = worker.run_once()
+    assert started.state == "done" and worker.run_once() == []
+    log = cli(gated, "sends", started.send_id, "--log").stdout  # why it waited, who approved it, then the send
+    assert log.index("refuse") < log.index("approve") and "waits for approval" in log, log
     join(gated, "bob@example.org")  # the sequence grows: the approval of its email still counts
     clock.advance(minutes=1)
     worker.run_once()

@@ -89,9 +89,13 @@ def set_(
         raise InputError("give exactly one of --welcome, --no-welcome, --sequence and --no-sequence", subject=name)
     config = command_settings()
     if welcome is not None:
-        typer.echo(sequences.attach_welcome(name, welcome, config).line())
+        attached = sequences.attach_welcome(name, welcome, config)
     elif sequence is not None:
-        typer.echo(sequences.attach_file(name, sequence, config).line())
+        attached = sequences.attach_file(name, sequence, config)
+    if welcome is not None or sequence is not None:
+        typer.echo(attached.line())
+        for line in attached.approval_lines(config.newsletter_required_approvals):  # nothing goes out before
+            typer.echo(line)
     else:
         removed = sequences.WELCOME if no_welcome else str(no_sequence)
         if not sequences.detach(name, removed, config):

@@ -25,18 +25,29 @@ def approve(
     key: str | None = typer.Option(None, "--key", help="The SSH key to sign with [default: git's user.signingkey]."),
     non_readers_of: int | None = typer.Option(None, "--to-non-readers-of", help="A resend: the build for who received this send and did not read it (see `send --to-non-readers-of`).", min=1, max=MAX_ID),
     subject: str | None = typer.Option(None, "--subject", help="The resend's own subject (as `send --subject` gives it)."),
+    sequence: str | None = typer.Option(None, "--sequence", metavar="NAME", help="A step of the list's welcome email ('welcome') or sequence NAME: the build for whoever the sequence reaches."),
 ) -> None:
-    """Approve this exact build of an issue for an audience (written beside the issue: commit it)."""
-    from newsletter.delivery.plan import SendOptions
-    from newsletter.release.approve import Signing
-    from newsletter.release.approve import approve as record
+    """Approve this exact build of an issue for an audience (written beside the issue: commit it).
 
-    options = SendOptions(list_name, where=tuple(where or ()), segment=segment, non_readers_of=non_readers_of,
-                          subject=subject)
-    done = record(issue, options, command_settings(), note=note, as_=as_, signing=Signing(key) if sign else None)
+    With --sequence, the issue is a step of the list's welcome email or sequence, and the sequence stands in
+    for the audience (its members grow with every signup).
+    """
+    from newsletter.delivery.plan import SendOptions
+    from newsletter.release.approve import Signing, approve_step
+    from newsletter.release.approve import approve as record
+    from newsletter.release.step_approvals import StepOf, check_step_options
+
+    config, signing = command_settings(), Signing(key) if sign else None
+    if sequence is not None:
+        check_step_options(tuple(where or ()), segment, non_readers_of, subject)
+        done = approve_step(issue, StepOf(list_name, sequence), config, note=note, as_=as_, signing=signing)
+    else:
+        options = SendOptions(list_name, where=tuple(where or ()), segment=segment, non_readers_of=non_readers_of,
+                              subject=subject)
+        done = record(issue, options, config, note=note, as_=as_, signing=signing)
     approval = done.approval
-    what = (f"build {approval.build.short} ({approval.build.audience.describe()}, "
-            f"{approval.audience_count} recipient(s)) by {approval.by}")
+    counted = f"{approval.audience_count} enrolled now" if sequence is not None else f"{approval.audience_count} recipient(s)"
+    what = f"build {approval.build.short} ({approval.build.audience.describe()}, {counted}) by {approval.by}"
     if not done.added:
         typer.echo(f"Already approved: {what} in {done.path}")
         return
@@ -55,6 +66,7 @@ def approvals(
     rows = [
         {"build": r.approval.build.id, "by": r.approval.by, "at": r.approval.at,
          "audience": r.approval.build.audience.describe(), "recipients": r.approval.audience_count,
+         "sequence": r.approval.build.audience.sequence,
          "note": r.approval.note, "signature": r.signature, "counts": r.counted, "why": r.reason}
         for r in found.reviewed
     ]
@@ -65,12 +77,19 @@ def approvals(
         typer.echo(f"No approvals yet ({found.path} does not exist or is empty).")
     for r, row in zip(found.reviewed, rows, strict=True):
         verdict = "matches the current build" if r.counted else "does not count"
+        counted = (f"sequence step ({row['recipients']} enrolled then)" if row["sequence"] is not None
+                   else f"{row['recipients']} recipient(s)")
         typer.echo(f"{row['at']}  {row['by']}  build {r.approval.build.short}  {row['audience']}  "
-                   f"{row['recipients']} recipient(s)  {row['signature']}: {verdict}"
+                   f"{counted}  {row['signature']}: {verdict}"
                    + (f" ({r.reason})" if r.reason else "") + (f"  note: {row['note']}" if row["note"] else ""))
-    people = sorted({r.approval.person for r in found.reviewed if r.counted})
-    typer.echo(f"{len(people)} of {found.required} required approval(s) from distinct people"
-               + (f" ({', '.join(people)})" if people else "") + ".")
+    # One line per audience approved (an issue may be a sequence's step and a send of its own as well).
+    audiences = dict.fromkeys(row["audience"] for row in rows) or {"": None}
+    for audience in audiences:
+        people = sorted({r.approval.person for r, row in zip(found.reviewed, rows, strict=True)
+                         if r.counted and row["audience"] == audience})
+        typer.echo((f"{audience}: " if len(audiences) > 1 else "")
+                   + f"{len(people)} of {found.required} required approval(s) from distinct people"
+                   + (f" ({', '.join(people)})" if people else "") + ".")
 
 
 def cancel(send_id: int = SEND_ARG, as_: str | None = AS_OPT) -> None:

@@ -76,6 +76,9 @@ def show(
         where = f" where {s.where}" if s.where else ""
         typer.echo(f"{s.number}\t{s.issue}\t{s.delay}{where}\t{s.waiting}\t{s.due}\t{s.pending}\t{s.sent}\t"
                    f"{s.suppressed}\t{s.skipped}\t{s.failed}\t{s.in_doubt}")
+    for s in view.steps:  # only while sends need approvals
+        if s.approval:
+            typer.echo(f"Step {s.number}: {s.approval}" + (f": {s.held} member(s) due wait for it" if s.held else ""))
 
 
 @sequences_app.command("restart")

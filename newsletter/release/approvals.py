@@ -4,7 +4,8 @@
 ``issues/2026-11-example.approvals.toml``: one ``[[approval]]`` table per
 approval, appended (never rewritten), so the pull request that changes the
 issue shows who approved which build. Each approval names the build id and
-its parts' hashes, the audience (list, conditions, member count and digest),
+its parts' hashes, the audience (list, conditions, member count and digest; for
+a step of a welcome email or sequence, the list and the sequence),
 who, when and a note, and may carry an SSH signature over all of that.
 
 Which approvals count (``signature_status``): a signature that does not
@@ -85,6 +86,8 @@ class Approval:
         }
         if audience.non_readers_of is not None:  # a resend's (only then: other entries' bytes stay as signed)
             found["non_readers_of"] = audience.non_readers_of
+        if audience.sequence is not None:  # a sequence step's (likewise)
+            found["sequence"] = audience.sequence
         if signed and self.signature:
             found["signature"] = self.signature
         return found
@@ -98,12 +101,14 @@ class Approval:
     def from_entry(cls, data: dict[str, Any], where: str) -> Approval:
         """From one ``[[approval]]`` table; ``InputError`` naming ``where`` if it is malformed."""
         known = {"build", "by", "at", "list", "where", "segment", "audience_count", "audience_digest", "note",
-                 "parts", "facts", "signature", "non_readers_of"}
+                 "parts", "facts", "signature", "non_readers_of", "sequence"}
         try:
             facts = dict(data.get("facts") or {})
             facts["audience"] = {"list": str(data["list"]), "where": [str(w) for w in data.get("where") or []]}
             if data.get("non_readers_of") is not None:
                 facts["audience"]["non_readers_of"] = int(data["non_readers_of"])
+            if data.get("sequence") is not None:
+                facts["audience"]["sequence"] = str(data["sequence"])
             return cls(
                 build=Build(str(data["build"]), {str(k): str(v) for k, v in dict(data.get("parts") or {}).items()}, facts),
                 by=str(data["by"]),

@@ -22,6 +22,7 @@ from newsletter.release.approvals import (
 )
 from newsletter.release.clock import Clock, stamp, system_clock
 from newsletter.release.gate import Target, judge
+from newsletter.release.step_approvals import StepOf, enrolled, step_build, step_sequence
 from newsletter.settings import Settings
 
 if TYPE_CHECKING:
@@ -82,13 +83,10 @@ def approve(issue: str | Path, options: SendOptions, settings: Settings, *, note
         assert found.members is not None
         approval = Approval(found.build, who, now, found.members.count, found.members.digest, note=note,
                             segment=options.segment or "")
-        for earlier in load(path):
-            if (earlier.build.id, earlier.person, earlier.audience_digest) == (
-                    found.build.id, approval.person, approval.audience_digest) and \
-                    signature_status(earlier, settings) != "bad" and (earlier.signature or signing is None):
-                return Approved(earlier, path, added=False)
-        if signing is not None:
-            approval.signature = ssh.sign(approval.message(), signing_key(signing.key, issue.resolve().parent))
+        earlier = _already(path, approval, settings, signing)
+        if earlier is not None:
+            return Approved(earlier, path, added=False)
+        _sign(approval, signing, issue)
         store.save_snapshot(conn, found.members.digest, found.members.ids, now=now)
         append(path, approval)
         send = sends.find_send(conn, result.issue.slug, found.list_id, found.audience.key)
@@ -96,6 +94,51 @@ def approve(issue: str | Path, options: SendOptions, settings: Settings, *, note
                      at=now, actor=who,
                      detail=f"build {found.build.short}, {found.members.count} recipient(s)"
                             + (", signed" if signing is not None else "") + (f": {note}" if note else ""))
+    return Approved(approval, path, added=True)
+
+
+def _already(path: Path, approval: Approval, settings: Settings, signing: Signing | None) -> Approval | None:
+    """This person's approval of this build and audience already on file (signed, if ``signing``)."""
+    for earlier in load(path):
+        if (earlier.build.id, earlier.person, earlier.audience_digest) == (
+                approval.build.id, approval.person, approval.audience_digest) and \
+                signature_status(earlier, settings) != "bad" and (earlier.signature or signing is None):
+            return earlier
+    return None
+
+
+def _sign(approval: Approval, signing: Signing | None, issue: Path) -> None:
+    if signing is not None:
+        approval.signature = ssh.sign(approval.message(), signing_key(signing.key, issue.resolve().parent))
+
+
+def approve_step(issue: str | Path, of: StepOf, settings: Settings, *, note: str = "", as_: str | None = None,
+                 signing: Signing | None = None, clock: Clock = system_clock) -> Approved:
+    """Approve this build of a welcome email's or sequence's step (``approve --sequence``): as ``approve``,
+    with the sequence standing in for the audience (``release/step_approvals.py``). The approval records
+    how many are enrolled now, for the reader; it is not compared later (the sequence grows by design)."""
+    from newsletter.compose import compose_checked
+    from newsletter.store import audit, session
+    from newsletter.store import sequences as sequences_store
+
+    issue = Path(issue)
+    result = compose_checked(issue, settings)
+    who = identity(as_, issue.resolve().parent)
+    path = approvals_path(issue)
+    now = stamp(clock())
+    with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
+        sequence = step_sequence(conn, issue, of)
+        build = step_build(result, of)
+        approval = Approval(build, who, now, enrolled(conn, sequence), "", note=note)
+        earlier = _already(path, approval, settings, signing)
+        if earlier is not None:
+            return Approved(earlier, path, added=False)
+        _sign(approval, signing, issue)
+        append(path, approval)
+        send_id = sequences_store.step_send(conn, result.issue.slug, sequence["list_id"], of.audience.key)
+        audit.record(conn, "approve", audit.Logged(send_id or None, result.issue.slug, of.list_name), at=now,
+                     actor=who, detail=f"build {build.short} for sequence {of.sequence!r}"
+                                       + (", signed" if signing is not None else "") + (f": {note}" if note else ""))
     return Approved(approval, path, added=True)
 
 
@@ -136,6 +179,11 @@ def review(issue: str | Path, settings: Settings) -> Review:
         for approval in approvals:
             audience = approval.build.audience
             status = SIGNATURE_WORDS[signature_status(approval, settings)]
+            if audience.sequence is not None:  # a step's: the build alone is compared (see step_approvals)
+                build = step_build(result, StepOf(audience.list_name, audience.sequence))
+                one = judge(conn, build, None, 0, [approval], settings).judged[0]
+                found.reviewed.append(Reviewed(approval, status, one.counted, one.reason))
+                continue
             # A resend's approval names its own subject (``send --subject``): compare with the issue under it.
             subject = approval.build.facts.get("subject") if audience.non_readers_of is not None else None
             options = SendOptions(audience.list_name, where=tuple(str(c) for c in audience.conditions),

@@ -99,6 +99,8 @@ class Verdict:
             text += "; not counted: " + "; ".join(reasons)
         audience = self.build.audience
         hint = f"newsletter approve {issue} --list {audience.list_name}" + "".join(f" --where '{c}'" for c in audience.conditions)
+        if audience.sequence is not None:
+            hint += f" --sequence {audience.sequence}"
         if audience.non_readers_of is not None:
             hint += f" --to-non-readers-of {audience.non_readers_of}"
         if subject is not None:
@@ -106,9 +108,12 @@ class Verdict:
         return f"{text}. Review it, then: {hint}"
 
 
-def judge(conn: Any, build: Build, members: audiences.Members, list_id: int, approvals: Sequence[Approval],
+def judge(conn: Any, build: Build, members: audiences.Members | None, list_id: int, approvals: Sequence[Approval],
           settings: Settings) -> Verdict:
-    """Which of ``approvals`` count for ``build`` going to ``members`` (see the module doc)."""
+    """Which of ``approvals`` count for ``build`` going to ``members`` (see the module doc).
+
+    ``members`` is ``None`` for a step of a welcome email or sequence: its audience is the sequence, whose
+    members grow with every signup, so only the build (the sequence named in its audience) is compared."""
     verdict = Verdict(build, settings.newsletter_required_approvals)
     for approval in approvals:
         status = signature_status(approval, settings)
@@ -116,6 +121,9 @@ def judge(conn: Any, build: Build, members: audiences.Members, list_id: int, app
             verdict.judged.append(Judged(approval, False, SIGNATURE_WORDS[status]))
             continue
         differs = changes(approval.build, build) if approval.build.id != build.id else []
+        if members is None:
+            verdict.judged.append(Judged(approval, not differs, "differs in " + ", ".join(differs) if differs else ""))
+            continue
         change = audiences.change_since(conn, list_id, approval.audience_count, approval.audience_digest, members)
         if differs or not change.acceptable:
             if not change.same and approval.build.audience == build.audience:

@@ -12,6 +12,12 @@ Each look (``StepRunner.run``), for every attached sequence:
    journal 'sending', record), composing the issue now, so an edited email reaches those still waiting.
    Claiming suppresses rows of members who left meanwhile: nobody who left receives a step.
 
+While sends need approvals (``NEWSLETTER_REQUIRED_APPROVALS``), a step with anyone due (or rows left queued)
+is composed first and its build judged (``release/step_approvals.py``) before 2: without enough approvals
+it writes no row and runs nothing (its members stay due, and an edited email waits for its own approvals),
+and the worker says so once per step and build, in its log and the audit log. The build judged is the one
+sent.
+
 Times come from the worker's clock, compared as the store's UTC text.
 """
 
@@ -32,6 +38,7 @@ from newsletter.settings import Settings
 if TYPE_CHECKING:
     from newsletter.compose.model import ComposeResult
     from newsletter.delivery.plan import SendReport
+    from newsletter.release.gate import Verdict
     from newsletter.store import DB
     from newsletter.store.sequences import DueStep
 
@@ -94,6 +101,8 @@ class StepRunner:
     clock: Clock = system_clock
     log: Callable[[str], None] = lambda line: None
     reported: dict[str, str] = field(default_factory=dict)  # the last problem logged, by what it is about
+    name: str = "worker"  # who the audit log says refused a step not approved
+    judged: dict[tuple[str, int], tuple[ComposeResult, Verdict]] = field(default_factory=dict)  # this look's
 
     def _problem(self, about: str, problem: str) -> None:
         """Log ``problem`` once while it lasts (the worker looks every few seconds; its log must stay readable)."""
@@ -117,8 +126,8 @@ class StepRunner:
             attached = store.attached(conn)
         if not attached:
             return []
+        self.judged.clear()  # an approval or an edit made since the last look counts at this one
         try:
-            check_approvals(settings)
             check_backend(settings.newsletter_backend, settings)
             check_public_url(settings.newsletter_backend, settings)
         except NewsletterError as exc:
@@ -198,10 +207,14 @@ class StepRunner:
 
         settings = self.settings
         result = None
+        if settings.newsletter_required_approvals > 0:
+            result = self._approved(conn, sequence, due, step)
+            if result is None:
+                return None
         if due.send_id == 0:
             if store.count_due(conn, due) == 0:
                 return None
-            result = compose_checked(step.issue, settings)
+            result = result or compose_checked(step.issue, settings)
             send_id = store.create_step_send(conn, result.issue.slug, sequence["list_id"],
                                              store.audience_key(sequence["name"], due.round),
                                              send_version(result, settings.newsletter_backend))
@@ -223,6 +236,46 @@ class StepRunner:
         return StepRun(sequence["name"], sequence["list"], due.index + 1, due.send_id, written,
                        "done" if report.ok else report.status, line)
 
+    def _approved(self, conn: DB, sequence: dict[str, Any], due: DueStep, step: Step) -> ComposeResult | None:
+        """The step's email as composed now if its build has the approvals sends need; ``None`` if it has nothing
+        to send, or waits for approval (said once per step and build: log and audit log)."""
+        from newsletter.store import sequences as store
+
+        if not (store.count_due(conn, due) or (due.send_id and store.has_undecided(conn, due.send_id))):
+            return None  # nothing to send: nothing composed, nothing judged
+        result, verdict = self._judge(conn, sequence, step)
+        key = f"approval of {step.issue} for {_about(sequence)}"
+        if verdict.ok:
+            self.reported.pop(key, None)
+            return result
+        if self.reported.get(key) != verdict.build.id:
+            self.reported[key] = verdict.build.id
+            self._refuse(conn, sequence, due, result, verdict)
+        return None
+
+    def _judge(self, conn: DB, sequence: dict[str, Any], step: Step) -> tuple[ComposeResult, Verdict]:
+        """A step's email as composed now and its approvals (once per issue, sequence and look: every round
+        and version of a sequence shares its steps' builds; another list's sequence has builds of its own)."""
+        from newsletter.compose import compose_checked
+        from newsletter.release.step_approvals import StepOf, step_verdict
+
+        key = (step.issue, int(sequence["id"]))
+        if key not in self.judged:
+            result = compose_checked(step.issue, self.settings)
+            self.judged[key] = result, step_verdict(conn, result, StepOf(sequence["list"], sequence["name"]),
+                                                    self.settings)
+        return self.judged[key]
+
+    def _refuse(self, conn: DB, sequence: dict[str, Any], due: DueStep, result: ComposeResult,
+                verdict: Verdict) -> None:
+        from newsletter.release.step_approvals import shown_path
+        from newsletter.store import audit
+
+        line = f"{_about(sequence)}, step {due.index + 1} waits for approval: {verdict.message(shown_path(result.issue.path))}"
+        self.log(line)
+        audit.record(conn, "refuse", audit.Logged(due.send_id or None, result.issue.slug, sequence["list"]),
+                     at=stamp(self.clock()), actor=self.name, detail=line)
+
     def next_due(self) -> datetime | None:
         """The next moment a member becomes due for a step (``None`` if nobody is waiting on a delay)."""
         from newsletter.store import sequences as store
@@ -242,16 +295,6 @@ class StepRunner:
                     for moment in _next_times(conn, due, step, now):
                         best = moment if best is None or moment < best else best
         return best
-
-
-def check_approvals(settings: Settings) -> None:
-    """``ConfigError`` when sends need approvals (``NEWSLETTER_REQUIRED_APPROVALS``): the steps of welcome
-    emails and sequences do not pass the release gate yet, and must not go out around it."""
-    from newsletter.errors import ConfigError
-
-    if settings.newsletter_required_approvals > 0:
-        raise ConfigError("welcome emails and sequences are not approved per build yet, so they are off while sends "
-                          "need approvals", subject="NEWSLETTER_REQUIRED_APPROVALS")
 
 
 def _about(sequence: dict[str, Any]) -> str:

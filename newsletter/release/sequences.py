@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from newsletter.errors import InputError
 from newsletter.release.clock import Clock, system_clock
 from newsletter.release.sequence_file import Step, read_steps, steps_json, welcome_steps
-from newsletter.release.sequence_steps import check_approvals
 from newsletter.settings import Settings
 
 if TYPE_CHECKING:
@@ -46,6 +45,15 @@ class Attached:
         count = f"{len(self.steps)} step" + ("s" if len(self.steps) != 1 else "")
         return f"Sequence {self.name!r} {self.action} on list {self.list_name} (version {self.version}): {count}: {shown}"
 
+    def approval_lines(self, required: int) -> list[str]:
+        """While sends need ``required`` approvals: how to approve each step's email (nothing is sent before)."""
+        from newsletter.release.step_approvals import shown_path
+
+        if required <= 0:
+            return []
+        return [f"Each step waits for {required} approval(s) of its email's build; review each, then:"] + [
+            f"  newsletter approve {shown_path(s.issue)} --list {self.list_name} --sequence {self.name}" for s in self.steps]
+
 
 def _list_id(conn: DB, list_name: str) -> int:
     from newsletter.store import subscribers as people
@@ -61,7 +69,6 @@ def _attach(settings: Settings, list_name: str, name: str, kind: str, source: tu
     from newsletter.store import session
 
     path, root, steps = source
-    check_approvals(settings)
     text, digest = steps_json(steps)
     with session(settings.newsletter_database, timeout=settings.newsletter_database_timeout) as conn:
         list_id = _list_id(conn, list_name)
@@ -71,7 +78,6 @@ def _attach(settings: Settings, list_name: str, name: str, kind: str, source: tu
 
 def attach_welcome(list_name: str, issue: str | Path, settings: Settings) -> Attached:
     """Make ``issue`` the list's welcome email (its sequence 'welcome'; replaced if it had one)."""
-    check_approvals(settings)
     path = Path(issue).resolve()
     if not path.is_file():
         raise InputError("file not found", subject=str(issue))
@@ -82,7 +88,6 @@ def attach_welcome(list_name: str, issue: str | Path, settings: Settings) -> Att
 def attach_file(list_name: str, file: str | Path, settings: Settings, *, root: Path | None = None) -> Attached:
     """Attach the sequence file ``file`` to the list (named after the file; updated if attached before).
     Relative issue paths in it start at ``root`` (default: the current folder, the repository root)."""
-    check_approvals(settings)
     path = Path(file).resolve()
     name = path.stem if path.suffix.lower() == ".toml" else path.name
     if not _NAME.fullmatch(name) or name == WELCOME:
@@ -165,6 +170,8 @@ class StepCounts:
     skipped: int = 0
     failed: int = 0
     in_doubt: int = 0
+    approval: str = ""  # while sends need approvals: 'approved (build ...)', 'waiting for approval (build ...)'
+    held: int = 0  # due or queued, and held back until the step's build is approved
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -217,7 +224,31 @@ def show(name: str, settings: Settings, *, list_name: str | None = None, clock: 
             counts.in_doubt = states.get("in_doubt", 0)
             view.steps.append(counts)
         _stand(conn, sequence, view, clock())
+        if settings.newsletter_required_approvals > 0:
+            _approvals(conn, sequence, (current, view.steps), settings)
     return view
+
+
+def _approvals(conn: DB, sequence: dict[str, Any], steps: tuple[list[Step], list[StepCounts]],
+               settings: Settings) -> None:
+    """Whether each step's email as it is now has the approvals sends need, and who it holds back."""
+    from newsletter.compose import compose_checked
+    from newsletter.release.step_approvals import StepOf, step_verdict
+
+    for step, counts in zip(*steps, strict=True):
+        try:
+            verdict = step_verdict(conn, compose_checked(step.issue, settings),
+                                   StepOf(sequence["list"], sequence["name"]), settings)
+        except InputError as exc:
+            counts.approval, counts.held = f"cannot check its approvals: {exc}", counts.due + counts.pending
+            continue
+        people = len(verdict.people)
+        if verdict.ok:
+            counts.approval = f"approved (build {verdict.build.short}, {people} of {verdict.required} approval(s))"
+        else:
+            counts.approval = (f"waiting for approval (build {verdict.build.short}, {people} of {verdict.required} "
+                               "approval(s))")
+            counts.held = counts.due + counts.pending
 
 
 def _stand(conn: DB, sequence: dict[str, Any], view: SequenceView, now: datetime) -> None:

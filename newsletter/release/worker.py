@@ -104,7 +104,7 @@ class Worker:
         from newsletter.release.sequence_steps import StepRunner
 
         if self.steps is None:
-            self.steps = StepRunner(self.settings, clock=self.clock, log=self.log)
+            self.steps = StepRunner(self.settings, clock=self.clock, log=self.log, name=self.name)
         return self.steps
 
     def start(self, row: dict, stop: threading.Event) -> Started:

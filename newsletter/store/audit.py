@@ -39,13 +39,15 @@ def add(conn: DB, action: str, about: Logged, *, at: str, actor: str = "", detai
 
 
 def entries(conn: DB, send_id: int, slug: str, list_name: str) -> list[dict[str, Any]]:
-    """The log of send ``send_id`` (of issue ``slug`` to ``list_name``) and that issue's approvals for the list.
+    """The log of send ``send_id`` (of issue ``slug`` to ``list_name``), that issue's approvals for the list, and
+    refusals of it logged before any send of it existed (a sequence step waiting for approval).
 
     Oldest first.
     """
     rows = conn.execute(
         "SELECT at, action, send_id, slug, list_name, actor, detail FROM audit_log"
-        " WHERE (send_id = ? AND slug = ?) OR (action = 'approve' AND slug = ? AND list_name = ?) ORDER BY id",
+        " WHERE (send_id = ? AND slug = ?) OR ((action = 'approve' OR (action = 'refuse' AND send_id IS NULL))"
+        " AND slug = ? AND list_name = ?) ORDER BY id",
         (send_id, slug, slug, list_name),
     ).fetchall()
     return [dict(r) for r in rows]

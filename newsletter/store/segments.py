@@ -71,12 +71,15 @@ def parse_conditions(texts: Iterable[str]) -> list[Condition]:
 
 #: How an audience key names the send whose non-readers it is ('non-readers-of:12').
 NON_READERS_OF = "non-readers-of:"
+#: How the ledger names the audience of a sequence's steps ('sequence:welcome'; ``store.sequences``).
+SEQUENCE_PREFIX = "sequence:"
 
 
 @dataclass(frozen=True)
 class Audience:
     """Who a send is for: the active members of list ``list_name`` matching every condition and,
-    for a resend (``non_readers_of``), only those who received that send and did not read it.
+    for a resend (``non_readers_of``), only those who received that send and did not read it; for a step
+    of a welcome email or sequence (``sequence``), the sequence's members when the step is due for them.
 
     The one definition the engine, the gate, approvals and the worker share,
     built once from a send's options (``resolve``). ``key`` names it in the
@@ -89,12 +92,14 @@ class Audience:
     list_name: str = ""
     conditions: tuple[Condition, ...] = ()
     non_readers_of: int | None = None  # a resend: the send whose non-readers this is
+    sequence: str | None = None  # a sequence step: the sequence (its members grow with every signup)
 
     @classmethod
-    def of(cls, list_name: str, conditions: Iterable[Condition], non_readers_of: int | None = None) -> Audience:
+    def of(cls, list_name: str, conditions: Iterable[Condition], non_readers_of: int | None = None,
+           sequence: str | None = None) -> Audience:
         """From a list name and conditions in any order (duplicates dropped)."""
         unique = {str(c): c for c in conditions}
-        return cls(list_name, tuple(unique[text] for text in sorted(unique)), non_readers_of)
+        return cls(list_name, tuple(unique[text] for text in sorted(unique)), non_readers_of, sequence)
 
     @property
     def where_key(self) -> str:
@@ -104,33 +109,40 @@ class Audience:
     @property
     def key(self) -> str:
         """How the ledger names the audience: the conditions as one text ('' for the whole list), after
-        'non-readers-of:12' for a resend, so a resend is a send of its own (its own ledger rows)."""
+        'non-readers-of:12' for a resend, so a resend is a send of its own (its own ledger rows); a sequence
+        step's first round is 'sequence:NAME'."""
+        if self.sequence is not None:
+            return f"{SEQUENCE_PREFIX}{self.sequence}"
         if self.non_readers_of is None:
             return self.where_key
         return " ".join(part for part in (f"{NON_READERS_OF}{self.non_readers_of}", self.where_key) if part)
 
     def describe(self) -> str:
-        """'list news where city=Oslo', 'list news, non-readers of send 12', or 'no list'."""
+        """'list news where city=Oslo', 'list news, non-readers of send 12', 'list news, sequence welcome',
+        or 'no list'."""
         if not self.list_name:
             return "no list"
         resend = f", non-readers of send {self.non_readers_of}" if self.non_readers_of is not None else ""
+        resend += f", sequence {self.sequence}" if self.sequence is not None else ""
         return f"list {self.list_name}{resend}" + (f" where {self.where_key}" if self.conditions else "")
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON/TOML-friendly form (builds, approvals); ``non_readers_of`` only for a resend, so the
-        builds (and approvals) of every other audience stay what they were."""
+        """JSON/TOML-friendly form (builds, approvals); ``non_readers_of`` only for a resend and ``sequence``
+        only for a sequence step, so the builds (and approvals) of every other audience stay what they were."""
         found: dict[str, Any] = {"list": self.list_name, "where": [str(c) for c in self.conditions]}
         if self.non_readers_of is not None:
             found["non_readers_of"] = self.non_readers_of
+        if self.sequence is not None:
+            found["sequence"] = self.sequence
         return found
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Audience:
         """Back from ``as_dict``."""
         data = data or {}
-        source = data.get("non_readers_of")
+        source, sequence = data.get("non_readers_of"), data.get("sequence")
         return cls.of(str(data.get("list", "")), parse_conditions(data.get("where") or ()),
-                      int(source) if source is not None else None)
+                      int(source) if source is not None else None, str(sequence) if sequence is not None else None)
 
     def sql(self, dialect: Dialect = SQLITE) -> tuple[str, tuple[Any, ...]]:
         """``(where, params)`` of the conditions over the subscribers alias ``s`` ('' for none)."""

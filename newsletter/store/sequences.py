@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from newsletter.store import DB, transaction
-from newsletter.store.segments import Condition, where_sql
+from newsletter.store.segments import SEQUENCE_PREFIX, Condition, where_sql
 from newsletter.store.subscribers import ON_LIST, utcnow
 
 #: A sequence step's name in the ledger: ``sends.audience`` starts with it (the archive leaves such sends out).
-AUDIENCE_PREFIX = "sequence:"
+AUDIENCE_PREFIX = SEQUENCE_PREFIX
 #: Ledger states after which the next step may follow (the row is decided).
 DECIDED = ("accepted", "failed", "in_doubt", "skipped", "suppressed")
 #: The error of a row the step's conditions left out.

@@ -65,7 +65,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lists": ("audience", "Show lists; create or change them (title, public signup, welcome email, sequences)."),
     "segments": ("audience", "Show saved segments; save one (members of a list whose attributes match)."),
     "sequences": ("sequences", "Show welcome emails and sequences and where each member stands; restart one for "
-                               "some people."),
+                               "some people; pause and resume one."),
     "events": ("tracking", "Provider events (for teams that cannot expose the webhook)."),
     "bounces": ("bounces", "Bounces of SMTP sends: read the bounce mailbox into the ledger (hard, soft, complaints)."),
     "db": ("db", "The database: status, migrations, copying a whole store between SQLite and PostgreSQL."),

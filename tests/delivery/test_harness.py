@@ -347,3 +347,26 @@ def test_the_subject_checks_catch_a_second_variant_a_wrong_one_and_a_loser_sent_
     assert "x@example.org received 2 copies" in problems  # never two variants
     assert "y@example.org received ['Harness issue 5'] but the ledger says variant 'B'" in problems
     assert "z@example.org was held at the pick but ends accepted with variant 'A', not the winner B" in problems
+
+
+@pytest.mark.timeout(0)
+def test_random_resend_schedules_hold(harness_servers, tmp_path, capsys):
+    """Resends to the non-readers (issue 24) under the same faults: each non-reader gets the resend at most once,
+    nobody who read or was not handed the first send gets it, nobody who left, the audience stays as it was when
+    the resend started, and running it again sends nothing. ``HARNESS_RESENDS`` schedules."""
+    from collections import Counter
+
+    from tests.delivery.harness.resend_world import ResendWorld, coverage, play_resend
+
+    count = int(os.environ.get("HARNESS_RESENDS") or 2)
+    _, first = schedules_wanted()
+    world, failures, seen = ResendWorld(harness_servers), [], Counter[str]()
+    for seed in range(first, first + count):
+        report, record = play_resend(world, seed, tmp_path / f"resend-{seed}")
+        failures.extend(["\n".join(report)] if report else [])
+        seen.update(coverage(record) if record is not None else {})
+    with capsys.disabled():
+        print(f"harness: {count - len(failures)} of {count} resend schedules held", flush=True)
+        if "HARNESS_RESENDS" in os.environ:
+            print("harness reached: " + ", ".join(f"{k} {n}" for k, n in sorted(seen.items())), flush=True)
+    assert not failures, "\n\n".join(failures[:3])

@@ -433,6 +433,7 @@ def test_resend_schedules_are_reproducible_and_reach_what_the_brief_asks():
         Reads,
         ResendWorkers,
         ScheduleResend,
+        SecondResend,
         make_resend_schedule,
     )
     from tests.delivery.harness.schedule import Leave, Run
@@ -451,3 +452,6 @@ def test_resend_schedules_are_reproducible_and_reach_what_the_brief_asks():
         assert isinstance(s.steps[s.resend_from - 1], (Finish, Reads, Leave))
         assert isinstance(s.steps[-2], Finish) and isinstance(s.steps[-1], Again)
     assert any(isinstance(s.steps[-1], Again) and s.steps[-1].second for s in schedules)
+    assert any(isinstance(s, SecondResend) for s in resend_steps)  # while the first is under way
+    starting = [next(r for r in s.steps[s.resend_from:] if isinstance(r, (Run, ResendWorkers))) for s in schedules]
+    assert {r.process.kind for r in starting if isinstance(r, Run)} >= {"kill", "term", "concurrent", "freeze"}

@@ -73,6 +73,15 @@ def _again_problems(record: ResendRecord) -> list[str]:
             or again.refused_copies[0] != again.refused_copies[1]:
         problems.append(f"a resend of the resend was not refused with exit 2 writing and sending nothing: "
                         f"exit {again.refused.exit_code}: {said!r}")
+    if record.second_early is not None:
+        out = record.second_early
+        held = {e for e, state in record.held_then.items() if state not in ("failed", "suppressed")}
+        if out.exit_code not in (DONE, INCOMPLETE):
+            problems.append(f"a second resend while the first was under way: exit {out.exit_code}: "
+                            f"{(out.stdout + out.stderr + out.crash).strip()[-300:]!r}")
+        for email in sorted(held & set(again.second_rows)):
+            problems.append(f"{email} was held by the resend ({record.held_then[email]}) when a second resend "
+                            "started, yet is in it")
     if again.second is None:
         return problems
     out = again.second

@@ -13,6 +13,8 @@ The send's schedule of ``schedule.make_schedule`` is cut in two:
    with ``--after 3d`` (``ScheduleResend``), read meanwhile, then started by several workers at once at the
    source's end plus three days on the harness's clock (``ResendWorkers``, threads, the library's ``Worker``
    with a clock: the CLI's clock is the real one), under SendGrid answers or SMTP refusals, then the later runs;
+   Now and then a second resend of SEND with a condition (``--where``) comes while the resend is under way
+   (``SecondResend``): it must leave out everyone the resend holds;
 4. ``Finish`` again for the resend, then ``Again``: the resend command once more (it must send nothing), a resend
    of the resend (refused, exit 2), and sometimes a second resend of SEND with a condition (``--where``), which
    must overlap the first resend in nobody.
@@ -30,6 +32,7 @@ from tests.delivery.harness.schedule import (
     RCPT_REFUSALS,
     Join,
     Leave,
+    Process,
     Report,
     Run,
     Schedule,
@@ -45,6 +48,10 @@ AFTER = 0.3
 AFTER_DELAY = "3d"
 #: How often a second resend of SEND with a condition is tried at the end.
 SECOND = 0.5
+#: How often the run that starts the resend is killed, stopped or met by a second run (at its unit 1 to 3).
+EVENT_FIRST = 0.75
+#: How often a second resend comes while the first is under way (after its first run).
+SECOND_EARLY = 0.3
 #: The condition of that second resend (every member matches it: only the first resend's rows keep people out).
 SECOND_WHERE = "city!=Atlantis"
 
@@ -107,6 +114,17 @@ class ResendWorkers:
 
 
 @dataclass(frozen=True)
+class SecondResend:
+    """A second resend of the first send (``--where``) while the resend is under way (perhaps killed, queued):
+    it must leave out everyone the resend holds."""
+
+    backend: str
+
+    def describe(self) -> str:
+        return f"a second resend with --where via {self.backend}, the first one under way"
+
+
+@dataclass(frozen=True)
 class Again:
     """The resend finished: its command again, a resend of the resend, and perhaps a second resend (``--where``)."""
 
@@ -129,13 +147,16 @@ class ResendSchedule(Schedule):
         return "\n".join(lines)
 
 
-def _resend_run(run: Run) -> Run:
-    return replace(run, flags=tuple(f for f in run.flags if f != "--include-new"))
+def _resend_run(run: Run, rng: random.Random) -> Run:
+    # A resend's audience is a share of the list: its process events come early, or they would seldom come.
+    process = replace(run.process, at=min(run.process.at, rng.randint(1, 4)))
+    return replace(run, flags=tuple(f for f in run.flags if f != "--include-new"), process=process)
 
 
 def _reads(rng: random.Random) -> Reads:
-    return Reads(rng.choice((0.0, 0.2, 0.4)), rng.choice((0.0, 0.3)), rng.choice((0.0, 0.2, 0.4)),
-                 rng.choice((0.0, 0.15)))
+    # Modest shares: reads add up over the steps, and the resend needs non-readers left to be worth playing.
+    return Reads(rng.choice((0.0, 0.1, 0.2)), rng.choice((0.0, 0.3)), rng.choice((0.0, 0.2, 0.4)),
+                 rng.choice((0.0, 0.1)))
 
 
 def make_resend_schedule(seed: int) -> ResendSchedule:
@@ -152,7 +173,7 @@ def make_resend_schedule(seed: int) -> ResendSchedule:
         middle.append(Leave(tuple(sorted(rng.sample(base.members, rng.randint(1, min(2, len(base.members)))))),
                             rng.choice(("unsubscribed", "bounced"))))
     resend: list = []
-    later = [_resend_run(s) if isinstance(s, Run) else s for s in rest if isinstance(s, (Run, Leave, Join))]
+    later = [_resend_run(s, rng) if isinstance(s, Run) else s for s in rest if isinstance(s, (Run, Leave, Join))]
     if rng.random() < AFTER:
         answers = _sendgrid_answers(rng, len(base.members), 1) if backend == "sendgrid" else ()
         resend += [ScheduleResend(backend)]
@@ -163,10 +184,20 @@ def make_resend_schedule(seed: int) -> ResendSchedule:
                                     _refusals(rng, base.members, DATA_REFUSALS, 0.1) if backend == "smtp" else ()))
     elif not any(isinstance(s, Run) for s in later):
         later.append(Run(backend))
+    first_run = next((i for i, s in enumerate(later) if isinstance(s, Run)), None)
+    if first_run is not None and not any(isinstance(s, ScheduleResend) for s in resend) \
+            and rng.random() < EVENT_FIRST:  # the run that starts the resend meets the process event
+        run = later[first_run]
+        kind = rng.choice(("kill", "kill", "kill", "term", "concurrent", "freeze"))
+        process = Process(kind, rng.randint(1, 3), rng.choice(("lost", "taken")), rng.choice(("finish", "kill")))
+        later[first_run] = replace(run, process=process, pause=run.pause if kind in ("kill", "term") else None)
     for item in later:
         if isinstance(item, Run) and resend and rng.random() < 0.4:
             resend.append(_reads(rng))  # after the resend started: they change nothing
         resend.append(item)
+        if isinstance(item, Run) and not any(isinstance(s, SecondResend) for s in resend) \
+                and rng.random() < SECOND_EARLY:
+            resend.append(SecondResend(item.backend))
     last = next((s.backend for s in reversed(resend) if isinstance(s, Run)), backend)
     resend += [Finish(last, rng.choice(("--resend-in-doubt", "--skip-in-doubt"))), Again(last, rng.random() < SECOND)]
     head = (*first, *middle)

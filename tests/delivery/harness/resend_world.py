@@ -30,6 +30,7 @@ from tests.delivery.harness.resend_schedule import (
     ResendSchedule,
     ResendWorkers,
     ScheduleResend,
+    SecondResend,
     resend_subject,
 )
 from tests.delivery.harness.schedule import Join, Leave, Process, Run, Schedule
@@ -98,6 +99,8 @@ class ResendRecord:
     scheduled: Output | None = None  # `send --after`
     workers: list[WorkersRecord] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)  # what `Finish` could not finish
+    second_early: Output | None = None  # a second resend while the resend was under way
+    held_then: dict[str, str] = field(default_factory=dict)  # the resend's rows (email -> state) at that moment
     again: AgainRecord | None = None
 
     def describe(self) -> str:
@@ -130,6 +133,8 @@ def coverage(record: ResendRecord) -> Counter[str]:
     seen["resend audience"] += len(record.expected or ())
     seen["resend copies"] += sum(record.resend.received.values())
     seen["resend runs"] += len(record.resend.runs)
+    seen["resend runs via sendgrid"] += sum(1 for r in record.resend.runs if r.run.backend == "sendgrid")
+    seen["resend process events reached"] += sum(1 for r in record.resend.runs if r.fired)
     seen["resend runs killed"] += sum(1 for r in record.resend.runs if (r.output.exit_code or 0) < 0)
     seen["resend runs paused"] += sum(1 for r in record.resend.runs if r.pause is not None)
     seen["resend second runs refused"] += sum(1 for r in record.resend.runs if r.second is not None)
@@ -208,6 +213,9 @@ class ResendWorld(World):
             self._workers(run, step)
         elif isinstance(run, Again):
             self._again(run)
+        elif isinstance(run, SecondResend):
+            self.notes.held_then = {e: state for e, (state, _) in read_ledger(self.database).rows.items()}
+            self.notes.second_early = self._second(run.backend)
         else:
             self._note_audience()
             super()._run(step, run, record)
@@ -344,15 +352,21 @@ class ResendWorld(World):
                            "--subject", resend_subject(self.schedule.seed, True))
         record = AgainRecord(again, ledgers, copied, refused, (footprint, self._footprint()), (copies, self._copies()))
         self.notes.again = record
-        if not item.second:
+        if not item.second and self.notes.second_early is None:
             return
         second = resend_subject(self.schedule.seed, True)
-        record.second = self.cli(*args[: args.index("--subject")], "--subject", second, "--where", SECOND_WHERE)
+        record.second = self._second(item.backend)
         with closing(sqlite3.connect(self.database, timeout=60)) as conn:
             record.second_rows = {e: s for e, s in conn.execute(
                 "SELECT p.email, d.state FROM deliveries d JOIN subscribers p ON p.id = d.subscriber_id"
                 " JOIN sends s ON s.id = d.send_id WHERE s.audience LIKE ?", (f"non-readers-of:{self.notes.source} %",))}
         record.second_received = self.servers.received(second)
+
+    def _second(self, backend: str) -> Output:
+        """A second resend of the first send, with a condition and a subject of its own (runs to its end)."""
+        args = self._plain_args(backend)
+        return self.cli(*args[: args.index("--subject")], "--subject", resend_subject(self.schedule.seed, True),
+                        "--where", SECOND_WHERE)
 
 
 def play_resend(world: ResendWorld, seed: int, folder: Path) -> tuple[list[str], ResendRecord | None]:

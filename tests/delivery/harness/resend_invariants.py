@@ -10,9 +10,10 @@ every resend schedule against what the servers received.
 3. Nobody who read the first send before the resend started, and nobody who was not handed it, receives the
    resend (said on its own, whatever the audience check says).
 4. Once finished, the resend command again sends and writes nothing; a resend of the resend is refused (exit 2)
-   and writes nothing; a second resend of the first send (``--where``) reaches nobody the first resend holds
-   (in any state but failed or suppressed), nobody who read, nobody who was not handed the first send, and
-   nobody twice.
+   and writes nothing; a second resend of the first send (``--where``), whether the first is finished or
+   still under way, reaches nobody the first resend holds (in any state but suppressed: a failed row may still
+   be retried), nobody who read, nobody who was not handed the first send, nobody who received the first
+   resend, and nobody twice.
 5. A resend scheduled with ``--after`` is accepted, and the workers at its time start it, without errors.
 """
 
@@ -75,7 +76,7 @@ def _again_problems(record: ResendRecord) -> list[str]:
                         f"exit {again.refused.exit_code}: {said!r}")
     if record.second_early is not None:
         out = record.second_early
-        held = {e for e, state in record.held_then.items() if state not in ("failed", "suppressed")}
+        held = {e for e, state in record.held_then.items() if state != "suppressed"}
         if out.exit_code not in (DONE, INCOMPLETE):
             problems.append(f"a second resend while the first was under way: exit {out.exit_code}: "
                             f"{(out.stdout + out.stderr + out.crash).strip()[-300:]!r}")
@@ -88,7 +89,7 @@ def _again_problems(record: ResendRecord) -> list[str]:
     text = (out.stdout + out.stderr + out.crash).strip()[-300:]
     if out.crash or "Traceback" in text or out.exit_code not in (DONE, INCOMPLETE):
         problems.append(f"the second resend (--where): exit {out.exit_code}: {text!r}")
-    first_rows = {e for e in record.resend.final.rows if record.resend.final.state(e) not in ("failed", "suppressed")}
+    first_rows = {e for e in record.resend.final.rows if record.resend.final.state(e) != "suppressed"}
     readers = {r.email for r in record.reads if r.is_read}
     for email in sorted(set(again.second_rows) & first_rows):
         problems.append(f"{email} is in both resends (first: {record.resend.final.state(email)}, second: "

@@ -34,7 +34,7 @@ from tests.delivery.harness.resend_schedule import (
     resend_subject,
 )
 from tests.delivery.harness.schedule import Join, Leave, Process, Run, Schedule
-from tests.delivery.harness.servers import DEADLINE_S, Moment, Output, wire
+from tests.delivery.harness.servers import DEADLINE_S, Moment, Output
 from tests.delivery.harness.tuning import tuned
 from tests.delivery.harness.world import World
 
@@ -389,8 +389,3 @@ def play_resend(world: ResendWorld, seed: int, folder: Path) -> tuple[list[str],
         return [], record
     return [f"FAILED resend seed {seed}:", *(f"  - {p}" for p in problems), schedule.describe(),
             record.describe(), hint], record
-
-
-def wired(emails: set[str]) -> set[str]:
-    """``emails`` as the servers see them (``wire``)."""
-    return {wire(e) for e in emails}

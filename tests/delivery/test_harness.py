@@ -413,6 +413,18 @@ def test_the_resend_checks_catch_a_reader_a_stranger_a_second_copy_a_repeat_and_
     assert "b@example.org read the first send before the resend started, yet has a row in it" in "\n".join(
         check_resend(record))
 
+    record = _resend_record()  # c's read came after the resend started: it must not take c out
+    record.resend.final = replace(record.resend.final, rows={"b@example.org": ("accepted", None)})
+    record.resend.received = Counter({"b@example.org": 1})
+    assert "resend: audience: missing ['c@example.org']" in "\n".join(check_resend(record))
+
+    record = _resend_record()  # b left with the row queued, then received it
+    from tests.delivery.harness.record import LeaveRecord
+
+    record.resend.leaves.append(LeaveRecord("b@example.org", "unsubscribed", 3, "queued", 0))
+    assert "b@example.org left (unsubscribed) with the row queued, then received 1 more" in "\n".join(
+        check_resend(record))
+
     record = _resend_record()
     assert record.again is not None
     record.again.again_copies = (2, 3)

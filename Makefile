@@ -48,15 +48,18 @@ lint: $(STAMP)
 
 # The send engine's fault-injection harness, long mode (make test plays a few dozen schedules).
 # An empty HARNESS_SEED picks a random one; a failing schedule prints the seed that replays it.
-# HARNESS_SUBJECTS schedules with a subject test are played after them.
+# HARNESS_SUBJECTS schedules with a subject test and HARNESS_RESENDS resends to the non-readers are played after them.
 HARNESS_SCHEDULES ?= 2000
 HARNESS_SUBJECTS ?= 200
+HARNESS_RESENDS ?= 200
 HARNESS_SEED ?=
 harness: $(STAMP)
-	HARNESS_SCHEDULES=$(HARNESS_SCHEDULES) HARNESS_SUBJECTS=$(HARNESS_SUBJECTS) HARNESS_SEED=$(HARNESS_SEED) \
+	HARNESS_SCHEDULES=$(HARNESS_SCHEDULES) HARNESS_SUBJECTS=$(HARNESS_SUBJECTS) HARNESS_RESENDS=$(HARNESS_RESENDS) \
+		HARNESS_SEED=$(HARNESS_SEED) \
 		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/delivery/test_harness.py::test_random_schedules_hold \
 		tests/delivery/test_harness.py::test_random_subject_test_schedules_hold \
-		tests/delivery/test_harness.py::test_random_sequence_schedules_hold
+		tests/delivery/test_harness.py::test_random_sequence_schedules_hold \
+		tests/delivery/test_harness.py::test_random_resend_schedules_hold
 
 golden: $(STAMP)
 	$(BIN)/python tests/golden/refresh.py

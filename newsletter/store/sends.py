@@ -70,9 +70,9 @@ READS = (("human", "('open', 'click')"), ("unknown", "('click')"))
 
 def _non_readers_sql(where: str) -> str:
     # A resend: active members of the list (and of the segment) who were handed the source send
-    # ('accepted'), have no read of it, and are in no other resend of it (in any state but failed or
-    # suppressed: two resends of one send never overlap, even while both are queued). The source send's
-    # own row does not exclude them, as the rule of other sends above would.
+    # ('accepted'), have no read of it, and are in no other resend of it (in any state but suppressed: two
+    # resends of one send never overlap, even while both are queued; a failed row too, since `--retry-failed`
+    # may still send it). The source send's own row does not exclude them, as the rule of other sends above would.
     return (
         "SELECT s.id FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
         f" WHERE m.list_id = ? AND {ON_LIST}" + (f" AND ({where})" if where else "")
@@ -83,7 +83,7 @@ def _non_readers_sql(where: str) -> str:
                   for verdict, types in READS)
         + " AND NOT EXISTS (SELECT 1 FROM deliveries o JOIN sends os ON os.id = o.send_id"
         "  WHERE o.subscriber_id = s.id AND os.list_id = m.list_id AND os.id != ?"
-        "  AND (os.audience = ? OR os.audience LIKE ?) AND o.state NOT IN ('failed', 'suppressed'))"
+        "  AND (os.audience = ? OR os.audience LIKE ?) AND o.state != 'suppressed')"
     )
 
 

@@ -347,3 +347,123 @@ def test_the_subject_checks_catch_a_second_variant_a_wrong_one_and_a_loser_sent_
     assert "x@example.org received 2 copies" in problems  # never two variants
     assert "y@example.org received ['Harness issue 5'] but the ledger says variant 'B'" in problems
     assert "z@example.org was held at the pick but ends accepted with variant 'A', not the winner B" in problems
+
+
+@pytest.mark.timeout(0)
+def test_random_resend_schedules_hold(harness_servers, tmp_path, capsys):
+    """Resends to the non-readers (issue 24) under the same faults: each non-reader gets the resend at most once,
+    nobody who read or was not handed the first send gets it, nobody who left, the audience stays as it was when
+    the resend started, and running it again sends nothing. ``HARNESS_RESENDS`` schedules."""
+    from collections import Counter
+
+    from tests.delivery.harness.resend_world import ResendWorld, coverage, play_resend
+
+    count = int(os.environ.get("HARNESS_RESENDS") or 2)
+    _, first = schedules_wanted()
+    world, failures, seen = ResendWorld(harness_servers), [], Counter[str]()
+    for seed in range(first, first + count):
+        report, record = play_resend(world, seed, tmp_path / f"resend-{seed}")
+        failures.extend(["\n".join(report)] if report else [])
+        seen.update(coverage(record) if record is not None else {})
+    with capsys.disabled():
+        print(f"harness: {count - len(failures)} of {count} resend schedules held", flush=True)
+        if "HARNESS_RESENDS" in os.environ:
+            print("harness reached: " + ", ".join(f"{k} {n}" for k, n in sorted(seen.items())), flush=True)
+    assert not failures, "\n\n".join(failures[:3])
+
+
+def _resend_record():
+    """A hand-made resend schedule that held: a, b, c were handed send 1; a clicked (unknown: a read), b's open
+    is unknown (not a read), c read after the resend started; the resend reached b and c once."""
+    from tests.delivery.harness.resend_world import AgainRecord, ReadSeen, ResendRecord
+    from tests.delivery.harness.servers import Output
+
+    done = "Send 1 (done): {n} accepted, 0 failed, 0 in doubt, 0 skipped, 0 suppressed, 0 pending; this run: {n} accepted"
+    first = {"a@example.org": "accepted", "b@example.org": "accepted", "c@example.org": "accepted"}
+    base = _record(dict.fromkeys(first, 1), first, done.format(n=3), exit_code=0)
+    resent = {"b@example.org": "accepted", "c@example.org": "accepted"}
+    resend = _record(dict.fromkeys(resent, 1), resent, done.format(n=2), exit_code=0)
+    reads = [ReadSeen("a@example.org", "click", "unknown", 2, False), ReadSeen("b@example.org", "open", "unknown", 2,
+                                                                               False),
+             ReadSeen("c@example.org", "click", "human", 5, True)]
+    same = (resend.final, resend.final)
+    again = AgainRecord(Output(0, done.format(n=2)), same, (2, 2), Output(2, "", "Error: --to-non-readers-of: ..."),
+                        ((1, ()), (1, ())), (2, 2))
+    return ResendRecord(base, resend, source=1, first_accepted=set(first), reads=reads, expected=set(resent),
+                        again=again)
+
+
+def test_the_resend_checks_catch_a_reader_a_stranger_a_second_copy_a_repeat_and_an_overlap():
+    from collections import Counter
+
+    from tests.delivery.harness.resend_invariants import check_resend
+    from tests.delivery.harness.servers import Output
+
+    assert check_resend(_resend_record()) == []
+
+    record = _resend_record()
+    record.resend.received = Counter({"a@example.org": 1, "b@example.org": 2, "c@example.org": 1, "d@example.org": 1})
+    problems = "\n".join(check_resend(record))
+    assert "a@example.org read the first send before the resend started, yet received the resend" in problems
+    assert "d@example.org was not handed the first send, yet received the resend" in problems
+    assert "b@example.org received 2 copies (allowed 1" in problems
+
+    record = _resend_record()
+    record.reads[1] = record.reads[1].__class__("b@example.org", "open", "human", 2, False)  # b did read
+    assert "b@example.org read the first send before the resend started, yet has a row in it" in "\n".join(
+        check_resend(record))
+
+    record = _resend_record()  # c's read came after the resend started: it must not take c out
+    record.resend.final = replace(record.resend.final, rows={"b@example.org": ("accepted", None)})
+    record.resend.received = Counter({"b@example.org": 1})
+    assert "resend: audience: missing ['c@example.org']" in "\n".join(check_resend(record))
+
+    record = _resend_record()  # b left with the row queued, then received it
+    from tests.delivery.harness.record import LeaveRecord
+
+    record.resend.leaves.append(LeaveRecord("b@example.org", "unsubscribed", 3, "queued", 0))
+    assert "b@example.org left (unsubscribed) with the row queued, then received 1 more" in "\n".join(
+        check_resend(record))
+
+    record = _resend_record()
+    assert record.again is not None
+    record.again.again_copies = (2, 3)
+    record.again.refused = Output(0, "Send 3 (done)")
+    record.again.second = Output(0, "Send 3 (done)")
+    record.again.second_rows = {"b@example.org": "accepted"}
+    record.again.second_received = Counter({"b@example.org": 1})
+    problems = "\n".join(check_resend(record))
+    assert "the resend command again, once finished: exit 0, copies 2 -> 3" in problems
+    assert "a resend of the resend was not refused with exit 2" in problems
+    assert "b@example.org is in both resends" in problems and "b@example.org received both resends" in problems
+
+
+def test_resend_schedules_are_reproducible_and_reach_what_the_brief_asks():
+    from tests.delivery.harness.resend_schedule import (
+        Again,
+        Finish,
+        Reads,
+        ResendWorkers,
+        ScheduleResend,
+        SecondResend,
+        make_resend_schedule,
+    )
+    from tests.delivery.harness.schedule import Leave, Run
+
+    assert make_resend_schedule(7) == make_resend_schedule(7) and make_resend_schedule(7) != make_resend_schedule(8)
+    schedules = [make_resend_schedule(seed) for seed in range(200)]
+    resend_steps = [step for s in schedules for step in s.steps[s.resend_from:]]
+    runs = [r for r in resend_steps if isinstance(r, Run)]
+    assert all("--include-new" not in r.flags for r in runs)  # a resend refuses it
+    assert {r.process.kind for r in runs} >= {"kill", "term", "concurrent", "freeze"}
+    assert any(r.pause for r in runs) and any(r.leave for r in runs) and {r.backend for r in runs} == {"sendgrid", "smtp"}
+    assert any(isinstance(s, ScheduleResend) for s in resend_steps)
+    assert {w.workers for w in resend_steps if isinstance(w, ResendWorkers)} == {1, 2, 3}
+    assert any(isinstance(s, Reads) for s in resend_steps) and any(isinstance(s, Leave) for s in resend_steps)
+    for s in schedules:  # the first send is finished before the resend; the resend too before `Again`
+        assert isinstance(s.steps[s.resend_from - 1], (Finish, Reads, Leave))
+        assert isinstance(s.steps[-2], Finish) and isinstance(s.steps[-1], Again)
+    assert any(isinstance(s.steps[-1], Again) and s.steps[-1].second for s in schedules)
+    assert any(isinstance(s, SecondResend) for s in resend_steps)  # while the first is under way
+    starting = [next(r for r in s.steps[s.resend_from:] if isinstance(r, (Run, ResendWorkers))) for s in schedules]
+    assert {r.process.kind for r in starting if isinstance(r, Run)} >= {"kill", "term", "concurrent", "freeze"}

@@ -123,3 +123,27 @@ def test_a_send_still_going_cannot_be_followed(cli, settings, issue, make_list):
     run = cli(settings, "send", issue, "--list", "news", "--yes", "--to-non-readers-of", "1")
     assert run.exit_code == 2
     assert "send 1 is not finished (2 recipient(s) pending or being sent)" in run.stderr
+
+
+def test_a_second_resend_leaves_out_whom_the_first_failed_so_a_retry_sends_them_one_copy(
+        cli, smtp_settings, smtp_server, issue, make_list):
+    # A regression: the second resend (other conditions) took sub2, whose copy of the first was refused; the
+    # first resend's --retry-failed then sent sub2 the issue a second time.
+    handler, _ = smtp_server
+    make_list("news", 3)
+    assert cli(smtp_settings, "send", issue, "--list", "news", "--yes").exit_code == 0
+    handler.messages.clear()
+    handler.refuse_data = {"sub2@example.org": "554 5.7.1 Rejected as spam"}
+    first = ("send", issue, "--list", "news", "--yes", "--to-non-readers-of", "1", "--subject", "Missed it?")
+    assert cli(smtp_settings, *first).exit_code == 3
+    assert rows(smtp_settings.newsletter_database, "SELECT status FROM subscribers WHERE email = 'sub2@example.org'") \
+        == [("active",)]
+    handler.refuse_data = {}
+    second = cli(smtp_settings, "send", issue, "--list", "news", "--yes", "--to-non-readers-of", "1",
+                 "--subject", "Still there?", "--where", "city!=Atlantis")
+    assert second.exit_code in (0, 3) and "Resend:     0 of 3 recipients of send 1" in second.stdout, second.output
+    assert cli(smtp_settings, *first, "--retry-failed").exit_code == 0
+    copies = sorted((rcpts[0].lower(), str(email.message_from_bytes(raw, policy=email.policy.default)["Subject"]))
+                    for _, rcpts, raw in handler.messages)
+    assert copies == [("sub1@example.org", "Missed it?"), ("sub2@example.org", "Missed it?"),
+                      ("sub3@example.org", "Missed it?")]

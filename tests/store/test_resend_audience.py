@@ -100,6 +100,22 @@ def test_where_narrows_it_and_two_resends_of_one_send_never_overlap(conn, first)
     assert ids_of(conn, rest) == NON_READERS - {"machine-open", "delivered-only"} and size == 3
 
 
+def test_a_second_resend_leaves_out_whom_the_first_failed_for_it_may_still_retry_them(conn, first):
+    # A regression: the second resend took a member whose row in the first had failed; `--retry-failed` of the
+    # first then sent them the issue again, a second resend for one person.
+    news, source = first
+    first_resend, _, _ = sends.create_send(conn, SLUG, news, Audience.of("news", (), non_readers_of=source), VERSION)
+    with transaction(conn):
+        conn.execute("UPDATE deliveries SET state = 'accepted' WHERE send_id = ?", (first_resend,))
+        conn.execute("UPDATE deliveries SET state = 'failed' WHERE send_id = ? AND subscriber_id ="
+                     " (SELECT id FROM subscribers WHERE email = 'nothing@example.org')", (first_resend,))
+        conn.execute("UPDATE deliveries SET state = 'suppressed' WHERE send_id = ? AND subscriber_id ="
+                     " (SELECT id FROM subscribers WHERE email = 'unknown-open@example.org')", (first_resend,))
+    bergen = Audience.of("news", [Condition("city", "=", "Bergen")], non_readers_of=source)
+    second, size, _ = sends.create_send(conn, SLUG, news, bergen, VERSION)
+    assert ids_of(conn, second) == {"unknown-open"} and size == 1  # suppressed (left, then came back): not held
+
+
 def test_a_read_after_the_audience_was_fixed_does_not_take_them_out_but_one_before_does(conn, first):
     news, source = first
     audience = Audience.of("news", (), non_readers_of=source)

@@ -62,10 +62,19 @@ class Ledger:
         return max(self.batches.values(), default=0)
 
 
+class Target:
+    """Which send of issue ``SLUG`` to list ``LIST`` the harness reads: the one whose audience key is
+    ``audience`` ('' the first send; a resend schedule points it at its resend, 'non-readers-of:N', while it
+    plays the resend, ``resend_world.py``). One schedule plays at a time, in one process."""
+
+    audience = ""
+
+
 def send_id(conn: sqlite3.Connection) -> int | None:
-    """The id of the harness's send (issue ``SLUG`` to list ``LIST``), if it exists."""
-    row = conn.execute("SELECT s.id FROM sends s JOIN lists l ON l.id = s.list_id WHERE s.slug = ? AND l.name = ?",
-                       (SLUG, LIST)).fetchone()
+    """The id of the harness's send (issue ``SLUG`` to list ``LIST``, audience ``Target.audience``), if it exists."""
+    row = conn.execute("SELECT s.id FROM sends s JOIN lists l ON l.id = s.list_id"
+                       " WHERE s.slug = ? AND l.name = ? AND s.audience = ?",
+                       (SLUG, LIST, Target.audience)).fetchone()
     return row[0] if row else None
 
 

@@ -31,6 +31,7 @@ from tests.delivery.harness.record import (
     RunRecord,
     ScheduledRecord,
     SecondRun,
+    Target,
     read_ledger,
     read_release,
     send_id,
@@ -157,7 +158,8 @@ class World:
         out = self.cli("sends", "--json")
         if out.exit_code != 0:
             return {"error": out.stderr.strip() or out.crash}
-        rows = [r for r in json.loads(out.stdout) if r["issue"] == SLUG and r["list"] == LIST]
+        rows = [r for r in json.loads(out.stdout) if r["issue"] == SLUG and r["list"] == LIST
+                and r.get("audience", "") == Target.audience]
         return rows[0] if rows else None
 
     # --- steps ---
@@ -312,7 +314,11 @@ class World:
         return sum(self.servers.received(self.subject).values())
 
     def _send_args(self, run: Run) -> tuple[str | Path, ...]:
-        return ("send", self.issue, "--list", LIST, "--yes", "--backend", run.backend, *run.flags)
+        return (*self._plain_args(run.backend), *run.flags)
+
+    def _plain_args(self, backend: str) -> tuple[str | Path, ...]:
+        """The send's command with no flags (a second run's, a takeover's; a resend schedule adds its own)."""
+        return ("send", self.issue, "--list", LIST, "--yes", "--backend", backend)
 
     def _when_paused(self, run: Run) -> tuple[Run, tuple[str | Path, ...], Blocked | None, Output | None]:
         """What this step runs: ``send``, or, when the operator paused the send, ``resume`` after a plain ``send``
@@ -469,8 +475,7 @@ class World:
         sg = self.servers.sendgrid
         frozen.frozen_at = read_ledger(self.database)
         answers_left = len(sg.faults)
-        output = self.cli("send", self.issue, "--list", LIST, "--yes", "--backend", frozen.run.backend,
-                          env=self._run_env(frozen.run))
+        output = self.cli(*self._plain_args(frozen.run.backend), env=self._run_env(frozen.run))
         answers = frozen.run.sendgrid_answers
         used = answers[len(answers) - answers_left: len(answers) - len(sg.faults)]
         frozen.takeover = RunRecord(frozen.step, Run(frozen.run.backend), output, frozen.frozen_at,
@@ -482,7 +487,7 @@ class World:
     def _second_run(self, holder_pid: int, backend: str, env: dict[str, str], own_process: bool = False) -> SecondRun:
         before = self._footprint()
         listing = self.listing()
-        args = ("send", self.issue, "--list", LIST, "--yes", "--backend", backend)
+        args = self._plain_args(backend)
         if own_process:
             child = self.spawn(f"second-{holder_pid}", *args, env=env)
             child.wait()

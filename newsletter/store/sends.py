@@ -48,14 +48,15 @@ def get_send(conn: DB, send_id: int) -> dict[str, Any] | None:
 
 
 def _members_sql(where: str) -> str:
-    # Active members of the list (and of the segment), minus anyone who has
-    # already been handed this issue on this list by another send (segments overlap).
+    # Active members of the list (and of the segment), minus anyone another send of this issue on this
+    # list holds (segments overlap): handed it, in doubt, skipped, and also still queued, held or failed
+    # there, since that send may yet send or retry them. Only a row suppressed there (they had left) frees them.
     return (
         "SELECT s.id FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
         f" WHERE m.list_id = ? AND {ON_LIST}" + (f" AND ({where})" if where else "")
         + " AND NOT EXISTS (SELECT 1 FROM deliveries o JOIN sends os ON os.id = o.send_id"
         "  WHERE o.subscriber_id = s.id AND os.slug = ? AND os.list_id = m.list_id AND os.id != ?"
-        "  AND o.state IN ('accepted', 'sending', 'in_doubt', 'skipped'))"
+        "  AND o.state != 'suppressed')"
     )
 
 

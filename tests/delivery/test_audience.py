@@ -73,3 +73,35 @@ def test_every_message_links_to_the_subscribers_preference_page(cli, settings, i
     token = html.split("/p/", 1)[1].split('"', 1)[0]
     assert tokens.read_preferences(settings.newsletter_secret_key, token) == 1
     assert "/p/" + token in message.get_body(("plain",)).get_content()
+
+
+def test_a_member_another_segment_send_still_holds_is_left_to_it(settings):
+    """Overlapping segments of one issue: a member queued (not sent yet) or failed in one send is that send's to
+    send or retry, so a second segment send leaves them out; else both would mail them."""
+    from newsletter.store import ledger, sends
+    from newsletter.store.segments import Audience, parse_conditions
+
+    people(settings.newsletter_database)
+    conn = connect(settings.newsletter_database)
+    list_id = store.find_list(conn, "news")
+    version = sends.SendVersion("h", "S", [], "outbox")
+
+    def segment_send(condition: str) -> tuple[int, set[str]]:
+        audience = Audience.of("news", parse_conditions([condition]))
+        send_id, _, created = sends.create_send(conn, "x", list_id, audience, version)
+        assert created
+        rows = conn.execute("SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
+                            " WHERE d.send_id = ?", (send_id,)).fetchall()
+        return send_id, {r[0] for r in rows}
+
+    oslo, members = segment_send("city=Oslo")  # created, nothing sent yet: both rows queued
+    assert members == {"oslo-red@example.org", "oslo-blue@example.org"}
+    _, red = segment_send("team=red")
+    assert red == {"bergen-red@example.org"}
+    with transaction(conn):
+        conn.execute("UPDATE deliveries SET state = 'failed', attempts = 1 WHERE send_id = ? AND subscriber_id ="
+                     " (SELECT id FROM subscribers WHERE email = 'oslo-blue@example.org')", (oslo,))
+    assert ledger.counts(conn, oslo)["failed"] == 1
+    _, blue = segment_send("team=blue")  # oslo-blue failed in the Oslo send: `--retry-failed` of it is theirs
+    assert blue == set()
+    conn.close()

@@ -38,6 +38,7 @@ from newsletter.release.approvals import (
     signature_status,
 )
 from newsletter.release.clock import Clock, stamp, system_clock
+from newsletter.release.pause_watch import PauseWatch
 from newsletter.settings import Settings
 from newsletter.store.releases import WAITING, ReleaseState, Route
 
@@ -146,33 +147,6 @@ class Target:
     recipients: int = 0  # as the plan counted them
 
 
-class PauseWatch(threading.Event):
-    """The run's stop event: set by the caller (Ctrl-C, SIGTERM), or by a pause of the send in the store.
-
-    The run loop asks ``is_set()`` between batches; that is when the store is read.
-    """
-
-    def __init__(self, outer: threading.Event, conn: Any, send_id: int) -> None:
-        super().__init__()
-        self.outer, self.conn, self.send_id = outer, conn, send_id
-        self.paused = False
-
-    def is_set(self) -> bool:
-        if self.outer.is_set():
-            return True
-        if not self.paused:
-            from newsletter.store import releases as store
-
-            self.paused = store.is_paused(self.conn, self.send_id)
-        return self.paused
-
-    def set(self) -> None:
-        self.outer.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self.outer.wait(timeout) or self.is_set()
-
-
 @dataclass
 class ReleaseHooks:
     """The gate and controls of one send (the engine's ``SendHooks``); see the module doc."""
@@ -279,7 +253,7 @@ class ReleaseHooks:
             detail = f"handing the batches to SendGrid (send_at {values['run_at']})"
         audit.record(conn, "start", about, at=now, actor=self.actor, detail=detail)
         self.send_id = send_id
-        self.watch = PauseWatch(stop, conn, send_id)
+        self.watch = PauseWatch(stop, lambda: store.is_paused(conn, send_id))
         return self.watch
 
     def mailing(self, mailing: Mailing) -> Mailing:

@@ -2,7 +2,7 @@
 
 Paused means *due rows are not written*: while a sequence is paused the worker writes no ledger row of its
 steps and runs none of its step sends, and a step send in progress on any worker stops after the batches
-in flight (its run's stop event, ``sequence_watch.SequencePause``, reads the pause between batches, as ``newsletter pause``
+in flight (its run's stop event, ``pause_watch.PauseWatch``, reads the pause between batches, as ``newsletter pause``
 does for a send). Members keep joining and being enrolled; their steps fall due as usual, by the same
 delays, and the due query (``store.sequences.queue_due``) takes everyone due *up to now*, so on resume
 every step that fell due during the pause goes out at the worker's next look, none is skipped, and each

@@ -173,11 +173,12 @@ class StepRunner:
             self._problem(_about(sequence), f"{exc} (the steps snapshotted before go on)")
 
     def _run_sequence(self, conn: DB, sequence: dict[str, Any], stop: threading.Event) -> list[StepRun]:
-        from newsletter.release.sequence_watch import SequencePause
+        from newsletter.release.pause_watch import PauseWatch
+        from newsletter.store import sequences as store
 
         done: list[StepRun] = []
         # A pause of the sequence recorded meanwhile stops this look, and a step's run after its batches in flight.
-        stop = SequencePause(stop, conn, sequence["id"])
+        stop = PauseWatch(stop, lambda: store.is_paused(conn, sequence["id"]))
         # Rows written and decided in this look may make the next steps due at once (no delay, or a short one):
         # look again, with the clock as it is now, at most once per step.
         for _ in range(MAX_STEPS):

@@ -19,6 +19,18 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+def repo(tmp_path, monkeypatch, settings):
+    """A repository for the sequence tests: the current folder (relative issue paths start there), list 'news'
+    and the sequence file (``tests.release.sequence_helpers.repository``)."""
+    from newsletter.audience.lists import create_list
+    from tests.release.sequence_helpers import repository
+
+    monkeypatch.chdir(tmp_path)
+    create_list("news", settings)
+    return repository(tmp_path)
+
+
+@pytest.fixture
 def issue(tmp_path) -> Path:
     """An issue in its own folder (its approvals file goes beside it)."""
     folder = tmp_path / "issues"

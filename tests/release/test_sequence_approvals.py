@@ -11,17 +11,7 @@ from newsletter.audience.members import add_subscriber
 from newsletter.release import sequences
 from newsletter.release.approvals import approvals_path
 from newsletter.release.worker import Worker
-from tests.release.sequence_helpers import outbox, repository, store_clock, write_issue
-
-
-@pytest.fixture
-def repo(tmp_path, monkeypatch, settings):
-    """The repository (the current folder), list 'news', the sequence file."""
-    from newsletter.audience.lists import create_list
-
-    monkeypatch.chdir(tmp_path)
-    create_list("news", settings)
-    return repository(tmp_path)
+from tests.release.sequence_helpers import outbox, store_clock, write_issue
 
 
 @pytest.fixture

@@ -12,16 +12,7 @@ from newsletter.audience.members import add_subscriber, unsubscribe
 from newsletter.release import sequences
 from newsletter.release.sequence_pause import pause, resume
 from newsletter.release.worker import Worker
-from tests.release.sequence_helpers import outbox, repository, store_clock
-
-
-@pytest.fixture
-def repo(tmp_path, monkeypatch, settings):
-    from newsletter.audience.lists import create_list
-
-    monkeypatch.chdir(tmp_path)
-    create_list("news", settings)
-    return repository(tmp_path)
+from tests.release.sequence_helpers import outbox, store_clock
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def send(
     interrupted (the summary is printed first).
     """
     from newsletter.delivery.plan import Controls, SendOptions
-    from newsletter.delivery.subject_test import parse_test
+    from newsletter.delivery.subject_options import parse_test
     from newsletter.release.schedule import send_now
 
     if rate is not None and not (math.isfinite(rate) and rate >= 0):

@@ -123,14 +123,14 @@ def send_issue(
         )
         plan.source_accepted = source["accepted"] if source is not None else 0
         if options.test is not None:  # the variants' subjects are checked like the issue's own
-            from newsletter.delivery.subject_test import check_subjects
+            from newsletter.delivery.subject_options import check_subjects
 
             plan.warnings.extend(check_subjects(options.test, result.issue.subject))
         if existing is None or unfixed:
             plan.send_id = existing["id"] if existing is not None else None
             plan.to_send, plan.suppressed = sends.count_audience(conn, slug, list_id, audience)
             if options.test is not None:
-                from newsletter.delivery.subject_test import split
+                from newsletter.delivery.subject_options import split
 
                 plan.to_send, plan.held = split(plan.to_send, options.test)
         elif options.test is not None and not options.worker:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.tracking.subject_test import confidence, winner
+from newsletter.tracking.subject_winner import confidence, winner
 
 
 def _r(accepted: int, clicks: int) -> dict[str, int]:

@@ -76,7 +76,7 @@ def check_subject_test(record: SubjectRecord) -> list[str]:
 def _decision_problems(record: SubjectRecord) -> list[str]:
     import json
 
-    from newsletter.tracking.subject_test import winner
+    from newsletter.tracking.subject_winner import winner
 
     test = record.test
     assert test is not None

@@ -31,7 +31,7 @@ def decision_for(conn: Any, send_id: int, test: dict[str, Any], *, winner: str |
     """The decision on ``test`` from its counts now: ``winner`` as given (a person's pick) or by the test's
     rule (clicks, opens; a manual test's person is told the clicks' figure)."""
     from newsletter.store import subject_tests as store
-    from newsletter.tracking import subject_test as numbers
+    from newsletter.tracking import subject_winner as numbers
 
     counts = store.variant_counts(conn, send_id)
     results = {v: counts[v] for v in test["variants"]}

@@ -306,26 +306,34 @@ def test_the_sequence_checks_catch_a_second_step_a_step_after_leaving_and_a_miss
                                       {"w": 1, "one": 1, "two": 0})]
     assert any("a@example.org left at event 2 with the row of two queued, then received 1 more" in p
                for p in check_sequences(after_leaving))
+def _play_kind(world, play, coverage, tmp_path, capsys, *, env: str, default: int, kind: str) -> None:
+    """Play ``os.environ[env]`` (else ``default``) schedules of one kind from the harness seed; print how many
+    held (and, in long mode, what they reached); fail with the first reports."""
+    from collections import Counter
+
+    count = int(os.environ.get(env) or default)
+    _, first = schedules_wanted()
+    failures: list[str] = []
+    seen = Counter[str]()
+    for seed in range(first, first + count):
+        report, record = play(world, seed, tmp_path / f"{kind}-{seed}")
+        failures.extend(["\n".join(report)] if report else [])
+        seen.update(coverage(record) if record is not None else {})
+    with capsys.disabled():
+        print(f"harness: {count - len(failures)} of {count} {kind} schedules held", flush=True)
+        if env in os.environ:
+            print("harness reached: " + ", ".join(f"{k} {n}" for k, n in sorted(seen.items())), flush=True)
+    assert not failures, "\n\n".join(failures[:3])
+
+
 @pytest.mark.timeout(0)
 def test_random_subject_test_schedules_hold(harness_servers, tmp_path, capsys):
     """Subject tests (issue 24) under the same faults: each member gets exactly one variant, the one the ledger
     fixed; the rest only the winner; one pick; nobody who left gets one. ``HARNESS_SUBJECTS`` schedules."""
-    from collections import Counter
-
     from tests.delivery.harness.subject_world import SubjectWorld, coverage, play_subject
 
-    count = int(os.environ.get("HARNESS_SUBJECTS") or 3)
-    _, first = schedules_wanted()
-    world, failures, seen = SubjectWorld(harness_servers), [], Counter[str]()
-    for seed in range(first, first + count):
-        report, record = play_subject(world, seed, tmp_path / f"subject-{seed}")
-        failures.extend(["\n".join(report)] if report else [])
-        seen.update(coverage(record) if record is not None else {})
-    with capsys.disabled():
-        print(f"harness: {count - len(failures)} of {count} subject-test schedules held", flush=True)
-        if "HARNESS_SUBJECTS" in os.environ:
-            print("harness reached: " + ", ".join(f"{k} {n}" for k, n in sorted(seen.items())), flush=True)
-    assert not failures, "\n\n".join(failures[:3])
+    _play_kind(SubjectWorld(harness_servers), play_subject, coverage, tmp_path, capsys,
+               env="HARNESS_SUBJECTS", default=3, kind="subject-test")
 
 
 def test_the_subject_checks_catch_a_second_variant_a_wrong_one_and_a_loser_sent_to_the_rest():
@@ -354,22 +362,10 @@ def test_random_resend_schedules_hold(harness_servers, tmp_path, capsys):
     """Resends to the non-readers (issue 24) under the same faults: each non-reader gets the resend at most once,
     nobody who read or was not handed the first send gets it, nobody who left, the audience stays as it was when
     the resend started, and running it again sends nothing. ``HARNESS_RESENDS`` schedules."""
-    from collections import Counter
-
     from tests.delivery.harness.resend_world import ResendWorld, coverage, play_resend
 
-    count = int(os.environ.get("HARNESS_RESENDS") or 2)
-    _, first = schedules_wanted()
-    world, failures, seen = ResendWorld(harness_servers), [], Counter[str]()
-    for seed in range(first, first + count):
-        report, record = play_resend(world, seed, tmp_path / f"resend-{seed}")
-        failures.extend(["\n".join(report)] if report else [])
-        seen.update(coverage(record) if record is not None else {})
-    with capsys.disabled():
-        print(f"harness: {count - len(failures)} of {count} resend schedules held", flush=True)
-        if "HARNESS_RESENDS" in os.environ:
-            print("harness reached: " + ", ".join(f"{k} {n}" for k, n in sorted(seen.items())), flush=True)
-    assert not failures, "\n\n".join(failures[:3])
+    _play_kind(ResendWorld(harness_servers), play_resend, coverage, tmp_path, capsys,
+               env="HARNESS_RESENDS", default=2, kind="resend")
 
 
 def _resend_record():

@@ -47,13 +47,18 @@ def get_send(conn: DB, send_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def _on_list_sql(where: str) -> str:
+    # The ids of the list's active members (parameter: the list id) who match ``where`` (the audience's conditions).
+    return ("SELECT s.id FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
+            f" WHERE m.list_id = ? AND {ON_LIST}" + (f" AND ({where})" if where else ""))
+
+
 def _members_sql(where: str) -> str:
     # Active members of the list (and of the segment), minus anyone another send of this issue on this
     # list holds (segments overlap): handed it, in doubt, skipped, and also still queued, held or failed
     # there, since that send may yet send or retry them. Only a row suppressed there (they had left) frees them.
     return (
-        "SELECT s.id FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
-        f" WHERE m.list_id = ? AND {ON_LIST}" + (f" AND ({where})" if where else "")
+        _on_list_sql(where)
         + " AND NOT EXISTS (SELECT 1 FROM deliveries o JOIN sends os ON os.id = o.send_id"
         "  WHERE o.subscriber_id = s.id AND os.slug = ? AND os.list_id = m.list_id AND os.id != ?"
         "  AND o.state != 'suppressed')"
@@ -75,8 +80,7 @@ def _non_readers_sql(where: str) -> str:
     # resends of one send never overlap, even while both are queued; a failed row too, since `--retry-failed`
     # may still send it). The source send's own row does not exclude them, as the rule of other sends above would.
     return (
-        "SELECT s.id FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id"
-        f" WHERE m.list_id = ? AND {ON_LIST}" + (f" AND ({where})" if where else "")
+        _on_list_sql(where)
         + " AND EXISTS (SELECT 1 FROM deliveries r WHERE r.send_id = ? AND r.subscriber_id = s.id"
         "  AND r.state = 'accepted')"
         + "".join(" AND NOT EXISTS (SELECT 1 FROM events e WHERE e.send_id = ? AND e.type IN ('open', 'click')"

@@ -314,12 +314,13 @@ class PreparedRun:
         backend = make_backend(settings.newsletter_backend, settings, mailing)
         urls = tokens.RecipientURLs(settings.newsletter_public_url, settings.newsletter_secret_key, send_id)
         web_url = result.issue.web_url or ""
-        # Imported first names that are not the name's first word, read once, only for an issue that uses them.
-        uses_first_name = any("%%first_name%%" in part for part in (result.html, result.text, result.issue.subject))
-        given = people.first_names_of_send(conn, send_id) if uses_first_name else {}
         # A subject test's rows carry their variant: B and C get their own subject, A the issue's.
         test = subject_tests.get(conn, send_id)
         subjects = {v: s for v, s in test["variants"].items() if v != "A"} if test else {}
+        # Imported first names that are not the name's first word, read once, only for an issue that uses them.
+        uses_first_name = any("%%first_name%%" in part
+                              for part in (result.html, result.text, result.issue.subject, *subjects.values()))
+        given = people.first_names_of_send(conn, send_id) if uses_first_name else {}
 
         def recipient(row: ledger.Claimed) -> Recipient:
             sid, email, name, attempt, variant = row

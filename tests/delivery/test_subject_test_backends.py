@@ -46,3 +46,28 @@ def test_smtp_messages_carry_each_variant_subject_and_the_same_body(smtp_setting
         assert msg["Subject"] == want and len(msg.get_all("Subject")) == 1
         assert "welcome to this issue" in msg.get_body(("plain",)).get_content()  # the body is every variant's
     assert len(handler.messages) == 6 and sorted(variants.values()) == ["A"] * 3 + ["B"] * 3
+
+
+def test_a_variant_subject_uses_the_imported_first_name(smtp_settings, smtp_server, issue, make_list):
+    """``%%first_name%%`` in variant B's subject alone (not in the issue) still takes the imported first name."""
+    from newsletter.store import connect, transaction
+    from newsletter.store import subscribers as store
+
+    handler, _ = smtp_server
+    given = {"kat@example.org": ("Katherine Smith", "Kit"), "lou@example.org": ("Louisa Jones", "Lou"),
+             "max@example.org": ("Maximilian Roe", "Max")}
+    make_list("news", 0)
+    conn = connect(smtp_settings.newsletter_database)
+    with transaction(conn):
+        list_id = store.ensure_list(conn, "news")
+        for address, (name, first) in given.items():
+            sid, _, _ = store.upsert_subscriber(conn, address, name, {"first_name": first})
+            store.add_membership(conn, list_id, sid)
+    conn.close()
+    report = send(issue, smtp_settings, test=TEST._replace(subjects=("Hello %%first_name%%, read this",)))
+    assert report.ok and report.totals.accepted == 3
+    variants = _variants(smtp_settings.newsletter_database)
+    subjects = {rcpts[0]: email.message_from_bytes(raw, policy=email.policy.default)["Subject"]
+                for _, rcpts, raw in handler.messages}
+    b = [address for address, variant in variants.items() if variant == "B"]
+    assert b and all(subjects[address] == f"Hello {given[address][1]}, read this" for address in b)

@@ -189,8 +189,10 @@ def _plan_existing(conn: Any, plan: SendPlan, existing: dict[str, Any], list_id:
     started = totals.accepted + totals.failed + totals.in_doubt + totals.skipped > 0
     plan.changed = _differs(existing, result)
     if plan.changed and started and not plan.options.allow_changed:
+        what = "issue" if existing["html_sha256"] != result.html_sha256 else (
+            f"subject ({existing['subject']!r}, now {result.issue.subject!r})")
         raise InputError(
-            f"the issue changed since it was partly sent to {plan.list_name!r} "
+            f"the {what} changed since it was partly sent to {plan.list_name!r} "
             f"({plan.already_accepted} accepted); pass --allow-changed to send the new version to the rest",
             subject=str(path),
         )

@@ -147,3 +147,15 @@ def test_a_second_resend_leaves_out_whom_the_first_failed_so_a_retry_sends_them_
                     for _, rcpts, raw in handler.messages)
     assert copies == [("sub1@example.org", "Missed it?"), ("sub2@example.org", "Missed it?"),
                       ("sub3@example.org", "Missed it?")]
+
+
+def test_a_resend_run_again_with_another_subject_names_the_subject(cli, settings, issue, make_list, tmp_path):
+    """A resend's subject is part of its version: run again under another one, it says the subject changed."""
+    make_list("news", 3)
+    assert cli(settings, "send", issue, "--list", "news", "--yes").exit_code == 0
+    first = cli(settings, "send", issue, "--list", "news", "--to-non-readers-of", "1", "--subject", "Missed it?",
+                "--yes")
+    assert first.exit_code == 0, first.output
+    again = cli(settings, "send", issue, "--list", "news", "--to-non-readers-of", "1", "--yes")
+    assert again.exit_code == 2
+    assert "the subject ('Missed it?', now 'Test issue') changed since it was partly sent" in again.stderr
